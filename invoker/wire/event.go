@@ -1,0 +1,334 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/big"
+	"strconv"
+	"strings"
+)
+
+// Event types of EventMessage.
+const (
+	EventTypeActivation = "Activation"
+	EventTypeMetric     = "Metric"
+)
+
+// ActivationEventBody is the "Activation" body of a user event (Message.scala, Activation).
+type ActivationEventBody struct {
+	Name                  string // the path annotation, e.g. "guest/hello"
+	ActivationID          string
+	StatusCode            int
+	Duration              int64 // ms
+	WaitTime              int64 // ms
+	InitTime              int64 // ms, 0 for warm starts
+	Kind                  string
+	Conductor             bool
+	Memory                int // MB
+	CausedBy              string
+	Size                  *int
+	UserDefinedStatusCode *int
+}
+
+// MetricEventBody is the controller's "Metric" body; the invoker never sends one.
+type MetricEventBody struct {
+	MetricName  string
+	MetricValue int64
+}
+
+// EventMessage is a user event on topic "events". Exactly one of Activation and Metric is set.
+type EventMessage struct {
+	Source     string // "invoker<N>"
+	Activation *ActivationEventBody
+	Metric     *MetricEventBody
+	Subject    string
+	Namespace  string
+	UserID     string // msg.user.namespace.uuid
+	EventType  string
+	Timestamp  int64 // epoch ms
+}
+
+func (b *ActivationEventBody) write(w *writer) {
+	w.str("name", b.Name)
+	w.str("activationId", b.ActivationID)
+	w.num("statusCode", int64(b.StatusCode))
+	w.num("duration", b.Duration)
+	w.num("waitTime", b.WaitTime)
+	w.num("initTime", b.InitTime)
+	w.str("kind", b.Kind)
+	w.boolean("conductor", b.Conductor)
+	w.num("memory", int64(b.Memory))
+	if b.CausedBy != "" {
+		w.str("causedBy", b.CausedBy)
+	}
+	if b.Size != nil {
+		w.num("size", int64(*b.Size))
+	}
+	if b.UserDefinedStatusCode != nil {
+		w.num("userDefinedStatusCode", int64(*b.UserDefinedStatusCode))
+	}
+}
+
+// Marshal writes the event compactly.
+func (e *EventMessage) Marshal() ([]byte, error) {
+	w := newWriter()
+	w.str("source", e.Source)
+	w.key("body")
+	bw := newWriter()
+	switch {
+	case e.Activation != nil:
+		e.Activation.write(bw)
+	case e.Metric != nil:
+		bw.str("metricName", e.Metric.MetricName)
+		bw.num("metricValue", e.Metric.MetricValue)
+	default:
+		return nil, malformed("event message", "no body")
+	}
+	bb, err := bw.bytes()
+	if err != nil {
+		return nil, err
+	}
+	w.buf.Write(bb)
+	w.str("subject", e.Subject)
+	w.str("namespace", e.Namespace)
+	w.str("userId", e.UserID)
+	w.str("eventType", e.EventType)
+	w.num("timestamp", e.Timestamp)
+	return w.bytes()
+}
+
+// ParseEventMessage reads an event; the body is a Metric when it has "metricName", an Activation otherwise.
+func ParseEventMessage(b []byte) (*EventMessage, error) {
+	o, err := decodeObject(b, "event message")
+	if err != nil {
+		return nil, err
+	}
+	e := &EventMessage{}
+	for _, f := range []struct {
+		key string
+		dst *string
+	}{{"source", &e.Source}, {"subject", &e.Subject}, {"namespace", &e.Namespace}, {"userId", &e.UserID}, {"eventType", &e.EventType}} {
+		if *f.dst, err = o.str(f.key, true); err != nil {
+			return nil, err
+		}
+	}
+	if e.Timestamp, err = o.integer("timestamp", true, 0); err != nil {
+		return nil, err
+	}
+	body, _, err := o.sub("body", true)
+	if err != nil {
+		return nil, err
+	}
+	if body.has("metricName") {
+		m := &MetricEventBody{}
+		if m.MetricName, err = body.str("metricName", true); err != nil {
+			return nil, err
+		}
+		if m.MetricValue, err = body.integer("metricValue", true, 0); err != nil {
+			return nil, err
+		}
+		e.Metric = m
+		return e, nil
+	}
+	if e.Activation, err = ParseActivationEventBody(body); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// ParseActivationEventBody reads an Activation body object.
+func ParseActivationEventBody(o object) (*ActivationEventBody, error) {
+	a := &ActivationEventBody{}
+	var err error
+	if a.Name, err = o.str("name", true); err != nil {
+		return nil, err
+	}
+	if a.ActivationID, err = o.str("activationId", true); err != nil {
+		return nil, err
+	}
+	if a.StatusCode, err = o.intField("statusCode", true, 0); err != nil {
+		return nil, err
+	}
+	for _, f := range []struct {
+		key string
+		dst *int64
+	}{{"duration", &a.Duration}, {"waitTime", &a.WaitTime}, {"initTime", &a.InitTime}} {
+		if *f.dst, err = o.integer(f.key, true, 0); err != nil {
+			return nil, err
+		}
+		if *f.dst < 0 {
+			*f.dst = 0 // spray reads durations <= 0 as zero
+		}
+	}
+	if a.Kind, err = o.str("kind", true); err != nil {
+		return nil, err
+	}
+	if a.Conductor, err = o.boolean("conductor", true, false); err != nil {
+		return nil, err
+	}
+	if a.Memory, err = o.intField("memory", true, 0); err != nil {
+		return nil, err
+	}
+	if a.CausedBy, err = o.str("causedBy", false); err != nil {
+		return nil, err
+	}
+	for _, f := range []struct {
+		key string
+		dst **int
+	}{{"size", &a.Size}, {"userDefinedStatusCode", &a.UserDefinedStatusCode}} {
+		if _, ok := o.get(f.key); ok {
+			n, err := o.intField(f.key, false, 0)
+			if err != nil {
+				return nil, err
+			}
+			*f.dst = &n
+		}
+	}
+	return a, nil
+}
+
+// ActivationEvent builds the user event sent with a slot-freeing ack (Activation.from). ok is false, and no event
+// must be sent, when the activation lacks a string "path" or "kind" annotation.
+func ActivationEvent(a *WhiskActivation, source string, userID string, now int64) (*EventMessage, bool) {
+	path, ok := annotationString(a.Annotations, "path")
+	if !ok {
+		return nil, false
+	}
+	kind, ok := annotationString(a.Annotations, "kind")
+	if !ok {
+		return nil, false
+	}
+	body := &ActivationEventBody{
+		Name:                  path,
+		ActivationID:          a.ActivationID,
+		StatusCode:            a.Response.StatusCode,
+		WaitTime:              nonNegative(annotationInt(a.Annotations, "waitTime")),
+		InitTime:              nonNegative(annotationInt(a.Annotations, "initTime")),
+		Kind:                  kind,
+		Size:                  a.Response.Size,
+		UserDefinedStatusCode: UserDefinedStatusCode(a.Response.Result),
+	}
+	if a.Duration != nil {
+		body.Duration = nonNegative(*a.Duration)
+	}
+	if v, ok := lookup(a.Annotations, "conductor"); ok && string(bytes.TrimSpace(v)) == "true" {
+		body.Conductor = true
+	}
+	if v, ok := lookup(a.Annotations, "limits"); ok {
+		if lo, err := decodeObject(v, "limits"); err == nil {
+			if mem, err := lo.intField("memory", true, 0); err == nil {
+				body.Memory = mem
+			}
+		}
+	}
+	if c, ok := annotationString(a.Annotations, "causedBy"); ok {
+		body.CausedBy = c
+	}
+	return &EventMessage{
+		Source:     source,
+		Activation: body,
+		Subject:    a.Subject,
+		Namespace:  a.Namespace,
+		UserID:     userID,
+		EventType:  EventTypeActivation,
+		Timestamp:  now,
+	}, true
+}
+
+func nonNegative(n int64) int64 {
+	if n < 0 {
+		return 0
+	}
+	return n
+}
+
+func annotationString(kvs []KeyValue, key string) (string, bool) {
+	v, ok := lookup(kvs, key)
+	if !ok || kindOf(v) != "string" {
+		return "", false
+	}
+	var s string
+	if json.Unmarshal(v, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+func annotationInt(kvs []KeyValue, key string) int64 {
+	v, ok := lookup(kvs, key)
+	if !ok {
+		return 0
+	}
+	n, _ := parseIntegral(v)
+	return n
+}
+
+// UserDefinedStatusCode extracts the status code an action reported: result.error.statusCode, else
+// result.statusCode. An integer (number or numeric string) is kept as a 32-bit int, any other value becomes 400,
+// and no such member gives nil. OpenWhisk's reader throws (dropping the event) when the result is absent or not an
+// object; here that case simply yields nil.
+func UserDefinedStatusCode(result json.RawMessage) *int {
+	var top map[string]json.RawMessage
+	if kindOf(result) != "object" || json.Unmarshal(result, &top) != nil {
+		return nil
+	}
+	var code json.RawMessage
+	found := false
+	if e, ok := top["error"]; ok && kindOf(e) == "object" {
+		var eo map[string]json.RawMessage
+		if json.Unmarshal(e, &eo) == nil {
+			code, found = eo["statusCode"]
+		}
+	}
+	if !found {
+		code, found = top["statusCode"]
+	}
+	if !found {
+		return nil
+	}
+	n := statusCodeValue(code)
+	return &n
+}
+
+// statusCodeValue converts like spray's BigInt reader followed by intValue: a JSON number is truncated to an
+// integer, a string must be a decimal integer; the low 32 bits are kept. Anything else is 400 (BadRequest).
+func statusCodeValue(raw json.RawMessage) int {
+	const badRequest = 400
+	t := strings.TrimSpace(string(raw))
+	var bi *big.Int
+	switch kindOf([]byte(t)) {
+	case "number":
+		if len(t) > 400 {
+			return badRequest
+		}
+		if i := strings.IndexAny(t, "eE"); i >= 0 {
+			// a huge exponent makes big.Rat allocate 10^exp; the low 32 bits of such values are 0 anyway
+			// (mantissa·10^k with k ≥ 32 is a multiple of 2^32; with k ≤ -1000 the value truncates to 0)
+			if exp, err := strconv.Atoi(t[i+1:]); err != nil || exp > 1000 || exp < -1000 {
+				return 0
+			}
+		}
+		r, ok := new(big.Rat).SetString(t)
+		if !ok {
+			return badRequest
+		}
+		bi = new(big.Int).Quo(r.Num(), r.Denom())
+	case "string":
+		var s string
+		if json.Unmarshal([]byte(t), &s) != nil || len(s) > 400 {
+			return badRequest
+		}
+		s = strings.TrimPrefix(s, "+")
+		if s == "" || s[0] == '+' {
+			return badRequest
+		}
+		var ok bool
+		if bi, ok = new(big.Int).SetString(s, 10); !ok {
+			return badRequest
+		}
+	default:
+		return badRequest
+	}
+	low := new(big.Int).And(bi, big.NewInt(0xffffffff)).Int64()
+	return int(int32(uint32(low)))
+}
