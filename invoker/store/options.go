@@ -1,0 +1,145 @@
+package store
+
+import (
+	"net/http"
+	"time"
+)
+
+// settings are the tunables; each Option's doc states its default.
+type settings struct {
+	httpClient     *http.Client
+	requestTimeout time.Duration
+	maxAttempts    int
+	backoffBase    time.Duration
+	backoffMax     time.Duration
+	cacheSize      int
+	batchSize      int
+	linger         time.Duration
+	batchWorkers   int
+	bulkAttempts   int
+	maxBodyBytes   int64
+	now            func() time.Time
+	jitter         func(d time.Duration) time.Duration
+}
+
+func defaultSettings() settings {
+	return settings{
+		requestTimeout: 30 * time.Second,
+		maxAttempts:    4,
+		backoffBase:    50 * time.Millisecond,
+		backoffMax:     2 * time.Second,
+		cacheSize:      1024,
+		batchSize:      500,
+		linger:         5 * time.Millisecond,
+		batchWorkers:   4,
+		bulkAttempts:   3,
+		maxBodyBytes:   128 << 20,
+		now:            time.Now,
+		jitter:         equalJitter,
+	}
+}
+
+// Option tunes a Store.
+type Option func(*settings)
+
+// WithHTTPClient sets the HTTP client (its Timeout should be zero: the store bounds each attempt itself).
+// Default is a dedicated client over a cloned http.DefaultTransport with 64 idle connections per host.
+func WithHTTPClient(c *http.Client) Option { return func(s *settings) { s.httpClient = c } }
+
+// WithRequestTimeout bounds every single HTTP attempt (on top of the caller's ctx). Default is 30 s.
+func WithRequestTimeout(d time.Duration) Option {
+	return func(s *settings) {
+		if d > 0 {
+			s.requestTimeout = d
+		}
+	}
+}
+
+// WithMaxAttempts bounds the attempts of a read (GET/PUT) on transient failures, first try included.
+// Default is 4.
+func WithMaxAttempts(n int) Option {
+	return func(s *settings) {
+		if n > 0 {
+			s.maxAttempts = n
+		}
+	}
+}
+
+// WithBackoff sets the first retry delay and its cap; delays double per attempt, with jitter in
+// [d/2, d). Default is 50 ms doubling up to 2 s.
+func WithBackoff(base, max time.Duration) Option {
+	return func(s *settings) {
+		if base > 0 {
+			s.backoffBase = base
+		}
+		if max >= base && max > 0 {
+			s.backoffMax = max
+		}
+	}
+}
+
+// WithCacheSize bounds the action cache (entries keyed by id and revision, least recently used evicted).
+// 0 disables caching. Default is 1024.
+func WithCacheSize(n int) Option {
+	return func(s *settings) {
+		if n >= 0 {
+			s.cacheSize = n
+		}
+	}
+}
+
+// WithBatchSize bounds the documents per _bulk_docs request. Default is 500 (OpenWhisk's batch size).
+func WithBatchSize(n int) Option {
+	return func(s *settings) {
+		if n > 0 {
+			s.batchSize = n
+		}
+	}
+}
+
+// WithLinger is how long the batcher waits for more activation records after the first one of a batch
+// arrives. Default is 5 ms.
+func WithLinger(d time.Duration) Option {
+	return func(s *settings) {
+		if d >= 0 {
+			s.linger = d
+		}
+	}
+}
+
+// WithBatchConcurrency bounds the _bulk_docs requests in flight. Default is 4.
+func WithBatchConcurrency(n int) Option {
+	return func(s *settings) {
+		if n > 0 {
+			s.batchWorkers = n
+		}
+	}
+}
+
+// WithBulkAttempts bounds the attempts of one _bulk_docs request on transient failures, first try
+// included. Default is 3 (whisk.activation-store.retry-config.max-tries).
+func WithBulkAttempts(n int) Option {
+	return func(s *settings) {
+		if n > 0 {
+			s.bulkAttempts = n
+		}
+	}
+}
+
+// WithMaxBodyBytes bounds how much of an answer is read (documents and code attachments). Default is 128 MiB.
+func WithMaxBodyBytes(n int64) Option {
+	return func(s *settings) {
+		if n > 0 {
+			s.maxBodyBytes = n
+		}
+	}
+}
+
+// WithClock sets the clock used for the "updated" field of activation records. Default is time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(s *settings) {
+		if now != nil {
+			s.now = now
+		}
+	}
+}
