@@ -1,0 +1,83 @@
+package messaging
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+
+	"github.com/IBM/sarama"
+)
+
+// Sentinel error kinds. Every error returned by this package wraps one of them (and the cause) with %w.
+var (
+	// ErrConfig: the Config is unusable (no brokers, unknown Kafka version, bad capacity...).
+	ErrConfig = errors.New("messaging: invalid config")
+	// ErrUnavailable: Kafka could not be reached, or did not answer in time.
+	ErrUnavailable = errors.New("messaging: kafka unavailable")
+	// ErrTopic: a topic could not be created or described for a reason other than availability.
+	ErrTopic = errors.New("messaging: topic")
+	// ErrTooLarge: the record is larger than the broker or producer accepts, even in its shrunk form.
+	ErrTooLarge = errors.New("messaging: record too large")
+	// ErrEncode: an Ack or message could not be marshalled.
+	ErrEncode = errors.New("messaging: encode")
+	// ErrSend: the broker refused the record for a reason that retrying does not fix.
+	ErrSend = errors.New("messaging: send")
+)
+
+// retriableKErrors are broker error codes that Kafka's own clients classify as retriable
+// (RetriableException subclasses): the same request can succeed a moment later.
+var retriableKErrors = []sarama.KError{
+	sarama.ErrUnknownTopicOrPartition,
+	sarama.ErrLeaderNotAvailable,
+	sarama.ErrNotLeaderForPartition,
+	sarama.ErrRequestTimedOut,
+	sarama.ErrReplicaNotAvailable,
+	sarama.ErrNetworkException,
+	sarama.ErrOffsetsLoadInProgress,
+	sarama.ErrConsumerCoordinatorNotAvailable,
+	sarama.ErrNotCoordinatorForConsumer,
+	sarama.ErrNotEnoughReplicas,
+	sarama.ErrNotEnoughReplicasAfterAppend,
+	sarama.ErrNotController,
+	sarama.ErrKafkaStorageError,
+	sarama.ErrFencedLeaderEpoch,
+	sarama.ErrUnknownLeaderEpoch,
+	sarama.ErrRebalanceInProgress,
+	sarama.ErrOffsetNotAvailable,
+	sarama.ErrPreferredLeaderNotAvailable,
+	sarama.ErrEligibleLeadersNotAvailable,
+	sarama.ErrThrottlingQuotaExceeded,
+}
+
+// retriable reports whether err is transient: a retriable broker code or a transport failure.
+// Context errors are never retriable (the caller's deadline is final).
+func retriable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	for _, k := range retriableKErrors {
+		if errors.Is(err, k) {
+			return true
+		}
+	}
+	if errors.Is(err, sarama.ErrOutOfBrokers) || errors.Is(err, sarama.ErrNotConnected) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	var netErr net.Error
+	return errors.As(err, &netErr) && netErr.Timeout()
+}
+
+// tooLarge reports whether the broker (MESSAGE_TOO_LARGE) or sarama's own Producer.MaxMessageBytes check
+// (a ConfigurationError, which has no sentinel) refused a record for its size.
+func tooLarge(err error) bool {
+	if errors.Is(err, sarama.ErrMessageSizeTooLarge) {
+		return true
+	}
+	var cerr sarama.ConfigurationError
+	return errors.As(err, &cerr) && strings.Contains(string(cerr), "MaxMessageBytes")
+}
