@@ -1,0 +1,100 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/nemo-edge/nemo/invoker/wire"
+)
+
+// Backend executes container operations for the Manager. It is implemented by pool/docker (and by fakes in
+// tests). Every method is bounded by ctx; the Manager gives each call its own deadline (create 60 s,
+// init/run = action timeout + margin, freeze/thaw 10 s, remove 60 s). Methods must be safe for concurrent use
+// on different handles; the Manager never runs two operations on the same handle at once except Logs after
+// Run and Run calls of a container with concurrency > 1.
+type Backend interface {
+	// Create creates and starts a container for spec under name (PROTOCOL §6.2/§6.3) and returns once its
+	// action-proxy address is known. On failure nothing may be left behind (remove the broken container).
+	// An error that is (or wraps) a *CreateError carries the activation response to report (e.g. developer
+	// error for a missing image); any other error is reported as "Failed to provision resources".
+	Create(ctx context.Context, name string, spec Spec) (Handle, error)
+	// Init posts body to /init. timeout is the action timeout; init retries connection-refused until it.
+	Init(ctx context.Context, h Handle, body []byte, timeout time.Duration) InitResult
+	// Run posts body to /run with the action timeout.
+	Run(ctx context.Context, h Handle, body []byte, timeout time.Duration) RunResult
+	// Logs collects this activation's log lines (per-handle offset, PROTOCOL §6.5). limitBytes is the action's
+	// log limit (0 = collect nothing); waitSentinels = runtime sentinelled && not a developer error.
+	Logs(ctx context.Context, h Handle, limitBytes int64, waitSentinels bool) LogResult
+	// Freeze freezes every process of the container (cgroup freezer). Docker still reports it running: the
+	// pool is the only authority on frozen state.
+	Freeze(ctx context.Context, h Handle) error
+	// Thaw undoes Freeze.
+	Thaw(ctx context.Context, h Handle) error
+	// Remove force-removes the container; it must also work on a frozen container (thaw first).
+	Remove(ctx context.Context, h Handle) error
+	// Cleanup thaws and removes every container whose name starts with prefix+"_" (leftovers of an earlier
+	// run, and everything at shutdown). It returns how many it removed.
+	Cleanup(ctx context.Context, prefix string) (int, error)
+}
+
+// Handle is a created container.
+type Handle interface {
+	ID() string   // backend id (docker container id)
+	Name() string // container name
+}
+
+// InitResult is the outcome of /init.
+type InitResult struct {
+	OK       bool                    // HTTP 200 within the timeout
+	Response wire.ActivationResponse // the error response when !OK (developer/whisk error, PROTOCOL §3)
+	Duration time.Duration           // wall time of /init (including connection retries)
+	Dead     bool                    // the container is unusable (connection error, OOM, timeout)
+}
+
+// RunResult is the outcome of /run.
+type RunResult struct {
+	Response   wire.ActivationResponse // result or error response (PROTOCOL §3)
+	Start, End time.Time               // /run interval
+	TimedOut   bool                    // the action exceeded its time limit (annotation timeout:true)
+	Dead       bool                    // the container must be destroyed (connection error, OOM, ...)
+}
+
+// LogResult is the outcome of log collection; Lines are formatted (wire.FormatLogLine) and include any
+// appended invoker lines (truncation, collection issue, developer-error notice).
+type LogResult struct {
+	Lines     []string
+	Truncated bool
+	Failed    bool // collection error (missing sentinels, framing, timeout): the container is destroyed
+}
+
+// CreateError is returned by Backend.Create when the failure maps to a specific activation response
+// (PROTOCOL §3 "Container start"), e.g. developer error "Failed to pull container image '…'.".
+type CreateError struct {
+	Response wire.ActivationResponse
+	Err      error
+}
+
+func (e *CreateError) Error() string {
+	if e.Err != nil {
+		return "pool: create: " + e.Err.Error()
+	}
+	return "pool: create failed"
+}
+
+func (e *CreateError) Unwrap() error { return e.Err }
+
+// Sentinel errors of the pool driver.
+var (
+	// ErrProvision: the pool could not provide a container (start failure without a specific response,
+	// rejection). The activation path turns it into "Failed to provision resources to run the action.".
+	ErrProvision = errors.New("pool: failed to provision resources")
+	// ErrRejected: the request can never be served by this pool (memory above what the pool can provide).
+	ErrRejected = errors.New("pool: request rejected")
+	// ErrClosed: the Manager is closed.
+	ErrClosed = errors.New("pool: closed")
+	// ErrUnknownContainer: no such container (Suspend/Resume/Evict).
+	ErrUnknownContainer = errors.New("pool: unknown container")
+	// ErrNotApplicable: the container is in a state where the operation does not apply.
+	ErrNotApplicable = errors.New("pool: operation not applicable in this state")
+)

@@ -1,0 +1,45 @@
+// Package pool is NEMO's container pool: which container serves which activation, under a fixed memory
+// budget, and when containers are created, initialised, frozen, thawed and removed.
+//
+// # What it owns
+//
+//   - The memory bound. Every container counts its memory limit from Create until Removed (stem cells and
+//     containers being removed included); nothing is created unless it fits in Config.UserMemoryMB
+//     (OpenWhisk's hasPoolSpaceFor). NEMO's bounds sit on top: at most Config.MaxWarm function containers
+//     are kept, and Config.ColdReserveMB is left to on-demand cold starts (stem cells and controller
+//     pre-warms must stay out of it).
+//   - The container lifecycle: starting, prewarmed (stem cell), warming (/init in flight), idle, busy,
+//     frozen, removing; warm reuse keyed by invoking namespace + action content hash (not the revision);
+//     concurrency > 1; stem-cell backfill; eviction of idle containers through a pluggable Evictor (LRU by
+//     default); the FIFO run buffer; pause grace and idle timeout; destroy on developer/whisk errors.
+//   - The frozen state. The pool is the only authority on whether a container is frozen (Docker does not
+//     know about cgroup-freezer freezes): it emits Freeze/Thaw itself, thaws before any Run or Remove, and
+//     holds containers the controller suspended (Suspend/Resume) away from runs and eviction.
+//
+// # Layers
+//
+// Pool is a pure state machine in the style of etcd's raft: Step(now, event) returns the actions to
+// execute; it does no I/O, reads no clock and starts no goroutine, so scenario tests (testdata/scenarios)
+// and the scheduler's simulator drive it with injected time. The caller executes the actions and reports
+// their outcome as events. Its obligations:
+//
+//  1. Answer Create with Started or StartFailed, Init with Initialized or InitFailed, Run with RunFinished
+//     (Destroy when the container must go), Remove with Removed.
+//  2. Start the actions of one container in the order emitted; Create, Freeze, Thaw and Remove must
+//     complete before the next action of that container starts (Init and Run may run alongside: a Suspend
+//     freezes a container whose /init is in flight, and a Remove may overtake a failing /init).
+//  3. Report broken containers (freeze/thaw failure) with Destroy, and send Tick (or any event) at the time
+//     NextDeadline returns so the pause grace and idle timeout fire on time.
+//
+// Manager is the thin driver: it owns a Pool behind a mutex, executes actions against a Backend with
+// deadlines (create 60 s, init/run = action timeout, freeze/thaw 10 s, remove 60 s), ticks the pool with a
+// real clock and implements the activation path's Runner (Run), plus Prewarm, Suspend, Resume, Evict,
+// Snapshot and Close for the scheduler and the invoker.
+//
+// # What it must not touch
+//
+// Docker, cgroups and HTTP to the action containers are the Backend's (pool/docker); Kafka, acks and the
+// activation store belong to the invoker's activation path; pre-warm policy (what to warm, when, conflict
+// states S1–S4) belongs to the scheduler, which acts only through Request{Prewarm}, Suspend, Resume, Evict
+// and the Evictor it plugs in.
+package pool

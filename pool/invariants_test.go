@@ -1,0 +1,238 @@
+package pool
+
+import (
+	"fmt"
+	"slices"
+)
+
+// invariantChecker keeps an independent model of the pool built only from the events sent and the actions
+// emitted, and checks the pool against it after every step.
+type invariantChecker struct {
+	cfg      Config
+	live     map[ContainerID]*modelContainer
+	requests map[string]Request
+	outcome  map[string]string // request id -> "run" | "reject" | "failed" | "warmed"
+	buffer   []string          // pool's buffer after the previous step
+	canceled map[string]bool   // canceled during the current step
+	runs     []string          // request ids in the order their Run was emitted
+	errs     []error
+}
+
+type modelContainer struct {
+	spec        Spec
+	frozen      bool
+	initialized bool
+	active      map[string]bool
+}
+
+func newInvariantChecker(cfg Config) *invariantChecker {
+	return &invariantChecker{
+		cfg:      cfg,
+		live:     map[ContainerID]*modelContainer{},
+		requests: map[string]Request{},
+		outcome:  map[string]string{},
+		canceled: map[string]bool{},
+	}
+}
+
+func (k *invariantChecker) fail(format string, args ...any) {
+	k.errs = append(k.errs, fmt.Errorf(format, args...))
+}
+
+func (k *invariantChecker) requested(r Request) { k.requests[r.ID] = r }
+
+func (k *invariantChecker) liveMB() int {
+	mb := 0
+	for _, c := range k.live {
+		mb += c.spec.MemoryMB
+	}
+	return mb
+}
+
+// event updates the model with an event the harness is about to send (only facts that come from outside).
+func (k *invariantChecker) event(ev Event) {
+	switch e := ev.(type) {
+	case Removed:
+		delete(k.live, e.C)
+	case StartFailed:
+		delete(k.live, e.C)
+	case Initialized:
+		if c := k.live[e.C]; c != nil {
+			c.initialized = true
+		}
+	case RunFinished:
+		if c := k.live[e.C]; c != nil {
+			delete(c.active, e.ID)
+		}
+	}
+}
+
+func (k *invariantChecker) setOutcome(id, what string) {
+	if prev, ok := k.outcome[id]; ok {
+		k.fail("request %s: %s after %s", id, what, prev)
+	}
+	k.outcome[id] = what
+}
+
+// observe checks the actions of one step in order.
+func (k *invariantChecker) observe(acts []Action) {
+	for _, a := range acts {
+		switch a := a.(type) {
+		case Create:
+			if _, ok := k.live[a.C]; ok {
+				k.fail("%s created twice", a.C)
+			}
+			used := k.liveMB() + a.Spec.MemoryMB
+			if used > k.cfg.UserMemoryMB {
+				k.fail("create %s: %d MB > user memory %d MB", a.C, used, k.cfg.UserMemoryMB)
+			}
+			if a.Spec.Stem && used > k.cfg.UserMemoryMB-max(k.cfg.ColdReserveMB, 0) {
+				k.fail("stem cell %s eats into the cold reserve: %d MB", a.C, used)
+			}
+			k.live[a.C] = &modelContainer{spec: a.Spec, active: map[string]bool{}}
+		case Freeze:
+			c := k.live[a.C]
+			switch {
+			case c == nil:
+				k.fail("freeze of dead container %s", a.C)
+			case c.frozen:
+				k.fail("freeze of frozen container %s", a.C)
+			case len(c.active) > 0:
+				k.fail("freeze of %s with %d runs in flight", a.C, len(c.active))
+			default:
+				c.frozen = true
+			}
+		case Thaw:
+			c := k.live[a.C]
+			switch {
+			case c == nil:
+				k.fail("thaw of dead container %s", a.C)
+			case !c.frozen:
+				k.fail("thaw of unfrozen container %s", a.C)
+			default:
+				c.frozen = false
+			}
+		case Init:
+			c := k.live[a.C]
+			if c == nil || c.frozen || c.initialized {
+				k.fail("init of %s in a wrong state (%v)", a.C, c)
+				break
+			}
+			if c.spec.Stem { // a stem cell taken for ForID becomes that function's container
+				if r, ok := k.requests[a.ForID]; ok {
+					c.spec = r.Spec
+				} else {
+					k.fail("init of stem cell %s for unknown request %s", a.C, a.ForID)
+				}
+			}
+		case Run:
+			c := k.live[a.C]
+			if c == nil {
+				k.fail("run %s on dead container %s", a.ID, a.C)
+				break
+			}
+			if c.frozen {
+				k.fail("run %s on frozen container %s without a thaw", a.ID, a.C)
+			}
+			if !c.initialized {
+				k.fail("run %s on uninitialised container %s", a.ID, a.C)
+			}
+			if r, ok := k.requests[a.ID]; ok && (r.Spec.Key != c.spec.Key || r.Spec.MemoryMB != c.spec.MemoryMB) {
+				k.fail("run %s (%s) on container %s of %s", a.ID, r.Spec.Key, a.C, c.spec.Key)
+			}
+			c.active[a.ID] = true
+			if len(c.active) > max(c.spec.Concurrency, 1) {
+				k.fail("%s runs %d > concurrency %d", a.C, len(c.active), c.spec.Concurrency)
+			}
+			k.setOutcome(a.ID, "run")
+			k.runs = append(k.runs, a.ID)
+		case Remove:
+			c := k.live[a.C]
+			if c == nil {
+				k.fail("remove of dead container %s", a.C)
+			} else if c.frozen {
+				k.fail("remove of frozen container %s (no thaw first)", a.C)
+			}
+		case Reject:
+			k.setOutcome(a.ID, "reject")
+		case Failed:
+			k.setOutcome(a.ID, "failed")
+			if a.Cause == FailCanceled {
+				k.canceled[a.ID] = true
+			}
+		case Warmed:
+			k.setOutcome(a.ID, "warmed")
+		}
+	}
+}
+
+// check compares the pool with the model after a step.
+func (k *invariantChecker) check(p *Pool) error {
+	defer clear(k.canceled)
+	s := p.Snapshot()
+	if s.UsedMB > s.UserMemoryMB {
+		k.fail("used %d MB > user memory %d MB", s.UsedMB, s.UserMemoryMB)
+	}
+	sum := 0
+	for _, c := range s.Containers {
+		sum += c.MemoryMB
+		m := k.live[c.C]
+		if m == nil {
+			k.fail("pool has %s, model does not", c.C)
+			continue
+		}
+		if m.frozen != c.Frozen {
+			k.fail("%s frozen: pool %v, actions say %v", c.C, c.Frozen, m.frozen)
+		}
+		if c.Active != len(m.active) {
+			k.fail("%s active: pool %d, model %d", c.C, c.Active, len(m.active))
+		}
+	}
+	if sum != s.UsedMB {
+		k.fail("used %d MB != sum over containers %d MB", s.UsedMB, sum)
+	}
+	if model := k.liveMB(); model != s.UsedMB {
+		k.fail("used %d MB != model %d MB (creates minus removals)", s.UsedMB, model)
+	}
+	if len(s.Containers) != len(k.live) {
+		k.fail("pool has %d containers, model %d", len(s.Containers), len(k.live))
+	}
+	// Buffer order: what left the old buffer (not canceled) is a prefix of it; survivors keep their order.
+	inNew := make(map[string]bool, len(s.Buffered))
+	for _, id := range s.Buffered {
+		inNew[id] = true
+	}
+	inOld := make(map[string]bool, len(k.buffer))
+	var left, kept, old []string
+	for _, id := range k.buffer {
+		inOld[id] = true
+		if k.canceled[id] {
+			continue
+		}
+		old = append(old, id)
+		if inNew[id] {
+			kept = append(kept, id)
+		} else {
+			left = append(left, id)
+		}
+	}
+	if !slices.Equal(left, old[:len(left)]) {
+		k.fail("buffer not served in order: old %v, new %v", k.buffer, s.Buffered)
+	}
+	var survivors []string
+	for _, id := range s.Buffered {
+		if inOld[id] {
+			survivors = append(survivors, id)
+		}
+	}
+	if !slices.Equal(kept, survivors) {
+		k.fail("buffer reordered: old %v, new %v", k.buffer, s.Buffered)
+	}
+	k.buffer = slices.Clone(s.Buffered)
+	if len(k.errs) > 0 {
+		err := k.errs[0]
+		k.errs = nil
+		return err
+	}
+	return nil
+}

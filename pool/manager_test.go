@@ -1,0 +1,573 @@
+package pool
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nemo-edge/nemo/invoker/wire"
+)
+
+// runner is the activation.Runner shape of CONTRACTS.md (declared here: the lead's package may not exist).
+type runner interface {
+	Run(ctx context.Context, job *Job, onRunDone func(*Outcome)) (*Outcome, error)
+}
+
+var _ runner = (*Manager)(nil)
+
+// leadJob and leadOutcome copy activation.Job/Outcome from CONTRACTS.md: the conversions below compile
+// only while pool.Job/Outcome keep the identical layout the lead's adapter relies on.
+type leadJob struct {
+	Msg     *wire.ActivationMessage
+	Action  *wire.Action
+	Runtime *wire.RuntimeKind
+	TransID string
+	Log     zerolog.Logger
+}
+
+type leadOutcome struct {
+	Response       wire.ActivationResponse
+	Logs           []string
+	InitDuration   time.Duration
+	Start, End     time.Time
+	TimedOut       bool
+	WaitStart      time.Time
+	ContainerState string
+	Conflict       string
+}
+
+var (
+	_ = (*Job)((*leadJob)(nil))
+	_ = (*leadOutcome)((*Outcome)(nil))
+)
+
+func testJob(id, action string, memMB, conc int) *Job {
+	ns, name, _ := strings.Cut(action, "/")
+	return &Job{
+		Msg: &wire.ActivationMessage{
+			TransID:      wire.NewTransID("tid"+id, 1717236980000),
+			Action:       wire.FullyQualifiedName{Path: ns, Name: name},
+			User:         wire.Identity{Subject: ns, Namespace: wire.Namespace{Name: ns, UUID: "uuid"}},
+			ActivationID: id,
+			Content:      json.RawMessage(`{"name":"World"}`),
+		},
+		Action: &wire.Action{
+			Namespace: ns, Name: name,
+			Exec:   wire.Exec{Kind: "nodejs:20", Code: "function main(p) { return p }"},
+			Limits: wire.ActionLimits{TimeoutMs: 5000, MemoryMB: memMB, LogsMB: 10, Concurrency: conc},
+		},
+		Runtime: &wire.RuntimeKind{Kind: "nodejs:20", Image: "openwhisk/action-nodejs-v20:nightly", SentinelledLogs: true},
+		TransID: "tid" + id,
+		Log:     zerolog.Nop(),
+	}
+}
+
+func testManagerConfig() ManagerConfig {
+	return ManagerConfig{
+		Pool: Config{UserMemoryMB: 1024, MaxWarm: 3, ColdReserveMB: 256, PauseGrace: time.Hour,
+			IdleTimeout: time.Hour, NamePrefix: "wsktest"},
+		TickInterval: 5 * time.Millisecond,
+	}
+}
+
+func newTestManager(t *testing.T, cfg ManagerConfig, fb *fakeBackend) *Manager {
+	t.Helper()
+	m, err := NewManager(t.Context(), cfg, fb, testLogger(t))
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		assert.NoError(t, m.Close(ctx))
+		assert.Zero(t, fb.liveCount(), "containers left after Close")
+		assert.NoError(t, fb.problems())
+	})
+	return m
+}
+
+// eventually polls cond (functional wait, generous bound; not a timing assertion).
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func TestManagerColdThenWarmRun(t *testing.T) {
+	fb := newFakeBackend()
+	m := newTestManager(t, testManagerConfig(), fb)
+
+	var early *Outcome
+	var logsAtEarly int
+	o, err := m.Run(t.Context(), testJob("a1", "guest/hello", 256, 1), func(o *Outcome) {
+		early = o
+		logsAtEarly = fb.count("logs")
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "cold", o.ContainerState)
+	assert.Equal(t, 5*time.Millisecond, o.InitDuration)
+	assert.Equal(t, wire.StatusSuccess, o.Response.StatusCode)
+	assert.Len(t, o.Logs, 1)
+	require.NotNil(t, early, "onRunDone not called")
+	assert.Zero(t, logsAtEarly, "onRunDone must come before log collection")
+	assert.Nil(t, early.Logs)
+	assert.False(t, o.WaitStart.After(o.Start), "wait start (init start) precedes the run")
+
+	o2, err := m.Run(t.Context(), testJob("a2", "guest/hello", 256, 1), nil)
+	require.NoError(t, err)
+	assert.Equal(t, "warm", o2.ContainerState)
+	assert.Zero(t, o2.InitDuration)
+	assert.Equal(t, 1, fb.count("create"))
+	assert.Equal(t, 1, fb.count("init"))
+	assert.Equal(t, 2, fb.count("run"))
+
+	// /init carried the first activation's context, once.
+	fb.mu.Lock()
+	var bodies []string
+	for _, c := range fb.live {
+		bodies = append(bodies, c.initBodies...)
+	}
+	fb.mu.Unlock()
+	require.Len(t, bodies, 1)
+	assert.Contains(t, bodies[0], `"code":"function main(p) { return p }"`)
+	assert.Contains(t, bodies[0], `"__OW_ACTIVATION_ID":"a1"`)
+	assert.Equal(t, 256, m.Snapshot().UsedMB)
+	require.NoError(t, fb.problems())
+}
+
+func TestManagerRunBodyPerActivation(t *testing.T) {
+	fb := newFakeBackend()
+	var mu sync.Mutex
+	var runBodies []string
+	fb.runResult = func(name string, body []byte) RunResult {
+		mu.Lock()
+		runBodies = append(runBodies, string(body))
+		mu.Unlock()
+		return RunResult{Response: wire.ActivationResponse{Result: json.RawMessage(`{}`)}}
+	}
+	m := newTestManager(t, testManagerConfig(), fb)
+	for _, id := range []string{"x1", "x2"} {
+		_, err := m.Run(t.Context(), testJob(id, "guest/hello", 256, 1), nil)
+		require.NoError(t, err)
+	}
+	require.Len(t, runBodies, 2)
+	for i, id := range []string{"x1", "x2"} {
+		assert.Contains(t, runBodies[i], `"value":{"name":"World"}`)
+		assert.Contains(t, runBodies[i], `"activation_id":"`+id+`"`)
+		assert.Contains(t, runBodies[i], `"deadline":"`) // a JSON string
+	}
+}
+
+// Many concurrent activations over a small pool: all complete, bounds hold, and once load stops the idle
+// timeout returns every MB; Close leaves no container behind.
+func TestManagerLoadMemoryReturnsToZero(t *testing.T) {
+	fb := newFakeBackend()
+	fb.createWait = time.Millisecond
+	cfg := testManagerConfig()
+	cfg.Pool.PauseGrace = 10 * time.Millisecond
+	cfg.Pool.IdleTimeout = 150 * time.Millisecond
+	m := newTestManager(t, cfg, fb)
+
+	var maxUsed int
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for i := range 120 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn := fmt.Sprintf("guest/f%d", i%6)
+			conc := 1
+			if i%6 == 5 {
+				conc = 3
+			}
+			o, err := m.Run(t.Context(), testJob(fmt.Sprintf("a%d", i), fn, 256, conc), nil)
+			if err != nil {
+				errs <- err
+				return
+			}
+			if o.Response.StatusCode != wire.StatusSuccess {
+				errs <- fmt.Errorf("a%d: status %d", i, o.Response.StatusCode)
+			}
+			mu.Lock()
+			maxUsed = max(maxUsed, m.Snapshot().UsedMB)
+			mu.Unlock()
+		}()
+		if i%10 == 0 {
+			time.Sleep(3 * time.Millisecond) // bursts with pauses, so containers freeze and thaw
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	assert.LessOrEqual(t, maxUsed, 1024)
+	assert.LessOrEqual(t, fb.maxLive*256, 1024, "backend never held more containers than the memory allows")
+	eventually(t, "idle timeout to return all memory", func() bool { return m.Snapshot().UsedMB == 0 })
+	assert.Zero(t, fb.liveCount())
+	assert.Equal(t, fb.count("create"), fb.count("remove"))
+	m.mu.Lock()
+	assert.Empty(t, m.pending, "no request left behind in the driver")
+	assert.Empty(t, m.conts, "no container left behind in the driver")
+	m.mu.Unlock()
+	require.NoError(t, fb.problems())
+}
+
+func TestManagerStartFailure(t *testing.T) {
+	fb := newFakeBackend()
+	fb.createErr = func(name string, spec Spec) error {
+		switch {
+		case strings.Contains(name, "plain"):
+			return errors.New("docker run exit 125")
+		case strings.Contains(name, "pull"):
+			return &CreateError{Response: wire.ErrorResponse(wire.StatusDeveloperError, "Failed to pull container image 'x'."),
+				Err: errors.New("pull failed")}
+		}
+		return nil
+	}
+	m := newTestManager(t, testManagerConfig(), fb)
+
+	_, err := m.Run(t.Context(), testJob("s1", "guest/plain", 256, 1), nil)
+	require.ErrorIs(t, err, ErrProvision)
+
+	o, err := m.Run(t.Context(), testJob("s2", "guest/pull", 256, 1), nil)
+	require.NoError(t, err)
+	assert.Equal(t, wire.StatusDeveloperError, o.Response.StatusCode)
+	assert.Contains(t, string(o.Response.Result), "Failed to pull")
+
+	assert.Zero(t, m.Snapshot().UsedMB, "memory of failed starts is returned")
+	assert.Zero(t, fb.count("remove"), "nothing to remove after a failed create")
+}
+
+func TestManagerInitFailure(t *testing.T) {
+	fb := newFakeBackend()
+	fb.initResult = func(name string, body []byte) InitResult {
+		return InitResult{Response: wire.ErrorResponse(wire.StatusDeveloperError, "The action failed during initialization."),
+			Duration: 7 * time.Millisecond}
+	}
+	fb.logResult = func(string) LogResult { return LogResult{Lines: []string{"init log"}} }
+	m := newTestManager(t, testManagerConfig(), fb)
+
+	o, err := m.Run(t.Context(), testJob("i1", "guest/bad", 256, 1), func(*Outcome) { t.Error("onRunDone without /run") })
+	require.NoError(t, err)
+	assert.Equal(t, wire.StatusDeveloperError, o.Response.StatusCode)
+	assert.Equal(t, 7*time.Millisecond, o.InitDuration)
+	assert.Equal(t, []string{"init log"}, o.Logs)
+	assert.Equal(t, "cold", o.ContainerState)
+	assert.Zero(t, fb.count("run"))
+	eventually(t, "failed container removal", func() bool { return m.Snapshot().UsedMB == 0 })
+	assert.Equal(t, 1, fb.count("remove"))
+
+	// concurrent runs waiting on the same init all get the init error
+	fb.mu.Lock()
+	fb.initGate = make(chan struct{})
+	fb.mu.Unlock()
+	var wg sync.WaitGroup
+	outs := make([]*Outcome, 3)
+	for i := range outs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o, err := m.Run(t.Context(), testJob(fmt.Sprintf("c%d", i), "guest/conc", 256, 3), nil)
+			assert.NoError(t, err)
+			outs[i] = o
+		}()
+	}
+	eventually(t, "three runs waiting on one init", func() bool {
+		for _, c := range m.Snapshot().Containers {
+			if c.Waiting == 3 {
+				return true
+			}
+		}
+		return false
+	})
+	close(fb.initGate)
+	wg.Wait()
+	for _, o := range outs {
+		require.NotNil(t, o)
+		assert.Equal(t, wire.StatusDeveloperError, o.Response.StatusCode)
+	}
+	assert.Equal(t, 2, fb.count("init"))
+}
+
+func TestManagerDestroyOnErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		run  RunResult
+		logs LogResult
+	}{
+		{"developer error", RunResult{Response: wire.ErrorResponse(wire.StatusDeveloperError, "boom")}, LogResult{}},
+		{"whisk error", RunResult{Response: wire.ErrorResponse(wire.StatusWhiskError, "boom")}, LogResult{}},
+		{"timeout", RunResult{Response: wire.ErrorResponse(wire.StatusDeveloperError, wire.MsgTimeout(5000)), TimedOut: true}, LogResult{}},
+		{"oom", RunResult{Response: wire.ErrorResponse(wire.StatusDeveloperError, wire.MsgMemoryExhausted), Dead: true}, LogResult{}},
+		{"log failure", RunResult{Response: wire.ActivationResponse{Result: json.RawMessage(`{}`)}}, LogResult{Failed: true}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fb := newFakeBackend()
+			fb.runResult = func(string, []byte) RunResult { return tc.run }
+			fb.logResult = func(string) LogResult { return tc.logs }
+			m := newTestManager(t, testManagerConfig(), fb)
+			o, err := m.Run(t.Context(), testJob("d1", "guest/die", 256, 1), nil)
+			require.NoError(t, err)
+			assert.Equal(t, tc.run.Response.StatusCode, o.Response.StatusCode)
+			assert.Equal(t, tc.run.TimedOut, o.TimedOut)
+			eventually(t, "destroyed container removal", func() bool { return fb.count("remove") == 1 })
+			eventually(t, "memory returned", func() bool { return m.Snapshot().UsedMB == 0 })
+			o, err = m.Run(t.Context(), testJob("d2", "guest/die", 256, 1), nil)
+			require.NoError(t, err)
+			assert.Equal(t, "cold", o.ContainerState, "a destroyed container is not reused")
+		})
+	}
+	t.Run("application error keeps the container", func(t *testing.T) {
+		fb := newFakeBackend()
+		fb.runResult = func(string, []byte) RunResult {
+			return RunResult{Response: wire.ErrorResponse(wire.StatusApplicationError, "app")}
+		}
+		m := newTestManager(t, testManagerConfig(), fb)
+		for _, id := range []string{"e1", "e2"} {
+			_, err := m.Run(t.Context(), testJob(id, "guest/app", 256, 1), nil)
+			require.NoError(t, err)
+		}
+		assert.Equal(t, 1, fb.count("create"))
+		assert.Zero(t, fb.count("remove"))
+	})
+}
+
+func TestManagerFreezeThawAndThawFailure(t *testing.T) {
+	fb := newFakeBackend()
+	cfg := testManagerConfig()
+	cfg.Pool.PauseGrace = 5 * time.Millisecond
+	m := newTestManager(t, cfg, fb)
+
+	_, err := m.Run(t.Context(), testJob("f1", "guest/fz", 256, 1), nil)
+	require.NoError(t, err)
+	eventually(t, "freeze after the pause grace", func() bool { return fb.count("freeze") == 1 })
+	o, err := m.Run(t.Context(), testJob("f2", "guest/fz", 256, 1), nil)
+	require.NoError(t, err)
+	assert.Equal(t, "warm", o.ContainerState)
+	assert.Equal(t, 1, fb.count("thaw"), "thaw before /run on the frozen container")
+	require.NoError(t, fb.problems())
+
+	// The thaw of the frozen container fails: the run is rescheduled onto a new container.
+	eventually(t, "second freeze", func() bool { return fb.count("freeze") == 2 })
+	fb.mu.Lock()
+	fb.thawErr = func(string) error { return errors.New("cgroup write failed") }
+	fb.mu.Unlock()
+	o, err = m.Run(t.Context(), testJob("f3", "guest/fz", 256, 1), nil)
+	require.NoError(t, err)
+	assert.Equal(t, "cold", o.ContainerState)
+	assert.Equal(t, 2, fb.count("create"))
+	fb.mu.Lock()
+	fb.thawErr = nil
+	fb.mu.Unlock()
+	eventually(t, "broken container removed", func() bool { return fb.count("remove") == 1 })
+}
+
+func TestManagerBufferAndCancel(t *testing.T) {
+	fb := newFakeBackend()
+	fb.runGate = make(chan struct{})
+	cfg := testManagerConfig()
+	cfg.Pool.UserMemoryMB, cfg.Pool.ColdReserveMB = 512, -1
+	m := newTestManager(t, cfg, fb)
+
+	done := make(chan error, 2)
+	for _, id := range []string{"b1", "b2"} {
+		go func() {
+			_, err := m.Run(t.Context(), testJob(id, "guest/"+id, 256, 1), nil)
+			done <- err
+		}()
+	}
+	eventually(t, "two busy containers", func() bool { return m.Snapshot().CountByState[StateBusy] == 2 })
+
+	ctx, cancel := context.WithCancel(t.Context())
+	buffered := make(chan error, 1)
+	go func() {
+		_, err := m.Run(ctx, testJob("b3", "guest/b3", 256, 1), nil)
+		buffered <- err
+	}()
+	eventually(t, "b3 in the run buffer", func() bool { return len(m.Snapshot().Buffered) == 1 })
+	cancel()
+	require.ErrorIs(t, <-buffered, context.Canceled)
+	assert.Empty(t, m.Snapshot().Buffered)
+
+	close(fb.runGate)
+	require.NoError(t, <-done)
+	require.NoError(t, <-done)
+	assert.Equal(t, 2, fb.count("create"), "the canceled request never got a container")
+}
+
+func TestManagerReject(t *testing.T) {
+	fb := newFakeBackend()
+	m := newTestManager(t, testManagerConfig(), fb)
+	_, err := m.Run(t.Context(), testJob("r1", "guest/huge", 4096, 1), nil)
+	require.ErrorIs(t, err, ErrRejected)
+	_, err = m.Run(t.Context(), &Job{}, nil)
+	require.ErrorIs(t, err, ErrProvision)
+	assert.Zero(t, fb.count("create"))
+}
+
+func TestManagerPrewarmSuspendResume(t *testing.T) {
+	fb := newFakeBackend()
+	m := newTestManager(t, testManagerConfig(), fb)
+	job := testJob("p", "guest/pw", 256, 1)
+	spec := m.SpecFor(job)
+	init, err := wire.NewInitRequest(job.Action, nil).Marshal()
+	require.NoError(t, err)
+
+	// Suspend mid-/init: the freeze must not wait behind the in-flight /init.
+	fb.mu.Lock()
+	fb.initGate = make(chan struct{})
+	fb.gateOnly = "wsktest_1_guest_pw"
+	fb.mu.Unlock()
+	type result struct {
+		c   ContainerID
+		err error
+	}
+	warmed := make(chan result, 1)
+	go func() {
+		c, err := m.Prewarm(t.Context(), spec, init, 5*time.Second)
+		warmed <- result{c, err}
+	}()
+	var c ContainerID
+	eventually(t, "pre-warm /init in flight", func() bool {
+		for _, ci := range m.Snapshot().Containers {
+			if ci.State == StateWarming {
+				c = ci.C
+			}
+		}
+		return c != 0 && fb.count("init") == 1
+	})
+	require.NoError(t, m.Suspend(t.Context(), c))
+	fb.mu.Lock()
+	frozeDuringInit := 0
+	for _, fc := range fb.live {
+		frozeDuringInit += fc.froze
+	}
+	fb.mu.Unlock()
+	assert.Equal(t, 1, frozeDuringInit, "freeze executed while /init was in flight")
+
+	// A run of the same function never goes to the suspended container.
+	o, err := m.Run(t.Context(), testJob("p1", "guest/pw", 256, 1), nil)
+	require.NoError(t, err)
+	assert.Equal(t, "cold", o.ContainerState)
+
+	require.NoError(t, m.Resume(t.Context(), c))
+	close(fb.initGate)
+	r := <-warmed
+	require.NoError(t, r.err)
+	assert.Equal(t, c, r.c)
+
+	// Pre-warming a function that is already warm answers at once.
+	c2, err := m.Prewarm(t.Context(), spec, init, 5*time.Second)
+	require.NoError(t, err)
+	assert.NotZero(t, c2)
+	assert.Equal(t, 2, fb.count("create"))
+
+	require.ErrorIs(t, m.Suspend(t.Context(), 999), ErrUnknownContainer)
+	require.ErrorIs(t, m.Resume(t.Context(), c), ErrNotApplicable)
+	require.NoError(t, m.Evict(t.Context(), c))
+	eventually(t, "evicted container removed", func() bool { return fb.count("remove") == 1 })
+
+	// Pre-warms never use the cold reserve: 1024 MB - 256 MB reserve leaves room for two 256 MB more at most,
+	// and MaxWarm is 3.
+	_, err = m.Prewarm(t.Context(), Spec{Key: Key{Namespace: "guest", Action: "guest/big", ContentHash: "h"},
+		Kind: "nodejs:20", MemoryMB: 768}, init, time.Second)
+	require.ErrorIs(t, err, ErrRejected)
+	require.NoError(t, fb.problems())
+}
+
+func TestManagerStemCells(t *testing.T) {
+	fb := newFakeBackend()
+	fb.leftovers = 2
+	cfg := testManagerConfig()
+	cfg.Pool.StemCells = []StemCell{{Kind: "nodejs:20", Image: "openwhisk/action-nodejs-v20:nightly", MemoryMB: 256, Count: 1}}
+	m := newTestManager(t, cfg, fb)
+	assert.Equal(t, 1, fb.count("cleanup"), "leftovers removed at start")
+	eventually(t, "stem cell started", func() bool { return m.Snapshot().CountByState[StatePrewarmed] == 1 })
+
+	o, err := m.Run(t.Context(), testJob("s1", "guest/stem", 256, 1), nil)
+	require.NoError(t, err)
+	assert.Equal(t, "prewarmed", o.ContainerState)
+	assert.NotZero(t, o.InitDuration)
+	eventually(t, "stem cell backfilled", func() bool { return m.Snapshot().CountByState[StatePrewarmed] == 1 })
+	assert.Equal(t, 2, fb.count("create"))
+}
+
+func TestManagerCloseWaitsForRunsAndRefusesWork(t *testing.T) {
+	fb := newFakeBackend()
+	fb.runGate = make(chan struct{})
+	m, err := NewManager(t.Context(), testManagerConfig(), fb, zerolog.Nop())
+	require.NoError(t, err)
+
+	ran := make(chan error, 1)
+	go func() {
+		_, err := m.Run(t.Context(), testJob("c1", "guest/busy", 256, 1), nil)
+		ran <- err
+	}()
+	eventually(t, "run in flight", func() bool { return m.Snapshot().CountByState[StateBusy] == 1 })
+
+	closed := make(chan error, 1)
+	go func() { closed <- m.Close(t.Context()) }()
+	eventually(t, "close to start", func() bool {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return m.closed
+	})
+	_, err = m.Run(t.Context(), testJob("c2", "guest/busy", 256, 1), nil)
+	require.ErrorIs(t, err, ErrClosed)
+	_, err = m.Prewarm(t.Context(), Spec{Key: Key{Namespace: "guest", Action: "guest/x"}, MemoryMB: 256}, nil, 0)
+	require.ErrorIs(t, err, ErrClosed)
+	select {
+	case <-closed:
+		t.Fatal("Close returned while a run was in flight")
+	default:
+	}
+	close(fb.runGate)
+	require.NoError(t, <-ran)
+	require.NoError(t, <-closed)
+	assert.Zero(t, fb.liveCount())
+	assert.Zero(t, m.Snapshot().UsedMB)
+	assert.Equal(t, 2, fb.count("cleanup"))
+	require.NoError(t, fb.problems())
+
+	// Close with an expired context gives up waiting but still cleans up.
+	fb2 := newFakeBackend()
+	fb2.runGate = make(chan struct{})
+	m2, err := NewManager(t.Context(), testManagerConfig(), fb2, zerolog.Nop())
+	require.NoError(t, err)
+	go func() { _, _ = m2.Run(t.Context(), testJob("c3", "guest/busy", 256, 1), nil) }()
+	eventually(t, "run in flight", func() bool { return m2.Snapshot().CountByState[StateBusy] == 1 })
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, m2.Close(ctx), context.DeadlineExceeded)
+	assert.Zero(t, fb2.liveCount(), "cleanup removed the busy container")
+	close(fb2.runGate)
+}
+
+func TestNewManagerRejectsBadConfig(t *testing.T) {
+	_, err := NewManager(t.Context(), ManagerConfig{Pool: Config{UserMemoryMB: 512, ColdReserveMB: 512}}, newFakeBackend(), zerolog.Nop())
+	require.ErrorIs(t, err, ErrConfig)
+	_, err = NewManager(t.Context(), ManagerConfig{}, nil, zerolog.Nop())
+	require.ErrorIs(t, err, ErrConfig)
+}
+
+func testLogger(t *testing.T) zerolog.Logger {
+	if testing.Verbose() {
+		return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.DebugLevel)
+	}
+	return zerolog.Nop()
+}

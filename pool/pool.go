@@ -1,0 +1,1236 @@
+package pool
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultUserMemoryMB     = 2048
+	DefaultMaxWarm          = 6
+	DefaultColdReserveMB    = 512
+	DefaultPauseGrace       = 10 * time.Second
+	DefaultIdleTimeout      = 10 * time.Minute
+	DefaultNamePrefix       = "wsk0"
+	DefaultStemRetryBackoff = time.Second
+	maxStemRetryBackoff     = 5 * time.Minute
+)
+
+// ErrConfig is wrapped by Config.Validate errors.
+var ErrConfig = errors.New("pool: invalid config")
+
+// WithDefaults returns c with every zero field replaced by its default.
+func (c Config) WithDefaults() Config {
+	if c.UserMemoryMB == 0 {
+		c.UserMemoryMB = DefaultUserMemoryMB
+	}
+	if c.MaxWarm == 0 {
+		c.MaxWarm = DefaultMaxWarm
+	}
+	if c.ColdReserveMB == 0 {
+		c.ColdReserveMB = DefaultColdReserveMB
+	}
+	if c.PauseGrace == 0 {
+		c.PauseGrace = DefaultPauseGrace
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.NamePrefix == "" {
+		c.NamePrefix = DefaultNamePrefix
+	}
+	if c.StemRetryBackoff <= 0 {
+		c.StemRetryBackoff = DefaultStemRetryBackoff
+	}
+	if c.Evictor == nil {
+		c.Evictor = LRU{}
+	}
+	return c
+}
+
+// Validate reports a configuration the pool cannot honour (after defaults).
+func (c Config) Validate() error {
+	c = c.WithDefaults()
+	if c.UserMemoryMB < 0 {
+		return fmt.Errorf("%w: user memory %d MB", ErrConfig, c.UserMemoryMB)
+	}
+	if c.ColdReserveMB >= c.UserMemoryMB {
+		return fmt.Errorf("%w: cold reserve %d MB must be below user memory %d MB", ErrConfig, c.ColdReserveMB, c.UserMemoryMB)
+	}
+	stems := 0
+	for _, s := range c.StemCells {
+		if s.Kind == "" || s.MemoryMB <= 0 || s.Count < 0 {
+			return fmt.Errorf("%w: stem cell %+v", ErrConfig, s)
+		}
+		stems += s.MemoryMB * s.Count
+	}
+	if stems > c.UserMemoryMB-c.reserve() {
+		return fmt.Errorf("%w: stem cells need %d MB, above user memory %d MB minus cold reserve %d MB",
+			ErrConfig, stems, c.UserMemoryMB, c.reserve())
+	}
+	return nil
+}
+
+func (c Config) reserve() int { return max(c.ColdReserveMB, 0) }
+
+// waiter is a run request queued on a container until its /init completes.
+type waiter struct {
+	id   string
+	kind StartKind
+}
+
+type container struct {
+	id           ContainerID
+	spec         Spec
+	stemIdx      int // index of the StemCell config this was created for, -1 if none
+	state        State
+	frozen       bool
+	suspended    bool
+	suspendFroze bool // Suspend froze it (Resume thaws)
+	initDeferred bool // Started while suspended: Init waits for Resume
+	initFor      string
+	doomed       string // remove once runs end (reason), "" if not
+	created      time.Time
+	lastUsed     time.Time
+	idleSince    time.Time
+	active       []string // run IDs in flight
+	waiting      []waiter // runs waiting for /init
+	warmWaiters  []string // pre-warm request IDs waiting for /init
+	uses         int
+	initCost     time.Duration
+}
+
+func (c *container) isStem() bool { return c.spec.Stem }
+func (c *container) conc() int    { return max(c.spec.Concurrency, 1) }
+func (c *container) load() int    { return len(c.active) + len(c.waiting) }
+
+type queued struct {
+	req Request
+}
+
+type stemRetry struct {
+	failures  int
+	notBefore time.Time
+}
+
+type reqPhase int
+
+const (
+	phaseQueued reqPhase = iota
+	phaseWaiting
+	phaseRunning
+	phasePrewarm
+)
+
+type reqInfo struct {
+	phase reqPhase
+	c     ContainerID
+}
+
+// Pool is the pure container-pool state machine: events in (Step), actions out. It does no I/O, starts no
+// goroutine and reads no clock. It is not safe for concurrent use; Manager owns one behind a mutex.
+type Pool struct {
+	cfg        Config
+	now        time.Time
+	nextID     ContainerID
+	containers map[ContainerID]*container
+	queue      []queued
+	reqs       map[string]*reqInfo
+	usedMB     int
+	funcUses   map[Key]int
+	stemRetry  []stemRetry
+	stemTotal  int
+	closing    bool
+	out        []Action
+}
+
+// New returns an empty pool at time now. Zero Config fields take their defaults (Config.WithDefaults); an
+// invalid Config is not an error here (see Config.Validate): the bounds are simply honoured as given. Stem
+// cells are created by the first Step (send Tick{}).
+func New(cfg Config, now time.Time) *Pool {
+	cfg = cfg.WithDefaults()
+	p := &Pool{
+		cfg:        cfg,
+		now:        now,
+		containers: make(map[ContainerID]*container),
+		reqs:       make(map[string]*reqInfo),
+		funcUses:   make(map[Key]int),
+		stemRetry:  make([]stemRetry, len(cfg.StemCells)),
+	}
+	for _, s := range cfg.StemCells {
+		p.stemTotal += max(s.Count, 0) * s.MemoryMB
+	}
+	return p
+}
+
+// Config returns the effective configuration (defaults applied).
+func (p *Pool) Config() Config { return p.cfg }
+
+// Step applies ev at time now and returns the actions to execute, in order. Time never goes backwards: an
+// earlier now is treated as the last one. Timers (pause grace, idle timeout) that expired by now fire
+// before ev is applied; then the run buffer is served, the warm pool trimmed to MaxWarm and stem cells
+// backfilled.
+func (p *Pool) Step(now time.Time, ev Event) []Action {
+	if now.After(p.now) {
+		p.now = now
+	}
+	p.out = nil
+	p.timers()
+	switch e := ev.(type) {
+	case Request:
+		p.onRequest(e)
+	case Started:
+		p.onStarted(e)
+	case StartFailed:
+		p.onStartFailed(e)
+	case Initialized:
+		p.onInitialized(e)
+	case InitFailed:
+		p.onInitFailed(e)
+	case RunFinished:
+		p.onRunFinished(e)
+	case Removed:
+		p.onRemoved(e)
+	case Destroy:
+		p.onDestroy(e)
+	case Evict:
+		p.onEvict(e)
+	case Suspend:
+		p.onSuspend(e)
+	case Resume:
+		p.onResume(e)
+	case Cancel:
+		p.onCancel(e)
+	case Shutdown:
+		p.onShutdown()
+	case Tick, nil:
+	default:
+		p.ignore(fmt.Sprintf("%T", ev), "unknown event")
+	}
+	p.serveQueue()
+	p.trimWarm()
+	p.backfillStems()
+	out := p.out
+	p.out = nil
+	return out
+}
+
+func (p *Pool) emit(a Action) { p.out = append(p.out, a) }
+
+func (p *Pool) ignore(ev, reason string) { p.emit(Ignored{Event: ev, Reason: reason}) }
+
+// ---------------------------------------------------------------------------------------------------------
+// Requests and placement
+
+func (p *Pool) onRequest(r Request) {
+	if r.ID == "" {
+		p.ignore("request", "empty request id")
+		return
+	}
+	if _, dup := p.reqs[r.ID]; dup {
+		p.ignore("request "+r.ID, "duplicate request id")
+		return
+	}
+	if p.closing {
+		p.emit(Reject{ID: r.ID, Reason: "pool shutting down"})
+		return
+	}
+	if r.Spec.Concurrency < 1 {
+		r.Spec.Concurrency = 1
+	}
+	if reason := p.impossible(r); reason != "" {
+		p.emit(Reject{ID: r.ID, Reason: reason})
+		return
+	}
+	if r.Prewarm {
+		p.placePrewarm(r)
+		return
+	}
+	if len(p.queue) == 0 {
+		if p.placeRun(r) == placed {
+			return
+		}
+	}
+	p.reqs[r.ID] = &reqInfo{phase: phaseQueued}
+	p.queue = append(p.queue, queued{req: r})
+	p.emit(Buffered{ID: r.ID})
+}
+
+// impossible returns why r can never be served, or "".
+func (p *Pool) impossible(r Request) string {
+	s := r.Spec
+	switch {
+	case s.Stem:
+		return "a request cannot ask for a stem cell"
+	case s.Key.IsZero() || s.Key.Action == "":
+		return "missing action key"
+	case s.MemoryMB <= 0:
+		return fmt.Sprintf("invalid memory %d MB", s.MemoryMB)
+	}
+	// Stem cells are never evicted, so the memory they may hold is never available, unless r can take one.
+	capacity := p.cfg.UserMemoryMB - p.stemTotal
+	if r.Prewarm {
+		capacity -= p.cfg.reserve()
+	}
+	if p.matchesStemConfig(s) {
+		capacity += s.MemoryMB
+	}
+	if s.MemoryMB > capacity {
+		what := "memory"
+		if r.Prewarm {
+			what = "pre-warm memory"
+		}
+		return fmt.Sprintf("%s %d MB exceeds the pool's capacity of %d MB", what, s.MemoryMB, max(capacity, 0))
+	}
+	return ""
+}
+
+func (p *Pool) matchesStemConfig(s Spec) bool {
+	for _, sc := range p.cfg.StemCells {
+		if sc.Count > 0 && sc.Kind == s.Kind && sc.MemoryMB == s.MemoryMB {
+			return true
+		}
+	}
+	return false
+}
+
+type placement int
+
+const (
+	placed   placement = iota
+	mustWait           // waits in the buffer (eviction in flight or memory full)
+)
+
+// placeRun tries to give on-demand request r a container (PROTOCOL §7 order: warm, stem cell, cold,
+// evict). It returns mustWait when r must wait in the buffer.
+func (p *Pool) placeRun(r Request) placement {
+	s := r.Spec
+	if c := p.matchWarm(s); c != nil {
+		if c.state == StateStarting || c.state == StateWarming {
+			c.waiting = append(c.waiting, waiter{id: r.ID, kind: StartWarming})
+			p.reqs[r.ID] = &reqInfo{phase: phaseWaiting, c: c.id}
+		} else {
+			p.startRun(c, r.ID, StartWarm)
+		}
+		return placed
+	}
+	if c := p.matchStem(s); c != nil {
+		p.takeStem(c, s)
+		c.waiting = append(c.waiting, waiter{id: r.ID, kind: StartPrewarmed})
+		p.reqs[r.ID] = &reqInfo{phase: phaseWaiting, c: c.id}
+		p.sendInit(c, r.ID)
+		return placed
+	}
+	if p.usedMB+s.MemoryMB <= p.cfg.UserMemoryMB {
+		c := p.create(s, -1, r.ID)
+		c.waiting = append(c.waiting, waiter{id: r.ID, kind: StartCold})
+		c.initFor = r.ID
+		p.reqs[r.ID] = &reqInfo{phase: phaseWaiting, c: c.id}
+		return placed
+	}
+	// Memory already being removed will come back; only evict what is still missing.
+	missing := p.usedMB - p.removingMB() + s.MemoryMB - p.cfg.UserMemoryMB
+	if missing > 0 {
+		p.evict(Need{MemoryMB: missing}, "evicted for "+r.ID)
+	}
+	return mustWait
+}
+
+// placePrewarm handles the controller's pre-warm of one function: satisfied by an existing container of the
+// key, else a stem cell, else a new container within MaxWarm and outside the cold reserve. Never evicts,
+// never buffers.
+func (p *Pool) placePrewarm(r Request) {
+	s := r.Spec
+	if c := p.matchWarmAny(s); c != nil {
+		if c.state == StateStarting || c.state == StateWarming {
+			c.warmWaiters = append(c.warmWaiters, r.ID)
+			p.reqs[r.ID] = &reqInfo{phase: phasePrewarm, c: c.id}
+		} else {
+			p.emit(Warmed{ID: r.ID, C: c.id})
+		}
+		return
+	}
+	if p.cfg.MaxWarm >= 0 && p.warmCount()+1 > p.cfg.MaxWarm {
+		p.emit(Reject{ID: r.ID, Reason: fmt.Sprintf("warm pool full (%d/%d)", p.warmCount(), p.cfg.MaxWarm)})
+		return
+	}
+	if c := p.matchStem(s); c != nil {
+		p.takeStem(c, s)
+		c.warmWaiters = append(c.warmWaiters, r.ID)
+		p.reqs[r.ID] = &reqInfo{phase: phasePrewarm, c: c.id}
+		p.sendInit(c, r.ID)
+		return
+	}
+	if len(p.queue) > 0 {
+		p.emit(Reject{ID: r.ID, Reason: "run buffer not empty"})
+		return
+	}
+	if limit := p.cfg.UserMemoryMB - p.cfg.reserve(); p.usedMB+s.MemoryMB > limit {
+		p.emit(Reject{ID: r.ID, Reason: fmt.Sprintf("no room outside the cold reserve (%d+%d > %d MB)",
+			p.usedMB, s.MemoryMB, limit)})
+		return
+	}
+	c := p.create(s, -1, r.ID)
+	c.initFor = r.ID
+	c.warmWaiters = append(c.warmWaiters, r.ID)
+	p.reqs[r.ID] = &reqInfo{phase: phasePrewarm, c: c.id}
+}
+
+// warmRank orders reusable containers: idle first, then busy with spare capacity, then frozen (needs a
+// thaw), then not yet initialised.
+func warmRank(c *container) int {
+	switch c.state {
+	case StateIdle:
+		return 0
+	case StateBusy:
+		return 1
+	case StateFrozen:
+		return 2
+	default:
+		return 3
+	}
+}
+
+// matchWarm finds a container of s.Key with spare capacity that may take a run now (not suspended).
+func (p *Pool) matchWarm(s Spec) *container {
+	var best *container
+	for _, c := range p.containers {
+		if c.isStem() || c.spec.Key != s.Key || c.spec.MemoryMB != s.MemoryMB || c.suspended || c.doomed != "" {
+			continue
+		}
+		switch c.state {
+		case StateStarting, StateWarming, StateIdle, StateBusy, StateFrozen:
+		default:
+			continue
+		}
+		if c.load() >= c.conc() {
+			continue
+		}
+		if best == nil || better(c, best) {
+			best = c
+		}
+	}
+	return best
+}
+
+func better(a, b *container) bool {
+	ra, rb := warmRank(a), warmRank(b)
+	if ra != rb {
+		return ra < rb
+	}
+	if !a.lastUsed.Equal(b.lastUsed) {
+		return a.lastUsed.After(b.lastUsed)
+	}
+	return a.id < b.id
+}
+
+// matchWarmAny is matchWarm for pre-warms: suspended containers count (the function is warm or warming).
+func (p *Pool) matchWarmAny(s Spec) *container {
+	var best *container
+	for _, c := range p.containers {
+		if c.isStem() || c.spec.Key != s.Key || c.spec.MemoryMB != s.MemoryMB || c.doomed != "" {
+			continue
+		}
+		switch c.state {
+		case StateStarting, StateWarming, StateIdle, StateFrozen:
+		case StateBusy:
+			if c.load() >= c.conc() {
+				continue
+			}
+		default:
+			continue
+		}
+		if best == nil || better(c, best) {
+			best = c
+		}
+	}
+	return best
+}
+
+// matchStem finds a started, unsuspended stem cell with the same kind and memory (oldest first).
+func (p *Pool) matchStem(s Spec) *container {
+	var best *container
+	for _, c := range p.containers {
+		if !c.isStem() || c.state != StatePrewarmed || c.suspended || c.doomed != "" ||
+			c.spec.Kind != s.Kind || c.spec.MemoryMB != s.MemoryMB {
+			continue
+		}
+		if best == nil || c.created.Before(best.created) || (c.created.Equal(best.created) && c.id < best.id) {
+			best = c
+		}
+	}
+	return best
+}
+
+func (p *Pool) takeStem(c *container, s Spec) {
+	img := c.spec.Image
+	c.spec = s
+	c.spec.Stem = false
+	if c.spec.Image == "" {
+		c.spec.Image = img
+	}
+	c.stemIdx = -1
+	c.state = StateWarming
+}
+
+func (p *Pool) sendInit(c *container, forID string) {
+	c.initFor = forID
+	c.state = StateWarming
+	p.emit(Init{C: c.id, ForID: forID})
+}
+
+func (p *Pool) create(s Spec, stemIdx int, forID string) *container {
+	p.nextID++
+	c := &container{
+		id:       p.nextID,
+		spec:     s,
+		stemIdx:  stemIdx,
+		state:    StateStarting,
+		created:  p.now,
+		lastUsed: p.now,
+	}
+	p.containers[c.id] = c
+	p.usedMB += s.MemoryMB
+	p.emit(Create{C: c.id, Spec: s, Name: p.containerName(c), ForID: forID})
+	return c
+}
+
+var nameUnsafe = regexp.MustCompile(`[^A-Za-z0-9_]`)
+
+// containerName follows PROTOCOL §6.2: <prefix>_<counter>_<namespace>_<action> or <prefix>_<counter>_prewarm_<kind>.
+func (p *Pool) containerName(c *container) string {
+	a, b := "prewarm", c.spec.Kind
+	if !c.spec.Stem {
+		a = c.spec.Key.Namespace
+		b = c.spec.Key.Action
+		if i := strings.LastIndexByte(b, '/'); i >= 0 {
+			b = b[i+1:]
+		}
+	}
+	return fmt.Sprintf("%s_%d_%s_%s", p.cfg.NamePrefix, uint64(c.id), nameUnsafe.ReplaceAllString(a, ""),
+		nameUnsafe.ReplaceAllString(b, ""))
+}
+
+// startRun hands run id to an initialised container (idle, frozen or busy with capacity).
+func (p *Pool) startRun(c *container, id string, kind StartKind) {
+	if c.frozen {
+		p.emit(Thaw{C: c.id})
+		c.frozen = false
+	}
+	c.state = StateBusy
+	c.active = append(c.active, id)
+	c.uses++
+	c.lastUsed = p.now
+	p.funcUses[c.spec.Key]++
+	p.reqs[id] = &reqInfo{phase: phaseRunning, c: c.id}
+	if o, ok := p.cfg.Evictor.(UseObserver); ok {
+		o.Used(p.now, p.candidate(c))
+	}
+	p.emit(Run{C: c.id, ID: id, Start: kind})
+}
+
+// serveQueue places buffered requests strictly in arrival order.
+func (p *Pool) serveQueue() {
+	for len(p.queue) > 0 {
+		head := p.queue[0].req
+		delete(p.reqs, head.ID) // placeRun re-registers it
+		if p.placeRun(head) != placed {
+			p.reqs[head.ID] = &reqInfo{phase: phaseQueued}
+			return
+		}
+		p.queue = p.queue[1:]
+	}
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Container events
+
+func (p *Pool) lookup(ev string, id ContainerID) *container {
+	c, ok := p.containers[id]
+	if !ok {
+		p.ignore(ev, "unknown container")
+		return nil
+	}
+	return c
+}
+
+func (p *Pool) onStarted(e Started) {
+	c := p.lookup("started "+e.C.String(), e.C)
+	if c == nil {
+		return
+	}
+	if c.state == StateRemoving {
+		return // a Remove is already queued behind the Create
+	}
+	if c.state != StateStarting {
+		p.ignore("started "+e.C.String(), "not starting ("+c.state.String()+")")
+		return
+	}
+	if c.isStem() {
+		if c.stemIdx >= 0 && c.stemIdx < len(p.stemRetry) {
+			p.stemRetry[c.stemIdx] = stemRetry{}
+		}
+		c.state = StatePrewarmed
+		if c.suspended {
+			p.freezeForSuspend(c)
+		}
+		return
+	}
+	c.state = StateWarming
+	if c.suspended {
+		c.initDeferred = true
+		p.freezeForSuspend(c)
+		return
+	}
+	p.sendInit(c, c.initFor)
+}
+
+func (p *Pool) onStartFailed(e StartFailed) {
+	c := p.lookup("start-failed "+e.C.String(), e.C)
+	if c == nil {
+		return
+	}
+	if c.state != StateStarting && c.state != StateRemoving {
+		p.ignore("start-failed "+e.C.String(), "not starting ("+c.state.String()+")")
+		return
+	}
+	for _, w := range c.waiting {
+		p.fail(w.id, c.id, FailStart, e.Reason)
+	}
+	for _, id := range c.warmWaiters {
+		p.fail(id, c.id, FailStart, e.Reason)
+	}
+	c.waiting, c.warmWaiters = nil, nil
+	if c.isStem() && c.stemIdx >= 0 && c.stemIdx < len(p.stemRetry) {
+		r := &p.stemRetry[c.stemIdx]
+		r.failures++
+		backoff := p.cfg.StemRetryBackoff << min(r.failures-1, 20)
+		r.notBefore = p.now.Add(min(backoff, maxStemRetryBackoff))
+	}
+	p.forget(c) // nothing was left behind by the backend
+}
+
+func (p *Pool) fail(id string, c ContainerID, cause FailCause, reason string) {
+	delete(p.reqs, id)
+	p.emit(Failed{ID: id, C: c, Cause: cause, Reason: reason})
+}
+
+func (p *Pool) onInitialized(e Initialized) {
+	c := p.lookup("initialized "+e.C.String(), e.C)
+	if c == nil {
+		return
+	}
+	if c.state == StateRemoving {
+		return
+	}
+	if c.state != StateWarming || c.initDeferred {
+		p.ignore("initialized "+e.C.String(), "not warming ("+c.state.String()+")")
+		return
+	}
+	c.initCost = e.Duration
+	c.lastUsed = p.now
+	for _, id := range c.warmWaiters {
+		delete(p.reqs, id)
+		p.emit(Warmed{ID: id, C: c.id})
+	}
+	c.warmWaiters = nil
+	waiting := c.waiting
+	c.waiting = nil
+	c.state = StateIdle
+	c.idleSince = p.now
+	if c.frozen { // suspended during /init
+		c.state = StateFrozen
+		c.waiting = waiting // stays queued until Resume (cannot happen: Suspend refuses waiting runs)
+		return
+	}
+	for _, w := range waiting {
+		p.startRun(c, w.id, w.kind)
+	}
+}
+
+func (p *Pool) onInitFailed(e InitFailed) {
+	c := p.lookup("init-failed "+e.C.String(), e.C)
+	if c == nil {
+		return
+	}
+	if c.state == StateRemoving {
+		return
+	}
+	if c.state != StateWarming {
+		p.ignore("init-failed "+e.C.String(), "not warming ("+c.state.String()+")")
+		return
+	}
+	for _, w := range c.waiting {
+		p.fail(w.id, c.id, FailInit, e.Reason)
+	}
+	for _, id := range c.warmWaiters {
+		p.fail(id, c.id, FailInit, e.Reason)
+	}
+	c.waiting, c.warmWaiters = nil, nil
+	p.remove(c, "init failed")
+}
+
+func (p *Pool) onRunFinished(e RunFinished) {
+	ev := "finished " + e.C.String() + " " + e.ID
+	c := p.lookup(ev, e.C)
+	if c == nil {
+		return
+	}
+	i := slices.Index(c.active, e.ID)
+	if i < 0 {
+		p.ignore(ev, "run not active on this container")
+		return
+	}
+	c.active = slices.Delete(c.active, i, i+1)
+	delete(p.reqs, e.ID)
+	c.lastUsed = p.now
+	if e.Destroy && c.doomed == "" {
+		c.doomed = "destroy after run " + e.ID
+	}
+	if len(c.active) > 0 {
+		return
+	}
+	if c.doomed != "" {
+		p.remove(c, c.doomed)
+		return
+	}
+	if c.state == StateBusy {
+		c.state = StateIdle
+		c.idleSince = p.now
+	}
+}
+
+func (p *Pool) onRemoved(e Removed) {
+	c := p.lookup("removed "+e.C.String(), e.C)
+	if c == nil {
+		return
+	}
+	// Unexpected removal (container died): runs not yet started go back to the head of the buffer.
+	p.requeue(c)
+	for _, id := range c.warmWaiters {
+		p.fail(id, c.id, FailGone, "container removed")
+	}
+	c.warmWaiters = nil
+	for _, id := range c.active {
+		delete(p.reqs, id) // their RunFinished will be ignored
+	}
+	p.forget(c)
+}
+
+// requeue puts c's waiting runs back at the head of the buffer, in order.
+func (p *Pool) requeue(c *container) {
+	if len(c.waiting) == 0 {
+		return
+	}
+	front := make([]queued, 0, len(c.waiting)+len(p.queue))
+	for _, w := range c.waiting {
+		req := p.requestFor(w.id, c)
+		p.reqs[w.id] = &reqInfo{phase: phaseQueued}
+		front = append(front, queued{req: req})
+	}
+	p.queue = append(front, p.queue...)
+	c.waiting = nil
+}
+
+// requestFor rebuilds the request of a waiting run from its container's spec.
+func (p *Pool) requestFor(id string, c *container) Request {
+	s := c.spec
+	s.Stem = false
+	return Request{ID: id, Spec: s}
+}
+
+// forget drops c from the pool and frees its memory.
+func (p *Pool) forget(c *container) {
+	p.usedMB -= c.spec.MemoryMB
+	delete(p.containers, c.id)
+	if !c.isStem() && !p.keyAlive(c.spec.Key) {
+		delete(p.funcUses, c.spec.Key)
+	}
+}
+
+func (p *Pool) keyAlive(k Key) bool {
+	for _, c := range p.containers {
+		if !c.isStem() && c.spec.Key == k {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *Pool) onDestroy(e Destroy) {
+	ev := "destroy " + e.C.String()
+	c := p.lookup(ev, e.C)
+	if c == nil {
+		return
+	}
+	if c.state == StateRemoving {
+		return
+	}
+	reason := "destroyed"
+	if e.Reason != "" {
+		reason += ": " + e.Reason
+	}
+	p.requeue(c)
+	for _, id := range c.warmWaiters {
+		p.fail(id, c.id, FailGone, reason)
+	}
+	c.warmWaiters = nil
+	if len(c.active) > 0 {
+		if c.doomed == "" {
+			c.doomed = reason
+		}
+		return
+	}
+	p.remove(c, reason)
+}
+
+func (p *Pool) onEvict(e Evict) {
+	ev := "evict " + e.C.String()
+	c := p.lookup(ev, e.C)
+	if c == nil {
+		return
+	}
+	if (c.state != StateIdle && c.state != StateFrozen) || c.suspended {
+		p.ignore(ev, "not idle ("+p.describe(c)+")")
+		return
+	}
+	p.remove(c, "evicted by controller")
+}
+
+func (p *Pool) describe(c *container) string {
+	s := c.state.String()
+	if c.suspended {
+		s += ", suspended"
+	}
+	return s
+}
+
+func (p *Pool) onSuspend(e Suspend) {
+	ev := "suspend " + e.C.String()
+	c := p.lookup(ev, e.C)
+	if c == nil {
+		return
+	}
+	switch {
+	case c.suspended:
+		p.ignore(ev, "already suspended")
+		return
+	case c.state == StateRemoving || c.state == StateBusy || c.doomed != "":
+		p.ignore(ev, "cannot suspend a "+c.state.String()+" container")
+		return
+	case len(c.waiting) > 0:
+		p.ignore(ev, "runs are waiting on it")
+		return
+	}
+	c.suspended = true
+	switch c.state {
+	case StateStarting: // frozen on Started
+	case StateFrozen: // already frozen by pause grace; Resume leaves it frozen
+	default:
+		p.freezeForSuspend(c)
+	}
+}
+
+func (p *Pool) freezeForSuspend(c *container) {
+	p.emit(Freeze{C: c.id})
+	c.frozen = true
+	c.suspendFroze = true
+	if c.state == StateIdle {
+		c.state = StateFrozen
+	}
+}
+
+func (p *Pool) onResume(e Resume) {
+	ev := "resume " + e.C.String()
+	c := p.lookup(ev, e.C)
+	if c == nil {
+		return
+	}
+	if !c.suspended {
+		p.ignore(ev, "not suspended")
+		return
+	}
+	c.suspended = false
+	if c.suspendFroze && c.frozen {
+		p.emit(Thaw{C: c.id})
+		c.frozen = false
+		if c.state == StateFrozen {
+			c.state = StateIdle
+			c.idleSince = p.now
+		}
+	}
+	c.suspendFroze = false
+	if c.state == StateIdle && len(c.waiting) > 0 {
+		waiting := c.waiting
+		c.waiting = nil
+		for _, w := range waiting {
+			p.startRun(c, w.id, w.kind)
+		}
+	}
+	if c.initDeferred {
+		c.initDeferred = false
+		p.sendInit(c, c.initFor)
+	}
+}
+
+func (p *Pool) onCancel(e Cancel) {
+	ev := "cancel " + e.ID
+	info, ok := p.reqs[e.ID]
+	if !ok {
+		p.ignore(ev, "unknown request")
+		return
+	}
+	switch info.phase {
+	case phaseQueued:
+		i := slices.IndexFunc(p.queue, func(q queued) bool { return q.req.ID == e.ID })
+		p.queue = slices.Delete(p.queue, i, i+1)
+		p.fail(e.ID, 0, FailCanceled, "canceled")
+	case phaseWaiting:
+		c := p.containers[info.c]
+		i := slices.IndexFunc(c.waiting, func(w waiter) bool { return w.id == e.ID })
+		c.waiting = slices.Delete(c.waiting, i, i+1)
+		p.fail(e.ID, c.id, FailCanceled, "canceled")
+	case phasePrewarm:
+		c := p.containers[info.c]
+		c.warmWaiters = slices.DeleteFunc(c.warmWaiters, func(id string) bool { return id == e.ID })
+		p.fail(e.ID, c.id, FailCanceled, "canceled")
+	default:
+		p.ignore(ev, "already running")
+	}
+}
+
+func (p *Pool) onShutdown() {
+	if p.closing {
+		return
+	}
+	p.closing = true
+	const reason = "pool shutting down"
+	for _, q := range p.queue {
+		p.fail(q.req.ID, 0, FailShutdown, reason)
+	}
+	p.queue = nil
+	for _, c := range p.sorted() {
+		for _, w := range c.waiting {
+			p.fail(w.id, c.id, FailShutdown, reason)
+		}
+		for _, id := range c.warmWaiters {
+			p.fail(id, c.id, FailShutdown, reason)
+		}
+		c.waiting, c.warmWaiters = nil, nil
+		switch {
+		case c.state == StateRemoving:
+		case len(c.active) > 0:
+			if c.doomed == "" {
+				c.doomed = "shutdown"
+			}
+		default:
+			p.remove(c, "shutdown")
+		}
+	}
+}
+
+// Closing reports whether Shutdown was received.
+func (p *Pool) Closing() bool { return p.closing }
+
+// remove starts removing c: memory stays counted until Removed. A frozen container is thawed first.
+func (p *Pool) remove(c *container, reason string) {
+	if c.state == StateRemoving {
+		return
+	}
+	if c.frozen {
+		p.emit(Thaw{C: c.id})
+		c.frozen = false
+	}
+	c.state = StateRemoving
+	c.suspended = false
+	p.emit(Remove{C: c.id, Reason: reason})
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Eviction, MaxWarm, stem cells, timers
+
+func (p *Pool) removingMB() int {
+	mb := 0
+	for _, c := range p.containers {
+		if c.state == StateRemoving || c.doomed != "" {
+			mb += c.spec.MemoryMB
+		}
+	}
+	return mb
+}
+
+// warmCount counts function-specific containers that are not on their way out.
+func (p *Pool) warmCount() int {
+	n := 0
+	for _, c := range p.containers {
+		if !c.isStem() && c.state != StateRemoving && c.doomed == "" {
+			n++
+		}
+	}
+	return n
+}
+
+func (p *Pool) candidate(c *container) Candidate {
+	return Candidate{
+		C:            c.id,
+		Key:          c.spec.Key,
+		MemoryMB:     c.spec.MemoryMB,
+		Created:      c.created,
+		LastUsed:     c.lastUsed,
+		Uses:         c.uses,
+		FunctionUses: p.funcUses[c.spec.Key],
+		InitCost:     c.initCost,
+		Frozen:       c.frozen,
+	}
+}
+
+// candidates lists idle warm containers (evictable), by id.
+func (p *Pool) candidates() []Candidate {
+	var out []Candidate
+	for _, c := range p.sorted() {
+		if c.isStem() || c.suspended || c.doomed != "" || len(c.waiting) > 0 {
+			continue
+		}
+		if c.state == StateIdle || c.state == StateFrozen {
+			out = append(out, p.candidate(c))
+		}
+	}
+	return out
+}
+
+// evict removes the Evictor's victims for need; it evicts nothing when the victims do not suffice.
+func (p *Pool) evict(need Need, reason string) bool {
+	cands := p.candidates()
+	if len(cands) == 0 {
+		return false
+	}
+	byID := make(map[ContainerID]Candidate, len(cands))
+	for _, c := range cands {
+		byID[c.C] = c
+	}
+	var chosen []Candidate
+	mb := 0
+	for _, id := range p.cfg.Evictor.Victims(p.now, need, slices.Clone(cands)) {
+		c, ok := byID[id]
+		if !ok {
+			continue // not a candidate (or a duplicate)
+		}
+		delete(byID, id)
+		chosen = append(chosen, c)
+		mb += c.MemoryMB
+	}
+	if len(chosen) == 0 || mb < need.MemoryMB || len(chosen) < need.Count {
+		return false
+	}
+	obs, _ := p.cfg.Evictor.(UseObserver)
+	for _, v := range chosen {
+		if obs != nil {
+			obs.Evicted(p.now, v)
+		}
+		p.remove(p.containers[v.C], reason)
+	}
+	return true
+}
+
+// trimWarm evicts idle function containers above MaxWarm.
+func (p *Pool) trimWarm() {
+	if p.cfg.MaxWarm < 0 {
+		return
+	}
+	excess := p.warmCount() - p.cfg.MaxWarm
+	if excess <= 0 {
+		return
+	}
+	// Evict as many as the idle candidates allow (the rest when they become idle).
+	n := min(excess, len(p.candidates()))
+	if n > 0 {
+		p.evict(Need{Count: n}, "max warm")
+	}
+}
+
+// backfillStems keeps Count stem cells of every configuration, within the memory outside the cold reserve
+// and only while nothing waits in the buffer.
+func (p *Pool) backfillStems() {
+	if len(p.queue) > 0 || p.closing {
+		return
+	}
+	limit := p.cfg.UserMemoryMB - p.cfg.reserve()
+	for i, sc := range p.cfg.StemCells {
+		if sc.Count <= 0 || sc.MemoryMB <= 0 || p.now.Before(p.stemRetry[i].notBefore) {
+			continue
+		}
+		for n := p.liveStems(i); n < sc.Count && p.usedMB+sc.MemoryMB <= limit; n++ {
+			p.create(Spec{Kind: sc.Kind, Image: sc.Image, MemoryMB: sc.MemoryMB, Concurrency: 1, Stem: true}, i, "")
+		}
+	}
+}
+
+func (p *Pool) liveStems(i int) int {
+	n := 0
+	for _, c := range p.containers {
+		if c.isStem() && c.stemIdx == i && c.state != StateRemoving {
+			n++
+		}
+	}
+	return n
+}
+
+// timers fires pause grace (freeze) and idle timeout (remove) for containers whose deadline passed.
+func (p *Pool) timers() {
+	for _, c := range p.sorted() {
+		if c.isStem() || c.suspended || c.doomed != "" {
+			continue
+		}
+		switch c.state {
+		case StateIdle, StateFrozen:
+			if p.cfg.IdleTimeout > 0 && !p.now.Before(c.lastUsed.Add(p.cfg.IdleTimeout)) {
+				p.remove(c, "idle timeout")
+				continue
+			}
+			if c.state == StateIdle && p.cfg.PauseGrace >= 0 && !p.now.Before(c.idleSince.Add(p.cfg.PauseGrace)) {
+				p.emit(Freeze{C: c.id})
+				c.frozen = true
+				c.state = StateFrozen
+			}
+		}
+	}
+}
+
+// NextDeadline returns the earliest time at which a timer (freeze, idle timeout, stem retry) fires, so a
+// driver or simulator can send Tick exactly then. ok is false when no timer is pending.
+func (p *Pool) NextDeadline() (t time.Time, ok bool) {
+	consider := func(d time.Time) {
+		if !ok || d.Before(t) {
+			t, ok = d, true
+		}
+	}
+	for _, c := range p.containers {
+		if c.isStem() || c.suspended || c.doomed != "" {
+			continue
+		}
+		if c.state == StateIdle || c.state == StateFrozen {
+			if p.cfg.IdleTimeout > 0 {
+				consider(c.lastUsed.Add(p.cfg.IdleTimeout))
+			}
+			if c.state == StateIdle && p.cfg.PauseGrace >= 0 {
+				consider(c.idleSince.Add(p.cfg.PauseGrace))
+			}
+		}
+	}
+	for i, sc := range p.cfg.StemCells {
+		if r := p.stemRetry[i]; r.failures > 0 && p.liveStems(i) < sc.Count && p.now.Before(r.notBefore) {
+			consider(r.notBefore)
+		}
+	}
+	return t, ok
+}
+
+func (p *Pool) sorted() []*container {
+	out := make([]*container, 0, len(p.containers))
+	for _, c := range p.containers {
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b *container) int { return int(a.id) - int(b.id) })
+	return out
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Read-only views
+
+func (p *Pool) info(c *container) ContainerInfo {
+	return ContainerInfo{
+		C:           c.id,
+		Key:         c.spec.Key,
+		Kind:        c.spec.Kind,
+		MemoryMB:    c.spec.MemoryMB,
+		Concurrency: c.conc(),
+		State:       c.state,
+		Frozen:      c.frozen,
+		Suspended:   c.suspended,
+		Created:     c.created,
+		LastUsed:    c.lastUsed,
+		Active:      len(c.active),
+		Waiting:     len(c.waiting),
+		Uses:        c.uses,
+		InitCost:    c.initCost,
+	}
+}
+
+// Snapshot returns a copy of the pool's state.
+func (p *Pool) Snapshot() Snapshot {
+	s := Snapshot{
+		At:            p.now,
+		UserMemoryMB:  p.cfg.UserMemoryMB,
+		ColdReserveMB: p.cfg.ColdReserveMB,
+		MaxWarm:       p.cfg.MaxWarm,
+		UsedMB:        p.usedMB,
+	}
+	for _, c := range p.sorted() {
+		s.CountByState[c.state]++
+		s.MemoryByState[c.state] += c.spec.MemoryMB
+		s.Containers = append(s.Containers, p.info(c))
+	}
+	s.WarmContainers = p.warmCount()
+	for _, q := range p.queue {
+		s.Buffered = append(s.Buffered, q.req.ID)
+	}
+	return s
+}
+
+// Container returns one container's info.
+func (p *Pool) Container(id ContainerID) (ContainerInfo, bool) {
+	c, ok := p.containers[id]
+	if !ok {
+		return ContainerInfo{}, false
+	}
+	return p.info(c), true
+}
+
+// Lookup returns the live containers of key k (any state), by id.
+func (p *Pool) Lookup(k Key) []ContainerInfo {
+	var out []ContainerInfo
+	for _, c := range p.sorted() {
+		if !c.isStem() && c.spec.Key == k {
+			out = append(out, p.info(c))
+		}
+	}
+	return out
+}
+
+// UsedMB is the memory counted against live containers.
+func (p *Pool) UsedMB() int { return p.usedMB }
+
+// ---------------------------------------------------------------------------------------------------------
+// LRU
+
+// LRU is the default Evictor: least recently used first (ties by container id), as OpenWhisk's
+// ContainerPool.remove.
+type LRU struct{}
+
+// Victims implements Evictor.
+func (LRU) Victims(_ time.Time, need Need, cands []Candidate) []ContainerID {
+	slices.SortStableFunc(cands, func(a, b Candidate) int {
+		if c := a.LastUsed.Compare(b.LastUsed); c != 0 {
+			return c
+		}
+		return int(a.C) - int(b.C)
+	})
+	var out []ContainerID
+	mb := 0
+	for _, c := range cands {
+		if mb >= need.MemoryMB && len(out) >= need.Count {
+			break
+		}
+		out = append(out, c.C)
+		mb += c.MemoryMB
+	}
+	if mb < need.MemoryMB || len(out) < need.Count {
+		return nil
+	}
+	return out
+}
