@@ -1,0 +1,210 @@
+package harvester
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Run samples until ctx is done: NF CPU every CPUSampleMs, packet-size tags
+// every TagWindowMs, the QoS guard every QoS.SampleMs (when enabled), and an
+// accounting log line every LogEveryMs. It returns ctx.Err(). The decisions
+// live in Accountant, measureBucket and Guard; these loops only read counters
+// and feed them.
+func (m *Manager) Run(ctx context.Context) error {
+	if !m.cfg.Enabled {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	var wg sync.WaitGroup
+	every := func(ms int, f func(context.Context)) {
+		wg.Go(func() {
+			t := time.NewTicker(time.Duration(ms) * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					f(ctx)
+				}
+			}
+		})
+	}
+	m.sampleCPU(ctx)
+	m.sampleTags(ctx)
+	every(m.cfg.CPUSampleMs, m.sampleCPU)
+	every(m.cfg.TagWindowMs, m.sampleTags)
+	if m.cfg.QoS.Enabled {
+		every(m.cfg.QoS.SampleMs, m.sampleQoS)
+	}
+	every(m.cfg.LogEveryMs, func(context.Context) { m.logSummary() })
+	wg.Wait()
+	return ctx.Err()
+}
+
+// sampleCPU reads every NF's CPU source once and accounts the delta since the
+// previous reading against the NF's tag and the harvesting state.
+func (m *Manager) sampleCPU(ctx context.Context) {
+	for _, nf := range m.nfs {
+		if nf.cpu == nil {
+			continue
+		}
+		used, err := nf.cpu.CPUTime(ctx)
+		now := m.clock.Now()
+		if err != nil {
+			if !nf.cpuErr {
+				m.log.Warn().Str("nf", nf.cfg.Name).Str("source", nf.cpu.String()).Err(err).
+					Msg("cannot read NF CPU time; accounting paused for this NF")
+			}
+			nf.cpuErr = true
+			nf.cpuLastAt = time.Time{}
+			continue
+		}
+		if nf.cpuErr {
+			m.log.Info().Str("nf", nf.cfg.Name).Msg("NF CPU time readable again")
+			nf.cpuErr = false
+		}
+		if !nf.cpuLastAt.IsZero() && used >= nf.cpuLast {
+			m.mu.Lock()
+			m.acct.Add(nf.tag, used-nf.cpuLast, now.Sub(nf.cpuLastAt), len(nf.cfg.Cores), m.active)
+			m.mu.Unlock()
+		}
+		nf.cpuLast, nf.cpuLastAt = used, now
+	}
+}
+
+// sampleTags measures each NF's average received frame size over the last
+// window and re-tags it; a change while harvesting re-applies the settings.
+func (m *Manager) sampleTags(ctx context.Context) {
+	changed := false
+	for _, nf := range m.nfs {
+		c, err := m.counters.Counters(ctx, nf.cfg.Interface)
+		if err != nil {
+			m.warnOnce("counters:"+nf.cfg.Interface, err, "cannot read interface counters; tag unchanged")
+			continue
+		}
+		m.mu.Lock()
+		prev, seen := m.tagPrev[nf.cfg.Name]
+		m.tagPrev[nf.cfg.Name] = c
+		if !seen {
+			m.mu.Unlock()
+			continue
+		}
+		bucket, ok := measureBucket(prev, c, m.cfg.TagMinPackets)
+		old, cur := nf.tag, nf.tag
+		if ok && bucket != old.PktSize {
+			nf.tag.PktSize = bucket
+			cur = nf.tag
+			changed = true
+			if m.active {
+				m.retune = true
+			}
+		}
+		m.mu.Unlock()
+		if cur != old {
+			m.log.Info().Str("nf", nf.cfg.Name).Str("from", old.Label()).Str("to", cur.Label()).
+				Msg("NF re-tagged")
+		}
+	}
+	if changed {
+		m.reconcile(ctx, "re-tag")
+	}
+}
+
+func (m *Manager) warnOnce(key string, err error, msg string) {
+	m.mu.Lock()
+	first := !m.warned[key]
+	m.warned[key] = true
+	m.mu.Unlock()
+	if first {
+		m.log.Warn().Str("what", key).Err(err).Msg(msg)
+	}
+}
+
+// sampleQoS feeds the guard and executes its decision.
+func (m *Manager) sampleQoS(ctx context.Context) {
+	samples := make([]GuardSample, 0, len(m.nfs))
+	for _, nf := range m.nfs {
+		c, err := m.counters.Counters(ctx, nf.cfg.Interface)
+		if err != nil {
+			m.warnOnce("counters:"+nf.cfg.Interface, err, "cannot read interface counters; QoS guard blind for this NF")
+			continue
+		}
+		samples = append(samples, GuardSample{NF: nf.cfg.Name, Counters: c})
+	}
+	m.guardStep(ctx, m.clock.Now(), samples)
+}
+
+// guardStep runs one guard decision and its actions (split out for tests).
+func (m *Manager) guardStep(ctx context.Context, now time.Time, samples []GuardSample) GuardAction {
+	m.mu.Lock()
+	contention := m.active || m.refs > 0
+	action, degraded := m.guard.Step(now, samples, contention)
+	switch action {
+	case GuardBackoff:
+		m.suppressed = true
+		m.stats.backoffs++
+	case GuardRecover:
+		m.suppressed = false
+		m.stats.recoveries++
+	}
+	m.mu.Unlock()
+
+	for _, d := range degraded {
+		ev := m.log.Warn()
+		if action == GuardNone && !contention {
+			ev = m.log.Info()
+		}
+		ev.Str("nf", d.NF).Str("reason", d.Reason).Bool("contention", contention).Msg("NF degraded")
+	}
+	switch action {
+	case GuardBackoff:
+		m.log.Warn().Int("degraded_nfs", len(degraded)).Msg("QoS guard: backing off (harvesting off, pre-warms suspended)")
+		m.reconcile(ctx, "qos backoff")
+		m.backoff.SuspendPrewarms(ctx)
+	case GuardRecover:
+		m.log.Info().Msg("QoS guard: NFs healthy again (harvesting allowed, pre-warms resumed)")
+		m.backoff.ResumePrewarms(ctx)
+		m.reconcile(ctx, "qos recover")
+	}
+	return action
+}
+
+// BackingOff reports whether the QoS guard currently holds harvesting off.
+func (m *Manager) BackingOff() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.suppressed
+}
+
+func (m *Manager) logSummary() {
+	m.mu.Lock()
+	stats := m.acct.Stats(m.coresOfLocked)
+	s := m.stats
+	active, refs, backoff := m.active, m.refs, m.suppressed
+	m.mu.Unlock()
+	ev := m.log.Info().Bool("active", active).Int("sessions", refs).Bool("backoff", backoff).
+		Uint64("switches", s.switches)
+	if s.switches > 0 {
+		ev = ev.Dur("switch_mean", s.switchSum/time.Duration(s.switches)).Dur("switch_max", s.switchMax)
+	}
+	ev.Msg("harvester")
+	for _, t := range stats {
+		m.log.Info().Str("nf", t.Tag.NF).Str("tag", t.Tag.Label()).
+			Float64("cpu_utilisation", round3(t.Utilisation)).Float64("harvest_share", round3(t.HarvestShare)).
+			Float64("harvested_core_seconds", round3(t.HarvestSpare.Seconds())).
+			Dur("in_tag", t.Wall).Msg("NF accounting")
+	}
+}
+
+func round3(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }
+
+func (m *Manager) coresOfLocked(nf string) int {
+	for _, s := range m.nfs {
+		if s.cfg.Name == nf {
+			return max(len(s.cfg.Cores), 1)
+		}
+	}
+	return 1
+}
