@@ -163,3 +163,50 @@ func within(ctx context.Context, fn func() error) error {
 		return ctx.Err()
 	}
 }
+
+// EndOffsets reports, per partition of topic, the offset the next produced record will get (the high
+// water mark). The invoker reads it once at start-up: a record below it may already have been processed
+// by an earlier incarnation (the feed commits only finished work, so a crash redelivers), and the
+// activation path checks the store before running such a record. Records above it are new.
+func EndOffsets(ctx context.Context, cfg Config, topic string) (map[int32]int64, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	client, err := dial(ctx, func() (sarama.Client, error) { return sarama.NewClient(cfg.Brokers, cfg.adminConfig()) })
+	if err != nil {
+		return nil, fmt.Errorf("%w: connect to %v: %w", ErrUnavailable, cfg.Brokers, err)
+	}
+	defer client.Close()
+	type result struct {
+		m   map[int32]int64
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		parts, err := client.Partitions(topic)
+		if err != nil {
+			done <- result{nil, err}
+			return
+		}
+		m := make(map[int32]int64, len(parts))
+		for _, p := range parts {
+			off, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+			if err != nil {
+				done <- result{nil, err}
+				return
+			}
+			m[p] = off
+		}
+		done <- result{m, nil}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			return nil, fmt.Errorf("%w: end offsets of %s: %w", ErrTopic, topic, r.err)
+		}
+		return r.m, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: end offsets of %s: %w", ErrUnavailable, topic, ctx.Err())
+	}
+}

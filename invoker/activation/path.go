@@ -1,0 +1,480 @@
+package activation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/nemo-edge/nemo/invoker/metrics"
+	"github.com/nemo-edge/nemo/invoker/store"
+	"github.com/nemo-edge/nemo/invoker/wire"
+	"github.com/nemo-edge/nemo/pool"
+)
+
+// Job and Outcome are the pool's: the pool.Manager and scheduler.Invoker implement Runner over them.
+type (
+	Job     = pool.Job
+	Outcome = pool.Outcome
+)
+
+// Runner executes one activation (pool.Manager, or scheduler.Invoker wrapping it). onRunDone, when not
+// nil, is called once as soon as /run returned and before logs are collected. An error means the
+// invoker could not provision a container; every action-level failure is in Outcome.Response.
+type Runner interface {
+	Run(ctx context.Context, job *Job, onRunDone func(*Outcome)) (*Outcome, error)
+}
+
+// Store is the artifact store as the activation path uses it (invoker/store, invoker/filestore).
+type Store interface {
+	GetAction(ctx context.Context, docID, rev string) (*wire.Action, error)
+	PutActivation(ctx context.Context, a *wire.WhiskActivation) error
+	GetActivation(ctx context.Context, namespace, activationID string) (*wire.WhiskActivation, error)
+}
+
+// Acker sends acknowledgements and user events (invoker/messaging.Producer).
+type Acker interface {
+	SendAck(ctx context.Context, controller string, ack wire.Ack) error
+	SendEvent(ctx context.Context, ev *wire.EventMessage) error
+}
+
+// Config configures a Path.
+type Config struct {
+	// Instance is this invoker's id as written into Completion and Combined acks.
+	Instance wire.InvokerInstanceID
+	// Manifest resolves exec kinds to runtime images. Required.
+	Manifest *wire.Manifest
+	// UserEvents sends an EventMessage with every slot-freeing ack (whisk.user-events.enabled).
+	UserEvents bool
+	// MaxMessageBytes rejects larger records before parsing. Default wire's 1048576 + 6068.
+	MaxMessageBytes int
+	// Blocked reports whether a namespace is blacklisted; nil means none is.
+	Blocked func(namespace string) bool
+	// FetchTimeout bounds fetching the action, retries included. Default 30 s.
+	FetchTimeout time.Duration
+	// AckTimeout bounds each ack or event send. Default 30 s.
+	AckTimeout time.Duration
+	// StoreTimeout bounds storing the activation record (and the duplicate lookup). Default 30 s.
+	StoreTimeout time.Duration
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// MaxActivationBytes is OpenWhisk's MAX_ACTIVATION_LIMIT: payload max 1 MiB plus serdes overhead.
+const MaxActivationBytes = 1048576 + 6068
+
+func (c Config) withDefaults() Config {
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = MaxActivationBytes
+	}
+	if c.FetchTimeout <= 0 {
+		c.FetchTimeout = 30 * time.Second
+	}
+	if c.AckTimeout <= 0 {
+		c.AckTimeout = 30 * time.Second
+	}
+	if c.StoreTimeout <= 0 {
+		c.StoreTimeout = 30 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Item is one consumed record as the path sees it.
+type Item struct {
+	Value []byte
+	// MaybeRedelivered says an earlier incarnation of this invoker may have processed the record
+	// (its offset lies below the partition's end offset seen at start-up), so the store is checked
+	// before running it.
+	MaybeRedelivered bool
+}
+
+// Result says what Process did with one record (for tests, metrics and logs).
+type Result string
+
+const (
+	ResultInvalid     Result = "invalid"   // unparseable or oversized: logged, no ack
+	ResultDuplicate   Result = "duplicate" // already recorded: acks re-sent, not re-run
+	ResultBlocked     Result = "blocked"   // blacklisted namespace: application error ack, not stored
+	ResultFetchFailed Result = "fetch-failed"
+	ResultProvision   Result = "provision-failed"
+	ResultRan         Result = "ran"
+)
+
+// Path processes activation records. It is safe for concurrent use: the Kafka feed calls Process from
+// one goroutine per record.
+type Path struct {
+	cfg    Config
+	store  Store
+	runner Runner
+	acks   Acker
+	log    zerolog.Logger
+
+	activations *metrics.CounterVec
+	ackCount    *metrics.CounterVec
+	results     *metrics.CounterVec
+	ackErrors   *metrics.CounterVec
+}
+
+// New builds a Path. reg may be nil.
+func New(cfg Config, st Store, runner Runner, acks Acker, reg *metrics.Registry, log zerolog.Logger) *Path {
+	if reg == nil {
+		reg = metrics.NewRegistry()
+	}
+	return &Path{
+		cfg:    cfg.withDefaults(),
+		store:  st,
+		runner: runner,
+		acks:   acks,
+		log:    log.With().Str("component", "activation").Logger(),
+		activations: reg.Counter("nemo_activations_total",
+			"Activations answered, by status (success, application_error, developer_error, whisk_error).", "status"),
+		ackCount: reg.Counter("nemo_acks_total",
+			"Acknowledgements sent to the controller, by kind (result, completion, combined).", "kind"),
+		results: reg.Counter("nemo_records_total",
+			"Consumed activation records, by what the invoker did with them.", "result"),
+		ackErrors: reg.Counter("nemo_ack_errors_total",
+			"Acknowledgements or events that could not be sent, by kind.", "kind"),
+	}
+}
+
+// Process handles one record to the end: when it returns, the record's acks were sent (or could not
+// be, which is logged) and its activation is stored, so the caller may mark the record done.
+func (p *Path) Process(ctx context.Context, it Item) Result {
+	r := p.process(ctx, it)
+	p.results.With(string(r)).Inc()
+	return r
+}
+
+func (p *Path) process(ctx context.Context, it Item) Result {
+	if len(it.Value) > p.cfg.MaxMessageBytes {
+		p.log.Error().Int("bytes", len(it.Value)).Int("limit", p.cfg.MaxMessageBytes).
+			Msg("terminal failure while processing message: record exceeds the activation size limit; no ack possible")
+		return ResultInvalid
+	}
+	msg, err := wire.ParseActivationMessage(it.Value)
+	if err != nil {
+		p.log.Error().Err(err).Int("bytes", len(it.Value)).
+			Msg("terminal failure while processing message: cannot parse ActivationMessage; no ack possible")
+		return ResultInvalid
+	}
+	tid := msg.TransID.ID()
+	log := p.log.With().Str("transid", tid).Str("activationId", msg.ActivationID).
+		Str("action", msg.Action.String()).Logger()
+	ctx = log.WithContext(ctx)
+
+	if it.MaybeRedelivered {
+		if done := p.reackIfRecorded(ctx, msg, log); done {
+			return ResultDuplicate
+		}
+	}
+
+	if p.cfg.Blocked != nil && p.cfg.Blocked(msg.User.Namespace.Name) {
+		act := wire.FallbackActivation(msg, wire.ErrorResponse(wire.StatusApplicationError, wire.MsgBlacklisted), p.nowMillis())
+		log.Warn().Str("namespace", msg.User.Namespace.Name).Msg("namespace is blacklisted; not invoked, not stored")
+		// Blacklist acks are always sent as for a non-blocking invocation: shrunk.
+		p.sendAck(ctx, msg, wire.NewCombinedMessage(msg.TransID, act, p.cfg.Instance).Shrink(), act, log)
+		p.count(act)
+		return ResultBlocked
+	}
+
+	action, err := p.fetch(ctx, msg, log)
+	if err != nil {
+		resp := store.FetchErrorResponse(err)
+		act := wire.FallbackActivation(msg, resp, p.nowMillis())
+		log.Error().Err(err).Str("result", resultText(resp)).Msg("action fetch failed")
+		p.finishCombined(ctx, msg, act, log)
+		return ResultFetchFailed
+	}
+	runtime, err := p.cfg.Manifest.ResolveExec(&action.Exec)
+	if err != nil {
+		act := wire.FallbackActivation(msg, wire.ErrorResponse(wire.StatusWhiskError, wire.MsgVersionIncompatible), p.nowMillis())
+		log.Error().Err(err).Str("kind", action.Exec.Kind).Msg("action kind is not in the runtimes manifest")
+		p.finishCombined(ctx, msg, act, log)
+		return ResultFetchFailed
+	}
+	return p.run(ctx, msg, action, runtime, log)
+}
+
+func (p *Path) run(ctx context.Context, msg *wire.ActivationMessage, action *wire.Action, runtime *wire.RuntimeKind, log zerolog.Logger) Result {
+	job := &Job{Msg: msg, Action: action, Runtime: runtime, TransID: msg.TransID.ID(), Log: log}
+	split := action.LogsToBeCollected()
+
+	// For a blocking split invocation the Result goes out as soon as /run returns; the Completion
+	// follows after the logs, and only after the Result send returned (ordering for the controller).
+	resultSent := make(chan struct{})
+	var onRunDone func(*Outcome)
+	if msg.Blocking && split {
+		onRunDone = func(o *Outcome) {
+			defer close(resultSent)
+			act := p.buildActivation(msg, action, o)
+			act.Logs = []string{}
+			if err := p.send(ctx, msg.RootControllerIndex.AsString, wire.NewResultMessage(msg.TransID, act), "result"); err != nil {
+				log.Error().Err(err).Msg("could not send result ack")
+			}
+		}
+	} else {
+		close(resultSent)
+	}
+
+	o, err := p.runner.Run(ctx, job, onRunDone)
+	if err != nil {
+		// /run never happened, so no Result went out: the answer is one Combined ack.
+		resp := wire.ErrorResponse(wire.StatusWhiskError, wire.MsgProvisionFailed)
+		act := wire.FallbackActivation(msg, resp, p.nowMillis())
+		act.Annotations = wire.Annotations(wire.AnnotationInput{
+			Limits: action.Limits, Path: action.FullyQualifiedName(), Kind: action.Exec.Kind,
+			CausedBySequence: msg.CausedBySequence(), Binding: msg.Action.Binding,
+		})
+		log.Error().Err(err).Msg("could not provision a container for the activation")
+		p.finishCombined(ctx, msg, act, log)
+		return ResultProvision
+	}
+	if onRunDone != nil {
+		select {
+		case <-resultSent:
+		default:
+			// The runner reported an outcome without /run having returned (init failure, for one):
+			// OpenWhisk answers such a blocking activation with one Combined ack.
+			close(resultSent)
+			act := p.buildActivation(msg, action, o)
+			p.finishCombined(ctx, msg, act, log)
+			return ResultRan
+		}
+	}
+
+	act := p.buildActivation(msg, action, o)
+	log.Info().Str("status", act.Response.StatusName()).Str("start", o.ContainerState).
+		Str("conflict", o.Conflict).Int64("durationMs", derefInt64(act.Duration)).
+		Int("logLines", len(act.Logs)).Msg("activation finished")
+
+	stored := make(chan struct{})
+	go func() {
+		defer close(stored)
+		p.storeRecord(ctx, msg, act, log)
+	}()
+	switch {
+	case msg.Blocking && split:
+		<-resultSent
+		p.sendAck(ctx, msg, wire.NewCompletionMessage(msg.TransID, act, p.cfg.Instance), act, log)
+	case msg.Blocking:
+		p.sendAck(ctx, msg, wire.NewCombinedMessage(msg.TransID, act, p.cfg.Instance), act, log)
+	default:
+		p.sendAck(ctx, msg, wire.NewCompletionMessage(msg.TransID, act, p.cfg.Instance), act, log)
+	}
+	<-stored
+	p.count(act)
+	return ResultRan
+}
+
+// finishCombined answers with one Combined ack (shrunk when non-blocking) and stores the record.
+func (p *Path) finishCombined(ctx context.Context, msg *wire.ActivationMessage, act *wire.WhiskActivation, log zerolog.Logger) {
+	ack := wire.NewCombinedMessage(msg.TransID, act, p.cfg.Instance)
+	if !msg.Blocking {
+		ack = ack.Shrink()
+	}
+	stored := make(chan struct{})
+	go func() {
+		defer close(stored)
+		p.storeRecord(ctx, msg, act, log)
+	}()
+	p.sendAck(ctx, msg, ack, act, log)
+	<-stored
+	p.count(act)
+}
+
+// sendAck sends a slot-freeing ack and, with user events on, its event.
+func (p *Path) sendAck(ctx context.Context, msg *wire.ActivationMessage, ack wire.Ack, act *wire.WhiskActivation, log zerolog.Logger) {
+	kind := "completion"
+	if _, ok := ack.(*wire.CombinedMessage); ok {
+		kind = "combined"
+	}
+	if err := p.send(ctx, msg.RootControllerIndex.AsString, ack, kind); err != nil {
+		log.Error().Err(err).Str("ack", kind).Msg("could not send ack")
+	}
+	if !p.cfg.UserEvents {
+		return
+	}
+	ev, ok := wire.ActivationEvent(act, p.cfg.Instance.Source(), msg.User.Namespace.UUID, p.nowMillis())
+	if !ok {
+		return
+	}
+	sctx, cancel := context.WithTimeout(ctx, p.cfg.AckTimeout)
+	defer cancel()
+	if err := p.acks.SendEvent(sctx, ev); err != nil {
+		p.ackErrors.With("event").Inc()
+		log.Warn().Err(err).Msg("could not send user event")
+	}
+}
+
+func (p *Path) send(ctx context.Context, controller string, ack wire.Ack, kind string) error {
+	sctx, cancel := context.WithTimeout(ctx, p.cfg.AckTimeout)
+	defer cancel()
+	if err := p.acks.SendAck(sctx, controller, ack); err != nil {
+		p.ackErrors.With(kind).Inc()
+		return err
+	}
+	p.ackCount.With(kind).Inc()
+	return nil
+}
+
+// storeRecord writes the activation record unless the user opted out (limits.storeActivations false).
+func (p *Path) storeRecord(ctx context.Context, msg *wire.ActivationMessage, act *wire.WhiskActivation, log zerolog.Logger) {
+	if s := msg.User.Limits.StoreActivations; s != nil && !*s {
+		return
+	}
+	sctx, cancel := context.WithTimeout(ctx, p.cfg.StoreTimeout)
+	defer cancel()
+	err := p.store.PutActivation(sctx, act)
+	switch {
+	case err == nil:
+	case errors.Is(err, store.ErrConflict):
+		log.Info().Msg("activation record already stored (redelivered record)")
+	default:
+		log.Error().Err(err).Msg("could not store the activation record")
+	}
+}
+
+// reackIfRecorded re-sends the acks of an activation already in the store. It reports whether it did.
+func (p *Path) reackIfRecorded(ctx context.Context, msg *wire.ActivationMessage, log zerolog.Logger) bool {
+	sctx, cancel := context.WithTimeout(ctx, p.cfg.StoreTimeout)
+	defer cancel()
+	act, err := p.store.GetActivation(sctx, msg.User.Namespace.Name, msg.ActivationID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false
+	case err != nil:
+		// Cannot tell: running it again is the safe side (an answer beats a lost activation).
+		log.Warn().Err(err).Msg("duplicate check failed; running the activation")
+		return false
+	}
+	log.Warn().Msg("redelivered activation is already recorded; re-sending its ack instead of running it again")
+	var ack wire.Ack
+	if msg.Blocking {
+		ack = wire.NewCombinedMessage(msg.TransID, act, p.cfg.Instance)
+	} else {
+		ack = wire.NewCompletionMessage(msg.TransID, act, p.cfg.Instance)
+	}
+	kind := "completion"
+	if msg.Blocking {
+		kind = "combined"
+	}
+	if err := p.send(ctx, msg.RootControllerIndex.AsString, ack, kind); err != nil {
+		log.Error().Err(err).Msg("could not re-send ack of a recorded activation")
+	}
+	return true
+}
+
+// fetch reads the action, retrying while the store is unavailable (bounded by FetchTimeout): a
+// CouchDB outage delays activations instead of failing them at once.
+func (p *Path) fetch(ctx context.Context, msg *wire.ActivationMessage, log zerolog.Logger) (*wire.Action, error) {
+	fctx, cancel := context.WithTimeout(ctx, p.cfg.FetchTimeout)
+	defer cancel()
+	rev := ""
+	if msg.Revision != nil {
+		rev = *msg.Revision
+	}
+	backoff := 100 * time.Millisecond
+	for {
+		a, err := p.store.GetAction(fctx, msg.Action.DocID(), rev)
+		if err == nil || !errors.Is(err, store.ErrUnavailable) {
+			return a, err
+		}
+		log.Warn().Err(err).Dur("retryIn", backoff).Msg("artifact store unavailable; retrying the action fetch")
+		select {
+		case <-fctx.Done():
+			return nil, fmt.Errorf("%w: %w", err, fctx.Err())
+		case <-time.After(backoff):
+		}
+		if backoff < 2*time.Second {
+			backoff *= 2
+		}
+	}
+}
+
+// buildActivation is ContainerProxy.constructWhiskActivation (PROTOCOL.md §2.5).
+func (p *Path) buildActivation(msg *wire.ActivationMessage, action *wire.Action, o *Outcome) *wire.WhiskActivation {
+	start, end := o.Start, o.End
+	if start.IsZero() {
+		start = p.cfg.Now()
+	}
+	if end.IsZero() || end.Before(start) {
+		end = start
+	}
+	var initMs *int64
+	if o.InitDuration > 0 {
+		ms := o.InitDuration.Milliseconds()
+		initMs = &ms
+		start = start.Add(-o.InitDuration)
+	}
+	waitStart := o.WaitStart
+	if waitStart.IsZero() {
+		waitStart = start
+	}
+	wait := waitStart.UnixMilli() - msg.TransID.StartMillis()
+	if wait < 0 {
+		wait = 0
+	}
+	startMs, endMs := start.UnixMilli(), end.UnixMilli()
+	duration := endMs - startMs
+	logs := o.Logs
+	if logs == nil {
+		logs = []string{}
+	}
+	return &wire.WhiskActivation{
+		Namespace:    msg.User.Namespace.Name,
+		Name:         action.Name,
+		Subject:      msg.User.Subject,
+		ActivationID: msg.ActivationID,
+		Start:        startMs,
+		End:          endMs,
+		Cause:        msg.Cause,
+		Response:     o.Response,
+		Logs:         logs,
+		Version:      action.Version,
+		Publish:      false,
+		Annotations: wire.Annotations(wire.AnnotationInput{
+			Limits:           action.Limits,
+			Path:             action.FullyQualifiedName(),
+			Kind:             action.Exec.Kind,
+			TimedOut:         o.TimedOut,
+			CausedBySequence: msg.CausedBySequence(),
+			InitTimeMs:       initMs,
+			WaitTimeMs:       wait,
+			Binding:          msg.Action.Binding,
+		}),
+		Duration: &duration,
+	}
+}
+
+func (p *Path) count(act *wire.WhiskActivation) {
+	p.activations.With(statusLabel(act.Response.StatusCode)).Inc()
+}
+
+func (p *Path) nowMillis() int64 { return p.cfg.Now().UnixMilli() }
+
+func statusLabel(code int) string {
+	switch code {
+	case wire.StatusSuccess:
+		return "success"
+	case wire.StatusApplicationError:
+		return "application_error"
+	case wire.StatusDeveloperError:
+		return "developer_error"
+	default:
+		return "whisk_error"
+	}
+}
+
+func resultText(r wire.ActivationResponse) string { return string(r.Result) }
+
+func derefInt64(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
