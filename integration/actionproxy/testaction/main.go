@@ -1,0 +1,186 @@
+// Command testaction is an actionloop action for tests: it reads one JSON request per line on stdin and writes
+// one JSON result per line on file descriptor 3. Behaviour is chosen by the request's "value" parameters:
+//
+//	name            greet: {"greeting":"Hello <name>!"} (default "stranger")
+//	echo: true      return value unchanged (an array value is always echoed)
+//	error: "msg"    return {"error":"msg"} (an application error)
+//	sleep_ms: N     sleep N ms before answering
+//	log_lines: N    print N lines to stdout and N to stderr first; log_line_bytes: B pads each line to B bytes
+//	alloc_mb: N     allocate and touch N MB and keep it (OOM tests)
+//	exit: C         exit with code C without answering (a crash)
+//	non_json: true  answer a line that is not JSON
+//	scalar: true    answer 42 (JSON, but neither object nor array)
+//	output_bytes: N answer {"data":"xxx…"} with N bytes of data
+//
+// Every normal result also carries "runs" (how many requests this process served: warm reuse is visible),
+// "activation_id" (from the request, exported as __OW_ACTIVATION_ID) and "env_FOO" (init env FOO).
+// At start, TESTACTION_INIT (from the /init env) selects: "fail" exits 3 before the ack, "hang" never acks,
+// "slow:N" acks after N ms. The ack ({"ok":true} on fd 3) is sent when __OW_WAIT_FOR_ACK is set.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type params struct {
+	Name         *string `json:"name"`
+	Echo         bool    `json:"echo"`
+	Error        string  `json:"error"`
+	SleepMs      int     `json:"sleep_ms"`
+	LogLines     int     `json:"log_lines"`
+	LogLineBytes int     `json:"log_line_bytes"`
+	AllocMB      int     `json:"alloc_mb"`
+	Exit         *int    `json:"exit"`
+	NonJSON      bool    `json:"non_json"`
+	Scalar       bool    `json:"scalar"`
+	OutputBytes  int     `json:"output_bytes"`
+}
+
+var hoard [][]byte // allocations kept alive
+
+func main() {
+	out := os.NewFile(3, "results")
+	if out == nil {
+		fmt.Fprintln(os.Stderr, "testaction: fd 3 is not open")
+		os.Exit(2)
+	}
+	startup(os.Getenv("TESTACTION_INIT"))
+	if os.Getenv("__OW_WAIT_FOR_ACK") != "" {
+		fmt.Fprintln(out, `{"ok":true}`)
+	}
+	in := bufio.NewReaderSize(os.Stdin, 1<<20)
+	runs := 0
+	for {
+		line, err := in.ReadBytes('\n')
+		if len(line) > 0 {
+			runs++
+			res := handle(line, runs)
+			res = append(res, '\n')
+			if _, werr := out.Write(res); werr != nil {
+				os.Exit(1)
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func startup(mode string) {
+	switch {
+	case mode == "fail":
+		fmt.Fprintln(os.Stderr, "testaction: failing at init as requested")
+		os.Exit(3)
+	case mode == "hang":
+		fmt.Println("testaction: hanging at init as requested")
+		for {
+			time.Sleep(time.Hour)
+		}
+	case strings.HasPrefix(mode, "slow:"):
+		ms, _ := strconv.Atoi(strings.TrimPrefix(mode, "slow:"))
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+	}
+}
+
+func handle(line []byte, runs int) []byte {
+	var req map[string]json.RawMessage
+	if err := json.Unmarshal(line, &req); err != nil {
+		return mustJSON(map[string]string{"error": "testaction: bad request line: " + err.Error()})
+	}
+	for k, v := range req {
+		if k == "value" {
+			continue
+		}
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			s = string(v)
+		}
+		os.Setenv("__OW_"+strings.ToUpper(k), s)
+	}
+	value := req["value"]
+	var p params
+	_ = json.Unmarshal(value, &p) // arrays and scalars leave p zero
+
+	if p.LogLines > 0 {
+		pad := ""
+		for i := 0; i < p.LogLines; i++ {
+			msg := fmt.Sprintf("log line %d", i)
+			if p.LogLineBytes > len(msg) {
+				if len(pad) != p.LogLineBytes-len(msg) {
+					pad = strings.Repeat(".", p.LogLineBytes-len(msg))
+				}
+				msg += pad
+			}
+			fmt.Fprintln(os.Stdout, msg)
+			fmt.Fprintln(os.Stderr, msg)
+		}
+	}
+	if p.AllocMB > 0 {
+		for i := 0; i < p.AllocMB; i++ {
+			b := make([]byte, 1<<20)
+			for j := 0; j < len(b); j += 4096 {
+				b[j] = 1
+			}
+			hoard = append(hoard, b)
+		}
+	}
+	if p.SleepMs > 0 {
+		time.Sleep(time.Duration(p.SleepMs) * time.Millisecond)
+	}
+	if p.Exit != nil {
+		fmt.Fprintf(os.Stderr, "testaction: exiting with %d as requested\n", *p.Exit)
+		os.Exit(*p.Exit)
+	}
+	switch {
+	case p.NonJSON:
+		return []byte("this is not json")
+	case p.Scalar:
+		return []byte("42")
+	case p.Echo || isArray(value):
+		return compact(value)
+	case p.Error != "":
+		return mustJSON(map[string]string{"error": p.Error})
+	case p.OutputBytes > 0:
+		return mustJSON(map[string]any{"data": strings.Repeat("x", p.OutputBytes)})
+	}
+	name := "stranger"
+	if p.Name != nil {
+		name = *p.Name
+	}
+	return mustJSON(map[string]any{
+		"greeting":      "Hello " + name + "!",
+		"runs":          runs,
+		"activation_id": os.Getenv("__OW_ACTIVATION_ID"),
+		"env_FOO":       os.Getenv("FOO"),
+	})
+}
+
+func isArray(raw json.RawMessage) bool {
+	t := strings.TrimSpace(string(raw))
+	return strings.HasPrefix(t, "[")
+}
+
+func compact(raw json.RawMessage) []byte {
+	if len(raw) == 0 {
+		return []byte("{}")
+	}
+	b, err := json.Marshal(raw)
+	if err != nil {
+		return []byte("{}")
+	}
+	return b
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return []byte(`{"error":"testaction: cannot encode the result"}`)
+	}
+	return b
+}

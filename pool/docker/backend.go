@@ -1,0 +1,551 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/rs/zerolog"
+
+	"github.com/nemo-edge/nemo/invoker/wire"
+	"github.com/nemo-edge/nemo/pool"
+)
+
+// Backend implements pool.Backend on a Docker engine. It is safe for concurrent use.
+type Backend struct {
+	api     API
+	cfg     Config
+	log     zerolog.Logger
+	freezer *Freezer
+	now     func() time.Time
+}
+
+var _ pool.Backend = (*Backend)(nil)
+
+// New returns a Backend using api (normally NewClient()) and cfg; log gets component=docker.
+func New(api API, cfg Config, log zerolog.Logger) *Backend {
+	cfg = cfg.withDefaults()
+	return &Backend{
+		api:     api,
+		cfg:     cfg,
+		log:     log.With().Str("component", "docker").Logger(),
+		freezer: NewFreezer(cfg.CgroupRoot),
+		now:     time.Now,
+	}
+}
+
+// Container is the pool.Handle of this backend.
+type Container struct {
+	id, name string
+	image    string
+	addr     string // host:port of the action proxy
+	baseURL  string
+	pid      int
+	cg       *cgroupRef // nil: the freezer was not found, fall back to docker pause
+	http     *http.Client
+	logs     entrySource
+	viaAPI   bool // logs come from the API (else the json-file)
+
+	mu      sync.Mutex // freeze state
+	frozen  bool
+	oomSeen int64 // OOM kills already attributed
+
+	logMu  sync.Mutex
+	cursor logCursor
+}
+
+// ID is the Docker container id.
+func (c *Container) ID() string { return c.id }
+
+// Name is the container name.
+func (c *Container) Name() string { return c.name }
+
+// Addr is the action proxy's host:port.
+func (c *Container) Addr() string { return c.addr }
+
+// Pid is the container's init process id on the host (0 if unknown).
+func (c *Container) Pid() int { return c.pid }
+
+// UsesCgroupFreezer reports whether Freeze/Thaw go through the cgroup (false: docker pause fallback).
+func (c *Container) UsesCgroupFreezer() bool { return c.cg != nil }
+
+// logger is the activation's logger when the caller put one in ctx (zerolog.Ctx, carrying transid), else the
+// backend's own.
+func (b *Backend) logger(ctx context.Context) *zerolog.Logger {
+	if l := zerolog.Ctx(ctx); l.GetLevel() != zerolog.Disabled {
+		ll := l.With().Str("component", "docker").Logger()
+		return &ll
+	}
+	return &b.log
+}
+
+func (b *Backend) container(h pool.Handle) (*Container, error) {
+	c, ok := h.(*Container)
+	if !ok || c == nil {
+		return nil, fmt.Errorf("%w: %T", ErrForeignHandle, h)
+	}
+	return c, nil
+}
+
+// cleanupCtx is for removals that must happen even when the caller's ctx has ended.
+func (b *Backend) cleanupCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), b.cfg.DockerTimeout)
+}
+
+// Create creates and starts a container for spec named name and waits until its address is known.
+func (b *Backend) Create(ctx context.Context, name string, spec pool.Spec) (pool.Handle, error) {
+	hostPort := 0
+	if b.cfg.Mode == NetworkHost {
+		p, err := freePort(b.cfg.PublishHost)
+		if err != nil {
+			return nil, fmt.Errorf("docker: create %s: %w", name, err)
+		}
+		hostPort = p
+	}
+	req, err := buildCreate(b.cfg, name, spec, hostPort)
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, b.cfg.DockerTimeout)
+	created, err := b.api.ContainerCreate(cctx, req.Config, req.Host, req.Network, nil, name)
+	cancel()
+	if err != nil {
+		if cerrdefs.IsNotFound(err) {
+			return nil, imageMissing(spec, err)
+		}
+		return nil, fmt.Errorf("docker: create %s: %w", name, err)
+	}
+	log := b.logger(ctx).With().Str("container", name).Str("id", shortID(created.ID)).Logger()
+
+	sctx, cancel := context.WithTimeout(ctx, b.cfg.DockerTimeout)
+	err = b.api.ContainerStart(sctx, created.ID, container.StartOptions{})
+	cancel()
+	if err != nil {
+		b.removeQuietly(ctx, created.ID, log)
+		if strings.Contains(err.Error(), "executable file not found") {
+			return nil, &pool.CreateError{
+				Response: wire.ErrorResponse(wire.StatusDeveloperError, wire.MsgCommandNotFound(spec.Image)),
+				Err:      fmt.Errorf("%w: %s: %v", ErrStart, name, err),
+			}
+		}
+		return nil, fmt.Errorf("%w: %s: %v", ErrStart, name, err)
+	}
+	ictx, cancel := context.WithTimeout(ctx, b.cfg.DockerTimeout)
+	insp, err := b.api.ContainerInspect(ictx, created.ID)
+	cancel()
+	if err != nil {
+		b.removeQuietly(ctx, created.ID, log)
+		return nil, fmt.Errorf("%w: %s: inspect: %v", ErrStart, name, err)
+	}
+	addr, err := b.address(insp, hostPort)
+	if err != nil {
+		b.removeQuietly(ctx, created.ID, log)
+		return nil, fmt.Errorf("%w: %s: %v", ErrStart, name, err)
+	}
+	c := &Container{
+		id:      created.ID,
+		name:    name,
+		image:   spec.Image,
+		addr:    addr,
+		baseURL: "http://" + addr,
+		http:    newHTTPClient(spec.Concurrency),
+	}
+	if insp.ContainerJSONBase != nil {
+		if insp.State != nil {
+			c.pid = insp.State.Pid
+		}
+		c.logs, c.viaAPI = b.logSource(insp.ID, insp.LogPath)
+	} else {
+		c.logs, c.viaAPI = b.logSource(created.ID, "")
+	}
+	if ref, err := b.freezer.Resolve(c.pid, c.id); err == nil {
+		c.cg = &ref
+	} else {
+		log.Warn().Err(err).Msg("cgroup freezer not found; falling back to docker pause")
+	}
+	log.Debug().Str("addr", addr).Int("pid", c.pid).Bool("logsViaAPI", c.viaAPI).Msg("container started")
+	return c, nil
+}
+
+func (b *Backend) logSource(id, logPath string) (entrySource, bool) {
+	api := apiSource{api: b.api, id: id}
+	switch b.cfg.LogSource {
+	case LogAPI:
+		return api, true
+	case LogFile:
+		return fileSource{path: logPath, poll: b.cfg.LogPollInterval}, false
+	}
+	if logPath != "" {
+		if f, err := os.Open(logPath); err == nil {
+			f.Close()
+			return fileSource{path: logPath, poll: b.cfg.LogPollInterval}, false
+		}
+	}
+	return api, true
+}
+
+func (b *Backend) address(insp container.InspectResponse, hostPort int) (string, error) {
+	switch b.cfg.Mode {
+	case NetworkHost:
+		return net.JoinHostPort(b.cfg.PublishHost, strconv.Itoa(hostPort)), nil
+	case NetworkContainerIP:
+		if insp.NetworkSettings != nil {
+			if ep := insp.NetworkSettings.Networks[b.cfg.Network]; ep != nil && ep.IPAddress != "" {
+				return net.JoinHostPort(ep.IPAddress, strconv.Itoa(ProxyPort)), nil
+			}
+		}
+		return "", fmt.Errorf("no IP address on network %q", b.cfg.Network)
+	default:
+		if insp.NetworkSettings != nil {
+			for _, pb := range insp.NetworkSettings.Ports[proxyPort] {
+				if pb.HostPort != "" && (pb.HostIP == b.cfg.PublishHost || pb.HostIP == "") {
+					return net.JoinHostPort(b.cfg.PublishHost, pb.HostPort), nil
+				}
+			}
+		}
+		return "", fmt.Errorf("port %s not published on %s", proxyPort, b.cfg.PublishHost)
+	}
+}
+
+// imageMissing maps a missing image like OpenWhisk maps a failed pull: a developer error for a blackbox image
+// tagged latest or untagged, otherwise a provisioning failure.
+func imageMissing(spec pool.Spec, err error) error {
+	wrapped := fmt.Errorf("%w: %s: %v", ErrImageNotFound, spec.Image, err)
+	if spec.Kind == "blackbox" && latestOrUntagged(spec.Image) {
+		return &pool.CreateError{
+			Response: wire.ErrorResponse(wire.StatusDeveloperError, wire.MsgImagePullFailed(spec.Image)),
+			Err:      wrapped,
+		}
+	}
+	return wrapped
+}
+
+func latestOrUntagged(image string) bool {
+	if strings.Contains(image, "@") {
+		return false
+	}
+	last := image[strings.LastIndex(image, "/")+1:]
+	i := strings.LastIndex(last, ":")
+	return i < 0 || last[i+1:] == "latest"
+}
+
+func (b *Backend) removeQuietly(ctx context.Context, id string, log zerolog.Logger) {
+	rctx, cancel := b.cleanupCtx(ctx)
+	defer cancel()
+	if err := b.api.ContainerRemove(rctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !cerrdefs.IsNotFound(err) {
+		log.Warn().Err(err).Msg("cannot remove broken container")
+	}
+}
+
+// Init posts body to /init, retrying while nothing listens yet, until timeout.
+func (b *Backend) Init(ctx context.Context, h pool.Handle, body []byte, timeout time.Duration) pool.InitResult {
+	c, err := b.container(h)
+	if err != nil {
+		return pool.InitResult{Response: wire.ErrorResponse(wire.StatusWhiskError, wire.MsgAbnormalInit), Dead: true}
+	}
+	start := time.Now()
+	ictx, cancel := context.WithDeadline(ctx, start.Add(timeout))
+	defer cancel()
+	lastLiveCheck := start
+	var r reply
+	for {
+		r = exchange(ictx, c.http, c.baseURL+"/init", body, b.cfg.MaxResponseBytes, b.cfg.TruncationBytes)
+		if !retryableInit(r) || ictx.Err() != nil {
+			break
+		}
+		// A refused or dropped connection is normal while the proxy starts; a dead container is not.
+		if time.Since(lastLiveCheck) >= 250*time.Millisecond {
+			if !b.running(ictx, c) {
+				break
+			}
+			lastLiveCheck = time.Now()
+		}
+		t := time.NewTimer(b.cfg.InitRetryInterval)
+		select {
+		case <-ictx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+		if ictx.Err() != nil {
+			break
+		}
+	}
+	r.Elapsed = time.Since(start)
+	resp, ok, dead := mapInit(r, timeout, b.failureFacts(ctx, c, r, timeout), b.cfg.MaxResponseBytes)
+	if !ok {
+		b.logger(ctx).Debug().Str("container", c.name).Err(r.Err).Int("status", r.Status).Dur("elapsed", r.Elapsed).Msg("init failed")
+	}
+	return pool.InitResult{OK: ok, Response: resp, Duration: r.Elapsed, Dead: dead}
+}
+
+// Run posts body to /run with the action timeout.
+func (b *Backend) Run(ctx context.Context, h pool.Handle, body []byte, timeout time.Duration) pool.RunResult {
+	c, err := b.container(h)
+	if err != nil {
+		now := time.Now()
+		return pool.RunResult{Response: wire.ErrorResponse(wire.StatusWhiskError, wire.MsgAbnormalRun), Start: now, End: now, Dead: true}
+	}
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	r := exchange(rctx, c.http, c.baseURL+"/run", body, b.cfg.MaxResponseBytes, b.cfg.TruncationBytes)
+	end := time.Now()
+	resp, timedOut, dead := mapRun(r, timeout, b.failureFacts(ctx, c, r, timeout), b.cfg.MaxResponseBytes)
+	if dead {
+		c.http.CloseIdleConnections()
+	}
+	return pool.RunResult{Response: resp, Start: start, End: end, TimedOut: timedOut, Dead: dead}
+}
+
+// failureFacts gathers OOM and cancellation facts, only on failure paths (a successful reply costs nothing).
+func (b *Backend) failureFacts(ctx context.Context, c *Container, r reply, timeout time.Duration) failureFacts {
+	var f failureFacts
+	if !r.noResponse() && r.Status == http.StatusOK {
+		return f
+	}
+	f.Cancelled = ctx.Err() != nil && r.Elapsed < timeout
+	if r.Elapsed >= timeout {
+		return f
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cg != nil {
+		if n, err := b.freezer.OOMKills(*c.cg); err == nil && n > c.oomSeen {
+			c.oomSeen = n
+			f.OOM = true
+			return f
+		}
+	}
+	if r.noResponse() {
+		ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if insp, err := b.api.ContainerInspect(ictx, c.id); err == nil && insp.ContainerJSONBase != nil && insp.State != nil {
+			f.OOM = insp.State.OOMKilled
+		}
+	}
+	return f
+}
+
+func (b *Backend) running(ctx context.Context, c *Container) bool {
+	ictx, cancel := context.WithTimeout(ctx, b.cfg.DockerTimeout)
+	defer cancel()
+	insp, err := b.api.ContainerInspect(ictx, c.id)
+	if err != nil {
+		return !cerrdefs.IsNotFound(err) // unknown: keep trying until the init timeout
+	}
+	return insp.ContainerJSONBase != nil && insp.State != nil && insp.State.Running
+}
+
+// Logs collects the activation's log lines from the container's cursor (PROTOCOL §6.5).
+func (b *Backend) Logs(ctx context.Context, h pool.Handle, limitBytes int64, waitSentinels bool) pool.LogResult {
+	if limitBytes <= 0 {
+		return pool.LogResult{Lines: []string{}}
+	}
+	c, err := b.container(h)
+	if err != nil {
+		return pool.LogResult{Lines: []string{wire.InvokerLogLine(b.now(), wire.MsgLogCollectionIssue)}, Failed: true}
+	}
+	c.logMu.Lock()
+	defer c.logMu.Unlock()
+	col := newLogCollector(limitBytes, waitSentinels)
+	end, cur := runCollection(ctx, c.logs, c.cursor, col, b.cfg.LogIdleTimeout, overallLogTimeout(limitBytes))
+	c.cursor = cur
+	res := col.finish(end, b.now())
+	if res.Failed {
+		b.logger(ctx).Warn().Str("container", c.name).Int("end", int(end)).Bool("truncated", res.Truncated).Msg("log collection incomplete")
+	}
+	return res
+}
+
+// Freeze freezes the container through its freezer cgroup (docker pause when none was found).
+func (b *Backend) Freeze(ctx context.Context, h pool.Handle) error {
+	c, err := b.container(h)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.frozen {
+		return nil
+	}
+	fctx, cancel := context.WithTimeout(ctx, b.cfg.FreezeTimeout)
+	defer cancel()
+	if c.cg != nil {
+		err = b.freezer.Freeze(fctx, *c.cg)
+	} else {
+		err = b.api.ContainerPause(fctx, c.id)
+	}
+	if err != nil {
+		return fmt.Errorf("docker: freeze %s: %w", c.name, err)
+	}
+	c.frozen = true
+	return nil
+}
+
+// Thaw undoes Freeze.
+func (b *Backend) Thaw(ctx context.Context, h pool.Handle) error {
+	c, err := b.container(h)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.frozen {
+		return nil
+	}
+	if err := b.thawLocked(ctx, c); err != nil {
+		return fmt.Errorf("docker: thaw %s: %w", c.name, err)
+	}
+	return nil
+}
+
+func (b *Backend) thawLocked(ctx context.Context, c *Container) error {
+	fctx, cancel := context.WithTimeout(ctx, b.cfg.FreezeTimeout)
+	defer cancel()
+	var err error
+	if c.cg != nil {
+		err = b.freezer.Thaw(fctx, *c.cg)
+	} else {
+		err = b.api.ContainerUnpause(fctx, c.id)
+	}
+	if err == nil {
+		c.frozen = false
+	}
+	return err
+}
+
+// Remove force-removes the container, thawing it first if it is frozen. A container already gone is not an
+// error.
+func (b *Backend) Remove(ctx context.Context, h pool.Handle) error {
+	c, err := b.container(h)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	if c.frozen {
+		if err := b.thawLocked(ctx, c); err != nil {
+			b.logger(ctx).Warn().Err(err).Str("container", c.name).Msg("thaw before remove failed; removing anyway")
+		}
+	}
+	c.mu.Unlock()
+	c.http.CloseIdleConnections()
+	rctx, cancel := context.WithTimeout(ctx, b.cfg.DockerTimeout)
+	defer cancel()
+	err = b.api.ContainerRemove(rctx, c.id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+	if err != nil && !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("docker: remove %s: %w", c.name, err)
+	}
+	return nil
+}
+
+// Cleanup thaws and force-removes every container whose name starts with prefix+"_", at most four at a time.
+func (b *Backend) Cleanup(ctx context.Context, prefix string) (int, error) {
+	if prefix == "" {
+		return 0, errors.New("docker: cleanup needs a name prefix")
+	}
+	lctx, cancel := context.WithTimeout(ctx, b.cfg.DockerTimeout)
+	list, err := b.api.ContainerList(lctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("name", prefix+"_"))})
+	cancel()
+	if err != nil {
+		return 0, fmt.Errorf("docker: cleanup %s: list: %w", prefix, err)
+	}
+	var (
+		mu      sync.Mutex
+		removed int
+		errs    []error
+		wg      sync.WaitGroup
+		sem     = make(chan struct{}, 4)
+	)
+	for _, s := range list {
+		if !hasNamePrefix(s.Names, prefix+"_") {
+			continue // the name filter matches substrings
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(s container.Summary) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			err := b.cleanupOne(ctx, s.ID)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			removed++
+		}(s)
+	}
+	wg.Wait()
+	if removed > 0 {
+		b.log.Info().Int("removed", removed).Str("prefix", prefix).Msg("removed leftover action containers")
+	}
+	return removed, errors.Join(errs...)
+}
+
+func hasNamePrefix(names []string, p string) bool {
+	for _, n := range names {
+		if strings.HasPrefix(strings.TrimPrefix(n, "/"), p) {
+			return true
+		}
+	}
+	return false
+}
+
+func (b *Backend) cleanupOne(ctx context.Context, id string) error {
+	ictx, cancel := context.WithTimeout(ctx, b.cfg.DockerTimeout)
+	insp, err := b.api.ContainerInspect(ictx, id)
+	cancel()
+	if err == nil && insp.ContainerJSONBase != nil && insp.State != nil {
+		switch {
+		case insp.State.Paused:
+			uctx, cancel := context.WithTimeout(ctx, b.cfg.FreezeTimeout)
+			if err := b.api.ContainerUnpause(uctx, id); err != nil {
+				b.log.Warn().Err(err).Str("id", shortID(id)).Msg("unpause before remove failed")
+			}
+			cancel()
+		case insp.State.Running:
+			if ref, err := b.freezer.Resolve(insp.State.Pid, id); err == nil {
+				if frozen, _ := b.freezer.Frozen(ref); frozen {
+					tctx, cancel := context.WithTimeout(ctx, b.cfg.FreezeTimeout)
+					if err := b.freezer.Thaw(tctx, ref); err != nil {
+						b.log.Warn().Err(err).Str("id", shortID(id)).Msg("thaw before remove failed")
+					}
+					cancel()
+				}
+			}
+		}
+	}
+	rctx, cancel := context.WithTimeout(ctx, b.cfg.DockerTimeout)
+	defer cancel()
+	if err := b.api.ContainerRemove(rctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("docker: cleanup: remove %s: %w", shortID(id), err)
+	}
+	return nil
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// freePort asks the kernel for a free TCP port on host (NetworkHost mode; the proxy binds it moments later).
+func freePort(host string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,0 +1,41 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nemo-edge/nemo/pool"
+)
+
+// ColdStartTiming splits one bare cold start.
+type ColdStartTiming struct {
+	Create time.Duration // ContainerCreate + ContainerStart + inspect (Backend.Create)
+	Init   time.Duration // first successful /init, connection retries included
+	Total  time.Duration // Create + Init
+}
+
+// ColdStart creates, starts and initialises one container of spec under name, removes it, and returns the
+// time to a successful /init. It bypasses the pool: it is the floor that cold starts through the invoker are
+// compared against.
+func (b *Backend) ColdStart(ctx context.Context, name string, spec pool.Spec, initBody []byte, timeout time.Duration) (ColdStartTiming, error) {
+	var t ColdStartTiming
+	start := time.Now()
+	h, err := b.Create(ctx, name, spec)
+	if err != nil {
+		return t, err
+	}
+	t.Create = time.Since(start)
+	defer func() {
+		rctx, cancel := b.cleanupCtx(ctx)
+		defer cancel()
+		_ = b.Remove(rctx, h)
+	}()
+	res := b.Init(ctx, h, initBody, timeout)
+	t.Total = time.Since(start)
+	t.Init = res.Duration
+	if !res.OK {
+		return t, fmt.Errorf("docker: cold start %s: init failed: %s", name, res.Response.Result)
+	}
+	return t, nil
+}

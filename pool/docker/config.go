@@ -1,0 +1,127 @@
+package docker
+
+import (
+	"time"
+)
+
+// NetworkMode selects how the invoker reaches a container's action proxy.
+type NetworkMode string
+
+const (
+	// NetworkPublish runs the container on Config.Network and publishes port 8080 on Config.PublishHost
+	// (127.0.0.1) with a port Docker picks; the address is PublishHost:<port>. Tests use this mode.
+	NetworkPublish NetworkMode = "publish"
+	// NetworkContainerIP runs the container on Config.Network and dials <container IP>:8080, as OpenWhisk
+	// deployments do.
+	NetworkContainerIP NetworkMode = "container-ip"
+	// NetworkHost runs the container in the host network namespace and tells the proxy to listen on
+	// PublishHost:<free port> (OW_LISTEN; NEMO's proxy honours it, OpenWhisk runtimes do not).
+	NetworkHost NetworkMode = "host"
+)
+
+// LogSource selects where activation logs are read from.
+type LogSource string
+
+const (
+	// LogAuto reads the json-file directly when the inspected LogPath is readable, else uses the API.
+	LogAuto LogSource = "auto"
+	// LogFile reads <LogPath> (the container's json-file) from a per-container byte offset, as OpenWhisk does.
+	LogFile LogSource = "file"
+	// LogAPI follows GET /containers/{id}/logs with timestamps from a per-container time cursor.
+	LogAPI LogSource = "api"
+)
+
+// Config configures a Backend. Zero values take the defaults stated on each field.
+type Config struct {
+	// InvokerID is written to the nemo.invoker label of every container. Default is "0".
+	InvokerID string
+	// Mode is the network mode. Default is NetworkPublish.
+	Mode NetworkMode
+	// Network is the Docker network for NetworkPublish and NetworkContainerIP. Default is "bridge".
+	Network string
+	// PublishHost is the host address for NetworkPublish and NetworkHost. Default is "127.0.0.1".
+	PublishHost string
+	// UserMemoryMB is the pool's user memory, the basis of CPU shares (PROTOCOL §6.3). Default is 2048.
+	UserMemoryMB int
+	// UserCPUs, when > 0, limits each container to round5(UserCPUs / (UserMemory/memory)) CPUs, at least
+	// 0.01 (OpenWhisk's user-cpus). Default is 0: no CPU quota.
+	UserCPUs float64
+	// CPUSet pins every action container to these CPUs (cpuset.cpus syntax, e.g. "1" or "2-3"), e.g. the cores
+	// an NF is not using. Default is "": no pinning.
+	CPUSet string
+	// APIHost is passed as __OW_API_HOST (always set, as OpenWhisk does). Default is "".
+	APIHost string
+	// ExtraEnv holds additional KEY=VALUE variables for every container. Default is none.
+	ExtraEnv []string
+	// DNS, DNSSearch and DNSOptions are docker run --dns, --dns-search and --dns-option. Default is none.
+	DNS, DNSSearch, DNSOptions []string
+	// ExtraLabels are added to every container. Default is none.
+	ExtraLabels map[string]string
+	// LogSource is where logs come from. Default is LogAuto.
+	LogSource LogSource
+	// MaxResponseBytes is the largest /run or /init body accepted whole (whisk.activation.payload.max).
+	// Default is 1048576.
+	MaxResponseBytes int64
+	// TruncationBytes is how much of a too-large body is kept in the error (payload.truncation).
+	// Default is 1048576.
+	TruncationBytes int64
+	// DockerTimeout bounds create, start, inspect, list and remove calls. Default is 60 s.
+	DockerTimeout time.Duration
+	// FreezeTimeout bounds each freeze and thaw (cgroup or docker pause). Default is 10 s.
+	FreezeTimeout time.Duration
+	// CgroupRoot is the cgroup filesystem mount. Default is "/sys/fs/cgroup".
+	CgroupRoot string
+	// InitRetryInterval is the pause between /init attempts refused by a proxy that is not listening yet.
+	// Default is 50 ms.
+	InitRetryInterval time.Duration
+	// LogPollInterval is the json-file poll period while waiting for sentinels. Default is 5 ms.
+	LogPollInterval time.Duration
+	// LogIdleTimeout ends log collection when no line arrives for this long. Default is 2 s.
+	LogIdleTimeout time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.InvokerID == "" {
+		c.InvokerID = "0"
+	}
+	if c.Mode == "" {
+		c.Mode = NetworkPublish
+	}
+	if c.Network == "" {
+		c.Network = "bridge"
+	}
+	if c.PublishHost == "" {
+		c.PublishHost = "127.0.0.1"
+	}
+	if c.UserMemoryMB <= 0 {
+		c.UserMemoryMB = 2048
+	}
+	if c.LogSource == "" {
+		c.LogSource = LogAuto
+	}
+	if c.MaxResponseBytes <= 0 {
+		c.MaxResponseBytes = 1 << 20
+	}
+	if c.TruncationBytes <= 0 {
+		c.TruncationBytes = 1 << 20
+	}
+	if c.DockerTimeout <= 0 {
+		c.DockerTimeout = 60 * time.Second
+	}
+	if c.FreezeTimeout <= 0 {
+		c.FreezeTimeout = 10 * time.Second
+	}
+	if c.CgroupRoot == "" {
+		c.CgroupRoot = "/sys/fs/cgroup"
+	}
+	if c.InitRetryInterval <= 0 {
+		c.InitRetryInterval = 50 * time.Millisecond
+	}
+	if c.LogPollInterval <= 0 {
+		c.LogPollInterval = 5 * time.Millisecond
+	}
+	if c.LogIdleTimeout <= 0 {
+		c.LogIdleTimeout = 2 * time.Second
+	}
+	return c
+}

@@ -1,0 +1,19 @@
+// Package docker is the Docker backend of the container pool: it implements pool.Backend.
+//
+// It owns, for action containers only:
+//   - the Docker driver (create+start with OpenWhisk's docker run flags, PROTOCOL.md §6.3; inspect; force
+//     remove; startup/shutdown Cleanup of leftovers by name prefix), behind the narrow API interface so unit
+//     tests use a fake;
+//   - the action protocol client (POST /init with connection-refused retries, POST /run) and the mapping of
+//     every reply to an OpenWhisk ActivationResponse (PROTOCOL.md §3);
+//   - log collection up to the activation sentinels, from the json-file directly (byte cursor) or from the
+//     Docker logs API (time cursor), with OpenWhisk's limits and appended lines (PROTOCOL.md §6.5);
+//   - the cgroup freezer (v1 freezer.state, v2 cgroup.freeze) with bounded waits, and OOM detection from the
+//     memory cgroup. Docker's own pause is used only when a container's freezer cannot be located.
+//
+// It does not decide anything: when to create, freeze or destroy is pool's job (the pool is also the only
+// authority on frozen state, since Docker reports a directly frozen container as running). It must not touch
+// containers outside its name prefix, Kafka, the stores, or the pool's bookkeeping. It never pulls images (no
+// registry is assumed): a missing blackbox image tagged latest (or untagged) is reported like OpenWhisk's failed
+// pull, any other missing image as a provisioning failure.
+package docker

@@ -1,0 +1,314 @@
+package docker
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+
+	"github.com/nemo-edge/nemo/invoker/wire"
+	"github.com/nemo-edge/nemo/pool"
+)
+
+// logEntry is one log line of a container, from either source.
+type logEntry struct {
+	Time   string // Docker's RFC3339Nano time as the json-file stores it
+	Stream string // "stdout" | "stderr"
+	Msg    string // the line, normally with its trailing "\n"
+	Weight int64  // bytes counted against the log limit: the json-file line plus its newline
+	Next   logCursor
+}
+
+// logCursor is where the next collection starts: a json-file byte offset, or the time after the last line
+// read through the API.
+type logCursor struct {
+	Offset int64
+	Since  time.Time
+}
+
+// logCollector decides what an activation's log looks like; it does no I/O. Feed it entries with add, then
+// call finish.
+type logCollector struct {
+	limit     int64
+	wait      bool // wait for sentinels
+	used      int64
+	sentinels map[string]bool
+	lines     []string
+	truncated bool
+}
+
+func newLogCollector(limitBytes int64, waitSentinels bool) *logCollector {
+	return &logCollector{limit: limitBytes, wait: waitSentinels, sentinels: map[string]bool{}}
+}
+
+// add consumes one entry and reports whether collection is complete (a sentinel seen on both streams).
+// Sentinel lines are dropped and not weighed. Once the limit is exceeded no further line is kept, but entries
+// are still consumed up to the sentinels so the next activation starts at its own lines.
+func (c *logCollector) add(e logEntry) (done bool) {
+	if strings.Contains(e.Msg, wire.ActivationLogSentinel) {
+		c.sentinels[e.Stream] = true
+		return c.sentinels["stdout"] && c.sentinels["stderr"]
+	}
+	if c.truncated {
+		return false
+	}
+	c.used += e.Weight
+	if c.used > c.limit {
+		c.truncated = true
+		return false
+	}
+	c.lines = append(c.lines, wire.FormatLogLine(e.Time, e.Stream, e.Msg))
+	return false
+}
+
+// collectEnd says why collection stopped.
+type collectEnd int
+
+const (
+	endSentinels collectEnd = iota // both sentinels seen
+	endOfData                      // no more data (not waiting for sentinels, or the stream closed)
+	endIdle                        // no line for the idle timeout
+	endTimeout                     // overall timeout
+	endError                       // framing or read error
+)
+
+// finish builds the result, appending OpenWhisk's invoker lines stamped now.
+func (c *logCollector) finish(end collectEnd, now time.Time) pool.LogResult {
+	res := pool.LogResult{Lines: c.lines, Truncated: c.truncated}
+	if c.truncated {
+		res.Lines = append(res.Lines, wire.InvokerLogLine(now, wire.MsgLogsTruncated(c.limit)))
+	}
+	switch {
+	case !c.wait:
+		res.Lines = append(res.Lines, wire.InvokerLogLine(now, wire.MsgLogsMissingDevError))
+	case end != endSentinels:
+		res.Failed = true
+		res.Lines = append(res.Lines, wire.InvokerLogLine(now, wire.MsgLogCollectionIssue))
+	}
+	if res.Lines == nil {
+		res.Lines = []string{}
+	}
+	return res
+}
+
+// overallLogTimeout is OpenWhisk's waitForLogs: max(limit MB, 5) * 2 s.
+func overallLogTimeout(limitBytes int64) time.Duration {
+	mb := limitBytes >> 20
+	if mb < 5 {
+		mb = 5
+	}
+	return time.Duration(mb) * 2 * time.Second
+}
+
+// entrySource produces a container's log entries from a cursor. follow=false stops at the current end of
+// the log; the channel closes at the end of data, on error (err then set) or when ctx ends.
+type entrySource interface {
+	entries(ctx context.Context, from logCursor, follow bool) (<-chan logEntry, func() error)
+}
+
+// runCollection feeds entries from src into col until done, end of data, idle or overall timeout. It returns
+// why it stopped and the cursor after the last consumed entry.
+func runCollection(ctx context.Context, src entrySource, from logCursor, col *logCollector, idle, overall time.Duration) (collectEnd, logCursor) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch, errf := src.entries(ctx, from, col.wait)
+	cur := from
+	overallT := time.NewTimer(overall)
+	defer overallT.Stop()
+	idleT := time.NewTimer(idle)
+	defer idleT.Stop()
+	for {
+		select {
+		case e, ok := <-ch:
+			if !ok {
+				if errf() != nil {
+					return endError, cur
+				}
+				return endOfData, cur
+			}
+			cur = e.Next
+			if col.add(e) {
+				return endSentinels, cur
+			}
+			idleT.Reset(idle) // go ≥ 1.23 timers: Reset drops a pending expiry
+		case <-idleT.C:
+			return endIdle, cur
+		case <-overallT.C:
+			return endTimeout, cur
+		case <-ctx.Done():
+			return endTimeout, cur
+		}
+	}
+}
+
+// fileSource tails a json-file log (/var/lib/docker/containers/<id>/<id>-json.log) from a byte offset.
+type fileSource struct {
+	path string
+	poll time.Duration
+}
+
+func (s fileSource) entries(ctx context.Context, from logCursor, follow bool) (<-chan logEntry, func() error) {
+	ch := make(chan logEntry)
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(ch)
+		err = s.tail(ctx, from.Offset, follow, ch)
+	}()
+	return ch, func() error { <-done; return err }
+}
+
+func (s fileSource) tail(ctx context.Context, offset int64, follow bool, ch chan<- logEntry) error {
+	f, err := os.Open(s.path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return err
+	}
+	r := bufio.NewReaderSize(f, 64<<10)
+	var partial []byte
+	for {
+		chunk, err := r.ReadBytes('\n')
+		partial = append(partial, chunk...)
+		if err == nil {
+			line := partial
+			partial = nil
+			offset += int64(len(line))
+			dl, perr := wire.ParseDockerLogLine(bytes.TrimSuffix(line, []byte("\n")))
+			if perr != nil {
+				return fmt.Errorf("docker: json-file framing at offset %d: %w", offset-int64(len(line)), perr)
+			}
+			e := logEntry{Time: dl.Time, Stream: dl.Stream, Msg: dl.Log, Weight: int64(len(line)), Next: logCursor{Offset: offset}}
+			select {
+			case ch <- e:
+			case <-ctx.Done():
+				return nil
+			}
+			continue
+		}
+		if !errors.Is(err, io.EOF) {
+			return err
+		}
+		// At the end: a partial line is not consumed (the offset stays before it).
+		if !follow {
+			return nil
+		}
+		t := time.NewTimer(s.poll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// logsAPI is the part of API the API source needs.
+type logsAPI interface {
+	ContainerLogs(ctx context.Context, id string, options container.LogsOptions) (io.ReadCloser, error)
+}
+
+// apiSource follows GET /containers/{id}/logs?timestamps=1 from a time cursor, demultiplexing the stdcopy
+// frames itself so lines keep the daemon's order across both streams.
+type apiSource struct {
+	api logsAPI
+	id  string
+}
+
+func (s apiSource) entries(ctx context.Context, from logCursor, follow bool) (<-chan logEntry, func() error) {
+	ch := make(chan logEntry)
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(ch)
+		err = s.read(ctx, from, follow, ch)
+	}()
+	return ch, func() error { <-done; return err }
+}
+
+func (s apiSource) read(ctx context.Context, from logCursor, follow bool, ch chan<- logEntry) error {
+	opts := container.LogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: true, Follow: follow}
+	if !from.Since.IsZero() {
+		opts.Since = strconv.FormatInt(from.Since.Unix(), 10) + "." + fmt.Sprintf("%09d", from.Since.Nanosecond())
+	}
+	rc, err := s.api.ContainerLogs(ctx, s.id, opts)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	go func() { <-ctx.Done(); rc.Close() }() // unblock a follow read when collection ends
+	br := bufio.NewReaderSize(rc, 64<<10)
+	pending := map[byte][]byte{} // partial messages (a long line split by the daemon) per stream
+	var hdr [8]byte
+	for {
+		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+			if errors.Is(err, io.EOF) || ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("docker: log stream header: %w", err)
+		}
+		stream := hdr[0]
+		n := binary.BigEndian.Uint32(hdr[4:])
+		payload := make([]byte, n)
+		if _, err := io.ReadFull(br, payload); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("docker: log stream frame: %w", err)
+		}
+		if stream != 1 && stream != 2 {
+			return fmt.Errorf("docker: log stream: unexpected stream %d (is the container a TTY?)", stream)
+		}
+		msg := append(pending[stream], payload...)
+		if !bytes.HasSuffix(msg, []byte("\n")) {
+			pending[stream] = msg
+			continue
+		}
+		delete(pending, stream)
+		e, t, err := parseTimestamped(msg, stream)
+		if err != nil {
+			return err
+		}
+		e.Next = logCursor{Since: t.Add(time.Nanosecond)}
+		select {
+		case ch <- e:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// parseTimestamped splits "<RFC3339Nano> <message>" and renders the time as the json-file does (UTC,
+// trailing zeros trimmed), weighing the entry as its json-file line would be.
+func parseTimestamped(msg []byte, stream byte) (logEntry, time.Time, error) {
+	sp := bytes.IndexByte(msg, ' ')
+	if sp < 0 {
+		return logEntry{}, time.Time{}, fmt.Errorf("docker: log line without timestamp: %.60q", msg)
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(msg[:sp]))
+	if err != nil {
+		return logEntry{}, time.Time{}, fmt.Errorf("docker: log timestamp: %w", err)
+	}
+	e := logEntry{Time: t.UTC().Format(time.RFC3339Nano), Stream: "stdout", Msg: string(msg[sp+1:])}
+	if stream == 2 {
+		e.Stream = "stderr"
+	}
+	if b, err := json.Marshal(wire.DockerLogLine{Log: e.Msg, Stream: e.Stream, Time: e.Time}); err == nil {
+		e.Weight = int64(len(b)) + 1
+	}
+	return e, t, nil
+}
