@@ -1046,6 +1046,11 @@ func (p *Pool) trimWarm() {
 	if excess <= 0 {
 		return
 	}
+	// While requests wait in the buffer an idle warm container may be exactly what the next one needs
+	// (a burst of one function); trimming it would only cause a cold start. Trim once the buffer drains.
+	if len(p.queue) > 0 {
+		return
+	}
 	// Evict as many as the idle candidates allow (the rest when they become idle).
 	n := min(excess, len(p.candidates()))
 	if n > 0 {
