@@ -242,7 +242,7 @@ func latestOrUntagged(image string) bool {
 func (b *Backend) removeQuietly(ctx context.Context, id string, log zerolog.Logger) {
 	rctx, cancel := b.cleanupCtx(ctx)
 	defer cancel()
-	if err := b.api.ContainerRemove(rctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !cerrdefs.IsNotFound(err) {
+	if err := b.forceRemove(rctx, id); err != nil {
 		log.Warn().Err(err).Msg("cannot remove broken container")
 	}
 }
@@ -441,11 +441,33 @@ func (b *Backend) Remove(ctx context.Context, h pool.Handle) error {
 	c.http.CloseIdleConnections()
 	rctx, cancel := context.WithTimeout(ctx, b.cfg.DockerTimeout)
 	defer cancel()
-	err = b.api.ContainerRemove(rctx, c.id, container.RemoveOptions{Force: true, RemoveVolumes: true})
-	if err != nil && !cerrdefs.IsNotFound(err) {
+	if err := b.forceRemove(rctx, c.id); err != nil {
 		return fmt.Errorf("docker: remove %s: %w", c.name, err)
 	}
 	return nil
+}
+
+// forceRemove removes a container; one that is gone already counts as removed, and one whose removal
+// is already under way (a removal started by an invoker process that was killed meanwhile, for one)
+// is waited for until it is gone or ctx ends.
+func (b *Backend) forceRemove(ctx context.Context, id string) error {
+	err := b.api.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+	switch {
+	case err == nil || cerrdefs.IsNotFound(err):
+		return nil
+	case !cerrdefs.IsConflict(err) && !strings.Contains(err.Error(), "already in progress"):
+		return err
+	}
+	for {
+		if _, ierr := b.api.ContainerInspect(ctx, id); cerrdefs.IsNotFound(ierr) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (still being removed when the deadline passed)", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // Cleanup thaws and force-removes every container whose name starts with prefix+"_", at most four at a time.
@@ -527,7 +549,7 @@ func (b *Backend) cleanupOne(ctx context.Context, id string) error {
 	}
 	rctx, cancel := context.WithTimeout(ctx, b.cfg.DockerTimeout)
 	defer cancel()
-	if err := b.api.ContainerRemove(rctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !cerrdefs.IsNotFound(err) {
+	if err := b.forceRemove(rctx, id); err != nil {
 		return fmt.Errorf("docker: cleanup: remove %s: %w", shortID(id), err)
 	}
 	return nil

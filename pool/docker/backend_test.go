@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
@@ -284,4 +285,32 @@ func TestDeadDaemonSocket(t *testing.T) {
 	assert.Error(t, b.Remove(ctx, &Container{id: "x", name: "x", http: newHTTPClient(1)}))
 	assert.Error(t, b.Freeze(ctx, &Container{id: "x", name: "x", http: newHTTPClient(1)}))
 	assert.Less(t, time.Since(start), 4*time.Second, "errors, not waits")
+}
+
+// A removal already under way (started by a killed invoker) is waited for, not reported as a failure.
+func TestCleanupWaitsForRemovalInProgress(t *testing.T) {
+	api := newFakeAPI()
+	b, _ := testBackend(t, api, Config{})
+	api.list = []container.Summary{{ID: "dying", Names: []string{"/wsk0_1_x_y"}}}
+	api.removeErr["dying"] = fmt.Errorf("removal of container dying is already in progress: %w", cerrdefs.ErrConflict)
+	api.inspect["dying"] = inspectRunning("dying", 0, "", "")
+	go func() {
+		time.Sleep(250 * time.Millisecond)
+		api.mu.Lock()
+		delete(api.inspect, "dying") // the daemon finished the earlier removal
+		api.mu.Unlock()
+	}()
+	n, err := b.Cleanup(context.Background(), "wsk0")
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+}
+
+func TestCleanupReportsRemovalStuckInProgress(t *testing.T) {
+	api := newFakeAPI()
+	b, _ := testBackend(t, api, Config{DockerTimeout: 300 * time.Millisecond})
+	api.list = []container.Summary{{ID: "stuck", Names: []string{"/wsk0_1_x_y"}}}
+	api.removeErr["stuck"] = fmt.Errorf("removal of container stuck is already in progress: %w", cerrdefs.ErrConflict)
+	api.inspect["stuck"] = inspectRunning("stuck", 0, "", "")
+	_, err := b.Cleanup(context.Background(), "wsk0")
+	assert.ErrorContains(t, err, "still being removed")
 }
