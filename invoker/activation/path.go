@@ -329,13 +329,27 @@ func (p *Path) storeRecord(ctx context.Context, msg *wire.ActivationMessage, act
 	}
 	sctx, cancel := context.WithTimeout(ctx, p.cfg.StoreTimeout)
 	defer cancel()
-	err := p.store.PutActivation(sctx, act)
-	switch {
-	case err == nil:
-	case errors.Is(err, store.ErrConflict):
-		log.Info().Msg("activation record already stored (redelivered record)")
-	default:
-		log.Error().Err(err).Msg("could not store the activation record")
+	// A CouchDB outage delays the record (and with it the commit of this offset) instead of losing it.
+	backoff := 100 * time.Millisecond
+	for {
+		err := p.store.PutActivation(sctx, act)
+		switch {
+		case err == nil:
+			return
+		case errors.Is(err, store.ErrConflict):
+			log.Info().Msg("activation record already stored (redelivered record)")
+			return
+		case errors.Is(err, store.ErrUnavailable) && sctx.Err() == nil:
+			log.Warn().Err(err).Dur("retryIn", backoff).Msg("artifact store unavailable; retrying the activation record")
+			select {
+			case <-sctx.Done():
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 2*time.Second)
+		default:
+			log.Error().Err(err).Msg("could not store the activation record")
+			return
+		}
 	}
 }
 

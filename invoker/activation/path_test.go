@@ -428,3 +428,30 @@ func TestMetricsCountStatuses(t *testing.T) {
 	assert.Contains(t, b.String(), `nemo_records_total{result="invalid"} 1`)
 	assert.Contains(t, b.String(), `nemo_acks_total{kind="result"} 1`)
 }
+
+type flakyStore struct {
+	*fakeStore
+	putFailures int
+	puts        int
+}
+
+func (s *flakyStore) PutActivation(ctx context.Context, a *wire.WhiskActivation) error {
+	s.mu.Lock()
+	s.puts++
+	fail := s.puts <= s.putFailures
+	s.mu.Unlock()
+	if fail {
+		return fmt.Errorf("flaky: %w", store.ErrUnavailable)
+	}
+	return s.fakeStore.PutActivation(ctx, a)
+}
+
+func TestRecordWriteOutageIsRetriedNotLost(t *testing.T) {
+	h := newHarness(t, nil)
+	fs := &flakyStore{fakeStore: h.store, putFailures: 3}
+	h.path = New(h.path.cfg, fs, h.runner, h.acks, metrics.NewRegistry(), zerolog.New(h.logs))
+	h.store.actions["guest/hello"] = helloAction(t, 10)
+	require.Equal(t, ResultRan, h.path.Process(context.Background(), Item{Value: blockingMsg(t)}))
+	assert.Equal(t, 4, fs.puts)
+	assert.Len(t, h.store.records, 1)
+}
