@@ -112,6 +112,35 @@ type Manager struct {
 	changed  chan struct{} // closed and replaced after every step
 	stopTick chan struct{}
 	wg       sync.WaitGroup // tick loop, lanes, /init calls
+
+	hashMu sync.Mutex
+	hashes map[string]string // "docid@rev" → action content hash (a revision's content never changes)
+}
+
+// maxCachedHashes bounds the content-hash cache; it is simply emptied when full.
+const maxCachedHashes = 4096
+
+// contentHash is a.ContentHash(), computed once per action revision: it re-encodes and hashes the whole
+// action, which showed up in profiles when done for every activation.
+func (m *Manager) contentHash(a *wire.Action) string {
+	if a.Rev == "" {
+		return a.ContentHash()
+	}
+	key := a.DocID() + "@" + a.Rev
+	m.hashMu.Lock()
+	h, ok := m.hashes[key]
+	m.hashMu.Unlock()
+	if ok {
+		return h
+	}
+	h = a.ContentHash()
+	m.hashMu.Lock()
+	if m.hashes == nil || len(m.hashes) >= maxCachedHashes {
+		m.hashes = make(map[string]string)
+	}
+	m.hashes[key] = h
+	m.hashMu.Unlock()
+	return h
 }
 
 // pending is a request the pool knows about, waiting for its answer.
@@ -530,7 +559,7 @@ func (m *Manager) SpecFor(job *Job) Spec { return m.specFor(job) }
 
 func (m *Manager) specFor(job *Job) Spec {
 	a := job.Action
-	hash := a.ContentHash()
+	hash := m.contentHash(a)
 	if b := job.Msg.Action.Binding; b != "" {
 		hash += "@" + b // containers are not shared across bindings (OpenWhisk compares the binding too)
 	}
@@ -651,10 +680,19 @@ func (m *Manager) runOnce(ctx context.Context, job *Job, spec Spec, onRunDone fu
 	if o.End.IsZero() {
 		o.End = m.now()
 	}
+	// The early callback (a blocking activation's Result ack) runs alongside log collection, so the
+	// container is free again after the longer of the two, not their sum; Run returns only after it.
+	early := make(chan struct{})
 	if onRunDone != nil {
-		early := *o
-		onRunDone(&early)
+		snapshot := *o
+		go func() {
+			defer close(early)
+			onRunDone(&snapshot)
+		}()
+	} else {
+		close(early)
 	}
+	defer func() { <-early }()
 	code := o.Response.StatusCode
 	destroy := rr.Dead || rr.TimedOut || code == wire.StatusDeveloperError || code == wire.StatusWhiskError
 	if limit := logLimit(job); limit > 0 {

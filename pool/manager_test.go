@@ -110,10 +110,10 @@ func TestManagerColdThenWarmRun(t *testing.T) {
 	m := newTestManager(t, testManagerConfig(), fb)
 
 	var early *Outcome
-	var logsAtEarly int
+	var runsAtEarly int
 	o, err := m.Run(t.Context(), testJob("a1", "guest/hello", 256, 1), func(o *Outcome) {
 		early = o
-		logsAtEarly = fb.count("logs")
+		runsAtEarly = fb.count("run")
 	})
 	require.NoError(t, err)
 	assert.Equal(t, "cold", o.ContainerState)
@@ -121,7 +121,8 @@ func TestManagerColdThenWarmRun(t *testing.T) {
 	assert.Equal(t, wire.StatusSuccess, o.Response.StatusCode)
 	assert.Len(t, o.Logs, 1)
 	require.NotNil(t, early, "onRunDone not called")
-	assert.Zero(t, logsAtEarly, "onRunDone must come before log collection")
+	assert.Equal(t, 1, runsAtEarly, "onRunDone comes once /run returned")
+	assert.Empty(t, early.Logs, "onRunDone does not wait for log collection")
 	assert.Nil(t, early.Logs)
 	assert.False(t, o.WaitStart.After(o.Start), "wait start (init start) precedes the run")
 
@@ -570,4 +571,20 @@ func testLogger(t *testing.T) zerolog.Logger {
 		return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.DebugLevel)
 	}
 	return zerolog.Nop()
+}
+
+func TestSpecContentHashIsCachedPerRevision(t *testing.T) {
+	m := newTestManager(t, testManagerConfig(), newFakeBackend())
+	a1 := testJob("a1", "guest/hello", 256, 1)
+	a1.Action.Rev = "1-aaa"
+	b1 := testJob("b1", "guest/hello", 256, 1)
+	b1.Action.Rev = "1-aaa"
+	require.Equal(t, m.SpecFor(a1).Key, m.SpecFor(b1).Key)
+	assert.Equal(t, a1.Action.ContentHash(), m.SpecFor(a1).Key.ContentHash)
+
+	c2 := testJob("c2", "guest/hello", 256, 1)
+	c2.Action.Rev = "2-bbb"
+	c2.Action.Exec.Code = "function main(p) { return {changed: true} }"
+	assert.NotEqual(t, m.SpecFor(a1).Key, m.SpecFor(c2).Key, "a new revision with new code is another function")
+	assert.Equal(t, c2.Action.ContentHash(), m.SpecFor(c2).Key.ContentHash)
 }

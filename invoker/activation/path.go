@@ -21,8 +21,9 @@ type (
 )
 
 // Runner executes one activation (pool.Manager, or scheduler.Invoker wrapping it). onRunDone, when not
-// nil, is called once as soon as /run returned and before logs are collected. An error means the
-// invoker could not provision a container; every action-level failure is in Outcome.Response.
+// nil, is called once as soon as /run returned, without waiting for log collection, and has returned by
+// the time Run returns. An error means the invoker could not provision a container; every action-level
+// failure is in Outcome.Response.
 type Runner interface {
 	Run(ctx context.Context, job *Job, onRunDone func(*Outcome)) (*Outcome, error)
 }
