@@ -423,7 +423,7 @@ func TestMetricsCountStatuses(t *testing.T) {
 	h.path.Process(context.Background(), Item{Value: blockingMsg(t)})
 	h.path.Process(context.Background(), Item{Value: []byte("nope")})
 	var b bytes.Buffer
-	h.reg.WriteTo(&b)
+	h.reg.Write(&b)
 	assert.Contains(t, b.String(), `nemo_activations_total{status="success"} 1`)
 	assert.Contains(t, b.String(), `nemo_records_total{result="invalid"} 1`)
 	assert.Contains(t, b.String(), `nemo_acks_total{kind="result"} 1`)

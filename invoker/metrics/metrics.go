@@ -63,8 +63,8 @@ func (r *Registry) Collect(write func(io.Writer)) {
 	r.writers = append(r.writers, write)
 }
 
-// WriteTo writes every family, sorted by name, then the collectors' output.
-func (r *Registry) WriteTo(w io.Writer) {
+// Write writes every family, sorted by name, then the collectors' output.
+func (r *Registry) Write(w io.Writer) {
 	r.mu.Lock()
 	names := make([]string, 0, len(r.families))
 	for n := range r.families {

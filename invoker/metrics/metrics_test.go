@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestWriteToFormatsFamiliesSortedWithEscapedLabels(t *testing.T) {
+func TestWriteFormatsFamiliesSortedWithEscapedLabels(t *testing.T) {
 	r := NewRegistry()
 	acts := r.Counter("nemo_activations_total", "Activations by status.", "status")
 	acts.With("success").Add(3)
@@ -21,7 +21,7 @@ func TestWriteToFormatsFamiliesSortedWithEscapedLabels(t *testing.T) {
 	r.Collect(func(w io.Writer) { io.WriteString(w, "extra_metric 1\n") })
 
 	var b bytes.Buffer
-	r.WriteTo(&b)
+	r.Write(&b)
 	want := "# HELP nemo_activations_total Activations by status.\n" +
 		"# TYPE nemo_activations_total counter\n" +
 		"nemo_activations_total{status=\"success\"} 3\n" +
