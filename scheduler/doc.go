@@ -1,0 +1,104 @@
+// Package scheduler is NEMO's function controller (paper §4.3): per-function
+// history, the pre-warm daemon, and preemptive thread management between
+// pre-warms and invocations (states S1–S4-2, Algorithm 1).
+//
+// # What it owns
+//
+//   - History: per function (pool.Key) the smoothed init and run times
+//     (b_warm = init / (init + run)), an exponentially decayed invocation
+//     rate (half-life HistoryConfig.RateHalfLife, not a lifetime count), the
+//     last invocation, and the last 64 inter-arrival gaps with a decayed
+//     mean and variance.
+//   - Score (swappable): ranks functions for pre-warming and idle containers
+//     for eviction.
+//   - Controller: a pure state machine (no I/O, no goroutine, no clock: every
+//     call takes now and a pool.Snapshot) returning Commands (Prewarm,
+//     Suspend, Resume, Stop) and, per invocation, a Decision with its state.
+//     The simulator (scheduler/sim) and the invoker run this same code.
+//   - Invoker: the driver. It implements the activation path's Runner shape
+//     (Run(ctx, job, onRunDone)) over pool.Manager (declared locally as
+//     Manager), wraps every invocation and every warming in a Harvester
+//     session, runs the daemon goroutine with a real clock and exposes the
+//     state counters (WriteMetrics, Counts).
+//
+// It must not touch containers itself (only through the pool), the harvester's
+// internals, or Kafka/CouchDB.
+//
+// # The score
+//
+// The paper names the inputs (b_warm, ivk_freq, last_ivk) but no formula;
+// PaperScore is a literal reading (b_warm × decayed rate, discounted by time
+// since the last invocation). The default, ExpectedBenefit, asks the
+// question a pre-warm answers: "will this function be invoked before I could
+// warm it later?"
+//
+//	score = P(next invocation within H | history, time since last) × weight
+//	H     = init time + Slack (9 s: three daemon ticks)
+//
+// A function whose next invocation is further away than its own warming
+// time plus a few ticks gains nothing from holding a container now: the
+// daemon can warm it later. P conditions the empirical distribution of the
+// recent gaps on the time already elapsed (a hazard estimate: each gap
+// smeared over ±2 %, at least ±0.5 s, for jitter) and is blended with a
+// Poisson estimate from the decayed rate, the gaps weighing n/(n+3) after n
+// samples. When the silence is longer than every recent gap the pattern is
+// broken and only the decayed rate (which keeps decaying) speaks. Nothing
+// looks at the future. weight is 1 by default (the simulator's goal metric
+// counts cold starts, not seconds); ExpectedBenefit.CostWeight mixes in the
+// init time for P × cold cost.
+//
+// Why not the paper's score: with 6 warm slots for ~6 active functions per
+// minute, periodic (timer) functions must be warmed shortly before they fire
+// and released right after, and bursty HTTP functions kept while bursts
+// last. A frequency × recency score cannot time a 5-minute timer; the
+// conditioned gap distribution can. docs/simulator.md has the numbers of
+// both.
+//
+// # The daemon (Tick, every 3 s)
+//
+//  1. Resume pre-warms held longer than MaxSuspend (10 s).
+//  2. Value every idle container: its function's score, × 0.1 for each more
+//     recently used idle container of the same function (with concurrency 1
+//     a second container only helps overlapping invocations).
+//  3. Stop idle containers not invoked for StopAfter (10 min) whose value is
+//     below MinScore (0.5).
+//  4. With Trim, stop the least valuable idle containers above MaxWarm.
+//  5. Nothing more while invocations wait in the pool's run buffer: no
+//     pre-warm competes with them.
+//  6. Pre-warm the best-scoring functions with no container, score ≥
+//     MinScore, while fewer than MaxWarm (6) function containers exist and
+//     the memory outside the cold reserve allows; when it does not, replace
+//     idle containers worth less than ReplaceMargin (0.5) × the candidate's
+//     score (unless FreeSlotsOnly, the paper's wording). The driver executes
+//     commands in order and a Stop completes before the next command.
+//
+// The pool's own MaxWarm should be disabled (-1) under this controller: the
+// controller bounds pre-warms by MaxWarm, and the pool's cold reserve keeps
+// pre-warms out of the last ColdReserveMB (see docs/simulator.md for why).
+//
+// The pool's Evictor (Controller.Evictor) evicts by the same value (or by
+// least recent invocation with EvictLeastRecentInvocation, the paper's rule).
+//
+// # Thread management (Begin/End)
+//
+// A pre-warm "in flight" is a function container still starting or in
+// /init, with no run waiting on it, of a function the controller is
+// pre-warming.
+//
+//   - S2: no pre-warm in flight: run as is.
+//   - S3: the function is warm and pre-warms of other functions are in
+//     flight: suspend (freeze) them, run, resume after.
+//   - S4-1: the function's own pre-warm is in flight: the invocation joins it
+//     (the pool queues the run on that container) and runs warm when /init
+//     ends; if another invocation had it suspended it is resumed at once.
+//   - S4-2: the function has no container and pre-warms are in flight:
+//     suspend them, run cold, resume.
+//   - S1 counts pre-warms started with no invocation in flight.
+//
+// Holds are reference-counted per container (several invocations may hold
+// one pre-warm); End always releases them (failure and cancellation
+// included), and the daemon resumes a hold older than MaxSuspend so a long
+// cold invocation cannot keep a pre-warm's memory hostage. A failed pre-warm
+// backs its function off for FailureBackoff (1 min); a rejected one (no room)
+// does not.
+package scheduler

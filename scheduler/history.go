@@ -1,0 +1,266 @@
+package scheduler
+
+import (
+	"math"
+	"time"
+)
+
+// HistoryConfig tunes how per-function history forgets.
+type HistoryConfig struct {
+	// RateHalfLife is the half-life of the decayed invocation rate: an invocation
+	// that happened RateHalfLife ago weighs half as much as one happening now.
+	// Default is 10 minutes.
+	RateHalfLife time.Duration
+	// GapDecay is the weight kept by older inter-arrival samples each time a new
+	// one is recorded (per-sample, not per-second, so rare functions keep their
+	// pattern); at most the last 64 gaps are kept. Default is 0.97.
+	GapDecay float64
+	// TimeSmoothing is the weight of a new init/run measurement in the moving
+	// averages. Default is 0.3.
+	TimeSmoothing float64
+}
+
+func (c HistoryConfig) withDefaults() HistoryConfig {
+	if c.RateHalfLife <= 0 {
+		c.RateHalfLife = 10 * time.Minute
+	}
+	if c.GapDecay <= 0 || c.GapDecay >= 1 {
+		c.GapDecay = 0.97
+	}
+	if c.TimeSmoothing <= 0 || c.TimeSmoothing > 1 {
+		c.TimeSmoothing = 0.3
+	}
+	return c
+}
+
+// gapWindow is how many recent inter-arrival gaps a function keeps. Older
+// ones also fade with HistoryConfig.GapDecay.
+const gapWindow = 64
+
+// gapKernel is the half-width of the window each observed gap stands for:
+// arrival times jitter, so a gap of 300 s also predicts 299 s and 301 s.
+func gapKernel(g time.Duration) time.Duration {
+	return max(500*time.Millisecond, g/50)
+}
+
+// Stats is the history of one function. It is read by scores; only History
+// mutates it.
+type Stats struct {
+	cfg HistoryConfig
+
+	// Invocations is the lifetime count (for reporting only; scores use Rate).
+	Invocations int64
+	// LastInvoked is the arrival time of the latest invocation (zero if none).
+	LastInvoked time.Time
+	// InitTime and RunTime are smoothed measurements; zero until measured.
+	InitTime, RunTime time.Duration
+	// ColdStarts counts invocations that paid an init.
+	ColdStarts int64
+
+	rateValue float64   // decayed event count at rateAt
+	rateAt    time.Time // when rateValue was last brought up to date
+
+	gaps     [gapWindow]time.Duration // ring buffer of recent gaps
+	gapNext  int                      // next slot in gaps
+	gapMean  float64                  // decayed mean of gaps (ns)
+	gapVar   float64                  // decayed variance of gaps (ns^2)
+	gapCount int64
+}
+
+// BWarm is init / (init + run): the share of a cold invocation spent
+// initialising. It is 0 until both times have been measured at least once.
+func (s *Stats) BWarm() float64 {
+	total := s.InitTime + s.RunTime
+	if s.InitTime <= 0 || total <= 0 {
+		return 0
+	}
+	return float64(s.InitTime) / float64(total)
+}
+
+// Rate is the exponentially decayed invocation rate at now, in invocations
+// per second.
+func (s *Stats) Rate(now time.Time) float64 {
+	if s.rateAt.IsZero() {
+		return 0
+	}
+	tau := s.cfg.RateHalfLife.Seconds() / math.Ln2
+	dt := now.Sub(s.rateAt).Seconds()
+	if dt < 0 {
+		dt = 0
+	}
+	return s.rateValue * math.Exp(-dt/tau) / tau
+}
+
+// GapMean and GapStdDev describe the (decayed) inter-arrival distribution.
+func (s *Stats) GapMean() time.Duration { return time.Duration(s.gapMean) }
+
+// GapStdDev is the decayed standard deviation of inter-arrival gaps.
+func (s *Stats) GapStdDev() time.Duration { return time.Duration(math.Sqrt(s.gapVar)) }
+
+// GapSamples is the number of inter-arrival gaps observed.
+func (s *Stats) GapSamples() int64 { return s.gapCount }
+
+// survival returns the decayed weight of recent gaps longer than d (each
+// gap smeared uniformly over ±gapKernel), and the total weight.
+func (s *Stats) survival(d time.Duration) (above, total float64) {
+	n := int(min(s.gapCount, gapWindow))
+	w := 1.0
+	for i := 0; i < n; i++ {
+		// newest first
+		g := s.gaps[(s.gapNext-1-i+gapWindow)%gapWindow]
+		k := gapKernel(g)
+		switch {
+		case d <= g-k:
+			above += w
+		case d < g+k:
+			above += w * float64(g+k-d) / float64(2*k)
+		}
+		total += w
+		w *= s.cfg.GapDecay
+	}
+	return above, total
+}
+
+// ArrivalProbability estimates P(next invocation within (now, now+horizon])
+// given that none has arrived since LastInvoked. It conditions the empirical
+// distribution of recent gaps on the time already elapsed (a hazard
+// estimate) and blends it with a Poisson estimate from the decayed rate,
+// trusting the gaps more as samples accumulate. It looks only at the past.
+func (s *Stats) ArrivalProbability(now time.Time, horizon time.Duration) float64 {
+	if s.LastInvoked.IsZero() {
+		return 0
+	}
+	poisson := 1 - math.Exp(-s.Rate(now)*horizon.Seconds())
+	if s.gapCount == 0 {
+		return poisson
+	}
+	elapsed := now.Sub(s.LastInvoked)
+	if elapsed < 0 {
+		elapsed = 0
+	}
+	surv, total := s.survival(elapsed)
+	var empirical float64
+	if surv <= 1e-9*total {
+		// Waited longer than any recent gap: the pattern is broken. Fall
+		// back to the decayed rate, which keeps decaying with silence.
+		empirical = poisson
+	} else {
+		later, _ := s.survival(elapsed + horizon)
+		empirical = (surv - later) / surv
+	}
+	// Confidence in the gaps grows with the sample count.
+	w := float64(s.gapCount) / float64(s.gapCount+3)
+	return w*empirical + (1-w)*poisson
+}
+
+// History records per-function measurements. It is not safe for concurrent
+// use; the Controller serialises access.
+type History struct {
+	cfg   HistoryConfig
+	funcs map[string]*Stats
+}
+
+// NewHistory returns an empty history.
+func NewHistory(cfg HistoryConfig) *History {
+	return &History{cfg: cfg.withDefaults(), funcs: map[string]*Stats{}}
+}
+
+// Get returns the stats of fn, or nil when fn was never seen.
+func (h *History) Get(fn string) *Stats { return h.funcs[fn] }
+
+// Functions returns every known function name (unordered).
+func (h *History) Functions() []string {
+	out := make([]string, 0, len(h.funcs))
+	for k := range h.funcs {
+		out = append(out, k)
+	}
+	return out
+}
+
+func (h *History) stats(fn string) *Stats {
+	s := h.funcs[fn]
+	if s == nil {
+		s = &Stats{cfg: h.cfg}
+		h.funcs[fn] = s
+	}
+	return s
+}
+
+// Arrived records an invocation arriving at now.
+func (h *History) Arrived(fn string, now time.Time) {
+	s := h.stats(fn)
+	s.Invocations++
+	// decayed rate
+	if s.rateAt.IsZero() {
+		s.rateValue = 1
+	} else {
+		tau := h.cfg.RateHalfLife.Seconds() / math.Ln2
+		dt := now.Sub(s.rateAt).Seconds()
+		if dt < 0 {
+			dt = 0
+		}
+		s.rateValue = s.rateValue*math.Exp(-dt/tau) + 1
+	}
+	s.rateAt = now
+	// inter-arrival gap
+	if !s.LastInvoked.IsZero() {
+		gap := now.Sub(s.LastInvoked)
+		if gap < 0 {
+			gap = 0
+		}
+		d := h.cfg.GapDecay
+		s.gaps[s.gapNext] = gap
+		s.gapNext = (s.gapNext + 1) % gapWindow
+		// decayed (EW) mean and variance
+		x := float64(gap)
+		if s.gapCount == 0 {
+			s.gapMean, s.gapVar = x, 0
+		} else {
+			a := 1 - d
+			diff := x - s.gapMean
+			incr := a * diff
+			s.gapMean += incr
+			s.gapVar = (1 - a) * (s.gapVar + diff*incr)
+		}
+		s.gapCount++
+	}
+	if now.After(s.LastInvoked) {
+		s.LastInvoked = now
+	}
+}
+
+// Measured records the init and run time of a finished invocation. init is 0
+// for a warm invocation (the stored init time is then kept).
+func (h *History) Measured(fn string, init, run time.Duration) {
+	s := h.stats(fn)
+	a := h.cfg.TimeSmoothing
+	if init > 0 {
+		s.ColdStarts++
+		if s.InitTime == 0 {
+			s.InitTime = init
+		} else {
+			s.InitTime = time.Duration((1-a)*float64(s.InitTime) + a*float64(init))
+		}
+	}
+	if run > 0 {
+		if s.RunTime == 0 {
+			s.RunTime = run
+		} else {
+			s.RunTime = time.Duration((1-a)*float64(s.RunTime) + a*float64(run))
+		}
+	}
+}
+
+// Warmed records the init time measured by a pre-warm (no run).
+func (h *History) Warmed(fn string, init time.Duration) {
+	if init <= 0 {
+		return
+	}
+	s := h.stats(fn)
+	a := h.cfg.TimeSmoothing
+	if s.InitTime == 0 {
+		s.InitTime = init
+	} else {
+		s.InitTime = time.Duration((1-a)*float64(s.InitTime) + a*float64(init))
+	}
+}

@@ -1,0 +1,121 @@
+package scheduler
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/nemo-edge/nemo/pool"
+)
+
+func TestDecayedRateHalvesPerHalfLife(t *testing.T) {
+	h := NewHistory(HistoryConfig{RateHalfLife: time.Minute})
+	for i := 0; i < 10; i++ {
+		h.Arrived("f", t0)
+	}
+	s := h.Get("f")
+	r0 := s.Rate(t0)
+	r1 := s.Rate(t0.Add(time.Minute))
+	if math.Abs(r1/r0-0.5) > 1e-9 {
+		t.Fatalf("rate after one half-life is %.4f of the start, want 0.5", r1/r0)
+	}
+	if s.Invocations != 10 {
+		t.Fatalf("lifetime count %d", s.Invocations)
+	}
+}
+
+func TestBWarmAndSmoothing(t *testing.T) {
+	h := NewHistory(HistoryConfig{TimeSmoothing: 0.5})
+	h.Measured("f", 3*time.Second, time.Second)
+	if b := h.Get("f").BWarm(); b != 0.75 {
+		t.Fatalf("b_warm %v, want 0.75", b)
+	}
+	h.Measured("f", 0, 3*time.Second) // a warm run keeps the init time
+	s := h.Get("f")
+	if s.InitTime != 3*time.Second || s.RunTime != 2*time.Second || s.ColdStarts != 1 {
+		t.Fatalf("init %v run %v cold %d", s.InitTime, s.RunTime, s.ColdStarts)
+	}
+	if (&Stats{}).BWarm() != 0 {
+		t.Fatal("b_warm of an unmeasured function must be 0")
+	}
+}
+
+// A function invoked every 5 minutes: unlikely right after a run, likely
+// just before the next one, and back to the (decayed) rate once overdue.
+func TestArrivalProbabilityFollowsPeriod(t *testing.T) {
+	h := NewHistory(HistoryConfig{})
+	for i := 0; i < 20; i++ {
+		h.Arrived("f", t0.Add(time.Duration(i)*5*time.Minute))
+	}
+	s := h.Get("f")
+	last := s.LastInvoked
+	p := func(after time.Duration) float64 { return s.ArrivalProbability(last.Add(after), 10*time.Second) }
+	if early, due := p(time.Minute), p(4*time.Minute+55*time.Second); early > 0.05 || due < 0.7 {
+		t.Fatalf("P 1 min after: %.3f (want < 0.05); 5 s before due: %.3f (want > 0.7)", early, due)
+	}
+	if late := p(time.Hour); late > 0.05 {
+		t.Fatalf("P an hour overdue: %.3f", late)
+	}
+	if m := s.GapMean(); m < 4*time.Minute || m > 6*time.Minute {
+		t.Fatalf("gap mean %v", m)
+	}
+	if (&Stats{}).ArrivalProbability(t0, time.Minute) != 0 {
+		t.Fatal("a never-invoked function must have probability 0")
+	}
+}
+
+func TestScores(t *testing.T) {
+	h := NewHistory(HistoryConfig{})
+	for i := 0; i < 20; i++ {
+		h.Arrived("f", t0.Add(time.Duration(i)*time.Minute))
+	}
+	h.Measured("f", 20*time.Second, time.Second)
+	s := h.Get("f")
+	last := s.LastInvoked
+	e := ExpectedBenefit{}
+	if got := e.Horizon(s); got != 29*time.Second {
+		t.Fatalf("horizon %v, want init 20 s + slack 9 s", got)
+	}
+	// 35 s after the last run the next one (at 60 s) is within 29 s.
+	if sc := e.Score(last.Add(35*time.Second), s); sc < 0.8 {
+		t.Fatalf("score %.3f 25 s before a due invocation", sc)
+	}
+	weighted := ExpectedBenefit{CostWeight: 1}.Score(last.Add(35*time.Second), s)
+	if want := e.Score(last.Add(35*time.Second), s) * float64(20*time.Second) / float64(DefaultColdCost); math.Abs(weighted-want) > 1e-9 {
+		t.Fatalf("cost-weighted score %v, want P × init/DefaultColdCost = %v", weighted, want)
+	}
+	ps := PaperScore{}
+	if a, b := ps.Score(last.Add(time.Second), s), ps.Score(last.Add(time.Hour), s); a <= b {
+		t.Fatalf("paper score does not decay with time since the last run: %v then %v", a, b)
+	}
+}
+
+// The eviction order: lowest value first; a second idle container of the
+// same function is worth a tenth; LeastRecentInvocation ignores scores.
+func TestEvictorValueAndDuplicates(t *testing.T) {
+	c := NewController(Config{})
+	now := t0.Add(3 * time.Hour) // "cold" last ran 3 hours ago
+	hot, cold := spec("hot"), spec("cold")
+	for i := 0; i < 20; i++ {
+		c.hist.Arrived(fnName(hot.Key), now.Add(-time.Duration(20-i)*5*time.Second))
+		c.hist.Arrived(fnName(cold.Key), t0.Add(time.Duration(i)*time.Second))
+	}
+	cands := []pool.Candidate{
+		{C: 1, Key: hot.Key, MemoryMB: 256, LastUsed: now.Add(-time.Second)},
+		{C: 2, Key: hot.Key, MemoryMB: 256, LastUsed: now.Add(-2 * time.Second)},
+		{C: 3, Key: cold.Key, MemoryMB: 256, LastUsed: now.Add(-time.Second)},
+	}
+	got := c.Evictor().Victims(now, pool.Need{Count: 3}, append([]pool.Candidate(nil), cands...))
+	if len(got) != 3 || got[0] != 3 || got[1] != 2 || got[2] != 1 {
+		t.Fatalf("order %v, want [c3 (cold) c2 (second hot) c1]", got)
+	}
+	if c.Evictor().Victims(now, pool.Need{MemoryMB: 1024}, cands) != nil {
+		t.Fatal("victims that cannot free the memory must be nil")
+	}
+	lri := NewController(Config{Evict: EvictLeastRecentInvocation})
+	lri.hist = c.hist
+	got = lri.Evictor().Victims(now, pool.Need{Count: 1}, append([]pool.Candidate(nil), cands...))
+	if len(got) != 1 || got[0] != 3 {
+		t.Fatalf("least recent invocation chose %v, want c3", got)
+	}
+}

@@ -1,0 +1,354 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/nemo-edge/nemo/invoker/wire"
+	"github.com/nemo-edge/nemo/pool"
+)
+
+// Manager is the part of pool.Manager the Invoker drives.
+type Manager interface {
+	Run(ctx context.Context, job *pool.Job, onRunDone func(*pool.Outcome)) (*pool.Outcome, error)
+	SpecFor(job *pool.Job) pool.Spec
+	Prewarm(ctx context.Context, spec pool.Spec, initBody []byte, timeout time.Duration) (pool.ContainerID, error)
+	Suspend(ctx context.Context, c pool.ContainerID) error
+	Resume(ctx context.Context, c pool.ContainerID) error
+	Evict(ctx context.Context, c pool.ContainerID) error
+	Snapshot() pool.Snapshot
+}
+
+// Harvester opens a slack-harvest session (NIC coalescing + Click burst) for
+// the duration of an invocation or a warming; release ends it.
+type Harvester interface {
+	Begin(ctx context.Context, reason string) (release func())
+}
+
+// NoopHarvester harvests nothing (machines without NFs, tests).
+type NoopHarvester struct{}
+
+// Begin implements Harvester.
+func (NoopHarvester) Begin(context.Context, string) func() { return func() {} }
+
+// ErrNotStarted is returned by Invoker.Run before Start.
+var ErrNotStarted = errors.New("scheduler: invoker not started")
+
+// InvokerConfig configures an Invoker.
+type InvokerConfig struct {
+	// Controller tunes the decisions (see Config).
+	Controller Config
+	// ControlTimeout bounds each Suspend/Resume/Evict call. Default 10 s.
+	ControlTimeout time.Duration
+	// PrewarmTimeout is the /init timeout of a pre-warm. Default 60 s.
+	PrewarmTimeout time.Duration
+	// RemoveWait bounds how long the daemon waits for a stopped container to
+	// disappear before the next command of the same tick. Default 2 s.
+	RemoveWait time.Duration
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+func (c InvokerConfig) withDefaults() InvokerConfig {
+	if c.ControlTimeout <= 0 {
+		c.ControlTimeout = 10 * time.Second
+	}
+	if c.PrewarmTimeout <= 0 {
+		c.PrewarmTimeout = 60 * time.Second
+	}
+	if c.RemoveWait <= 0 {
+		c.RemoveWait = 2 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Invoker is NEMO's function controller in the invoker: it implements the
+// activation path's Runner (Run) over a pool Manager, wraps every invocation
+// and warming in a harvest session, and runs the pre-warm daemon.
+//
+// Lock order: the Manager may call the Evictor (which takes i.mu) while
+// holding its own lock, so the Invoker never calls the Manager with i.mu
+// held.
+type Invoker struct {
+	cfg  InvokerConfig
+	h    Harvester
+	log  zerolog.Logger
+	mu   sync.Mutex
+	ctrl *Controller
+	jobs map[pool.Key]*pool.Job // latest job per function: /init context for pre-warms
+	seq  uint64
+
+	mgr    Manager
+	cancel context.CancelFunc
+	ctx    context.Context
+	wg     sync.WaitGroup
+}
+
+// NewInvoker returns an Invoker; give Evictor() to the pool's Config, then
+// Start it with the Manager.
+func NewInvoker(cfg InvokerConfig, h Harvester, log zerolog.Logger) *Invoker {
+	cfg = cfg.withDefaults()
+	if h == nil {
+		h = NoopHarvester{}
+	}
+	return &Invoker{
+		cfg:  cfg,
+		h:    h,
+		log:  log.With().Str("component", "scheduler").Logger(),
+		ctrl: NewController(cfg.Controller),
+		jobs: map[pool.Key]*pool.Job{},
+	}
+}
+
+// Evictor is the controller's eviction order for pool.Config.Evictor.
+func (i *Invoker) Evictor() pool.Evictor { return lockedEvictor{i} }
+
+type lockedEvictor struct{ i *Invoker }
+
+func (l lockedEvictor) Victims(now time.Time, need pool.Need, c []pool.Candidate) []pool.ContainerID {
+	l.i.mu.Lock()
+	defer l.i.mu.Unlock()
+	return l.i.ctrl.Evictor().Victims(now, need, c)
+}
+
+// Start binds the Manager and starts the pre-warm daemon until ctx ends or
+// Close.
+func (i *Invoker) Start(ctx context.Context, mgr Manager) {
+	ctx, cancel := context.WithCancel(ctx)
+	i.mu.Lock()
+	i.mgr, i.ctx, i.cancel = mgr, ctx, cancel
+	i.mu.Unlock()
+	i.wg.Add(1)
+	go i.daemon(ctx)
+}
+
+// Close stops the daemon and waits for pre-warms in flight to return.
+func (i *Invoker) Close() {
+	i.mu.Lock()
+	cancel := i.cancel
+	i.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	i.wg.Wait()
+}
+
+// Counts returns the per-state counters (S1..S4-2).
+func (i *Invoker) Counts() map[State]int64 {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.ctrl.Counts()
+}
+
+// WriteMetrics writes the state counters in Prometheus text format (for
+// metrics.Registry.Collect).
+func (i *Invoker) WriteMetrics(w io.Writer) {
+	counts := i.Counts()
+	i.mu.Lock()
+	invs, pws := i.ctrl.InFlight()
+	i.mu.Unlock()
+	fmt.Fprintln(w, "# HELP nemo_scheduler_state_total Invocations (S2..S4-2) and pre-warms (S1) per thread-management state.")
+	fmt.Fprintln(w, "# TYPE nemo_scheduler_state_total counter")
+	for _, s := range AllStates() {
+		fmt.Fprintf(w, "nemo_scheduler_state_total{state=%q} %d\n", s.String(), counts[s])
+	}
+	fmt.Fprintln(w, "# HELP nemo_scheduler_prewarms_in_flight Pre-warms started and not finished.")
+	fmt.Fprintln(w, "# TYPE nemo_scheduler_prewarms_in_flight gauge")
+	fmt.Fprintf(w, "nemo_scheduler_prewarms_in_flight %d\n", pws)
+	fmt.Fprintln(w, "# HELP nemo_scheduler_invocations_in_flight Invocations started and not finished.")
+	fmt.Fprintln(w, "# TYPE nemo_scheduler_invocations_in_flight gauge")
+	fmt.Fprintf(w, "nemo_scheduler_invocations_in_flight %d\n", invs)
+}
+
+// Run executes one activation (the activation.Runner contract, with pool's
+// identical Job/Outcome types): controller decision, suspension of
+// conflicting pre-warms, harvest session around the pool's run, history
+// update, resumption. Outcome.Conflict carries the state.
+func (i *Invoker) Run(ctx context.Context, job *pool.Job, onRunDone func(*pool.Outcome)) (*pool.Outcome, error) {
+	i.mu.Lock()
+	mgr := i.mgr
+	i.mu.Unlock()
+	if mgr == nil {
+		return nil, ErrNotStarted
+	}
+	if job == nil || job.Msg == nil || job.Action == nil {
+		return mgr.Run(ctx, job, onRunDone) // the pool reports the bad job
+	}
+	spec := mgr.SpecFor(job)
+	snap := mgr.Snapshot()
+	i.mu.Lock()
+	i.seq++
+	id := fmt.Sprintf("%s#%d", job.Msg.ActivationID, i.seq)
+	i.jobs[spec.Key] = job
+	d := i.ctrl.Begin(i.cfg.Now(), id, spec, snap)
+	i.mu.Unlock()
+	log := job.Log.With().Str("component", "scheduler").Str("state", d.State.String()).Logger()
+
+	// End runs whatever happens below (panics included), so holds are
+	// always released.
+	var out *pool.Outcome
+	var err error
+	defer func() {
+		m := Measure{OK: err == nil && out != nil}
+		if out != nil {
+			m.Init = out.InitDuration
+			if out.End.After(out.Start) {
+				m.Run = out.End.Sub(out.Start)
+			}
+		}
+		i.mu.Lock()
+		cmds := i.ctrl.End(i.cfg.Now(), id, m)
+		i.mu.Unlock()
+		i.exec(context.WithoutCancel(ctx), mgr, cmds, log)
+	}()
+
+	i.exec(ctx, mgr, d.Commands, log)
+	release := i.h.Begin(ctx, "invoke")
+	out, err = mgr.Run(ctx, job, onRunDone)
+	release()
+	if out != nil {
+		out.Conflict = d.State.String()
+	}
+	log.Debug().Err(err).Msg("invocation done")
+	return out, err
+}
+
+// exec executes controller commands in order (pre-warms start in the
+// background). Failures are logged and reported back so state stays
+// consistent.
+func (i *Invoker) exec(ctx context.Context, mgr Manager, cmds []Command, log zerolog.Logger) {
+	for _, c := range cmds {
+		switch c := c.(type) {
+		case Suspend:
+			cctx, cancel := context.WithTimeout(ctx, i.cfg.ControlTimeout)
+			err := mgr.Suspend(cctx, c.C)
+			cancel()
+			if err != nil {
+				log.Warn().Err(err).Str("container", c.C.String()).Msg("cannot suspend pre-warm")
+				i.mu.Lock()
+				i.ctrl.Forget(c.C)
+				i.mu.Unlock()
+			}
+		case Resume:
+			cctx, cancel := context.WithTimeout(ctx, i.cfg.ControlTimeout)
+			err := mgr.Resume(cctx, c.C)
+			cancel()
+			if err != nil && !errors.Is(err, pool.ErrUnknownContainer) && !errors.Is(err, pool.ErrNotApplicable) {
+				log.Warn().Err(err).Str("container", c.C.String()).Msg("cannot resume pre-warm")
+			}
+		case Stop:
+			cctx, cancel := context.WithTimeout(ctx, i.cfg.ControlTimeout)
+			err := mgr.Evict(cctx, c.C)
+			cancel()
+			if err != nil {
+				log.Debug().Err(err).Str("container", c.C.String()).Msg("stop not applied")
+				continue
+			}
+			i.waitRemoved(ctx, mgr, c.C)
+		case Prewarm:
+			i.wg.Add(1)
+			go i.prewarm(mgr, c, log)
+		}
+	}
+}
+
+// waitRemoved waits (bounded) until c is gone, so the memory it frees is
+// there for the next command of the same tick.
+func (i *Invoker) waitRemoved(ctx context.Context, mgr Manager, c pool.ContainerID) {
+	deadline := time.NewTimer(i.cfg.RemoveWait)
+	defer deadline.Stop()
+	poll := time.NewTicker(10 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		gone := true
+		for _, ci := range mgr.Snapshot().Containers {
+			if ci.C == c {
+				gone = false
+				break
+			}
+		}
+		if gone {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-deadline.C:
+			return
+		case <-poll.C:
+		}
+	}
+}
+
+func (i *Invoker) prewarm(mgr Manager, p Prewarm, log zerolog.Logger) {
+	defer i.wg.Done()
+	i.mu.Lock()
+	job := i.jobs[p.Spec.Key]
+	ctx := i.ctx
+	i.mu.Unlock()
+	fail := func(rejected bool, err error) {
+		i.mu.Lock()
+		if rejected {
+			i.ctrl.PrewarmRejected(i.cfg.Now(), p.ID)
+		} else {
+			i.ctrl.PrewarmDone(i.cfg.Now(), p.ID, false, 0)
+		}
+		i.mu.Unlock()
+		log.Debug().Err(err).Str("function", p.Spec.Key.String()).Msg("pre-warm not done")
+	}
+	if job == nil {
+		fail(false, errors.New("no activation seen to build the /init body"))
+		return
+	}
+	body, err := wire.InitBody(job.Msg, job.Action, i.cfg.Now().Add(i.cfg.PrewarmTimeout).UnixMilli())
+	if err != nil {
+		fail(false, err)
+		return
+	}
+	release := i.h.Begin(ctx, "prewarm")
+	c, err := mgr.Prewarm(ctx, p.Spec, body, i.cfg.PrewarmTimeout)
+	release()
+	if err != nil {
+		fail(errors.Is(err, pool.ErrRejected), err)
+		return
+	}
+	var init time.Duration
+	for _, ci := range mgr.Snapshot().Containers {
+		if ci.C == c {
+			init = ci.InitCost
+		}
+	}
+	i.mu.Lock()
+	i.ctrl.PrewarmDone(i.cfg.Now(), p.ID, true, init)
+	i.mu.Unlock()
+}
+
+func (i *Invoker) daemon(ctx context.Context) {
+	defer i.wg.Done()
+	t := time.NewTicker(i.ctrl.Config().Tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		i.mu.Lock()
+		mgr := i.mgr
+		i.mu.Unlock()
+		snap := mgr.Snapshot()
+		i.mu.Lock()
+		cmds := i.ctrl.Tick(i.cfg.Now(), snap)
+		i.mu.Unlock()
+		i.exec(ctx, mgr, cmds, i.log)
+	}
+}

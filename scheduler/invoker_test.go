@@ -1,0 +1,255 @@
+package scheduler
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/nemo-edge/nemo/invoker/wire"
+	"github.com/nemo-edge/nemo/pool"
+)
+
+// fakeManager records calls; Snapshot returns what the test sets.
+type fakeManager struct {
+	mu       sync.Mutex
+	calls    []string
+	snap     pool.Snapshot
+	runErr   error
+	runHook  func() // called inside Run (e.g. to check the harvest session)
+	prewarms chan []byte
+	suspErr  error
+}
+
+func (f *fakeManager) record(s string) {
+	f.mu.Lock()
+	f.calls = append(f.calls, s)
+	f.mu.Unlock()
+}
+
+func (f *fakeManager) Calls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.calls...)
+}
+
+func (f *fakeManager) Run(ctx context.Context, job *pool.Job, onRunDone func(*pool.Outcome)) (*pool.Outcome, error) {
+	f.record("run " + job.Msg.ActivationID)
+	if f.runHook != nil {
+		f.runHook()
+	}
+	if f.runErr != nil {
+		return nil, f.runErr
+	}
+	now := time.Now()
+	o := &pool.Outcome{InitDuration: 2 * time.Second, Start: now, End: now.Add(50 * time.Millisecond), ContainerState: "cold"}
+	if onRunDone != nil {
+		onRunDone(o)
+	}
+	return o, nil
+}
+
+func (f *fakeManager) SpecFor(job *pool.Job) pool.Spec {
+	return pool.Spec{Key: pool.Key{Namespace: "guest", Action: job.Action.FullyQualifiedName()}, Kind: "nodejs:20", MemoryMB: 256, Concurrency: 1}
+}
+
+func (f *fakeManager) Prewarm(ctx context.Context, spec pool.Spec, body []byte, timeout time.Duration) (pool.ContainerID, error) {
+	f.record("prewarm " + spec.Key.Action)
+	if f.prewarms != nil {
+		f.prewarms <- body
+	}
+	return 7, nil
+}
+
+func (f *fakeManager) Suspend(ctx context.Context, c pool.ContainerID) error {
+	f.record("suspend " + c.String())
+	return f.suspErr
+}
+
+func (f *fakeManager) Resume(ctx context.Context, c pool.ContainerID) error {
+	f.record("resume " + c.String())
+	return nil
+}
+
+func (f *fakeManager) Evict(ctx context.Context, c pool.ContainerID) error {
+	f.record("evict " + c.String())
+	return nil
+}
+
+func (f *fakeManager) Snapshot() pool.Snapshot {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.snap
+}
+
+type countingHarvester struct {
+	mu     sync.Mutex
+	open   int
+	begins []string
+}
+
+func (c *countingHarvester) Begin(_ context.Context, reason string) func() {
+	c.mu.Lock()
+	c.open++
+	c.begins = append(c.begins, reason)
+	c.mu.Unlock()
+	return func() {
+		c.mu.Lock()
+		c.open--
+		c.mu.Unlock()
+	}
+}
+
+func (c *countingHarvester) Open() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.open
+}
+
+func testJob(t *testing.T, id, name string) *pool.Job {
+	t.Helper()
+	msg := &wire.ActivationMessage{ActivationID: id, Action: wire.FullyQualifiedName{Path: "guest", Name: name}}
+	msg.User.Namespace.Name = "guest"
+	msg.TransID = wire.TransID{Raw: json.RawMessage(`["tid-1",1700000000000]`)}
+	a := &wire.Action{Namespace: "guest", Name: name, Exec: wire.Exec{Kind: "nodejs:20", Code: "function main(){return {}}"}}
+	return &pool.Job{Msg: msg, Action: a, TransID: "tid-1", Log: zerolog.Nop()}
+}
+
+func TestInvokerRunWrapsHarvestAndReportsState(t *testing.T) {
+	h := &countingHarvester{}
+	fm := &fakeManager{}
+	fm.runHook = func() {
+		if h.Open() != 1 {
+			t.Errorf("Run called with %d harvest sessions open, want 1", h.Open())
+		}
+	}
+	inv := NewInvoker(InvokerConfig{}, h, zerolog.Nop())
+	if _, err := inv.Run(context.Background(), testJob(t, "a1", "hello"), nil); !errors.Is(err, ErrNotStarted) {
+		t.Fatalf("Run before Start: err %v, want ErrNotStarted", err)
+	}
+	inv.Start(context.Background(), fm)
+	defer inv.Close()
+	called := false
+	out, err := inv.Run(context.Background(), testJob(t, "a1", "hello"), func(*pool.Outcome) { called = true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Conflict != "S2" || !called {
+		t.Fatalf("Conflict %q (want S2), onRunDone called %v", out.Conflict, called)
+	}
+	if h.Open() != 0 {
+		t.Fatalf("%d harvest sessions left open", h.Open())
+	}
+	s := inv.ctrl.History().Get(fnName(fm.SpecFor(testJob(t, "x", "hello")).Key))
+	if s == nil || s.Invocations != 1 || s.InitTime != 2*time.Second {
+		t.Fatalf("history not updated: %+v", s)
+	}
+	var b bytes.Buffer
+	inv.WriteMetrics(&b)
+	if !strings.Contains(b.String(), `nemo_scheduler_state_total{state="S2"} 1`) {
+		t.Fatalf("metrics:\n%s", b.String())
+	}
+}
+
+// A pre-warm in flight is suspended for a cold invocation (S4-2) and
+// resumed when the invocation ends, even when the pool failed it.
+func TestInvokerSuspendsAndResumesOnFailure(t *testing.T) {
+	fm := &fakeManager{runErr: pool.ErrProvision}
+	inv := NewInvoker(InvokerConfig{}, nil, zerolog.Nop())
+	inv.Start(context.Background(), fm)
+	defer inv.Close()
+	// A pre-warm of "other" is in flight as container c3.
+	other := testJob(t, "p", "other")
+	otherKey := fm.SpecFor(other).Key
+	inv.mu.Lock()
+	inv.ctrl.prewarm["prewarm-x"] = prewarmReq{key: otherKey}
+	inv.mu.Unlock()
+	fm.snap = pool.Snapshot{UserMemoryMB: 2048, ColdReserveMB: 512, MaxWarm: -1, Containers: []pool.ContainerInfo{
+		{C: 3, Key: otherKey, MemoryMB: 256, State: pool.StateWarming},
+	}}
+	_, err := inv.Run(context.Background(), testJob(t, "a1", "hello"), nil)
+	if !errors.Is(err, pool.ErrProvision) {
+		t.Fatalf("err %v", err)
+	}
+	got := strings.Join(fm.Calls(), ", ")
+	if got != "suspend c3, run a1, resume c3" {
+		t.Fatalf("calls: %s", got)
+	}
+	if inv.Counts()[S42] != 1 {
+		t.Fatalf("counts %v", inv.Counts())
+	}
+}
+
+// A suspend that fails leaves nothing held (no resume later).
+func TestInvokerSuspendFailureForgets(t *testing.T) {
+	fm := &fakeManager{suspErr: pool.ErrNotApplicable}
+	inv := NewInvoker(InvokerConfig{}, nil, zerolog.Nop())
+	inv.Start(context.Background(), fm)
+	defer inv.Close()
+	otherKey := fm.SpecFor(testJob(t, "p", "other")).Key
+	inv.mu.Lock()
+	inv.ctrl.prewarm["prewarm-x"] = prewarmReq{key: otherKey}
+	inv.mu.Unlock()
+	fm.snap = pool.Snapshot{UserMemoryMB: 2048, ColdReserveMB: 512, MaxWarm: -1, Containers: []pool.ContainerInfo{
+		{C: 3, Key: otherKey, MemoryMB: 256, State: pool.StateStarting},
+	}}
+	if _, err := inv.Run(context.Background(), testJob(t, "a1", "hello"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(fm.Calls(), ", "); got != "suspend c3, run a1" {
+		t.Fatalf("calls: %s", got)
+	}
+}
+
+// The daemon pre-warms a function seen before, with an /init body built from
+// its last activation, inside a harvest session.
+func TestInvokerDaemonPrewarms(t *testing.T) {
+	h := &countingHarvester{}
+	fm := &fakeManager{prewarms: make(chan []byte, 4)}
+	fm.snap = pool.Snapshot{UserMemoryMB: 2048, ColdReserveMB: 512, MaxWarm: -1}
+	// The fake clock says "50 s after the last of ten invocations 60 s apart".
+	var clock struct {
+		sync.Mutex
+		now time.Time
+	}
+	clock.now = t0
+	now := func() time.Time { clock.Lock(); defer clock.Unlock(); return clock.now }
+	inv := NewInvoker(InvokerConfig{Controller: Config{Tick: 5 * time.Millisecond}, Now: now}, h, zerolog.Nop())
+	for i := 0; i < 10; i++ {
+		clock.Lock()
+		clock.now = t0.Add(time.Duration(i) * time.Minute)
+		clock.Unlock()
+		inv.mgr = fm // Run needs a manager; Start (the daemon) comes after
+		if _, err := inv.Run(context.Background(), testJob(t, "a", "hello"), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Lock()
+	clock.now = t0.Add(9*time.Minute + 50*time.Second)
+	clock.Unlock()
+	inv.Start(context.Background(), fm)
+	defer inv.Close()
+	select {
+	case body := <-fm.prewarms:
+		if !bytes.Contains(body, []byte(`"code"`)) || !bytes.Contains(body, []byte("function main")) {
+			t.Fatalf("init body without the action code: %s", body)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no pre-warm issued")
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	found := false
+	for _, r := range h.begins {
+		found = found || r == "prewarm"
+	}
+	if !found {
+		t.Fatalf("no harvest session for the pre-warm: %v", h.begins)
+	}
+}
