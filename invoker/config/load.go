@@ -1,0 +1,181 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// EnvConfigPath names the config file when --config is not given.
+const EnvConfigPath = "NEMO_CONFIG"
+
+// Usage describes the command line Load accepts.
+const Usage = `usage: nemo [--config FILE] [--id N] [--uniqueName S] [--displayedName S] [--overwriteId N]
+  --config FILE       JSON configuration file (default $NEMO_CONFIG; none: defaults + environment)
+  --id N              invoker id (invoker{N}); wins over everything else
+  --uniqueName S      unique name; without --id it would need ZooKeeper id assignment, which NEMO does not do
+  --displayedName S   displayed name
+  --overwriteId N     with --uniqueName and no --id: use N as the id`
+
+// Load builds the configuration from, in increasing precedence: Defaults, the JSON file (--config or
+// $NEMO_CONFIG), the environment variables an OpenWhisk invoker deployment sets (see doc.go) and the
+// command line that OpenWhisk's /init.sh passes (--id, --uniqueName, --displayedName, --overwriteId).
+// getenv is usually os.Getenv. The result is validated; any problem is returned as one *Error wrapping
+// ErrInvalid. -h/--help returns an error wrapping flag.ErrHelp.
+func Load(args []string, getenv func(string) string) (*Config, error) {
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	cl, err := parseArgs(args)
+	if err != nil {
+		return nil, err
+	}
+	path := cl.configPath
+	if path == "" {
+		path = strings.TrimSpace(getenv(EnvConfigPath))
+	}
+	cfg := Defaults()
+	if path != "" {
+		if err := cfg.readFile(path); err != nil {
+			return nil, err
+		}
+	}
+	if err := cfg.applyEnv(getenv); err != nil {
+		return nil, err
+	}
+	if err := cfg.applyArgs(cl); err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// cmdLine is the parsed command line; nil pointers were not given.
+type cmdLine struct {
+	id, overwriteID           *int
+	uniqueName, displayedName *string
+	configPath                string
+}
+
+func parseArgs(args []string) (cmdLine, error) {
+	var cl cmdLine
+	fs := flag.NewFlagSet("nemo", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var flagErr *Error // flag.FlagSet flattens a Func's error into text; keep ours
+	intFlag := func(name string, dst **int) {
+		fs.Func(name, "", func(s string) error {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || n < 0 {
+				flagErr = invalid("--"+name, "%q is not a non-negative integer", s)
+				return flagErr
+			}
+			*dst = &n
+			return nil
+		})
+	}
+	strFlag := func(name string, dst **string) {
+		fs.Func(name, "", func(s string) error {
+			*dst = &s
+			return nil
+		})
+	}
+	intFlag("id", &cl.id)
+	intFlag("overwriteId", &cl.overwriteID)
+	strFlag("uniqueName", &cl.uniqueName)
+	strFlag("displayedName", &cl.displayedName)
+	fs.StringVar(&cl.configPath, "config", "", "")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cl, fmt.Errorf("%w\n%s", flag.ErrHelp, Usage)
+		}
+		if flagErr != nil {
+			return cl, flagErr
+		}
+		// flag's own messages: "flag provided but not defined: -x", "flag needs an argument: -id".
+		return cl, invalidCause("command line", err, "%v", err)
+	}
+	if fs.NArg() > 0 {
+		return cl, invalid("command line", "unexpected argument %q (see --help)", fs.Arg(0))
+	}
+	return cl, nil
+}
+
+// applyArgs puts the command line over the file and environment. The id comes from --id, else from
+// --overwriteId, else from the config file; a --uniqueName with no id anywhere would need ZooKeeper.
+func (c *Config) applyArgs(cl cmdLine) error {
+	if cl.uniqueName != nil {
+		c.Invoker.UniqueName = *cl.uniqueName
+	}
+	if cl.displayedName != nil {
+		c.Invoker.DisplayedName = *cl.displayedName
+	}
+	switch {
+	case cl.id != nil:
+		c.Invoker.ID = *cl.id
+	case cl.overwriteID != nil:
+		c.Invoker.ID = *cl.overwriteID
+	case c.Invoker.ID == unsetID && cl.uniqueName != nil:
+		return invalid("--uniqueName", "%q given without --id: ZooKeeper id assignment is not supported by NEMO; pass --id N (or --overwriteId N, or set invoker.id)", *cl.uniqueName)
+	}
+	return nil
+}
+
+// readFile decodes the JSON config file over c. Unknown fields are errors (typos must not pass silently).
+func (c *Config) readFile(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return invalidCause(path, err, "cannot read config file: %v", unwrapPathError(err))
+	}
+	if err := decodeStrict(data, c); err != nil {
+		return jsonError(path, data, err)
+	}
+	if mp := c.Runtimes.ManifestPath; mp != "" && !filepath.IsAbs(mp) {
+		mp = filepath.Join(filepath.Dir(path), mp)
+		if abs, err := filepath.Abs(mp); err == nil {
+			mp = abs
+		}
+		c.Runtimes.ManifestPath = mp
+	}
+	return nil
+}
+
+func decodeStrict(data []byte, v any) error {
+	t := bytes.TrimSpace(data)
+	if len(t) == 0 || t[0] != '{' {
+		if len(t) == 0 {
+			return fmt.Errorf("empty file, want a JSON object")
+		}
+		if json.Valid(t) {
+			return fmt.Errorf("want a JSON object, got %s", jsonKind(t))
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return errUnexpectedEOF
+		}
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errTrailingData
+	}
+	return nil
+}
+
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}

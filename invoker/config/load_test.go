@@ -1,0 +1,216 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestArgs(t *testing.T) {
+	cases := []struct {
+		name              string
+		args              []string
+		id                int
+		unique, displayed string
+	}{
+		{"--id", []string{"--id", "0"}, 0, "", ""},
+		{"-id=N form", []string{"-id=7"}, 7, "", ""},
+		{"ansible: --id and --uniqueName", []string{"--id", "2", "--uniqueName", "2"}, 2, "2", ""},
+		{"--id wins over --overwriteId", []string{"--uniqueName", "n", "--overwriteId", "9", "--id", "1"}, 1, "n", ""},
+		{"--uniqueName with --overwriteId", []string{"--uniqueName", "kind-worker", "--overwriteId", "4", "--displayedName", "edge"}, 4, "kind-worker", "edge"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(tc.args, envFunc(baseEnv()))
+			require.NoError(t, err)
+			assert.Equal(t, tc.id, c.Invoker.ID)
+			assert.Equal(t, tc.unique, c.Invoker.UniqueName)
+			assert.Equal(t, tc.displayed, c.Invoker.DisplayedName)
+		})
+	}
+}
+
+func TestArgsNames(t *testing.T) {
+	c, err := Load([]string{"--id", "0", "--uniqueName", "0"}, envFunc(baseEnv()))
+	require.NoError(t, err)
+	assert.Equal(t, "invoker0/0", c.InstanceID().String())
+	assert.Equal(t, "wsk00", c.ContainerPrefix()) // PROTOCOL §6.2, ansible
+	c, err = Load([]string{"--id", "0", "--uniqueName", "kind worker/1", "--displayedName", "edge"}, envFunc(baseEnv()))
+	require.NoError(t, err)
+	assert.Equal(t, "invoker0/kind worker/1/edge", c.InstanceID().String())
+	assert.Equal(t, "wskkindworker10", c.ContainerPrefix())
+	assert.Equal(t, "wskkindworker10", c.PoolConfig().Pool.NamePrefix)
+}
+
+func TestArgsInvalid(t *testing.T) {
+	cases := []struct {
+		name       string
+		args       []string
+		field, msg string
+	}{
+		{"no id at all", nil, "invoker.id", "not set: pass --id N"},
+		{"--uniqueName alone needs ZooKeeper", []string{"--uniqueName", "kind-worker"}, "--uniqueName", "ZooKeeper id assignment is not supported by NEMO; pass --id N"},
+		{"--id not a number", []string{"--id", "zero"}, "--id", `"zero" is not a non-negative integer`},
+		{"--id negative", []string{"--id", "-1"}, "--id", "not a non-negative integer"},
+		{"--overwriteId not a number", []string{"--overwriteId", "x"}, "--overwriteId", "not a non-negative integer"},
+		{"unknown flag", []string{"--id", "0", "--zookeeper", "z"}, "command line", "flag provided but not defined: -zookeeper"},
+		{"flag without value", []string{"--id"}, "command line", "flag needs an argument"},
+		{"positional argument", []string{"--id", "0", "extra"}, "command line", `unexpected argument "extra"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(tc.args, envFunc(baseEnv()))
+			requireInvalid(t, err, tc.field, tc.msg)
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	_, err := Load([]string{"--help"}, envFunc(baseEnv()))
+	require.ErrorIs(t, err, flag.ErrHelp)
+	assert.Contains(t, err.Error(), "--uniqueName")
+}
+
+const minimalFile = `{"invoker": {"id": 5, "port": 9000},
+ "kafka": {"brokers": ["127.0.0.1:9092"]},
+ "store": {"kind": "file", "path": "/tmp/nemo-store"},
+ "runtimes": {"manifest": ` + smallManifest + `}}`
+
+func TestConfigFile(t *testing.T) {
+	path := writeFile(t, "nemo.json", minimalFile)
+
+	t.Run("--config", func(t *testing.T) {
+		c, err := Load([]string{"--config", path}, envFunc(nil))
+		require.NoError(t, err)
+		assert.Equal(t, 5, c.Invoker.ID)
+		assert.Equal(t, 9000, c.Invoker.Port)
+		assert.Equal(t, StoreFile, c.Store.Kind)
+		assert.Equal(t, MB(2048), c.Pool.UserMemoryMB, "defaults stay where the file is silent")
+	})
+	t.Run("NEMO_CONFIG", func(t *testing.T) {
+		c, err := Load(nil, envFunc(map[string]string{"NEMO_CONFIG": path}))
+		require.NoError(t, err)
+		assert.Equal(t, 5, c.Invoker.ID)
+	})
+	t.Run("--config wins over NEMO_CONFIG", func(t *testing.T) {
+		_, err := Load([]string{"--config", path}, envFunc(map[string]string{"NEMO_CONFIG": "/nonexistent.json"}))
+		require.NoError(t, err)
+	})
+	t.Run("environment overrides the file", func(t *testing.T) {
+		c, err := Load([]string{"--config", path}, envFunc(map[string]string{
+			"PORT": "8085", "KAFKA_HOSTS": "kafka.docker:9092", "CONFIG_whisk_containerPool_userMemory": "1024m",
+			"CONFIG_whisk_couchdb_host": "db.docker", "CONFIG_whisk_couchdb_username": "u", "DB_PREFIX": "local_",
+		}))
+		require.NoError(t, err)
+		assert.Equal(t, 8085, c.Invoker.Port)
+		assert.Equal(t, []string{"kafka.docker:9092"}, c.Kafka.Brokers)
+		assert.Equal(t, MB(1024), c.Pool.UserMemoryMB)
+		assert.Equal(t, StoreCouchDB, c.Store.Kind, "CONFIG_whisk_couchdb_* selects couchdb")
+	})
+	t.Run("KAFKA_HOSTS turns embedded off", func(t *testing.T) {
+		p := writeFile(t, "e.json", `{"invoker":{"id":0},"kafka":{"embedded":true},"store":{"kind":"file","path":"/x"},"runtimes":{"manifest":`+smallManifest+`}}`)
+		c, err := Load([]string{"--config", p}, envFunc(map[string]string{"KAFKA_HOSTS": "k:1"}))
+		require.NoError(t, err)
+		assert.False(t, c.Kafka.Embedded)
+	})
+	t.Run("command line overrides the file", func(t *testing.T) {
+		c, err := Load([]string{"--config", path, "--id", "1", "--uniqueName", "u"}, envFunc(nil))
+		require.NoError(t, err)
+		assert.Equal(t, 1, c.Invoker.ID)
+		assert.Equal(t, "u", c.Invoker.UniqueName)
+	})
+	t.Run("--uniqueName alone takes the file's id", func(t *testing.T) {
+		c, err := Load([]string{"--config", path, "--uniqueName", "u"}, envFunc(nil))
+		require.NoError(t, err)
+		assert.Equal(t, 5, c.Invoker.ID)
+	})
+	t.Run("relative manifestPath is relative to the file", func(t *testing.T) {
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "rt.json"), []byte(smallManifest), 0o644))
+		p := filepath.Join(dir, "c.json")
+		require.NoError(t, os.WriteFile(p, []byte(`{"invoker":{"id":0},"kafka":{"embedded":true},"store":{"kind":"file","path":"/x"},"runtimes":{"manifestPath":"rt.json"}}`), 0o644))
+		c, err := Load([]string{"--config", p}, envFunc(nil))
+		require.NoError(t, err)
+		assert.Equal(t, filepath.Join(dir, "rt.json"), c.Runtimes.ManifestPath) // dir is absolute
+		assert.Equal(t, []string{"nodejs:20", "python:3"}, c.Manifest.Kinds())
+	})
+	t.Run("RUNTIMES_MANIFEST replaces the file's manifestPath", func(t *testing.T) {
+		p := writeFile(t, "c.json", `{"invoker":{"id":0},"kafka":{"embedded":true},"store":{"kind":"file","path":"/x"},"runtimes":{"manifestPath":"/nonexistent.json"}}`)
+		c, err := Load([]string{"--config", p}, envFunc(map[string]string{"RUNTIMES_MANIFEST": smallManifest}))
+		require.NoError(t, err)
+		assert.Empty(t, c.Runtimes.ManifestPath)
+	})
+	t.Run("sizes and durations in every accepted form", func(t *testing.T) {
+		p := writeFile(t, "c.json", `{"invoker":{"id":0},"kafka":{"embedded":true},"store":{"kind":"file","path":"/x"},
+			"runtimes":{"manifest":`+smallManifest+`},
+			"pool":{"userMemoryMB":"4g","coldReserveMB":"1024","pauseGrace":"50 milliseconds","idleTimeout":"1h30m"},
+			"limits":{"memory":{"min":"128m","std":"256 MB","max":"1 GB"}}}`)
+		c, err := Load([]string{"--config", p}, envFunc(nil))
+		require.NoError(t, err)
+		assert.Equal(t, MB(4096), c.Pool.UserMemoryMB)
+		assert.Equal(t, MB(1024), c.Pool.ColdReserveMB)
+		assert.Equal(t, 50*time.Millisecond, c.Pool.PauseGrace.D())
+		assert.Equal(t, 90*time.Minute, c.Pool.IdleTimeout.D())
+		assert.Equal(t, MBRange{Min: 128, Max: 1024, Std: 256}, c.Limits.Memory)
+	})
+}
+
+func TestConfigFileInvalid(t *testing.T) {
+	head := `{"invoker":{"id":0},"kafka":{"embedded":true},"store":{"kind":"file","path":"/x"},"runtimes":{"manifest":` + smallManifest + `},`
+	cases := []struct {
+		name, content string
+		field, msg    string // field "" = the file's path
+	}{
+		{"syntax error with position", "{\n  \"invoker\": {\"id\": 0,}\n}", "", "invalid JSON at offset 24 (line 2, column 23)"},
+		{"truncated", `{"invoker": {"id": 0}`, "", "unexpected end of input"},
+		{"empty file", ``, "", "empty file"},
+		{"not an object", `[1, 2]`, "", "want a JSON object, got an array"},
+		{"trailing data", `{"invoker": {"id": 0}} {}`, "", "unexpected data after the top-level JSON object"},
+		{"unknown field", `{"pool": {"maxWarmm": 3}}`, "", `unknown field "maxWarmm"`},
+		{"wrong type", `{"pool": {"maxWarm": "six"}}`, "pool.maxWarm", "want an integer, got string"},
+		{"wrong type nested in a list", `{"edgeFunctions": [{"action": 7}]}`, "edgeFunctions.action", "want a string, got number"},
+		{"duration as a number", `{"pool": {"pauseGrace": 10}}`, "pool.pauseGrace", `want a duration string such as "10s"`},
+		{"duration unparsable", `{"scheduler": {"prewarmInterval": "3 parsecs"}}`, "scheduler.prewarmInterval", `"3 parsecs" is not a duration`},
+		{"size unparsable", `{"pool": {"userMemoryMB": "lots"}}`, "pool.userMemoryMB", `"lots" is not a size`},
+		{"size fractional", `{"pool": {"userMemoryMB": 2048.5}}`, "pool.userMemoryMB", "2048.5 is not a whole number of MB"},
+		{"size not whole MB", `{"pool": {"coldReserveMB": "100k"}}`, "pool.coldReserveMB", `"100k" is not a whole number of MB`},
+		{"size as bool", `{"pool": {"coldReserveMB": true}}`, "pool.coldReserveMB", "want a size such as 2048"},
+		{"harvester type error", head + `"harvester": {"nfs": [{"name": "fw", "cores": "1"}]}}`, "harvester.nfs.cores", "want an array, got string"},
+		{"manifest and manifestPath", `{"invoker":{"id":0},"kafka":{"embedded":true},"store":{"kind":"file","path":"/x"},"runtimes":{"manifest":{},"manifestPath":"/m.json"}}`,
+			"runtimes.manifestPath", "not both"},
+		{"manifestPath missing file", `{"invoker":{"id":0},"kafka":{"embedded":true},"store":{"kind":"file","path":"/x"},"runtimes":{"manifestPath":"/nonexistent/m.json"}}`,
+			"runtimes.manifestPath", "cannot read /nonexistent/m.json: no such file or directory"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := writeFile(t, "c.json", tc.content)
+			_, err := Load([]string{"--config", p}, envFunc(nil))
+			field := tc.field
+			if field == "" {
+				field = p
+			}
+			requireInvalid(t, err, field, tc.msg)
+		})
+	}
+	t.Run("missing file", func(t *testing.T) {
+		_, err := Load([]string{"--config", "/nonexistent/nemo.json"}, envFunc(nil))
+		requireInvalid(t, err, "/nonexistent/nemo.json", "cannot read config file: no such file or directory")
+		assert.True(t, errors.Is(err, fs.ErrNotExist))
+	})
+	t.Run("manifestPath with invalid JSON", func(t *testing.T) {
+		dir := t.TempDir()
+		m := filepath.Join(dir, "m.json")
+		require.NoError(t, os.WriteFile(m, []byte(`{"runtimes": [}`), 0o644))
+		p := filepath.Join(dir, "c.json")
+		require.NoError(t, os.WriteFile(p, []byte(`{"invoker":{"id":0},"kafka":{"embedded":true},"store":{"kind":"file","path":"/x"},"runtimes":{"manifestPath":"m.json"}}`), 0o644))
+		_, err := Load([]string{"--config", p}, envFunc(nil))
+		requireInvalid(t, err, m, "invalid JSON at offset 14")
+	})
+}
