@@ -1,0 +1,367 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/nemo-edge/nemo/harvester"
+	"github.com/nemo-edge/nemo/invoker/activation"
+	"github.com/nemo-edge/nemo/invoker/messaging"
+	"github.com/nemo-edge/nemo/invoker/metrics"
+	"github.com/nemo-edge/nemo/invoker/wire"
+	"github.com/nemo-edge/nemo/pool"
+	"github.com/nemo-edge/nemo/scheduler"
+)
+
+// ArtifactStore is the store the invoker needs: the activation path's methods plus a health check
+// and shutdown (invoker/store for CouchDB, invoker/filestore for the demo).
+type ArtifactStore interface {
+	activation.Store
+	BlockedNamespaces(ctx context.Context) ([]string, error)
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// HTTPServer serves /ping, /enable, /disable, /isEnabled and /metrics (invoker/server).
+type HTTPServer interface {
+	Serve(ctx context.Context, ln net.Listener) error
+}
+
+// Parts are the invoker's components, built by the caller (main, the demo, tests) from the
+// configuration. Run wires them together and owns their lifecycle from then on.
+type Parts struct {
+	Instance  wire.InvokerInstanceID
+	Manifest  *wire.Manifest
+	Kafka     messaging.Config
+	Store     ArtifactStore
+	Backend   pool.Backend
+	Pool      pool.ManagerConfig
+	Scheduler scheduler.InvokerConfig
+	// PlainPool runs activations straight on the pool, without NEMO's function controller
+	// (scheduler.enabled=false): an OpenWhisk-like invoker.
+	PlainPool bool
+	// Harvester is nil on machines without NFs to harvest from.
+	Harvester *harvester.Manager
+	// UserEvents sends user events to the events topic.
+	UserEvents bool
+	// BlacklistInterval is how often blocked namespaces are re-read (OpenWhisk: 5 minutes).
+	BlacklistInterval time.Duration
+	// Listener is where the HTTP server listens (PORT).
+	Listener net.Listener
+	// NewServer builds the HTTP server from the switch and the registry.
+	NewServer func(sw Switch, reg *metrics.Registry) HTTPServer
+	Log       zerolog.Logger
+	// ShutdownTimeout bounds the drain and container removal at shutdown. Default 60 s.
+	ShutdownTimeout time.Duration
+	// Ready, when not nil, is called once everything is started (tests, the demo).
+	Ready func(*Invoker)
+}
+
+// Switch enables and disables the invoker (POST /enable, /disable).
+type Switch interface {
+	Enable(ctx context.Context) (changed bool, err error)
+	Disable(ctx context.Context) (changed bool, err error)
+	Enabled() bool
+	Name() string
+}
+
+// Invoker is a running invoker.
+type Invoker struct {
+	parts    Parts
+	log      zerolog.Logger
+	reg      *metrics.Registry
+	producer *messaging.Producer
+	feed     *messaging.Feed
+	pinger   *messaging.Pinger
+	manager  *pool.Manager
+	sched    *scheduler.Invoker
+	path     *activation.Path
+
+	mu      sync.Mutex
+	enabled bool
+	blocked map[string]bool
+}
+
+// Registry is the invoker's metrics registry.
+func (inv *Invoker) Registry() *metrics.Registry { return inv.reg }
+
+// Run starts the invoker in OpenWhisk's start-up order (PROTOCOL.md §9.2) and blocks until ctx ends,
+// then shuts down: stop consuming and drain in-flight activations, stop pinging, remove containers,
+// restore the NIC, close Kafka and the store.
+func Run(ctx context.Context, p Parts) error {
+	if p.ShutdownTimeout <= 0 {
+		p.ShutdownTimeout = 60 * time.Second
+	}
+	if p.BlacklistInterval <= 0 {
+		p.BlacklistInterval = 5 * time.Minute
+	}
+	log := p.Log.With().Str("component", "invoker").Str("invoker", p.Instance.String()).Logger()
+	inv := &Invoker{parts: p, log: log, reg: metrics.NewRegistry(), enabled: true}
+
+	topic := p.Kafka.InvokerTopic()
+	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	err := messaging.EnsureTopic(sctx, p.Kafka, topic, messaging.InvokerTopicConfigs())
+	cancel()
+	if err != nil {
+		return fmt.Errorf("ensure topic %s: %w", topic, err)
+	}
+	if inv.producer, err = messaging.NewProducer(p.Kafka, p.Log); err != nil {
+		return fmt.Errorf("kafka producer: %w", err)
+	}
+	defer inv.producer.Close()
+
+	// What an earlier incarnation may have consumed: records below the end offsets seen now.
+	sctx, cancel = context.WithTimeout(ctx, 30*time.Second)
+	ends, err := messaging.EndOffsets(sctx, p.Kafka, topic)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("end offsets of %s: %w", topic, err)
+	}
+
+	if err := p.Store.Ping(ctx); err != nil {
+		// Not fatal: fetches retry while the store is unavailable, and answer with a whisk error after.
+		log.Warn().Err(err).Msg("artifact store not reachable at start; activations will wait for it")
+	}
+	inv.refreshBlacklist(ctx)
+
+	// Pool (cleans up containers of earlier runs, starts stem cells) and the function controller.
+	var h scheduler.Harvester = scheduler.NoopHarvester{}
+	if p.Harvester != nil {
+		h = p.Harvester
+	}
+	poolCfg := p.Pool
+	if !p.PlainPool {
+		inv.sched = scheduler.NewInvoker(p.Scheduler, h, p.Log)
+		poolCfg.Pool.Evictor = inv.sched.Evictor()
+		// The controller keeps the warm pool at its bound (pre-warming, replacing and evicting by
+		// score); the pool's own MaxWarm trimming would evict a cold container's neighbour the moment
+		// it is created under a burst, so it is left to the controller.
+		poolCfg.Pool.MaxWarm = -1
+	}
+	mctx, mcancel := context.WithTimeout(ctx, 2*time.Minute)
+	inv.manager, err = pool.NewManager(mctx, poolCfg, p.Backend, p.Log)
+	mcancel()
+	if err != nil {
+		return fmt.Errorf("container pool: %w", err)
+	}
+	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRun()
+	var runner activation.Runner = inv.manager
+	if inv.sched != nil {
+		inv.sched.Start(runCtx, inv.manager)
+		runner = inv.sched
+	}
+
+	inv.path = activation.New(activation.Config{
+		Instance:   p.Instance,
+		Manifest:   p.Manifest,
+		UserEvents: p.UserEvents,
+		Blocked:    inv.isBlocked,
+	}, p.Store, runner, inv.producer, inv.reg, p.Log)
+
+	userMB := int(p.Instance.UserMemoryBytes >> 20)
+	capacity := messaging.MaxPeek(userMB, 1, 0.5)
+	inv.feed, err = messaging.NewFeed(p.Kafka, capacity, func(hctx context.Context, rec *messaging.Record) {
+		defer rec.Done()
+		end, known := ends[rec.Partition]
+		inv.path.Process(hctx, activation.Item{Value: rec.Value, MaybeRedelivered: !known || rec.Offset < end})
+	}, p.Log)
+	if err != nil {
+		return fmt.Errorf("kafka consumer: %w", err)
+	}
+
+	inv.pinger = messaging.NewPinger(inv.producer, func() *wire.PingMessage {
+		return &wire.PingMessage{Name: p.Instance, IsEnabled: inv.Enabled()}
+	}, time.Second, p.Log)
+	inv.registerMetrics()
+
+	var wg sync.WaitGroup
+	feedCtx, stopFeed := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopFeed()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := inv.feed.Run(feedCtx); err != nil && !errors.Is(err, context.Canceled) {
+			log.Error().Err(err).Msg("kafka feed stopped")
+		}
+	}()
+	pingCtx, stopPing := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopPing()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = inv.pinger.Run(pingCtx)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		inv.blacklistLoop(runCtx)
+	}()
+	if p.Harvester != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.Harvester.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+				log.Error().Err(err).Msg("harvester stopped")
+			}
+		}()
+	}
+	srvCtx, stopSrv := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSrv()
+	if p.Listener != nil && p.NewServer != nil {
+		srv := p.NewServer(inv, inv.reg)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Serve(srvCtx, p.Listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error().Err(err).Msg("http server stopped")
+			}
+		}()
+	}
+	log.Info().Str("topic", topic).Int("capacity", capacity).Int("userMemoryMB", userMB).
+		Interface("endOffsets", ends).Msg("invoker started")
+	if p.Ready != nil {
+		p.Ready(inv)
+	}
+
+	<-ctx.Done()
+	log.Info().Msg("shutting down: draining activations")
+	shCtx, shCancel := context.WithTimeout(context.Background(), p.ShutdownTimeout)
+	defer shCancel()
+	stopFeed() // the feed stops taking records, drains in-flight ones and commits
+	stopPing()
+	stopSrv()
+	if inv.sched != nil {
+		inv.sched.Close()
+	}
+	if err := inv.manager.Close(shCtx); err != nil {
+		log.Warn().Err(err).Msg("pool shutdown")
+	}
+	if p.Harvester != nil {
+		if err := p.Harvester.Close(shCtx); err != nil {
+			log.Warn().Err(err).Msg("harvester shutdown: NIC settings may need restoring")
+		}
+	}
+	stopRun()
+	wg.Wait()
+	if err := p.Store.Close(); err != nil {
+		log.Warn().Err(err).Msg("store shutdown")
+	}
+	log.Info().Msg("invoker stopped")
+	return nil
+}
+
+// Enable resumes consuming and pinging.
+func (inv *Invoker) Enable(ctx context.Context) (bool, error) {
+	inv.mu.Lock()
+	changed := !inv.enabled
+	inv.enabled = true
+	inv.mu.Unlock()
+	if changed {
+		inv.feed.Resume()
+		inv.pinger.Enable()
+		inv.log.Info().Msg("invoker enabled")
+	}
+	return changed, nil
+}
+
+// Disable stops consuming (in-flight activations finish), sends one isEnabled:false ping and stops pinging.
+func (inv *Invoker) Disable(ctx context.Context) (bool, error) {
+	inv.mu.Lock()
+	changed := inv.enabled
+	inv.enabled = false
+	inv.mu.Unlock()
+	if !changed {
+		return false, nil
+	}
+	inv.feed.Pause()
+	inv.log.Info().Msg("invoker disabled")
+	return true, inv.pinger.Disable(ctx)
+}
+
+// Enabled reports whether the invoker consumes.
+func (inv *Invoker) Enabled() bool {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	return inv.enabled
+}
+
+// Name is the invoker's name in /enable and /disable answers ("invoker0").
+func (inv *Invoker) Name() string { return inv.parts.Instance.String() }
+
+func (inv *Invoker) isBlocked(ns string) bool {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	return inv.blocked[ns]
+}
+
+func (inv *Invoker) refreshBlacklist(ctx context.Context) {
+	bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	names, err := inv.parts.Store.BlockedNamespaces(bctx)
+	if err != nil {
+		inv.log.Warn().Err(err).Msg("could not read blocked namespaces; keeping the previous list")
+		return
+	}
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[n] = true
+	}
+	inv.mu.Lock()
+	inv.blocked = m
+	inv.mu.Unlock()
+}
+
+func (inv *Invoker) blacklistLoop(ctx context.Context) {
+	t := time.NewTicker(inv.parts.BlacklistInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			inv.refreshBlacklist(ctx)
+		}
+	}
+}
+
+func (inv *Invoker) registerMetrics() {
+	inv.reg.GaugeFunc("nemo_kafka_lag", "Records in invoker{N} not yet consumed (high water mark minus commit point).",
+		func() float64 { return float64(inv.feed.Lag()) })
+	inv.reg.GaugeFunc("nemo_kafka_in_flight", "Records handed to the activation path and not yet done.",
+		func() float64 { return float64(inv.feed.InFlight()) })
+	inv.reg.GaugeFunc("nemo_invoker_enabled", "1 when the invoker consumes, 0 after /disable.", func() float64 {
+		if inv.Enabled() {
+			return 1
+		}
+		return 0
+	})
+	inv.reg.GaugeFunc("nemo_pool_user_memory_mb", "User memory the pool manages (advertised in pings).",
+		func() float64 { return float64(inv.parts.Instance.UserMemoryBytes >> 20) })
+	inv.reg.Collect(func(w io.Writer) {
+		s := inv.manager.Snapshot()
+		fmt.Fprintf(w, "# HELP nemo_pool_memory_used_mb Memory held by containers, by state.\n# TYPE nemo_pool_memory_used_mb gauge\n")
+		fmt.Fprintf(w, "nemo_pool_memory_used_mb{state=\"all\"} %d\n", s.UsedMB)
+		for _, st := range pool.States() {
+			fmt.Fprintf(w, "nemo_pool_memory_used_mb{state=%q} %d\n", st.String(), s.MemoryByState[st])
+		}
+		fmt.Fprintf(w, "# HELP nemo_pool_containers Containers, by state.\n# TYPE nemo_pool_containers gauge\n")
+		for _, st := range pool.States() {
+			fmt.Fprintf(w, "nemo_pool_containers{state=%q} %d\n", st.String(), s.CountByState[st])
+		}
+	})
+	if inv.sched != nil {
+		inv.reg.Collect(func(w io.Writer) { inv.sched.WriteMetrics(w) })
+	}
+	if h := inv.parts.Harvester; h != nil {
+		inv.reg.Collect(func(w io.Writer) { _ = h.WriteMetrics(w) })
+	}
+}

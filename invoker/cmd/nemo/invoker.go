@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/nemo-edge/nemo/harvester"
+	"github.com/nemo-edge/nemo/invoker/app"
+	"github.com/nemo-edge/nemo/invoker/config"
+	"github.com/nemo-edge/nemo/invoker/filestore"
+	"github.com/nemo-edge/nemo/invoker/metrics"
+	"github.com/nemo-edge/nemo/invoker/server"
+	"github.com/nemo-edge/nemo/invoker/store"
+	"github.com/nemo-edge/nemo/pool/docker"
+)
+
+// runInvoker is `nemo invoker`: OpenWhisk's /init.sh grammar (--id N, --uniqueName, --displayedName)
+// plus --config, with the deployment's environment variables (PORT, KAFKA_HOSTS, RUNTIMES_MANIFEST,
+// CONFIG_whisk_*). It runs until SIGTERM or SIGINT.
+func runInvoker(args []string) error {
+	cfg, err := config.Load(args, os.Getenv)
+	if err != nil {
+		return err
+	}
+	log, closeLog, err := newLogger(cfg)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+
+	kcfg := cfg.MessagingConfig()
+	if cfg.Kafka.Embedded {
+		cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(1))
+		if err != nil {
+			return fmt.Errorf("embedded kafka: %w", err)
+		}
+		defer cluster.Close()
+		kcfg.Brokers = cluster.ListenAddrs()
+		log.Warn().Strs("brokers", kcfg.Brokers).Msg("using an in-process Kafka (demo only; nothing outside this process sees it)")
+	}
+
+	var st app.ArtifactStore
+	switch cfg.Store.Kind {
+	case config.StoreFile:
+		fs, err := filestore.New(cfg.Store.Path, log)
+		if err != nil {
+			return fmt.Errorf("file store: %w", err)
+		}
+		st = fs
+	default:
+		cs, err := store.New(cfg.StoreConfig(), log)
+		if err != nil {
+			return fmt.Errorf("couchdb store: %w", err)
+		}
+		st = cs
+	}
+
+	api, err := docker.NewClient()
+	if err != nil {
+		return err
+	}
+	defer api.Close()
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	_, err = api.Ping(dctx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("docker engine not reachable: %w", err)
+	}
+
+	var h *harvester.Manager
+	if cfg.Harvester.Enabled {
+		if h, err = harvester.New(ctx, cfg.Harvester, log); err != nil {
+			return fmt.Errorf("harvester: %w", err)
+		}
+	}
+
+	ln, err := net.Listen("tcp", cfg.ListenAddr())
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr(), err)
+	}
+	srvCfg := server.Config{Username: cfg.Invoker.Username, Password: cfg.Invoker.Password}
+	return app.Run(ctx, app.Parts{
+		Instance:   cfg.InstanceID(),
+		Manifest:   cfg.Manifest,
+		Kafka:      kcfg,
+		Store:      st,
+		Backend:    docker.New(api, cfg.DockerConfig(), log),
+		Pool:       cfg.PoolConfig(),
+		Scheduler:  cfg.SchedulerConfig(),
+		PlainPool:  !cfg.Scheduler.Enabled,
+		Harvester:  h,
+		UserEvents: cfg.Kafka.UserEvents,
+		Listener:   ln,
+		NewServer: func(sw app.Switch, reg *metrics.Registry) app.HTTPServer {
+			return server.New(srvCfg, sw, reg, log)
+		},
+		Log: log,
+	})
+}
+
+func newLogger(cfg *config.Config) (zerolog.Logger, func(), error) {
+	var out io.Writer = os.Stdout
+	closeFn := func() {}
+	if cfg.Invoker.LogPath != "" {
+		f, err := os.OpenFile(cfg.Invoker.LogPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			return zerolog.Logger{}, nil, fmt.Errorf("log file: %w", err)
+		}
+		out, closeFn = f, func() { _ = f.Close() }
+	}
+	level, err := zerolog.ParseLevel(cfg.Invoker.LogLevel)
+	if err != nil || cfg.Invoker.LogLevel == "" {
+		level = zerolog.InfoLevel
+	}
+	zerolog.TimeFieldFormat = time.RFC3339Nano
+	return zerolog.New(out).Level(level).With().Timestamp().Logger(), closeFn, nil
+}
