@@ -1,0 +1,19 @@
+#!/bin/sh
+# /init.sh of the nemo/invoker image: the entry point OpenWhisk deployments call.
+#
+# openwhisk-devtools runs `/bin/sh -c "exec /init.sh --id 0 >> /logs/invoker-local_logs.log 2>&1"`, Helm
+# runs `/init.sh --uniqueName $INVOKER_NAME`, ansible `/init.sh --id N --uniqueName N`. NEMO's invoker
+# subcommand takes the same flags (--id, --uniqueName, --displayedName, --overwriteId, plus --config), so
+# they are passed through unchanged. A first argument naming another nemo subcommand (version, demo,
+# simulate, invoker) is passed to nemo as it is, so `/init.sh version` prints the version.
+#
+# exec keeps nemo the container's main process: `docker stop` delivers SIGTERM to it, and it drains
+# in-flight activations and restores NIC settings before exiting.
+set -eu
+
+case "${1-}" in
+version | demo | simulate | invoker)
+	exec /usr/bin/nemo "$@"
+	;;
+esac
+exec /usr/bin/nemo invoker "$@"
