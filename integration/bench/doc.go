@@ -1,0 +1,14 @@
+// Package bench measures the NEMO invoker against floors taken in the same run: the Kafka path alone
+// (messaging.BareLoopWith, and an "echo" process that runs the invoker's own messaging.Feed and
+// messaging.Producer with nothing behind them), a bare /run to a warm container of the same image, and a
+// bare create+start+/init ((*docker.Backend).ColdStart). Every figure is reported as a ratio to its floor.
+//
+// It owns the benchmark program (cmd/nemobench, build tag integration), the statistics, /proc sampling and
+// report rendering used by scripts/bench.sh, which writes docs/benchmarks.md.
+//
+// It must not change the invoker: the invoker is run as a separate process (the `nemo invoker` binary), fed
+// through Kafka and observed through its acks, its /proc entries and Docker. The only containers it touches
+// directly are its own floor containers (name prefix "nemobench<pid>") and, at the end, leftovers of the
+// invoker it started (prefix "wskbench<id>"); the Kafka topics and CouchDB databases it creates carry a
+// per-run prefix and are deleted afterwards.
+package bench
