@@ -5,7 +5,8 @@
 #   - Apache Kafka 3.9 KRaft broker (Maven Central jars) 127.0.0.1:9092
 #   - pouchdb-server (CouchDB HTTP API, from npm)        127.0.0.1:5984, admin nemo/nemo
 #
-# usage: scripts/services.sh up|down|status|env
+# usage: scripts/services.sh up [docker] [kafka] [pouchdb] | down | status | env
+#   `up` with no names starts all three.
 # Caches (survive between runs): $NEMO_CACHE (default /var/cache/nemo).
 # State of this run (pids, what we started): $NEMO_STATE (default /tmp/nemo-services).
 set -euo pipefail
@@ -141,9 +142,16 @@ stop_pid() { # stop_pid <name>
 
 case "${1:-}" in
   up)
-    docker_up
-    kafka_up
-    pouch_up
+    shift
+    [ $# -gt 0 ] || set -- docker kafka pouchdb
+    for svc in "$@"; do
+      case "$svc" in
+        docker) docker_up ;;
+        kafka) kafka_up ;;
+        pouchdb) pouch_up ;;
+        *) echo "unknown service: $svc" >&2; exit 2 ;;
+      esac
+    done
     ;;
   down)
     # Only what this script started (pid files); services found running are left alone.

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): installs and starts everything the tests need (Docker engine,
+# Kafka 3.9 broker, pouchdb-server, test images), runs every test — unit, race, integration — and
+# stops what it started. Idempotent; run as root on Debian 12 with Go installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[test] %s\n' "$*" >&2; }
+
+need_pkgs=()
+command -v cc >/dev/null 2>&1 || need_pkgs+=(gcc libc6-dev)
+command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
+command -v ethtool >/dev/null 2>&1 || need_pkgs+=(ethtool)
+command -v debootstrap >/dev/null 2>&1 || need_pkgs+=(debootstrap)
+command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
+dpkg -s busybox-static >/dev/null 2>&1 || need_pkgs+=(busybox-static) # the invoker image's /bin/sh
+command -v docker-compose >/dev/null 2>&1 || need_pkgs+=(docker-compose) # checks deployments/docker-compose
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  log "installing ${need_pkgs[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+fi
+
+scripts/services.sh up
+trap 'scripts/services.sh down' EXIT
+scripts/build-images.sh --python
+eval "$(scripts/services.sh env)"
+
+log "go vet"
+go vet ./...
+go vet -tags integration ./...
+
+log "unit tests with the race detector"
+go test -race -count=1 ./...
+
+log "integration tests (real Docker, Kafka 3.9, pouchdb-server), one package at a time"
+go test -tags integration -count=1 -p 1 -timeout 30m ./...
