@@ -92,7 +92,12 @@ func TestRunSamplesUntilCancelled(t *testing.T) {
 		cpu.t += time.Millisecond
 		cpu.mu.Unlock()
 		tag, _ := m.Tag("fw")
-		return tag.PktSize == 1024 && strings.Contains(logs.String(), "NF accounting")
+		if tag.PktSize != 1024 || !strings.Contains(logs.String(), "NF accounting") {
+			return false
+		}
+		// The accounting of the new tag starts with the next CPU sample after the tag changed.
+		var b strings.Builder
+		return m.WriteMetrics(&b) == nil && strings.Contains(b.String(), `nemo_nf_tag_seconds_total{nf="fw",tag="1024"}`)
 	}, 5*time.Second, 5*time.Millisecond)
 	cancel()
 	select {
