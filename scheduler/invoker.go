@@ -88,7 +88,10 @@ type Invoker struct {
 	seq  uint64
 
 	mgr    Manager
-	cancel context.CancelFunc
+	// heldBack is set by the harvester's QoS guard (SuspendPrewarms): no pre-warm starts while an NF
+	// is degraded; invocations are not affected.
+	heldBack bool
+	cancel   context.CancelFunc
 	ctx    context.Context
 	wg     sync.WaitGroup
 }
@@ -348,7 +351,46 @@ func (i *Invoker) daemon(ctx context.Context) {
 		snap := mgr.Snapshot()
 		i.mu.Lock()
 		cmds := i.ctrl.Tick(i.cfg.Now(), snap)
+		if i.heldBack {
+			cmds = i.dropPrewarmsLocked(cmds)
+		}
 		i.mu.Unlock()
 		i.exec(ctx, mgr, cmds, i.log)
 	}
+}
+
+// SuspendPrewarms implements the harvester's Backoff: its QoS guard saw an NF degrade while harvesting
+// or EF load coincided, so the daemon starts no pre-warm until ResumePrewarms. Pre-warms already in
+// flight finish; invocations always run.
+func (i *Invoker) SuspendPrewarms(ctx context.Context) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if !i.heldBack {
+		i.heldBack = true
+		i.log.Warn().Msg("network function degraded: pre-warming held back")
+	}
+}
+
+// ResumePrewarms ends SuspendPrewarms.
+func (i *Invoker) ResumePrewarms(ctx context.Context) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.heldBack {
+		i.heldBack = false
+		i.log.Info().Msg("network functions healthy again: pre-warming resumes")
+	}
+}
+
+// dropPrewarmsLocked removes the Prewarm commands of a tick and tells the controller they were not
+// done, so its bookkeeping does not wait for them.
+func (i *Invoker) dropPrewarmsLocked(cmds []Command) []Command {
+	kept := cmds[:0]
+	for _, c := range cmds {
+		if p, ok := c.(Prewarm); ok {
+			i.ctrl.PrewarmRejected(i.cfg.Now(), p.ID)
+			continue
+		}
+		kept = append(kept, c)
+	}
+	return kept
 }

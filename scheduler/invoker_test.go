@@ -253,3 +253,41 @@ func TestInvokerDaemonPrewarms(t *testing.T) {
 		t.Fatalf("no harvest session for the pre-warm: %v", h.begins)
 	}
 }
+
+// The harvester's QoS guard holds pre-warming back: no pre-warm is issued until ResumePrewarms.
+func TestInvokerHoldsPrewarmsBackWhileNFDegraded(t *testing.T) {
+	fm := &fakeManager{prewarms: make(chan []byte, 4)}
+	fm.snap = pool.Snapshot{UserMemoryMB: 2048, ColdReserveMB: 512, MaxWarm: -1}
+	var clock struct {
+		sync.Mutex
+		now time.Time
+	}
+	now := func() time.Time { clock.Lock(); defer clock.Unlock(); return clock.now }
+	inv := NewInvoker(InvokerConfig{Controller: Config{Tick: 5 * time.Millisecond}, Now: now}, nil, zerolog.Nop())
+	for i := 0; i < 10; i++ {
+		clock.Lock()
+		clock.now = t0.Add(time.Duration(i) * time.Minute)
+		clock.Unlock()
+		inv.mgr = fm
+		if _, err := inv.Run(context.Background(), testJob(t, "a", "hello"), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Lock()
+	clock.now = t0.Add(9*time.Minute + 50*time.Second)
+	clock.Unlock()
+	inv.SuspendPrewarms(context.Background())
+	inv.Start(context.Background(), fm)
+	defer inv.Close()
+	select {
+	case <-fm.prewarms:
+		t.Fatal("pre-warm issued while held back")
+	case <-time.After(300 * time.Millisecond): // 60 daemon ticks
+	}
+	inv.ResumePrewarms(context.Background())
+	select {
+	case <-fm.prewarms:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no pre-warm after ResumePrewarms")
+	}
+}

@@ -50,6 +50,9 @@ type Parts struct {
 	PlainPool bool
 	// Harvester is nil on machines without NFs to harvest from.
 	Harvester *harvester.Manager
+	// Backoff, when not nil, is the relay the harvester's QoS guard was built with; Run connects it
+	// to the function controller so a degraded NF holds pre-warming back.
+	Backoff *BackoffRelay
 	// UserEvents sends user events to the events topic.
 	UserEvents bool
 	// BlacklistInterval is how often blocked namespaces are re-read (OpenWhisk: 5 minutes).
@@ -155,9 +158,15 @@ func Run(ctx context.Context, p Parts) error {
 	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRun()
 	var runner activation.Runner = inv.manager
+	if inv.sched == nil && p.Harvester != nil {
+		runner = harvestingRunner{runner: inv.manager, h: p.Harvester}
+	}
 	if inv.sched != nil {
 		inv.sched.Start(runCtx, inv.manager)
 		runner = inv.sched
+		if p.Backoff != nil {
+			p.Backoff.set(inv.sched)
+		}
 	}
 
 	inv.path = activation.New(activation.Config{

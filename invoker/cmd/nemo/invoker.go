@@ -80,8 +80,9 @@ func runInvoker(args []string) error {
 	}
 
 	var h *harvester.Manager
+	relay := &app.BackoffRelay{}
 	if cfg.Harvester.Enabled {
-		if h, err = harvester.New(ctx, cfg.Harvester, log); err != nil {
+		if h, err = harvester.New(ctx, cfg.Harvester, log, harvester.WithBackoff(relay)); err != nil {
 			return fmt.Errorf("harvester: %w", err)
 		}
 	}
@@ -101,6 +102,7 @@ func runInvoker(args []string) error {
 		Scheduler:  cfg.SchedulerConfig(),
 		PlainPool:  !cfg.Scheduler.Enabled,
 		Harvester:  h,
+		Backoff:    relay,
 		UserEvents: cfg.Kafka.UserEvents,
 		Listener:   ln,
 		NewServer: func(sw app.Switch, reg *metrics.Registry) app.HTTPServer {
