@@ -63,7 +63,8 @@ kafka_up() {
     local t0=$SECONDS
     rm -rf "$kafka_libs"
     mvn -q -B -Dstyle.color=never -f "$here/integration/kafka/pom.xml" -Dkafka.version="$kafka_version" \
-      dependency:copy-dependencies -DoutputDirectory="$kafka_libs"
+      dependency:copy-dependencies -DoutputDirectory="$kafka_libs" >"$state/mvn.log" 2>&1 ||
+      { tail -30 "$state/mvn.log" >&2; return 1; }
     touch "$kafka_libs/.complete"
     log "kafka: jars fetched in $((SECONDS - t0))s"
   fi
@@ -119,8 +120,14 @@ pouch_up() {
   log "pouchdb: starting pouchdb-server --in-memory on $couch_url"
   # It keeps config.json and log.txt in its working directory: start from a clean one.
   local wd="$state/pouchdb"; rm -rf "$wd"; mkdir -p "$wd"
-  (cd "$wd" && nohup "$pouch_dir/node_modules/.bin/pouchdb-server" --in-memory --host 127.0.0.1 --port "$couch_port" \
-    >"$state/pouchdb.log" 2>&1 & echo $! >"$state/pouchdb.pid")
+  # `cd` on its own line: with `cd && nohup … &` the shell would background a subshell, and the pid
+  # file would name the subshell instead of the server.
+  (
+    cd "$wd" || exit 1
+    nohup "$pouch_dir/node_modules/.bin/pouchdb-server" --in-memory --host 127.0.0.1 --port "$couch_port" \
+      >"$state/pouchdb.log" 2>&1 &
+    echo $! >"$state/pouchdb.pid"
+  )
   wait_for 60 "pouchdb-server" curl -sf "$couch_url/" -o /dev/null || { tail -20 "$state/pouchdb.log" >&2; return 1; }
   # Admin party.
   curl -sf -X PUT "$couch_url/_config/admins/nemo" -d '"nemo"' -o /dev/null || true
