@@ -92,6 +92,9 @@ type Item struct {
 	// (its offset lies below the partition's end offset seen at start-up), so the store is checked
 	// before running it.
 	MaybeRedelivered bool
+	// Partition and Offset locate the record in invoker{N}, for the logs.
+	Partition int32
+	Offset    int64
 }
 
 // Result says what Process did with one record (for tests, metrics and logs).
@@ -165,7 +168,7 @@ func (p *Path) process(ctx context.Context, it Item) Result {
 	}
 	tid := msg.TransID.ID()
 	log := p.log.With().Str("transid", tid).Str("activationId", msg.ActivationID).
-		Str("action", msg.Action.String()).Logger()
+		Str("action", msg.Action.String()).Int64("offset", it.Offset).Logger()
 	ctx = log.WithContext(ctx)
 
 	if it.MaybeRedelivered {

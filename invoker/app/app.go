@@ -181,7 +181,8 @@ func Run(ctx context.Context, p Parts) error {
 	inv.feed, err = messaging.NewFeed(p.Kafka, capacity, func(hctx context.Context, rec *messaging.Record) {
 		defer rec.Done()
 		end, known := ends[rec.Partition]
-		inv.path.Process(hctx, activation.Item{Value: rec.Value, MaybeRedelivered: !known || rec.Offset < end})
+		inv.path.Process(hctx, activation.Item{Value: rec.Value, MaybeRedelivered: !known || rec.Offset < end,
+			Partition: rec.Partition, Offset: rec.Offset})
 	}, p.Log)
 	if err != nil {
 		return fmt.Errorf("kafka consumer: %w", err)
