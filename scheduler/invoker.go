@@ -87,13 +87,13 @@ type Invoker struct {
 	jobs map[pool.Key]*pool.Job // latest job per function: /init context for pre-warms
 	seq  uint64
 
-	mgr    Manager
+	mgr Manager
 	// heldBack is set by the harvester's QoS guard (SuspendPrewarms): no pre-warm starts while an NF
 	// is degraded; invocations are not affected.
 	heldBack bool
 	cancel   context.CancelFunc
-	ctx    context.Context
-	wg     sync.WaitGroup
+	ctx      context.Context
+	wg       sync.WaitGroup
 }
 
 // NewInvoker returns an Invoker; give Evictor() to the pool's Config, then

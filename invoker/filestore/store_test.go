@@ -55,7 +55,7 @@ func newTestStore(t *testing.T) *Store {
 
 func fixture(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
+	b, err := os.ReadFile(filepath.Join("..", "wire", "testdata", "fixtures", name)) // the shared golden fixtures
 	require.NoError(t, err)
 	return b
 }

@@ -22,7 +22,7 @@ func nopLogger() zerolog.Logger { return zerolog.Nop() }
 
 func fixture(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
+	b, err := os.ReadFile(filepath.Join("..", "wire", "testdata", "fixtures", name)) // the shared golden fixtures
 	require.NoError(t, err)
 	return b
 }
