@@ -74,7 +74,8 @@ type Config struct {
 	// InitRetryInterval is the pause between /init attempts refused by a proxy that is not listening yet.
 	// Default is 50 ms.
 	InitRetryInterval time.Duration
-	// LogPollInterval is the json-file poll period while waiting for sentinels. Default is 5 ms.
+	// LogPollInterval is the longest json-file poll period while waiting for sentinels (polling starts at
+	// 0.5 ms and backs off to it). Default is 5 ms.
 	LogPollInterval time.Duration
 	// LogIdleTimeout ends log collection when no line arrives for this long. Default is 2 s.
 	LogIdleTimeout time.Duration

@@ -178,12 +178,17 @@ func (s fileSource) tail(ctx context.Context, offset int64, follow bool, ch chan
 	if _, err := f.Seek(offset, io.SeekStart); err != nil {
 		return err
 	}
-	r := bufio.NewReaderSize(f, 64<<10)
+	// 8 KiB covers the usual activation's lines; ReadBytes still assembles longer ones.
+	r := bufio.NewReaderSize(f, 8<<10)
 	var partial []byte
+	// The sentinels usually land within a millisecond of /run returning, and the container stays busy
+	// until they are read: poll quickly at first, backing off to s.poll while nothing arrives.
+	wait := min(500*time.Microsecond, s.poll)
 	for {
 		chunk, err := r.ReadBytes('\n')
 		partial = append(partial, chunk...)
 		if err == nil {
+			wait = min(500*time.Microsecond, s.poll)
 			line := partial
 			partial = nil
 			offset += int64(len(line))
@@ -206,13 +211,14 @@ func (s fileSource) tail(ctx context.Context, offset int64, follow bool, ch chan
 		if !follow {
 			return nil
 		}
-		t := time.NewTimer(s.poll)
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return nil
 		case <-t.C:
 		}
+		wait = min(2*wait, s.poll)
 	}
 }
 
