@@ -38,6 +38,9 @@ type Spec struct {
 	MemoryMB    int    // memory limit; must be > 0
 	Concurrency int    // max concurrent runs in one container; values < 1 mean 1
 	Stem        bool   // true for a stem cell (prewarmed, not initialised with any code)
+	// CPUSet pins the container to these CPUs (cpuset.cpus syntax), e.g. the cores of the NF an edge
+	// function is co-located with; "" takes the backend's default.
+	CPUSet string
 }
 
 // ContainerID names a container inside one Pool. IDs start at 1 and are never reused; the OpenWhisk

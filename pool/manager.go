@@ -62,6 +62,9 @@ type ManagerConfig struct {
 	MaxReschedules int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// CPUSetFor, when not nil, gives the cpuset an action's containers are pinned to (by action
+	// document id; "" for the backend's default): the NF cores of a configured edge function.
+	CPUSetFor func(docID string) string
 }
 
 func (c ManagerConfig) withDefaults() ManagerConfig {
@@ -572,6 +575,9 @@ func (m *Manager) specFor(job *Job) Spec {
 	}
 	if job.Runtime != nil {
 		s.Image = job.Runtime.Image
+	}
+	if m.cfg.CPUSetFor != nil {
+		s.CPUSet = m.cfg.CPUSetFor(a.DocID())
 	}
 	if s.MemoryMB <= 0 {
 		s.MemoryMB = m.cfg.DefaultMemoryMB

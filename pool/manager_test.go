@@ -588,3 +588,16 @@ func TestSpecContentHashIsCachedPerRevision(t *testing.T) {
 	assert.NotEqual(t, m.SpecFor(a1).Key, m.SpecFor(c2).Key, "a new revision with new code is another function")
 	assert.Equal(t, c2.Action.ContentHash(), m.SpecFor(c2).Key.ContentHash)
 }
+
+func TestSpecCarriesTheEdgeFunctionCPUSet(t *testing.T) {
+	cfg := testManagerConfig()
+	cfg.CPUSetFor = func(docID string) string {
+		if docID == "guest/hello" {
+			return "2-3"
+		}
+		return ""
+	}
+	m := newTestManager(t, cfg, newFakeBackend())
+	assert.Equal(t, "2-3", m.SpecFor(testJob("a1", "guest/hello", 256, 1)).CPUSet)
+	assert.Equal(t, "", m.SpecFor(testJob("b1", "guest/other", 256, 1)).CPUSet)
+}

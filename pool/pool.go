@@ -456,8 +456,9 @@ func (p *Pool) matchWarmAny(s Spec) *container {
 func (p *Pool) matchStem(s Spec) *container {
 	var best *container
 	for _, c := range p.containers {
+		// A stem cell runs with the backend's default cpuset, so a function pinned elsewhere cannot use it.
 		if !c.isStem() || c.state != StatePrewarmed || c.suspended || c.doomed != "" ||
-			c.spec.Kind != s.Kind || c.spec.MemoryMB != s.MemoryMB {
+			c.spec.Kind != s.Kind || c.spec.MemoryMB != s.MemoryMB || c.spec.CPUSet != s.CPUSet {
 			continue
 		}
 		if best == nil || c.created.Before(best.created) || (c.created.Equal(best.created) && c.id < best.id) {

@@ -141,3 +141,31 @@ func TestStepTimeNeverGoesBack(t *testing.T) {
 	assert.Empty(t, acts)
 	assert.Equal(t, t0.Add(time.Hour), p.Snapshot().At)
 }
+
+func TestPinnedFunctionDoesNotTakeAnUnpinnedStemCell(t *testing.T) {
+	now := time.Unix(1000, 0)
+	p := New(Config{UserMemoryMB: 2048, StemCells: []StemCell{{Kind: "go:1.22", Image: "img", MemoryMB: 256, Count: 1}}}, now)
+	var stem ContainerID
+	for _, a := range p.Step(now, Tick{}) {
+		if c, ok := a.(Create); ok {
+			stem = c.C
+		}
+	}
+	require.NotZero(t, stem, "stem cell created at start")
+	p.Step(now, Started{C: stem})
+
+	pinned := Spec{Key: Key{Namespace: "guest", Action: "guest/fw", ContentHash: "h"}, Kind: "go:1.22", Image: "img",
+		MemoryMB: 256, Concurrency: 1, CPUSet: "3"}
+	acts := p.Step(now, Request{ID: "a1", Spec: pinned})
+	var created bool
+	for _, a := range acts {
+		switch a := a.(type) {
+		case Create:
+			created = true
+			assert.Equal(t, "3", a.Spec.CPUSet)
+		case Init:
+			assert.NotEqual(t, stem, a.C, "the unpinned stem cell must not be used")
+		}
+	}
+	assert.True(t, created, "a pinned container is created: %v", acts)
+}

@@ -122,6 +122,7 @@ func (c *Config) PoolConfig() pool.ManagerConfig {
 		},
 		DefaultTimeout:  c.Limits.Time.Std.D(),
 		DefaultMemoryMB: int(c.Limits.Memory.Std),
+		CPUSetFor:       c.edgeFunctionCPUSet,
 	}
 }
 
@@ -212,6 +213,15 @@ func (c *Config) CPUSetFor(docID string) string {
 		return ef.CPUSet
 	}
 	return c.Docker.CPUSet
+}
+
+// edgeFunctionCPUSet is the cpuset of a configured edge function, "" otherwise (the backend's default
+// applies).
+func (c *Config) edgeFunctionCPUSet(docID string) string {
+	if ef, ok := c.EdgeFunction(docID); ok {
+		return ef.CPUSet
+	}
+	return ""
 }
 
 // PrewarmHint is an action's pre-warm hint (PrewarmAuto when it has no edge function entry).

@@ -1,6 +1,7 @@
 package docker
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"regexp"
@@ -105,7 +106,7 @@ func buildCreate(cfg Config, name string, spec pool.Spec, hostPort int) (createR
 		Memory:     mem,
 		MemorySwap: mem,
 		PidsLimit:  &pids,
-		CpusetCpus: cfg.CPUSet,
+		CpusetCpus: cmp.Or(spec.CPUSet, cfg.CPUSet),
 		Ulimits:    []*container.Ulimit{{Name: "nofile", Soft: 1024, Hard: 1024}},
 	}
 	if cfg.UserCPUs > 0 {

@@ -162,3 +162,14 @@ func TestBuildCreateRejectsBadInput(t *testing.T) {
 	_, err = buildCreate(Config{Mode: "bogus"}.withDefaults(), "wsk0_1_a_b", actionSpec(128), 0)
 	assert.ErrorContains(t, err, "network mode")
 }
+
+func TestBuildCreatePinsToTheSpecCPUSet(t *testing.T) {
+	spec := pool.Spec{Kind: "go:1.22", Image: "nemo/action-go:latest", MemoryMB: 128, CPUSet: "3"}
+	req, err := buildCreate(Config{CPUSet: "1"}.withDefaults(), "wsk0_1_guest_fw", spec, 0)
+	require.NoError(t, err)
+	assert.Equal(t, "3", req.Host.CpusetCpus, "an edge function's cpuset wins over the backend default")
+	spec.CPUSet = ""
+	req, err = buildCreate(Config{CPUSet: "1"}.withDefaults(), "wsk0_2_guest_other", spec, 0)
+	require.NoError(t, err)
+	assert.Equal(t, "1", req.Host.CpusetCpus)
+}
