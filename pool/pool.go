@@ -1226,9 +1226,15 @@ func (LRU) Victims(_ time.Time, need Need, cands []Candidate) []ContainerID {
 		}
 		return int(a.C) - int(b.C)
 	})
+	return TakeInOrder(need, cands)
+}
+
+// TakeInOrder returns the shortest prefix of ordered (an Evictor's order of preference) that covers need,
+// or nil when all of them together do not. Evictors sort the candidates their way and call it.
+func TakeInOrder(need Need, ordered []Candidate) []ContainerID {
 	var out []ContainerID
 	mb := 0
-	for _, c := range cands {
+	for _, c := range ordered {
 		if mb >= need.MemoryMB && len(out) >= need.Count {
 			break
 		}

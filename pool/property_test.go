@@ -313,17 +313,5 @@ func (g *testGreedyDual) Victims(_ time.Time, need Need, cands []Candidate) []Co
 		}
 		return int(a.C) - int(b.C)
 	})
-	var out []ContainerID
-	mb := 0
-	for _, c := range cands {
-		if mb >= need.MemoryMB && len(out) >= need.Count {
-			break
-		}
-		out = append(out, c.C)
-		mb += c.MemoryMB
-	}
-	if mb < need.MemoryMB || len(out) < need.Count {
-		return nil
-	}
-	return out
+	return TakeInOrder(need, cands)
 }

@@ -647,19 +647,11 @@ func (e evictor) Victims(now time.Time, need pool.Need, cands []pool.Candidate) 
 		idle[i] = valued{c: cd.C, key: cd.Key, mb: cd.MemoryMB, last: cd.LastUsed}
 	}
 	idle = e.c.valueIdle(now, idle)
-	var out []pool.ContainerID
-	mb := 0
-	for _, v := range idle {
-		if mb >= need.MemoryMB && len(out) >= need.Count {
-			break
-		}
-		out = append(out, v.c)
-		mb += v.mb
+	ordered := make([]pool.Candidate, len(idle))
+	for i, v := range idle {
+		ordered[i] = pool.Candidate{C: v.c, MemoryMB: v.mb}
 	}
-	if mb < need.MemoryMB || len(out) < need.Count {
-		return nil
-	}
-	return out
+	return pool.TakeInOrder(need, ordered)
 }
 
 // FormatCounts renders the state counters in order ("S1=3 S2=10 ...").

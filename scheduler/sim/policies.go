@@ -122,19 +122,7 @@ func (g *GreedyDual) Victims(_ time.Time, need pool.Need, cands []pool.Candidate
 		}
 		return cands[i].C < cands[j].C
 	})
-	var out []pool.ContainerID
-	mb := 0
-	for _, c := range cands {
-		if mb >= need.MemoryMB && len(out) >= need.Count {
-			break
-		}
-		out = append(out, c.C)
-		mb += c.MemoryMB
-	}
-	if mb < need.MemoryMB || len(out) < need.Count {
-		return nil
-	}
-	return out
+	return pool.TakeInOrder(need, cands)
 }
 
 // Used implements pool.UseObserver.
