@@ -19,23 +19,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/nemo-edge/nemo/invoker/app"
+	"github.com/nemo-edge/nemo/invoker/config"
 	"github.com/nemo-edge/nemo/invoker/filestore"
-	"github.com/nemo-edge/nemo/invoker/messaging"
-	"github.com/nemo-edge/nemo/invoker/metrics"
-	"github.com/nemo-edge/nemo/invoker/server"
 	"github.com/nemo-edge/nemo/invoker/wire"
-	"github.com/nemo-edge/nemo/pool"
 	"github.com/nemo-edge/nemo/pool/docker"
-	"github.com/nemo-edge/nemo/scheduler"
 )
-
-// demoManifest maps the demo's kinds to the locally built images (scripts/build-images.sh); the
-// test-action image is also a native blackbox, so its logs are sentinelled.
-const demoManifest = `{"runtimes":{"go":[{"kind":"go:1.22","default":true,
- "image":{"prefix":"nemo","name":"action-go","tag":"latest"},
- "attached":{"attachmentName":"codefile","attachmentType":"application/octet-stream"},
- "stemCells":[{"initialCount":1,"memory":"256 MB"}]}]},
- "blackboxes":[{"prefix":"nemo","name":"action-go","tag":"latest"}]}`
 
 // runDemo runs the invoker on embedded defaults — an in-process Kafka (kfake), a file-backed store
 // seeded with a sample action, real Docker containers from the locally built test image — and plays
@@ -90,10 +78,6 @@ func runDemo(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	manifest, err := wire.ParseManifest([]byte(demoManifest))
-	if err != nil {
-		return err
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -101,32 +85,19 @@ func runDemo(args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "NEMO demo: kafka (in-process) %v, store %s, sample action %s (image %s), http://%s\n",
 		brokers, *dir, docID, *image, ln.Addr())
 
-	inst := wire.InvokerInstanceID{Instance: 0, UserMemoryBytes: 2048 << 20, Tags: []string{}, DedicatedNamespaces: []string{}}
-	kcfg := messaging.Config{Brokers: brokers, InvokerID: 0}
+	// The embedded defaults (config.Demo: the paper's pool, publish networking on 127.0.0.1, the local
+	// images' manifest), with this run's store, in-process brokers and an ephemeral HTTP port.
+	cfg := config.Demo()
+	cfg.Store.Path = *dir
+	kcfg := cfg.MessagingConfig()
+	kcfg.Brokers = brokers
+	parts := partsFromConfig(cfg, kcfg, st, api, ln, log)
 	ready := make(chan *app.Invoker, 1)
+	parts.Ready = func(inv *app.Invoker) { ready <- inv }
 	invCtx, stopInvoker := context.WithCancel(ctx)
 	defer stopInvoker()
 	done := make(chan error, 1)
-	go func() {
-		done <- app.Run(invCtx, app.Parts{
-			Instance: inst,
-			Manifest: manifest,
-			Kafka:    kcfg,
-			Store:    st,
-			Backend:  docker.New(api, docker.Config{InvokerID: "0", Mode: docker.NetworkPublish, UserMemoryMB: 2048}, log),
-			Pool: pool.ManagerConfig{Pool: pool.Config{
-				UserMemoryMB: 2048, MaxWarm: 6, ColdReserveMB: 512,
-				PauseGrace: 2 * time.Second, IdleTimeout: 10 * time.Minute, NamePrefix: "wsk0",
-			}},
-			Scheduler: scheduler.InvokerConfig{},
-			Listener:  ln,
-			NewServer: func(sw app.Switch, reg *metrics.Registry) app.HTTPServer {
-				return server.New(server.Config{}, sw, reg, log)
-			},
-			Log:   log,
-			Ready: func(inv *app.Invoker) { ready <- inv },
-		})
-	}()
+	go func() { done <- app.Run(invCtx, parts) }()
 	var inv *app.Invoker
 	select {
 	case inv = <-ready:

@@ -17,6 +17,7 @@ import (
 	"github.com/nemo-edge/nemo/invoker/app"
 	"github.com/nemo-edge/nemo/invoker/config"
 	"github.com/nemo-edge/nemo/invoker/filestore"
+	"github.com/nemo-edge/nemo/invoker/messaging"
 	"github.com/nemo-edge/nemo/invoker/metrics"
 	"github.com/nemo-edge/nemo/invoker/server"
 	"github.com/nemo-edge/nemo/invoker/store"
@@ -91,8 +92,17 @@ func runInvoker(args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr(), err)
 	}
+	parts := partsFromConfig(cfg, kcfg, st, api, ln, log)
+	parts.Harvester, parts.Backoff = h, relay
+	return app.Run(ctx, parts)
+}
+
+// partsFromConfig builds the invoker's parts from its configuration; the caller adds the harvester and
+// the start-up hooks it needs.
+func partsFromConfig(cfg *config.Config, kcfg messaging.Config, st app.ArtifactStore, api docker.API,
+	ln net.Listener, log zerolog.Logger) app.Parts {
 	srvCfg := server.Config{Username: cfg.Invoker.Username, Password: cfg.Invoker.Password}
-	return app.Run(ctx, app.Parts{
+	return app.Parts{
 		Instance:   cfg.InstanceID(),
 		Manifest:   cfg.Manifest,
 		Kafka:      kcfg,
@@ -101,15 +111,13 @@ func runInvoker(args []string) error {
 		Pool:       cfg.PoolConfig(),
 		Scheduler:  cfg.SchedulerConfig(),
 		PlainPool:  !cfg.Scheduler.Enabled,
-		Harvester:  h,
-		Backoff:    relay,
 		UserEvents: cfg.Kafka.UserEvents,
 		Listener:   ln,
 		NewServer: func(sw app.Switch, reg *metrics.Registry) app.HTTPServer {
 			return server.New(srvCfg, sw, reg, log)
 		},
 		Log: log,
-	})
+	}
 }
 
 func newLogger(cfg *config.Config) (zerolog.Logger, func(), error) {
