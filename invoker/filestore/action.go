@@ -160,7 +160,7 @@ func (s *Store) PutActionDoc(ctx context.Context, doc []byte) (string, error) {
 		return "", err
 	}
 	if len(newAtts) > 0 {
-		raw, err := encodeJSON(newAtts)
+		raw, err := wire.MarshalNoEscape(newAtts)
 		if err != nil {
 			return "", fmt.Errorf("%w: action %s: _attachments: %v", store.ErrInvalid, id, err)
 		}
@@ -244,7 +244,7 @@ func (s *Store) PutAttachment(ctx context.Context, docID, rev, name, contentType
 		return "", fmt.Errorf("%w: %s: %v", store.ErrInvalid, docID, err)
 	}
 	atts[name] = stub
-	raw, err := encodeJSON(atts)
+	raw, err := wire.MarshalNoEscape(atts)
 	if err != nil {
 		return "", fmt.Errorf("%w: %s: _attachments: %v", store.ErrUnreadable, docID, err)
 	}
@@ -312,7 +312,7 @@ func revNumber(rev string) (int, error) {
 // withRevision sets _rev to "n-<md5(prevRev, document without _rev, extra)>" and encodes the document.
 func withRevision(fields map[string]json.RawMessage, prevRev string, n int, extra []byte) (string, []byte, error) {
 	delete(fields, "_rev")
-	content, err := encodeJSON(fields)
+	content, err := wire.MarshalNoEscape(fields)
 	if err != nil {
 		return "", nil, err
 	}
@@ -324,7 +324,7 @@ func withRevision(fields map[string]json.RawMessage, prevRev string, n int, extr
 	h.Write(extra)
 	rev := strconv.Itoa(n) + "-" + hex.EncodeToString(h.Sum(nil))
 	fields["_rev"], _ = json.Marshal(rev)
-	body, err := encodeJSON(fields)
+	body, err := wire.MarshalNoEscape(fields)
 	if err != nil {
 		return "", nil, err
 	}
@@ -408,7 +408,7 @@ func (s *Store) resolveAttachments(fields map[string]json.RawMessage, id string,
 // newStub is CouchDB's attachment stub for body.
 func newStub(contentType string, body []byte, revpos int) (json.RawMessage, error) {
 	sum := md5.Sum(body)
-	return encodeJSON(map[string]any{
+	return wire.MarshalNoEscape(map[string]any{
 		"content_type": contentType,
 		"digest":       "md5-" + base64.StdEncoding.EncodeToString(sum[:]),
 		"length":       len(body),
@@ -445,13 +445,3 @@ func stringField(fields map[string]json.RawMessage, key string) (string, error) 
 	return *v, nil
 }
 
-// encodeJSON marshals without HTML escaping (CouchDB stores "<" as is) and without a trailing newline.
-func encodeJSON(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(b.Bytes(), "\n"), nil
-}

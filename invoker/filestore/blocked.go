@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/nemo-edge/nemo/invoker/store"
+	"github.com/nemo-edge/nemo/invoker/wire"
 )
 
 // BlockedNamespaces reads blocked-namespaces.json under the root, a JSON array of namespace names (the file
@@ -43,7 +44,7 @@ func (s *Store) SetBlockedNamespaces(ctx context.Context, namespaces []string) e
 	if namespaces == nil {
 		namespaces = []string{}
 	}
-	b, err := encodeJSON(namespaces)
+	b, err := wire.MarshalNoEscape(namespaces)
 	if err != nil {
 		return fmt.Errorf("%w: blocked namespaces: %v", store.ErrInvalid, err)
 	}

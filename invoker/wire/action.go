@@ -382,7 +382,7 @@ func (a *Action) ContentHash() string {
 	}
 	parts := []any{a.Namespace, a.Name, exec, a.Limits, a.Version, a.Publish}
 	for _, p := range parts {
-		b, _ := marshalNoEscape(p)
+		b, _ := MarshalNoEscape(p)
 		h.Write(b)
 		h.Write([]byte{0})
 	}

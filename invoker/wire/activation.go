@@ -112,7 +112,7 @@ type KeyValue struct {
 
 // KV builds a KeyValue from any Go value (marshalled without HTML escaping).
 func KV(key string, value any) KeyValue {
-	b, err := marshalNoEscape(value)
+	b, err := MarshalNoEscape(value)
 	if err != nil {
 		b = json.RawMessage("null")
 	}

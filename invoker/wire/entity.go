@@ -188,7 +188,7 @@ func (l UserLimits) MarshalJSON() ([]byte, error) {
 	if l.StoreActivations != nil {
 		m["storeActivations"] = json.RawMessage(strconv.FormatBool(*l.StoreActivations))
 	}
-	return marshalNoEscape(m)
+	return MarshalNoEscape(m)
 }
 
 // Identity is the invoking user of an ActivationMessage.

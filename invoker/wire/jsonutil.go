@@ -272,7 +272,7 @@ func (w *writer) strs(k string, v []string) {
 
 func (w *writer) value(k string, v any) {
 	w.key(k)
-	b, err := marshalNoEscape(v)
+	b, err := MarshalNoEscape(v)
 	if err != nil {
 		if w.err == nil {
 			w.err = fmt.Errorf("%w: field %q: %v", ErrMalformed, k, err)
@@ -291,7 +291,9 @@ func (w *writer) bytes() ([]byte, error) {
 	return w.buf.Bytes(), nil
 }
 
-func marshalNoEscape(v any) ([]byte, error) {
+// MarshalNoEscape is json.Marshal without HTML escaping (OpenWhisk and CouchDB keep "<", ">" and "&" as
+// they are) and without a trailing newline.
+func MarshalNoEscape(v any) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
@@ -302,7 +304,7 @@ func marshalNoEscape(v any) ([]byte, error) {
 }
 
 func encodeString(s string) []byte {
-	b, _ := marshalNoEscape(s) // a string always encodes
+	b, _ := MarshalNoEscape(s) // a string always encodes
 	return b
 }
 

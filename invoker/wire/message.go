@@ -177,7 +177,7 @@ func (m *ActivationMessage) RunValue() json.RawMessage {
 			delete(f, k)
 		}
 	}
-	b, err := marshalNoEscape(f)
+	b, err := MarshalNoEscape(f)
 	if err != nil {
 		return json.RawMessage("{}")
 	}
