@@ -444,4 +444,3 @@ func stringField(fields map[string]json.RawMessage, key string) (string, error) 
 	}
 	return *v, nil
 }
-
