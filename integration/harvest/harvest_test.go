@@ -3,11 +3,8 @@
 package harvest
 
 import (
-	"bufio"
 	"context"
-	"crypto/rand"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +28,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nemo-edge/nemo/clickshm"
+	"github.com/nemo-edge/nemo/integration/itest"
 	"github.com/nemo-edge/nemo/integration/refnf"
 	"github.com/nemo-edge/nemo/integration/refnf/netns"
 	"github.com/nemo-edge/nemo/invoker/filestore"
@@ -177,7 +175,7 @@ func TestInvocationSwitchesHarvesting(t *testing.T) {
 	// (proved above by the burst), and the knob is exported as unsupported.
 	knob := "nic:" + run.pair.PeerIf
 	warnings := 0
-	for _, l := range readLines(inv.logPath) {
+	for _, l := range itest.ReadLines(inv.logPath) {
 		var line map[string]any
 		if json.Unmarshal([]byte(l), &line) != nil {
 			continue
@@ -189,7 +187,7 @@ func TestInvocationSwitchesHarvesting(t *testing.T) {
 		}
 	}
 	require.Equal(t, 1, warnings, "the unsupported-coalescing warning appears exactly once in the invoker log")
-	for _, l := range readLines(inv.logPath) {
+	for _, l := range itest.ReadLines(inv.logPath) {
 		if strings.Contains(l, `"message":"harvest switch"`) {
 			t.Logf("invoker: %s", l)
 		}
@@ -297,7 +295,7 @@ type run struct {
 
 func newRun(t *testing.T, svc services) *run {
 	t.Helper()
-	suffix := randomHex(3)
+	suffix := itest.RandomHex(3)
 	r := &run{
 		t:          t,
 		svc:        svc,
@@ -354,7 +352,7 @@ func (r *run) startNF(bin string) *nfHandle {
 	r.nfProc = p
 	var addr string
 	for deadline := time.Now().Add(15 * time.Second); addr == ""; time.Sleep(20 * time.Millisecond) {
-		for _, l := range readLines(stdout) {
+		for _, l := range itest.ReadLines(stdout) {
 			var ev struct {
 				Event     string `json:"event"`
 				StatsAddr string `json:"stats_addr"`
@@ -367,10 +365,10 @@ func (r *run) startNF(bin string) *nfHandle {
 			break
 		}
 		if p.exited() {
-			t.Fatalf("refnf exited during start-up: %s\n%s", p.describe(), tail(p.errPath, 20))
+			t.Fatalf("refnf exited during start-up: %s\n%s", p.describe(), itest.Tail(p.errPath, 20))
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("refnf did not report ready within 15 s\n%s", tail(p.errPath, 20))
+			t.Fatalf("refnf did not report ready within 15 s\n%s", itest.Tail(p.errPath, 20))
 		}
 	}
 	t.Logf("refnf pid %d on %s in %s (peer %s in the root namespace), segment %s, stats %s",
@@ -483,7 +481,7 @@ func (r *run) startInvoker(bin string, nf *nfHandle) *invokerHandle {
 	require.NoError(t, err)
 	configPath := filepath.Join(r.dir, "nemo.json")
 	require.NoError(t, os.WriteFile(configPath, b, 0o644))
-	r.port = freePort(t)
+	r.port = itest.FreePort(t)
 
 	logPath := filepath.Join(r.dir, "invoker.log")
 	if d := os.Getenv("NEMO_IT_LOGDIR"); d != "" {
@@ -503,7 +501,7 @@ func (r *run) startInvoker(bin string, nf *nfHandle) *invokerHandle {
 	client := &http.Client{Timeout: time.Second}
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		if p.exited() {
-			t.Fatalf("invoker exited during start-up: %s\n%s", p.describe(), tail(logPath, 30))
+			t.Fatalf("invoker exited during start-up: %s\n%s", p.describe(), itest.Tail(logPath, 30))
 		}
 		if resp, err := client.Get(r.url("/ping")); err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
@@ -782,7 +780,7 @@ func (r *run) dumpOnFailure() {
 	if p := r.invProc; p != nil {
 		// The test's own polling makes most debug lines; they are left out.
 		var lines []string
-		for _, l := range readLines(p.errPath) {
+		for _, l := range itest.ReadLines(p.errPath) {
 			if !strings.Contains(l, `"message":"http request"`) {
 				lines = append(lines, l)
 			}
@@ -792,9 +790,9 @@ func (r *run) dumpOnFailure() {
 			r.id, p.describe(), len(lines), strings.Join(lines, "\n"))
 	}
 	if p := r.nfProc; p != nil {
-		r.t.Logf("---- refnf (%s), stderr ----\n%s", p.describe(), tail(p.errPath, 40))
+		r.t.Logf("---- refnf (%s), stderr ----\n%s", p.describe(), itest.Tail(p.errPath, 40))
 		r.t.Logf("---- refnf stdout (ready/exit events with stats) ----\n%s",
-			tail(filepath.Join(r.dir, "refnf.stdout"), 5))
+			itest.Tail(filepath.Join(r.dir, "refnf.stdout"), 5))
 	}
 	if n := len(r.timeline); n > 0 {
 		s := r.timeline[n-1]
@@ -833,9 +831,9 @@ type activation struct {
 // message builds a blocking ActivationMessage for guest/harvest as the controller writes it.
 func (r *run) message(content map[string]any) activation {
 	r.t.Helper()
-	aid := randomHex(16)
+	aid := itest.RandomHex(16)
 	m := map[string]any{
-		"transid":  json.RawMessage(fmt.Sprintf(`[%q,%d]`, "hv"+randomHex(15), time.Now().UnixMilli())),
+		"transid":  json.RawMessage(fmt.Sprintf(`[%q,%d]`, "hv"+itest.RandomHex(15), time.Now().UnixMilli())),
 		"action":   map[string]string{"path": namespace, "name": actionName, "version": "0.0.1"},
 		"revision": nil,
 		"user": map[string]any{
@@ -961,40 +959,3 @@ func (r *run) resultOf(aid string) response {
 
 // ---------------------------------------------------------------------------------------------------
 // Small utilities
-
-func readLines(path string) []string {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		out = append(out, sc.Text())
-	}
-	return out
-}
-
-func tail(path string, n int) string {
-	lines := readLines(path)
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}

@@ -20,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
+	"github.com/nemo-edge/nemo/integration/itest"
 	"github.com/nemo-edge/nemo/invoker/store"
 )
 
@@ -35,7 +36,7 @@ type pouch struct {
 // The caller kills it.
 func startPouch(t *testing.T) *pouch {
 	t.Helper()
-	p := &pouch{port: freePort(t), done: make(chan struct{})}
+	p := &pouch{port: itest.FreePort(t), done: make(chan struct{})}
 	p.cmd = exec.Command(pouchServerBin, "--in-memory", "--host", "127.0.0.1", "--port", strconv.Itoa(p.port))
 	p.cmd.Dir = t.TempDir() // it writes config.json and log.txt into its working directory
 	logf, err := os.Create(p.cmd.Dir + "/stdout.log")
@@ -58,7 +59,7 @@ func startPouch(t *testing.T) *pouch {
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		select {
 		case <-p.done:
-			t.Fatalf("pouchdb-server exited at start: %s", tail(p.cmd.Dir+"/stdout.log", 20))
+			t.Fatalf("pouchdb-server exited at start: %s", itest.Tail(p.cmd.Dir+"/stdout.log", 20))
 		default:
 		}
 		if resp, err := client.Get(base + "/"); err == nil {
@@ -114,7 +115,7 @@ type gate struct {
 }
 
 func newGate(t *testing.T) *gate {
-	g := &gate{t: t, addr: "127.0.0.1:" + strconv.Itoa(freePort(t)), conns: map[net.Conn]bool{}}
+	g := &gate{t: t, addr: "127.0.0.1:" + strconv.Itoa(itest.FreePort(t)), conns: map[net.Conn]bool{}}
 	t.Cleanup(g.close)
 	return g
 }

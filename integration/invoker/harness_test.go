@@ -3,11 +3,9 @@
 package integration
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +29,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
+	"github.com/nemo-edge/nemo/integration/itest"
 	"github.com/nemo-edge/nemo/invoker/filestore"
 	"github.com/nemo-edge/nemo/invoker/store"
 )
@@ -243,7 +242,7 @@ func newHarness(t *testing.T, svc services, opts harnessOptions) *harness {
 	require.NoError(t, err)
 	h.configPath = filepath.Join(h.dir, "nemo.json")
 	require.NoError(t, os.WriteFile(h.configPath, b, 0o644))
-	h.port = freePort(t)
+	h.port = itest.FreePort(t)
 	t.Logf("invoker%d, controller %s, databases %s*, http 127.0.0.1:%d", h.id, h.controller, h.dbPrefix, h.port)
 	return h
 }
@@ -334,7 +333,7 @@ func (h *harness) dumpLogsOnFailure() {
 	procs := append([]*proc(nil), h.procs...)
 	h.mu.Unlock()
 	for i, p := range procs {
-		lines := readLines(p.logPath)
+		lines := itest.ReadLines(p.logPath)
 		const keep = 250
 		from := 0
 		if len(lines) > keep {
@@ -431,7 +430,7 @@ func (h *harness) start() *proc {
 	client := &http.Client{Timeout: time.Second}
 	for {
 		if p.exited() {
-			h.t.Fatalf("%s exited during start-up: %s\n%s", h.name(), p.describe(), tail(p.logPath, 30))
+			h.t.Fatalf("%s exited during start-up: %s\n%s", h.name(), p.describe(), itest.Tail(p.logPath, 30))
 		}
 		resp, err := client.Get(h.url("/ping"))
 		if err == nil {
@@ -578,7 +577,7 @@ type msgOptions struct {
 // message builds an ActivationMessage as the controller writes it (PROTOCOL.md §2.2).
 func (h *harness) message(action string, blocking bool, content map[string]any, o msgOptions) activation {
 	h.t.Helper()
-	aid := randomHex(16)
+	aid := itest.RandomHex(16)
 	tid := o.transid
 	if tid == nil {
 		tid = json.RawMessage(fmt.Sprintf(`[%q,%d]`, randomAlnum(32), time.Now().UnixMilli()))
@@ -911,7 +910,7 @@ func (l logLine) str(k string) string {
 
 func readLog(path string) []logLine {
 	var out []logLine
-	for _, s := range readLines(path) {
+	for _, s := range itest.ReadLines(path) {
 		var l logLine
 		if json.Unmarshal([]byte(s), &l) == nil {
 			out = append(out, l)
@@ -923,10 +922,10 @@ func readLog(path string) []logLine {
 // waitLogLine waits until a line containing substr is appended to the log at path (lines written
 // before the call do not count); false when timeout passes first.
 func waitLogLine(path, substr string, timeout time.Duration) bool {
-	start := len(readLines(path))
+	start := len(itest.ReadLines(path))
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		lines := readLines(path)
+		lines := itest.ReadLines(path)
 		for _, l := range lines[min(start, len(lines)):] {
 			if strings.Contains(l, substr) {
 				return true
@@ -935,29 +934,6 @@ func waitLogLine(path, substr string, timeout time.Duration) bool {
 		time.Sleep(5 * time.Millisecond)
 	}
 	return false
-}
-
-func readLines(path string) []string {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		out = append(out, sc.Text())
-	}
-	return out
-}
-
-func tail(path string, n int) string {
-	lines := readLines(path)
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -1028,20 +1004,6 @@ func compactJSON(t *testing.T, raw []byte) string {
 
 // ---------------------------------------------------------------------------------------------------
 // Small utilities
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
 
 func randomAlnum(n int) string {
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"

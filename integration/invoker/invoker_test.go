@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/nemo-edge/nemo/integration/itest"
 )
 
 // wantInstance is the InvokerInstanceId every Completion, Combined ack and ping must carry.
@@ -518,7 +520,7 @@ func TestStartupFailures(t *testing.T) {
 			env = append(env, kv)
 		}
 		return append(env,
-			"PORT="+strconv.Itoa(freePort(t)),
+			"PORT="+strconv.Itoa(itest.FreePort(t)),
 			"RUNTIMES_MANIFEST="+runtimesManifest,
 			"CONFIG_whisk_couchdb_protocol=http",
 			"CONFIG_whisk_couchdb_host=127.0.0.1",
