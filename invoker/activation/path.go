@@ -217,7 +217,7 @@ func (p *Path) run(ctx context.Context, msg *wire.ActivationMessage, action *wir
 			defer close(resultSent)
 			act := p.buildActivation(msg, action, o)
 			act.Logs = []string{}
-			if err := p.send(ctx, msg.RootControllerIndex.AsString, wire.NewResultMessage(msg.TransID, act), "result"); err != nil {
+			if err := p.send(ctx, msg.RootControllerIndex.AsString, wire.NewResultMessage(msg.TransID, act)); err != nil {
 				log.Error().Err(err).Msg("could not send result ack")
 			}
 		}
@@ -293,11 +293,8 @@ func (p *Path) finishCombined(ctx context.Context, msg *wire.ActivationMessage, 
 
 // sendAck sends a slot-freeing ack and, with user events on, its event.
 func (p *Path) sendAck(ctx context.Context, msg *wire.ActivationMessage, ack wire.Ack, act *wire.WhiskActivation, log zerolog.Logger) {
-	kind := "completion"
-	if _, ok := ack.(*wire.CombinedMessage); ok {
-		kind = "combined"
-	}
-	if err := p.send(ctx, msg.RootControllerIndex.AsString, ack, kind); err != nil {
+	kind := ackKind(ack)
+	if err := p.send(ctx, msg.RootControllerIndex.AsString, ack); err != nil {
 		log.Error().Err(err).Str("ack", kind).Msg("could not send ack")
 	}
 	if !p.cfg.UserEvents {
@@ -315,7 +312,20 @@ func (p *Path) sendAck(ctx context.Context, msg *wire.ActivationMessage, ack wir
 	}
 }
 
-func (p *Path) send(ctx context.Context, controller string, ack wire.Ack, kind string) error {
+// ackKind is the metrics label of an ack.
+func ackKind(ack wire.Ack) string {
+	switch ack.(type) {
+	case *wire.CombinedMessage:
+		return "combined"
+	case *wire.ResultMessage:
+		return "result"
+	default:
+		return "completion"
+	}
+}
+
+func (p *Path) send(ctx context.Context, controller string, ack wire.Ack) error {
+	kind := ackKind(ack)
 	sctx, cancel := context.WithTimeout(ctx, p.cfg.AckTimeout)
 	defer cancel()
 	if err := p.acks.SendAck(sctx, controller, ack); err != nil {
@@ -377,11 +387,7 @@ func (p *Path) reackIfRecorded(ctx context.Context, msg *wire.ActivationMessage,
 	} else {
 		ack = wire.NewCompletionMessage(msg.TransID, act, p.cfg.Instance)
 	}
-	kind := "completion"
-	if msg.Blocking {
-		kind = "combined"
-	}
-	if err := p.send(ctx, msg.RootControllerIndex.AsString, ack, kind); err != nil {
+	if err := p.send(ctx, msg.RootControllerIndex.AsString, ack); err != nil {
 		log.Error().Err(err).Msg("could not re-send ack of a recorded activation")
 	}
 	return true
