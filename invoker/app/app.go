@@ -53,6 +53,9 @@ type Parts struct {
 	// Backoff, when not nil, is the relay the harvester's QoS guard was built with; Run connects it
 	// to the function controller so a degraded NF holds pre-warming back.
 	Backoff *BackoffRelay
+	// Capacity is how many records may be in flight (OpenWhisk's maxPeek); 0 derives it from the user
+	// memory with OpenWhisk's defaults (concurrency 1, peek factor 0.5).
+	Capacity int
 	// UserEvents sends user events to the events topic.
 	UserEvents bool
 	// BlacklistInterval is how often blocked namespaces are re-read (OpenWhisk: 5 minutes).
@@ -177,7 +180,10 @@ func Run(ctx context.Context, p Parts) error {
 	}, p.Store, runner, inv.producer, inv.reg, p.Log)
 
 	userMB := int(p.Instance.UserMemoryBytes >> 20)
-	capacity := messaging.MaxPeek(userMB, 1, 0.5)
+	capacity := p.Capacity
+	if capacity <= 0 {
+		capacity = messaging.MaxPeek(userMB, 1, 0.5)
+	}
 	inv.feed, err = messaging.NewFeed(p.Kafka, capacity, func(hctx context.Context, rec *messaging.Record) {
 		defer rec.Done()
 		end, known := ends[rec.Partition]

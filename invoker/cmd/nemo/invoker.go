@@ -111,6 +111,7 @@ func partsFromConfig(cfg *config.Config, kcfg messaging.Config, st app.ArtifactS
 		Pool:       cfg.PoolConfig(),
 		Scheduler:  cfg.SchedulerConfig(),
 		PlainPool:  !cfg.Scheduler.Enabled,
+		Capacity:   cfg.MaxPeek(),
 		UserEvents: cfg.Kafka.UserEvents,
 		Listener:   ln,
 		NewServer: func(sw app.Switch, reg *metrics.Registry) app.HTTPServer {
