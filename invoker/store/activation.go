@@ -147,6 +147,9 @@ func (b *batcher) close() {
 	<-b.stopped
 }
 
+// run groups records as OpenWhisk's Batcher does: a record goes out at once when a worker is free, and
+// records only accumulate (up to the batch size) while every worker is busy, so batches grow with load
+// instead of every record waiting. A positive linger additionally holds each batch open that long.
 func (b *batcher) run() {
 	defer close(b.stopped)
 	set := &b.s.set
@@ -156,21 +159,46 @@ func (b *batcher) run() {
 			break
 		}
 		batch := []*pending{first}
-		linger := time.NewTimer(set.linger)
+		var lingerC <-chan time.Time
+		var linger *time.Timer
+		if set.linger > 0 {
+			linger = time.NewTimer(set.linger)
+			lingerC = linger.C
+		}
+		sem := b.sem // set to nil once a worker slot is held
 	fill:
 		for len(batch) < set.batchSize {
+			if sem == nil && lingerC == nil {
+				// A worker is ours and nothing to wait for: take only what is already queued.
+				select {
+				case p, ok := <-b.queue:
+					if !ok {
+						break fill
+					}
+					batch = append(batch, p)
+					continue
+				default:
+					break fill
+				}
+			}
 			select {
 			case p, ok := <-b.queue:
 				if !ok {
 					break fill // closing: flush this batch, the outer receive then ends the loop
 				}
 				batch = append(batch, p)
-			case <-linger.C:
-				break fill
+			case sem <- struct{}{}:
+				sem = nil
+			case <-lingerC:
+				lingerC = nil
 			}
 		}
-		linger.Stop()
-		b.sem <- struct{}{}
+		if linger != nil {
+			linger.Stop()
+		}
+		if sem != nil {
+			sem <- struct{}{}
+		}
 		b.inflight.Add(1)
 		go func() {
 			defer func() { <-b.sem; b.inflight.Done() }()

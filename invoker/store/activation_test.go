@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -233,4 +234,54 @@ func TestGetActivation(t *testing.T) {
 	f.seedDoc(acts, []byte(`{"_id":"guest/`+aid(8)+`","entityType":"action","name":"x"}`), nil)
 	_, err = s.GetActivation(t.Context(), "guest", aid(8))
 	require.ErrorIs(t, err, ErrUnreadable)
+}
+
+// With the default settings a record goes out as soon as a _bulk_docs worker is free, and records that
+// arrive while every worker is busy travel together in the next batch (OpenWhisk's Batcher).
+func TestPutActivationSendsAtOnceAndBatchesWhileWorkersAreBusy(t *testing.T) {
+	f := newFakeCouch(t)
+	f.createDBs(acts)
+	release := make(chan struct{})
+	var gated sync.Once
+	f.gate = func(r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/_bulk_docs") {
+			gated.Do(func() { <-release }) // hold only the first batch
+		}
+	}
+	s, err := New(f.config(), nopLogger(), WithBatchConcurrency(1)) // no WithLinger: the default
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+
+	errs := make([]error, 4)
+	var wg sync.WaitGroup
+	wg.Go(func() { errs[0] = s.PutActivationDoc(t.Context(), activationDoc("guest", aid(0))) })
+	waitFor(t, "the first record sent on its own", func() bool { return len(bulkPosts(f)) == 1 })
+	for i := 1; i < 4; i++ {
+		wg.Go(func() { errs[i] = s.PutActivationDoc(t.Context(), activationDoc("guest", aid(i))) })
+	}
+	waitFor(t, "three more records queued behind the busy worker", func() bool { return s.bulk.accepted.Load() == 4 })
+	require.Len(t, bulkPosts(f), 1, "nothing else is sent while the only worker is busy")
+	close(release)
+	wg.Wait()
+	for i, err := range errs {
+		require.NoError(t, err, "caller %d", i)
+	}
+	posts := bulkPosts(f)
+	require.Len(t, posts, 2)
+	var ids [][]string
+	for _, p := range posts {
+		var body struct {
+			Docs []struct {
+				ID string `json:"_id"`
+			} `json:"docs"`
+		}
+		require.NoError(t, json.Unmarshal(p.Body, &body))
+		var batch []string
+		for _, d := range body.Docs {
+			batch = append(batch, d.ID)
+		}
+		ids = append(ids, batch)
+	}
+	require.Equal(t, []string{"guest/" + aid(0)}, ids[0])
+	require.ElementsMatch(t, []string{"guest/" + aid(1), "guest/" + aid(2), "guest/" + aid(3)}, ids[1])
 }

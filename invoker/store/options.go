@@ -30,7 +30,7 @@ func defaultSettings() settings {
 		backoffMax:     2 * time.Second,
 		cacheSize:      1024,
 		batchSize:      500,
-		linger:         5 * time.Millisecond,
+		linger:         0,
 		batchWorkers:   4,
 		bulkAttempts:   3,
 		maxBodyBytes:   128 << 20,
@@ -97,8 +97,9 @@ func WithBatchSize(n int) Option {
 	}
 }
 
-// WithLinger is how long the batcher waits for more activation records after the first one of a batch
-// arrives. Default is 5 ms.
+// WithLinger is how long the batcher holds a batch open for more activation records after its first one
+// arrives. Default is 0: a record goes out as soon as a _bulk_docs worker is free, and records batch up only
+// while all workers are busy (OpenWhisk's Batcher); a linger trades record latency for fewer requests.
 func WithLinger(d time.Duration) Option {
 	return func(s *settings) {
 		if d >= 0 {
