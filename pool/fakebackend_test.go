@@ -49,6 +49,7 @@ type fakeBackend struct {
 	initGate   chan struct{} // when set, /init blocks until it is closed (or ctx ends)
 	gateOnly   string        // when set, only the container of that name waits on initGate
 	runGate    chan struct{} // when set, /run blocks until it is closed (or ctx ends)
+	logsGate   chan struct{} // when set, log collection blocks until it is closed (or ctx ends)
 	createWait time.Duration
 	leftovers  int // returned by the first Cleanup
 	maxLive    int
@@ -178,6 +179,16 @@ func (f *fakeBackend) Run(ctx context.Context, h Handle, body []byte, timeout ti
 }
 
 func (f *fakeBackend) Logs(ctx context.Context, h Handle, limitBytes int64, waitSentinels bool) LogResult {
+	f.mu.Lock()
+	gate := f.logsGate
+	f.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return LogResult{Failed: true}
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.note("logs", h.Name())

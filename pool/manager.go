@@ -686,26 +686,28 @@ func (m *Manager) runOnce(ctx context.Context, job *Job, spec Spec, onRunDone fu
 	if o.End.IsZero() {
 		o.End = m.now()
 	}
-	// The early callback (a blocking activation's Result ack) runs alongside log collection, so the
-	// container is free again after the longer of the two, not their sum; Run returns only after it.
-	early := make(chan struct{})
-	if onRunDone != nil {
-		snapshot := *o
-		go func() {
-			defer close(early)
-			onRunDone(&snapshot)
-		}()
-	} else {
-		close(early)
-	}
-	defer func() { <-early }()
+	// Log collection runs alongside the early callback (a blocking activation's Result ack), so the
+	// container is free again after the longer of the two, not their sum. The callback runs on this
+	// goroutine: the Result is what a blocking caller waits for, so it must not queue behind a new
+	// goroutine's start; the logs are only needed for the Completion.
 	code := o.Response.StatusCode
 	destroy := rr.Dead || rr.TimedOut || code == wire.StatusDeveloperError || code == wire.StatusWhiskError
+	var logs chan LogResult
 	if limit := logLimit(job); limit > 0 {
 		waitSentinels := job.Runtime != nil && job.Runtime.SentinelledLogs && code != wire.StatusDeveloperError
-		lctx, cancel := context.WithTimeout(ctx, logsTimeout(job)+m.cfg.CallMargin)
-		lr := m.backend.Logs(lctx, g.h, limit, waitSentinels)
-		cancel()
+		logs = make(chan LogResult, 1)
+		go func() {
+			lctx, cancel := context.WithTimeout(ctx, logsTimeout(job)+m.cfg.CallMargin)
+			defer cancel()
+			logs <- m.backend.Logs(lctx, g.h, limit, waitSentinels)
+		}()
+	}
+	if onRunDone != nil {
+		snapshot := *o
+		onRunDone(&snapshot)
+	}
+	if logs != nil {
+		lr := <-logs
 		o.Logs = lr.Lines
 		if lr.Failed {
 			destroy = true

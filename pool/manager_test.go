@@ -105,6 +105,39 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// The Result callback of a blocking activation must not wait for log collection, which can take
+// seconds (sentinels written late, a log flood).
+func TestManagerResultCallbackDoesNotWaitForLogs(t *testing.T) {
+	fb := newFakeBackend()
+	fb.logsGate = make(chan struct{})
+	m := newTestManager(t, testManagerConfig(), fb)
+
+	called := make(chan struct{})
+	type result struct {
+		o   *Outcome
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		o, err := m.Run(t.Context(), testJob("a1", "guest/hello", 256, 1), func(*Outcome) { close(called) })
+		done <- result{o, err}
+	}()
+	select {
+	case <-called:
+	case <-time.After(10 * time.Second):
+		t.Fatal("onRunDone was not called while log collection was still running")
+	}
+	select {
+	case <-done:
+		t.Fatal("Run returned before log collection finished")
+	default:
+	}
+	close(fb.logsGate)
+	r := <-done
+	require.NoError(t, r.err)
+	assert.Len(t, r.o.Logs, 1, "the logs collected after the callback are in the outcome")
+}
+
 func TestManagerColdThenWarmRun(t *testing.T) {
 	fb := newFakeBackend()
 	m := newTestManager(t, testManagerConfig(), fb)
