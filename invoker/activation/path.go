@@ -256,11 +256,8 @@ func (p *Path) run(ctx context.Context, msg *wire.ActivationMessage, action *wir
 		Str("conflict", o.Conflict).Int64("durationMs", derefInt64(act.Duration)).
 		Int("logLines", len(act.Logs)).Msg("activation finished")
 
-	stored := make(chan struct{})
-	go func() {
-		defer close(stored)
-		p.storeRecord(ctx, msg, act, log)
-	}()
+	// The ack goes first, then the record: nothing but the Kafka commit waits for the record, and its
+	// write is the heaviest step, which would otherwise compete with the ack's delivery.
 	switch {
 	case msg.Blocking && split:
 		<-resultSent
@@ -270,7 +267,7 @@ func (p *Path) run(ctx context.Context, msg *wire.ActivationMessage, action *wir
 	default:
 		p.sendAck(ctx, msg, wire.NewCompletionMessage(msg.TransID, act, p.cfg.Instance), act, log)
 	}
-	<-stored
+	p.storeRecord(ctx, msg, act, log)
 	p.count(act)
 	return ResultRan
 }
@@ -281,13 +278,8 @@ func (p *Path) finishCombined(ctx context.Context, msg *wire.ActivationMessage, 
 	if !msg.Blocking {
 		ack = ack.Shrink()
 	}
-	stored := make(chan struct{})
-	go func() {
-		defer close(stored)
-		p.storeRecord(ctx, msg, act, log)
-	}()
 	p.sendAck(ctx, msg, ack, act, log)
-	<-stored
+	p.storeRecord(ctx, msg, act, log)
 	p.count(act)
 }
 

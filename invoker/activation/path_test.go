@@ -39,6 +39,7 @@ type fakeStore struct {
 	records     map[string]*wire.WhiskActivation
 	unavailable int // GetAction fails with ErrUnavailable this many times
 	gets        int
+	onPut       func() // called before a record is stored, outside the lock
 }
 
 func newFakeStore() *fakeStore {
@@ -62,6 +63,9 @@ func (s *fakeStore) GetAction(ctx context.Context, docID, rev string) (*wire.Act
 }
 
 func (s *fakeStore) PutActivation(ctx context.Context, a *wire.WhiskActivation) error {
+	if s.onPut != nil {
+		s.onPut()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.records[a.DocID()]; ok {
@@ -243,6 +247,36 @@ func TestBlockingWithLogsSendsResultThenCompletionAndStoresFullRecord(t *testing
 	waitTime, _ := rec.Annotation("waitTime")
 	assert.JSONEq(t, `608`, string(waitTime))
 	require.Len(t, h.acks.events, 1, "one user event with the slot-freeing ack")
+}
+
+// The record is written once the slot-freeing ack went out: nothing but the Kafka commit waits for it, so
+// its write must not compete with the ack's delivery.
+func TestRecordIsStoredAfterTheSlotFreeingAck(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		msg      func(*testing.T) []byte
+		logsMB   int
+		wantAcks int
+	}{
+		{"blocking with logs: Result and Completion", blockingMsg, 10, 2},
+		{"blocking without logs: Combined", blockingMsg, 0, 1},
+		{"non-blocking: Completion", nonBlockingMsg, 10, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.store.actions["guest/hello"] = helloAction(t, tc.logsMB)
+			acksAtPut := -1
+			h.store.onPut = func() {
+				h.acks.mu.Lock()
+				defer h.acks.mu.Unlock()
+				acksAtPut = len(h.acks.acks)
+			}
+			require.Equal(t, ResultRan, h.path.Process(context.Background(), Item{Value: tc.msg(t)}))
+			require.Len(t, h.acks.acks, tc.wantAcks)
+			assert.Equal(t, tc.wantAcks, acksAtPut, "every ack was sent before the record was written")
+			assert.Len(t, h.store.records, 1)
+		})
+	}
 }
 
 func TestAcksEchoTransidByteExactly(t *testing.T) {
