@@ -38,6 +38,17 @@ type Backend interface {
 	Cleanup(ctx context.Context, prefix string) (int, error)
 }
 
+// DeathWatcher is implemented by backends that learn of containers stopping outside the pool's control:
+// killed from outside, crashed while idle, or stopped by a restart of the container engine. The Manager
+// destroys such a container at once, so no run is handed to it (a run already granted is moved to another
+// container); without a watcher a dead container shows only when its next /run fails.
+type DeathWatcher interface {
+	// WatchDeaths calls died with the name of every container whose name starts with prefix+"_" and that
+	// stops, until ctx ends. When it loses the engine it reconnects and then reports the containers of prefix
+	// that stopped meanwhile. died must not block.
+	WatchDeaths(ctx context.Context, prefix string, died func(name string))
+}
+
 // Handle is a created container.
 type Handle interface {
 	ID() string   // backend id (docker container id)

@@ -229,7 +229,32 @@ func NewManager(ctx context.Context, cfg ManagerConfig, backend Backend, log zer
 	m.mu.Unlock()
 	m.wg.Add(1)
 	go m.tickLoop()
+	if w, ok := backend.(DeathWatcher); ok {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			w.WatchDeaths(base, cfg.Pool.NamePrefix, m.containerDied)
+		}()
+	}
 	return m, nil
+}
+
+// containerDied destroys the container called name, which stopped outside the pool's control. Runs already
+// granted on it but not started are rescheduled (the container counts as broken before /run); a run in
+// progress ends with whatever /run returns. The pool's own removals also stop containers: those are
+// already removing (ignored) or forgotten (not found).
+func (m *Manager) containerDied(name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, c := range m.conts {
+		if c.name != name || c.gone {
+			continue
+		}
+		m.log.Warn().Str("container", name).Msg("container stopped outside the pool's control; destroying it")
+		c.broken = true
+		m.stepLocked(Destroy{C: c.id, Reason: "container stopped"})
+		return
+	}
 }
 
 // ---------------------------------------------------------------------------------------------------------

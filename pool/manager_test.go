@@ -634,3 +634,57 @@ func TestSpecCarriesTheEdgeFunctionCPUSet(t *testing.T) {
 	assert.Equal(t, "2-3", m.SpecFor(testJob("a1", "guest/hello", 256, 1)).CPUSet)
 	assert.Equal(t, "", m.SpecFor(testJob("b1", "guest/other", 256, 1)).CPUSet)
 }
+
+// watchingBackend is the fake backend plus a DeathWatcher whose reports the test triggers.
+type watchingBackend struct {
+	*fakeBackend
+	died chan func(string) // the Manager's callback, once it watches
+}
+
+func (w *watchingBackend) WatchDeaths(ctx context.Context, prefix string, died func(name string)) {
+	w.died <- died
+	<-ctx.Done()
+}
+
+// A container that stops outside the pool's control (killed, or the engine restarted) is destroyed as soon
+// as the backend reports it: its memory returns, and the next activation of that action starts a new
+// container instead of being handed the dead one.
+func TestManagerDestroysContainerReportedDead(t *testing.T) {
+	fb := newFakeBackend()
+	wb := &watchingBackend{fakeBackend: fb, died: make(chan func(string), 1)}
+	m, err := NewManager(t.Context(), testManagerConfig(), wb, testLogger(t))
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		assert.NoError(t, m.Close(ctx))
+		assert.Zero(t, fb.liveCount(), "containers left after Close")
+		assert.NoError(t, fb.problems())
+	})
+	died := <-wb.died
+
+	o, err := m.Run(t.Context(), testJob("a1", "guest/hello", 256, 1), nil)
+	require.NoError(t, err)
+	require.Equal(t, "cold", o.ContainerState)
+	infos := m.Snapshot().Containers
+	require.Len(t, infos, 1)
+	require.Equal(t, 256, m.Snapshot().UsedMB)
+	var name string
+	fb.mu.Lock()
+	for n := range fb.live {
+		name = n
+	}
+	fb.mu.Unlock()
+
+	died("wsktest_999_guest_unknown") // not one of the pool's: ignored
+	died(name)
+	eventually(t, "the dead container removed and its memory returned", func() bool {
+		return fb.count("remove") == 1 && m.Snapshot().UsedMB == 0
+	})
+	died(name) // reported twice (die, then the resync after a reconnect): no effect
+	o, err = m.Run(t.Context(), testJob("a2", "guest/hello", 256, 1), nil)
+	require.NoError(t, err)
+	assert.Equal(t, "cold", o.ContainerState, "a new container, not the dead one")
+	assert.Equal(t, wire.StatusSuccess, o.Response.StatusCode)
+	assert.Equal(t, 2, fb.count("create"))
+}

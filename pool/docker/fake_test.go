@@ -10,6 +10,7 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/go-connections/nat"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -36,6 +37,9 @@ type fakeAPI struct {
 	onCreate  func(ctx context.Context) error
 	onInspect func(ctx context.Context, id string) error
 	onLogs    func(ctx context.Context, id string, o container.LogsOptions) (io.ReadCloser, error)
+	// onEvents answers Events; by default the stream stays silent until ctx ends.
+	onEvents   func(ctx context.Context, o events.ListOptions) (<-chan events.Message, <-chan error)
+	eventsOpts []events.ListOptions
 }
 
 type createCall struct {
@@ -149,8 +153,11 @@ func (f *fakeAPI) ContainerList(ctx context.Context, o container.ListOptions) ([
 		return nil, errors.New("fake: list without All")
 	}
 	name := o.Filters.Get("name")
+	f.mu.Lock()
+	list := f.list
+	f.mu.Unlock()
 	var out []container.Summary
-	for _, s := range f.list {
+	for _, s := range list {
 		for _, n := range s.Names {
 			if len(name) == 1 && strings.Contains(n, name[0]) { // Docker's name filter matches substrings
 				out = append(out, s)
@@ -170,6 +177,20 @@ func (f *fakeAPI) ContainerLogs(ctx context.Context, id string, o container.Logs
 		return f.onLogs(ctx, id, o)
 	}
 	return io.NopCloser(strings.NewReader("")), nil
+}
+
+func (f *fakeAPI) Events(ctx context.Context, o events.ListOptions) (<-chan events.Message, <-chan error) {
+	f.count("events")
+	f.mu.Lock()
+	f.eventsOpts = append(f.eventsOpts, o)
+	hook := f.onEvents
+	f.mu.Unlock()
+	if hook != nil {
+		return hook(ctx, o)
+	}
+	errs := make(chan error, 1)
+	go func() { <-ctx.Done(); errs <- ctx.Err() }()
+	return make(chan events.Message), errs
 }
 
 func (f *fakeAPI) ContainerPause(ctx context.Context, id string) error {

@@ -539,3 +539,24 @@ func median(d []time.Duration) time.Duration {
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	return s[len(s)/2]
 }
+
+// A container killed from outside is reported by the event stream (pool.DeathWatcher).
+func TestITWatchDeathsReportsAKill(t *testing.T) {
+	b, cli := itBackend(t, Config{})
+	c := itCreate(t, b, goSpec(128))
+	d := make(deathLog, 16)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b.WatchDeaths(ctx, itPrefix, d.died)
+	}()
+	defer func() { cancel(); <-done }()
+	// No wait for the subscription: it asks the daemon to replay the last seconds of events.
+	require.NoError(t, cli.ContainerKill(context.Background(), c.ID(), "KILL"))
+	for {
+		if name := d.next(t); name == c.Name() {
+			break // earlier tests' stopped containers of the same prefix may come first
+		}
+	}
+}
