@@ -69,6 +69,10 @@ type RunResult struct {
 	Start, End time.Time               // /run interval
 	TimedOut   bool                    // the action exceeded its time limit (annotation timeout:true)
 	Dead       bool                    // the container must be destroyed (connection error, OOM, ...)
+	// NotDelivered: /run provably never reached the action — the connection was refused, or the container
+	// had already stopped when the request was sent — so the Manager runs it on another container instead
+	// of blaming the action. Implies Dead.
+	NotDelivered bool
 }
 
 // LogResult is the outcome of log collection; Lines are formatted (wire.FormatLogLine) and include any

@@ -704,6 +704,11 @@ func (m *Manager) runOnce(ctx context.Context, job *Job, spec Spec, onRunDone fu
 	rctx, cancel := context.WithTimeout(ctx, timeout+m.cfg.CallMargin)
 	rr := m.backend.Run(rctx, g.h, body, timeout)
 	cancel()
+	if rr.NotDelivered {
+		// The action never saw the request (its container is gone): like a container broken before /run.
+		m.finish(p, g.c, true)
+		return nil, true, nil
+	}
 	o.Response, o.Start, o.End, o.TimedOut = rr.Response, rr.Start, rr.End, rr.TimedOut
 	if o.Start.IsZero() {
 		o.Start = runStart

@@ -688,3 +688,38 @@ func TestManagerDestroysContainerReportedDead(t *testing.T) {
 	assert.Equal(t, wire.StatusSuccess, o.Response.StatusCode)
 	assert.Equal(t, 2, fb.count("create"))
 }
+
+// A /run that provably never reached the action (its container had gone) is not the action's fault: the
+// Manager destroys that container and runs the activation on a new one.
+func TestManagerReschedulesRunNotDelivered(t *testing.T) {
+	fb := newFakeBackend()
+	m := newTestManager(t, testManagerConfig(), fb)
+	o, err := m.Run(t.Context(), testJob("a1", "guest/hello", 256, 1), nil)
+	require.NoError(t, err)
+	require.Equal(t, "cold", o.ContainerState)
+	var first string
+	fb.mu.Lock()
+	for n := range fb.live {
+		first = n
+	}
+	fb.runResult = func(name string, body []byte) RunResult {
+		if name == first {
+			return RunResult{Response: wire.ErrorResponse(wire.StatusDeveloperError, wire.MsgAbnormalRun), Dead: true, NotDelivered: true}
+		}
+		return RunResult{Response: wire.ActivationResponse{StatusCode: wire.StatusSuccess, Result: json.RawMessage(`{"ok":true}`)}}
+	}
+	fb.mu.Unlock()
+
+	o, err = m.Run(t.Context(), testJob("a2", "guest/hello", 256, 1), nil)
+	require.NoError(t, err)
+	assert.Equal(t, wire.StatusSuccess, o.Response.StatusCode, "run on a new container, not blamed on the action")
+	assert.Equal(t, "cold", o.ContainerState)
+	assert.Equal(t, 2, fb.count("create"))
+	eventually(t, "the gone container removed", func() bool {
+		fb.mu.Lock()
+		defer fb.mu.Unlock()
+		_, live := fb.live[first]
+		return !live
+	})
+	assert.Equal(t, 256, m.Snapshot().UsedMB)
+}

@@ -34,6 +34,7 @@ func (r reply) noResponse() bool { return r.Err != nil || r.Status == http.Statu
 type failureFacts struct {
 	OOM       bool // the container (or a process in it) was OOM-killed
 	Cancelled bool // the caller's ctx ended before the action timeout (invoker shutdown, not the action)
+	StoppedAt time.Time // when the container stopped, if it is no longer running (zero: running or unknown)
 }
 
 // mapInit turns an /init reply into OpenWhisk's init outcome (Container.initialize,

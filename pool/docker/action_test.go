@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -168,6 +169,7 @@ func TestRunOutcomeTable(t *testing.T) {
 			assert.Equal(t, tc.size, res.Response.Size)
 			assert.Equal(t, tc.timedOut, res.TimedOut)
 			assert.Equal(t, tc.dead, res.Dead)
+			assert.False(t, res.NotDelivered, "the container is running: the action may have seen the request")
 			assert.False(t, res.End.Before(res.Start))
 			if tc.timedOut {
 				assert.GreaterOrEqual(t, res.End.Sub(res.Start), timeout)
@@ -181,10 +183,51 @@ func TestRunConnectionRefused(t *testing.T) {
 	api.inspect[testCID] = inspectRunning(testCID, 1, "127.0.0.1", "1")
 	b, _ := testBackend(t, api, Config{})
 	res := b.Run(context.Background(), containerAt("http://"+deadAddr(t)), []byte(`{}`), 5*time.Second)
-	assert.Equal(t, wire.StatusDeveloperError, res.Response.StatusCode)
-	assert.Equal(t, errJSON(wire.MsgAbnormalRun), string(res.Response.Result))
+	assert.True(t, res.NotDelivered, "a refused connection never reached the action: the pool runs it elsewhere")
 	assert.True(t, res.Dead)
 	assert.False(t, res.TimedOut)
+	assert.Equal(t, wire.StatusDeveloperError, res.Response.StatusCode, "the response if it cannot be run elsewhere")
+	assert.Equal(t, errJSON(wire.MsgAbnormalRun), string(res.Response.Result))
+}
+
+// A proxy in front of the container (docker-proxy on a published port) accepts the connection and drops it
+// when the container is gone; whether the action could have seen the request depends on when the container
+// stopped.
+func TestRunDroppedByProxyOfStoppedContainer(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		state         func(insp *container.InspectResponse, runStart time.Time)
+		removed       bool
+		wantDelivered bool
+	}{
+		{name: "stopped before /run", state: func(i *container.InspectResponse, s time.Time) {
+			i.State.Running, i.State.Status = false, "exited"
+			i.State.FinishedAt = s.Add(-time.Second).UTC().Format(time.RFC3339Nano)
+		}},
+		{name: "removed", removed: true},
+		{name: "stopped during /run (the action crashed)", wantDelivered: true, state: func(i *container.InspectResponse, s time.Time) {
+			i.State.Running, i.State.Status = false, "exited"
+			i.State.FinishedAt = s.Add(time.Hour).UTC().Format(time.RFC3339Nano)
+		}},
+		{name: "still running", wantDelivered: true, state: func(*container.InspectResponse, time.Time) {}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api := newFakeAPI()
+			b, _ := testBackend(t, api, Config{})
+			srv := httptest.NewServer(http.HandlerFunc(hangUp))
+			defer srv.Close()
+			runStart := time.Now()
+			if !tc.removed {
+				insp := inspectRunning(testCID, 1, "127.0.0.1", "1")
+				tc.state(&insp, runStart)
+				api.inspect[testCID] = insp
+			}
+			res := b.Run(context.Background(), containerAt(srv.URL), []byte(`{}`), 5*time.Second)
+			assert.Equal(t, !tc.wantDelivered, res.NotDelivered)
+			assert.True(t, res.Dead)
+			assert.Equal(t, wire.StatusDeveloperError, res.Response.StatusCode)
+		})
+	}
 }
 
 func TestRunCancelledByCallerIsWhiskError(t *testing.T) {

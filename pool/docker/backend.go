@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -300,9 +301,15 @@ func (b *Backend) Run(ctx context.Context, h pool.Handle, body []byte, timeout t
 	start := time.Now()
 	r := exchange(rctx, c.http, c.baseURL+"/run", body, b.cfg.MaxResponseBytes, b.cfg.TruncationBytes)
 	end := time.Now()
-	resp, timedOut, dead := mapRun(r, timeout, b.failureFacts(ctx, c, r, timeout), b.cfg.MaxResponseBytes)
+	facts := b.failureFacts(ctx, c, r, timeout)
+	resp, timedOut, dead := mapRun(r, timeout, facts, b.cfg.MaxResponseBytes)
 	if dead {
 		c.http.CloseIdleConnections()
+	}
+	notDelivered := errors.Is(r.Err, syscall.ECONNREFUSED) || (r.noResponse() && !facts.StoppedAt.IsZero() && facts.StoppedAt.Before(start))
+	if notDelivered && !facts.Cancelled {
+		b.logger(ctx).Warn().Str("container", c.name).Err(r.Err).Msg("/run did not reach the action: the container is gone")
+		return pool.RunResult{Response: resp, Start: start, End: end, Dead: true, NotDelivered: true}
 	}
 	return pool.RunResult{Response: resp, Start: start, End: end, TimedOut: timedOut, Dead: dead}
 }
@@ -331,6 +338,11 @@ func (b *Backend) failureFacts(ctx context.Context, c *Container, r reply, timeo
 		defer cancel()
 		if insp, err := b.api.ContainerInspect(ictx, c.id); err == nil && insp.ContainerJSONBase != nil && insp.State != nil {
 			f.OOM = insp.State.OOMKilled
+			if !insp.State.Running {
+				f.StoppedAt, _ = time.Parse(time.RFC3339Nano, insp.State.FinishedAt)
+			}
+		} else if cerrdefs.IsNotFound(err) {
+			f.StoppedAt = time.Unix(0, 0) // removed: stopped before anything we sent
 		}
 	}
 	return f
