@@ -5,8 +5,9 @@
 #   - Apache Kafka 3.9 KRaft broker (Maven Central jars) 127.0.0.1:9092
 #   - pouchdb-server (CouchDB HTTP API, from npm)        127.0.0.1:5984, admin nemo/nemo
 #
-# usage: scripts/services.sh up [docker] [kafka] [pouchdb] | down | status | env
-#   `up` with no names starts all three.
+# usage: scripts/services.sh up [docker] [kafka] [pouchdb] | restart docker | down | status | env
+#   `up` with no names starts all three. `restart docker` stops and starts a dockerd this script started
+#   (the Docker-restart fault test uses it); it refuses (exit 3) to touch a daemon it did not start.
 # Caches (survive between runs): $NEMO_CACHE (default /var/cache/nemo).
 # State of this run (pids, what we started): $NEMO_STATE (default /tmp/nemo-services).
 set -euo pipefail
@@ -46,7 +47,7 @@ docker_up() {
     apt_install docker.io
   fi
   log "docker: starting dockerd"
-  nohup dockerd >"$state/dockerd.log" 2>&1 &
+  nohup dockerd >>"$state/dockerd.log" 2>&1 &
   echo $! >"$state/dockerd.pid"
   wait_for 60 "dockerd" docker info >/dev/null 2>&1 || { tail -20 "$state/dockerd.log" >&2; return 1; }
   log "docker: up ($(docker version --format '{{.Server.Version}} API {{.Server.APIVersion}}'))"
@@ -160,6 +161,17 @@ case "${1:-}" in
       esac
     done
     ;;
+  restart)
+    [ "${2:-}" = docker ] || { echo "usage: $0 restart docker" >&2; exit 2; }
+    if [ ! -f "$state/dockerd.pid" ]; then
+      log "docker: the running daemon was not started by this script; not restarting it"
+      exit 3
+    fi
+    t0=$SECONDS
+    stop_pid dockerd
+    docker_up
+    log "docker: restarted in $((SECONDS - t0))s"
+    ;;
   down)
     # Only what this script started (pid files); services found running are left alone.
     stop_pid pouchdb
@@ -180,7 +192,7 @@ case "${1:-}" in
     echo "export NEMO_COUCHDB=http://nemo:nemo@127.0.0.1:$couch_port"
     ;;
   *)
-    echo "usage: $0 up|down|status|env" >&2
+    echo "usage: $0 up|restart docker|down|status|env" >&2
     exit 2
     ;;
 esac

@@ -1,0 +1,149 @@
+//go:build integration
+
+package integration
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// restartDocker restarts the engine through scripts/services.sh. It skips the test unless that script
+// started the running daemon (its pid file): a test must not restart a daemon it does not own.
+func restartDocker(t *testing.T) func() error {
+	t.Helper()
+	state := os.Getenv("NEMO_STATE")
+	if state == "" {
+		state = "/tmp/nemo-services"
+	}
+	if _, err := os.Stat(filepath.Join(state, "dockerd.pid")); err != nil {
+		t.Skipf("dockerd was not started by scripts/services.sh (no %s/dockerd.pid); this test restarts only a "+
+			"daemon that script owns", state)
+	}
+	script, err := filepath.Abs(filepath.Join("..", "..", "scripts", "services.sh"))
+	require.NoError(t, err)
+	return func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, script, "restart", "docker").CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("services.sh restart docker: %w\n%s", err, out)
+		}
+		return nil
+	}
+}
+
+// statusOf returns the activation status code a blocking activation was answered with (its Result or
+// Combined ack) and whether that ack said system error.
+func statusOf(t *testing.T, h *harness, aid string) (code int64, systemError bool) {
+	t.Helper()
+	acks := h.acks.forID(aid)
+	require.NotEmpty(t, acks, "no ack for %s", aid)
+	first := acks[0]
+	act := object(t, first.Fields["response"])
+	resp := object(t, act["response"])
+	code = jsonInt(t, resp["statusCode"])
+	last := acks[len(acks)-1]
+	return code, string(last.Fields["isSystemError"]) == "true"
+}
+
+// TestDockerRestartMidRun: the Docker engine is restarted while the invoker holds a warm container and
+// activations keep arriving. The restart stops every container (no live-restore); the invoker learns it
+// from the engine's event stream, destroys the dead container and returns its memory, answers every
+// activation (those that met the engine down with a whisk error at worst, never a lost one or a developer
+// error blamed on the action), runs the activations after the restart in new containers, and leaves no
+// container behind when it stops.
+func TestDockerRestartMidRun(t *testing.T) {
+	svc := needServices(t)
+	restart := restartDocker(t)
+	h := newHarness(t, svc, harnessOptions{})
+	h.seedAction(h.store, "hello", 256, 10)
+	p := h.start()
+	used := func() float64 {
+		v, ok := h.metric(`nemo_pool_memory_used_mb{state="all"}`)
+		require.True(t, ok, "nemo_pool_memory_used_mb missing from /metrics")
+		return v
+	}
+
+	var before []string
+	for i := range 2 {
+		a := h.message("hello", true, map[string]any{"name": "before" + strconv.Itoa(i)}, msgOptions{})
+		h.produce(a.Raw)
+		h.waitSlotFree(90*time.Second, a.AID)
+		code, _ := statusOf(t, h, a.AID)
+		require.Zero(t, code, "activation before the restart")
+		before = append(before, a.AID)
+	}
+	require.Len(t, containersOf(t, h.id), 1, "one warm container before the restart")
+	require.Equal(t, 256.0, used())
+
+	restarted := make(chan error, 1)
+	t0 := time.Now()
+	go func() { restarted <- restart() }()
+	var during []string
+	var restartErr error
+wait:
+	for {
+		a := h.message("hello", true, map[string]any{"name": "during"}, msgOptions{})
+		h.produce(a.Raw)
+		during = append(during, a.AID)
+		select {
+		case restartErr = <-restarted:
+			break wait
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	require.NoError(t, restartErr)
+	t.Logf("engine restarted in %v; %d activations produced meanwhile", time.Since(t0).Round(time.Millisecond), len(during))
+
+	h.waitSlotFree(120*time.Second, during...)
+	var ranDuring, whiskDuring int
+	for _, aid := range during {
+		code, sys := statusOf(t, h, aid)
+		switch {
+		case code == 0:
+			ranDuring++
+		case code == 3 && sys: // whisk error: no container could be provisioned while the engine was down
+			whiskDuring++
+		default:
+			t.Errorf("activation %s during the restart: status %d (system error %v): %v", aid, code, sys, h.acks.forID(aid)[0].Raw)
+		}
+	}
+
+	var after []string
+	for i := range 5 {
+		a := h.message("hello", true, map[string]any{"name": "after" + strconv.Itoa(i)}, msgOptions{})
+		h.produce(a.Raw)
+		h.waitSlotFree(90*time.Second, a.AID)
+		code, _ := statusOf(t, h, a.AID)
+		require.Zero(t, code, "activation after the restart: %s", h.acks.forID(a.AID)[0].Raw)
+		after = append(after, a.AID)
+	}
+
+	destroyed := 0
+	for _, l := range readLog(p.logPath) {
+		if l.str("message") == "container stopped outside the pool's control; destroying it" {
+			destroyed++
+		}
+	}
+	require.NotZero(t, destroyed, "the invoker never learned that its container stopped: the watcher was not tested")
+	// Memory accounting is exact: what the pool holds is what is running.
+	live := containersOf(t, h.id)
+	require.Equal(t, float64(256*len(live)), used(), "pool memory vs %d live containers", len(live))
+	t.Logf("Docker restart: before 2/2 ran; during %d produced: %d ran, %d whisk errors; after 5/5 ran; "+
+		"containers destroyed as stopped: %d; live containers now %d (pool holds %.0f MB)",
+		len(during), ranDuring, whiskDuring, destroyed, len(live), used())
+
+	require.Equal(t, 0, h.stop(p), "invoker exit code")
+	require.Empty(t, containersOf(t, h.id), "containers left after the invoker stopped")
+	for _, aid := range append(append(before, during...), after...) {
+		h.waitRecord(aid, 30*time.Second)
+	}
+}
