@@ -32,8 +32,8 @@ func (r reply) noResponse() bool { return r.Err != nil || r.Status == http.Statu
 
 // failureFacts are the I/O-derived facts the pure mappings need beyond the reply.
 type failureFacts struct {
-	OOM       bool // the container (or a process in it) was OOM-killed
-	Cancelled bool // the caller's ctx ended before the action timeout (invoker shutdown, not the action)
+	OOM       bool      // the container (or a process in it) was OOM-killed
+	Cancelled bool      // the caller's ctx ended before the action timeout (invoker shutdown, not the action)
 	StoppedAt time.Time // when the container stopped, if it is no longer running (zero: running or unknown)
 }
 
