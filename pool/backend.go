@@ -69,10 +69,11 @@ type RunResult struct {
 	Start, End time.Time               // /run interval
 	TimedOut   bool                    // the action exceeded its time limit (annotation timeout:true)
 	Dead       bool                    // the container must be destroyed (connection error, OOM, ...)
-	// NotDelivered: /run provably never reached the action — the connection was refused, or the container
-	// had already stopped when the request was sent — so the Manager runs it on another container instead
-	// of blaming the action. Implies Dead.
-	NotDelivered bool
+	// Reschedule: the action did not run and the activation belongs on another container (OpenWhisk's
+	// ContainerHealthError): the connection was refused, the container had already stopped when the request
+	// was sent, or the runtime answered 503. The Manager destroys the container and runs the activation
+	// elsewhere instead of blaming the action. Implies Dead.
+	Reschedule bool
 }
 
 // LogResult is the outcome of log collection; Lines are formatted (wire.FormatLogLine) and include any

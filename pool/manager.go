@@ -704,7 +704,7 @@ func (m *Manager) runOnce(ctx context.Context, job *Job, spec Spec, onRunDone fu
 	rctx, cancel := context.WithTimeout(ctx, timeout+m.cfg.CallMargin)
 	rr := m.backend.Run(rctx, g.h, body, timeout)
 	cancel()
-	if rr.NotDelivered {
+	if rr.Reschedule {
 		// The action never saw the request (its container is gone): like a container broken before /run.
 		m.finish(p, g.c, true)
 		return nil, true, nil

@@ -691,7 +691,7 @@ func TestManagerDestroysContainerReportedDead(t *testing.T) {
 
 // A /run that provably never reached the action (its container had gone) is not the action's fault: the
 // Manager destroys that container and runs the activation on a new one.
-func TestManagerReschedulesRunNotDelivered(t *testing.T) {
+func TestManagerReschedulesRunReschedule(t *testing.T) {
 	fb := newFakeBackend()
 	m := newTestManager(t, testManagerConfig(), fb)
 	o, err := m.Run(t.Context(), testJob("a1", "guest/hello", 256, 1), nil)
@@ -704,7 +704,7 @@ func TestManagerReschedulesRunNotDelivered(t *testing.T) {
 	}
 	fb.runResult = func(name string, body []byte) RunResult {
 		if name == first {
-			return RunResult{Response: wire.ErrorResponse(wire.StatusDeveloperError, wire.MsgAbnormalRun), Dead: true, NotDelivered: true}
+			return RunResult{Response: wire.ErrorResponse(wire.StatusDeveloperError, wire.MsgAbnormalRun), Dead: true, Reschedule: true}
 		}
 		return RunResult{Response: wire.ActivationResponse{StatusCode: wire.StatusSuccess, Result: json.RawMessage(`{"ok":true}`)}}
 	}

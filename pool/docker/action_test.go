@@ -169,7 +169,7 @@ func TestRunOutcomeTable(t *testing.T) {
 			assert.Equal(t, tc.size, res.Response.Size)
 			assert.Equal(t, tc.timedOut, res.TimedOut)
 			assert.Equal(t, tc.dead, res.Dead)
-			assert.False(t, res.NotDelivered, "the container is running: the action may have seen the request")
+			assert.False(t, res.Reschedule, "the container is running: the action may have seen the request")
 			assert.False(t, res.End.Before(res.Start))
 			if tc.timedOut {
 				assert.GreaterOrEqual(t, res.End.Sub(res.Start), timeout)
@@ -183,7 +183,7 @@ func TestRunConnectionRefused(t *testing.T) {
 	api.inspect[testCID] = inspectRunning(testCID, 1, "127.0.0.1", "1")
 	b, _ := testBackend(t, api, Config{})
 	res := b.Run(context.Background(), containerAt("http://"+deadAddr(t)), []byte(`{}`), 5*time.Second)
-	assert.True(t, res.NotDelivered, "a refused connection never reached the action: the pool runs it elsewhere")
+	assert.True(t, res.Reschedule, "a refused connection never reached the action: the pool runs it elsewhere")
 	assert.True(t, res.Dead)
 	assert.False(t, res.TimedOut)
 	assert.Equal(t, wire.StatusDeveloperError, res.Response.StatusCode, "the response if it cannot be run elsewhere")
@@ -223,7 +223,7 @@ func TestRunDroppedByProxyOfStoppedContainer(t *testing.T) {
 				api.inspect[testCID] = insp
 			}
 			res := b.Run(context.Background(), containerAt(srv.URL), []byte(`{}`), 5*time.Second)
-			assert.Equal(t, !tc.wantDelivered, res.NotDelivered)
+			assert.Equal(t, !tc.wantDelivered, res.Reschedule)
 			assert.True(t, res.Dead)
 			assert.Equal(t, wire.StatusDeveloperError, res.Response.StatusCode)
 		})
@@ -478,4 +478,16 @@ func fakeV1Cgroup(t *testing.T, root, id string, oomKills int64) *cgroupRef {
 	require.NoError(t, os.WriteFile(filepath.Join(ref.MemoryDir, "memory.oom_control"),
 		[]byte(fmt.Sprintf("oom_kill_disable 0\nunder_oom 0\noom_kill %d\n", oomKills)), 0o644))
 	return ref
+}
+
+// HTTP 503 from the runtime is OpenWhisk's ContainerHealthError: the activation is run on another container.
+func TestRun503IsRescheduled(t *testing.T) {
+	api := newFakeAPI()
+	api.inspect[testCID] = inspectRunning(testCID, 1, "127.0.0.1", "1")
+	b, _ := testBackend(t, api, Config{})
+	srv := httptest.NewServer(respond(503, `{"error":"unhealthy"}`))
+	defer srv.Close()
+	res := b.Run(context.Background(), containerAt(srv.URL), []byte(`{}`), 5*time.Second)
+	assert.True(t, res.Reschedule)
+	assert.True(t, res.Dead)
 }

@@ -306,10 +306,12 @@ func (b *Backend) Run(ctx context.Context, h pool.Handle, body []byte, timeout t
 	if dead {
 		c.http.CloseIdleConnections()
 	}
-	notDelivered := errors.Is(r.Err, syscall.ECONNREFUSED) || (r.noResponse() && !facts.StoppedAt.IsZero() && facts.StoppedAt.Before(start))
-	if notDelivered && !facts.Cancelled {
-		b.logger(ctx).Warn().Str("container", c.name).Err(r.Err).Msg("/run did not reach the action: the container is gone")
-		return pool.RunResult{Response: resp, Start: start, End: end, Dead: true, NotDelivered: true}
+	unhealthy := r.Err == nil && r.Status == http.StatusServiceUnavailable
+	gone := errors.Is(r.Err, syscall.ECONNREFUSED) || (r.noResponse() && !facts.StoppedAt.IsZero() && facts.StoppedAt.Before(start))
+	if (unhealthy || gone) && !facts.Cancelled {
+		b.logger(ctx).Warn().Str("container", c.name).Err(r.Err).Int("status", r.Status).
+			Msg("/run did not reach the action (container gone or unhealthy); it will run on another container")
+		return pool.RunResult{Response: resp, Start: start, End: end, Dead: true, Reschedule: true}
 	}
 	return pool.RunResult{Response: resp, Start: start, End: end, TimedOut: timedOut, Dead: dead}
 }

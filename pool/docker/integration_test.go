@@ -286,7 +286,7 @@ func TestITKilledFromOutside(t *testing.T) {
 	itInit(t, b, c, nil)
 	require.NoError(t, cli.ContainerKill(context.Background(), c.ID(), "KILL"))
 	r := b.Run(context.Background(), c, runBody(nil), 5*time.Second)
-	assert.True(t, r.NotDelivered, "the container stopped before /run: the pool runs the activation elsewhere")
+	assert.True(t, r.Reschedule, "the container stopped before /run: the pool runs the activation elsewhere")
 	assert.Equal(t, wire.StatusDeveloperError, r.Response.StatusCode)
 	assert.JSONEq(t, errJSON(wire.MsgAbnormalRun), string(r.Response.Result))
 	assert.True(t, r.Dead)
