@@ -58,7 +58,8 @@ type ManagerConfig struct {
 	// DefaultMemoryMB is the memory when an action's limits carry none. Default 256.
 	DefaultMemoryMB int
 	// MaxReschedules is how often a run is moved to another container when its container broke before
-	// /run (thaw failure). Default 2.
+	// /run (thaw failure, stopped outside the pool) or the backend asked for it (RunResult.Reschedule).
+	// Default 2.
 	MaxReschedules int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
