@@ -569,7 +569,7 @@ func TestStartupFailures(t *testing.T) {
 		env := append(base(t), "KAFKA_HOSTS=127.0.0.1:1")
 		code, lines, took := run(t, env, 30*time.Second, "invoker", "--id", id)
 		t.Logf("exit %d after %v: %q", code, took.Round(time.Millisecond), lines)
-		require.NotEqual(t, 0, code)
+		require.Equal(t, 1, code, "an unreachable service is worth retrying: exit 1")
 		require.NotEmpty(t, lines)
 		last := lines[len(lines)-1]
 		require.True(t, strings.HasPrefix(last, "nemo: "), "the last line is the error: %q", last)
@@ -580,7 +580,7 @@ func TestStartupFailures(t *testing.T) {
 	t.Run("invalid user memory", func(t *testing.T) {
 		env := append(base(t), "KAFKA_HOSTS=127.0.0.1:1", "CONFIG_whisk_containerPool_userMemory=lots")
 		code, lines, _ := run(t, env, 30*time.Second, "invoker", "--id", "7")
-		require.NotEqual(t, 0, code)
+		require.Equal(t, 2, code, "a configuration error: exit 2 (retrying cannot help)")
 		require.Len(t, lines, 1, "one line: %q", lines)
 		require.Contains(t, lines[0], "CONFIG_whisk_containerPool_userMemory")
 		require.Contains(t, lines[0], `"lots"`)
@@ -591,7 +591,7 @@ func TestStartupFailures(t *testing.T) {
 		require.NoError(t, os.WriteFile(path, []byte(`{"pool":{"coldReserveMB":4096}}`), 0o644))
 		env := append(base(t), "KAFKA_HOSTS=127.0.0.1:1")
 		code, lines, _ := run(t, env, 30*time.Second, "invoker", "--id", "7", "--config", path)
-		require.NotEqual(t, 0, code)
+		require.Equal(t, 2, code, "a configuration error: exit 2 (retrying cannot help)")
 		require.Len(t, lines, 1, "one line: %q", lines)
 		require.Contains(t, lines[0], "pool.coldReserveMB")
 	})

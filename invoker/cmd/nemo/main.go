@@ -5,6 +5,9 @@
 //	nemo demo [-n 4] [-v]                         run it on embedded defaults and play the controller
 //	nemo simulate [flags]                         replay traces through the pool and scheduler decisions
 //	nemo version
+//
+// Exit status: 0 after a clean shutdown, 2 when the configuration is invalid (retrying cannot help:
+// systemd's RestartPreventExitStatus=2), 1 for every other failure (Kafka, CouchDB or Docker unreachable…).
 package main
 
 import (
@@ -13,6 +16,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/nemo-edge/nemo/invoker/config"
 	"github.com/nemo-edge/nemo/scheduler/sim"
 )
 
@@ -42,6 +46,19 @@ func main() {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "nemo:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
+}
+
+// Exit statuses (see the package comment).
+const (
+	exitFailure = 1
+	exitConfig  = 2
+)
+
+func exitCode(err error) int {
+	if errors.Is(err, config.ErrInvalid) {
+		return exitConfig
+	}
+	return exitFailure
 }
