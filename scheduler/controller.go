@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -84,7 +85,25 @@ type Config struct {
 	MaxSuspend time.Duration
 	// History tunes the per-function history.
 	History HistoryConfig
+	// Hint gives the operator's pre-warm hint for a function (by action name, pool.Key.Action); nil means
+	// HintAuto for every function.
+	Hint func(action string) Hint
 }
+
+// Hint is an operator's pre-warm hint for one function (config edgeFunctions[].prewarm).
+type Hint int
+
+const (
+	// HintAuto: the score decides, from the function's history.
+	HintAuto Hint = iota
+	// HintAlways: keep one container of the function warm whenever memory allows, whatever its score: it is
+	// pre-warmed before any scored candidate (once an invocation has shown the controller its image and
+	// memory), and its one idle container is the last to be stopped, trimmed, replaced or evicted. An
+	// invocation still wins over it, like over any pre-warm.
+	HintAlways
+	// HintNever: never pre-warm the function; its invocations still run, cold when nothing is warm.
+	HintNever
+)
 
 // EvictOrder selects the Evictor the controller gives the pool.
 type EvictOrder int
@@ -247,6 +266,13 @@ func (c *Controller) Counts() map[State]int64 {
 func (c *Controller) InFlight() (invocations, prewarms int) { return len(c.invs), len(c.prewarm) }
 
 func fnName(k pool.Key) string { return k.String() }
+
+func (c *Controller) hint(k pool.Key) Hint {
+	if c.cfg.Hint == nil {
+		return HintAuto
+	}
+	return c.cfg.Hint(k.Action)
+}
 
 // prewarmKeys returns the keys with a pre-warm in flight.
 func (c *Controller) prewarmKeys() map[pool.Key]bool {
@@ -476,6 +502,9 @@ func (c *Controller) valueIdle(now time.Time, idle []valued) []valued {
 		for r := 0; r < rank; r++ {
 			v.value *= dupDiscount
 		}
+		if rank == 0 && c.hint(v.key) == HintAlways {
+			v.value = math.Inf(1) // the one container the operator wants kept
+		}
 		if s := c.hist.Get(fnName(v.key)); s != nil && !s.LastInvoked.IsZero() {
 			if c.cfg.Evict == EvictLeastRecentInvocation || s.LastInvoked.After(v.last) {
 				// The paper's rule orders by the function's last
@@ -574,6 +603,13 @@ func (c *Controller) Tick(now time.Time, snap pool.Snapshot) []Command {
 	var cands []candidate
 	for k, spec := range c.specs {
 		if present[k] || now.Before(c.backoff[k]) || spec.MemoryMB <= 0 {
+			continue
+		}
+		switch c.hint(k) {
+		case HintNever:
+			continue
+		case HintAlways:
+			cands = append(cands, candidate{k, math.Inf(1)})
 			continue
 		}
 		s := c.hist.Get(fnName(k))

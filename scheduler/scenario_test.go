@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -181,5 +182,54 @@ func TestNoPrewarmWhileBuffered(t *testing.T) {
 	}
 	if p, ok := cmds[0].(Prewarm); !ok || p.Spec.Key != spec("f").Key {
 		t.Fatalf("got %v, want a pre-warm of f", cmds[0])
+	}
+}
+
+// Operator hints (config edgeFunctions[].prewarm): "never" keeps a function the score would pre-warm out of
+// the pool; "always" pre-warms one whose score would not qualify, ahead of scored candidates.
+func TestPrewarmHints(t *testing.T) {
+	hints := map[string]Hint{"guest/hot-never": HintNever, "guest/cold-always": HintAlways}
+	h := newHarness(Config{MaxWarm: 3, MinScore: 0.3, Hint: func(a string) Hint { return hints[a] }}, pool.Config{
+		UserMemoryMB: 1024, MaxWarm: -1, ColdReserveMB: 256, PauseGrace: -1, IdleTimeout: -1,
+	})
+	h.seed("hot-never", time.Minute, 10, time.Second) // every minute: the score expects it
+	h.seed("hot-auto", time.Minute, 10, time.Second)
+	h.seed("cold-always", 24*time.Hour, 1, time.Second) // once, a day ago: the score does not
+	h.seed("cold-auto", 24*time.Hour, 1, time.Second)
+	h.now = h.t0.Add(55 * time.Second)
+
+	var got []string
+	for _, c := range h.ctrl.Tick(h.now, h.p.Snapshot()) {
+		p, ok := c.(Prewarm)
+		if !ok {
+			t.Fatalf("unexpected command %v", c)
+		}
+		got = append(got, p.Spec.Key.Action)
+	}
+	want := []string{"guest/cold-always", "guest/hot-auto"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("pre-warms %v, want %v (always first, never and low-score auto left out)", got, want)
+	}
+}
+
+// The one idle container of an "always" function is valued above everything, so the daemon's stops and
+// trims and the pool's evictions take it last; a second idle container of it is valued like any other.
+func TestAlwaysHintKeepsOneIdleContainer(t *testing.T) {
+	hints := map[string]Hint{"guest/keep": HintAlways}
+	c := NewController(Config{MaxWarm: 3, MinScore: 0.3, Hint: func(a string) Hint { return hints[a] }})
+	now := t0.Add(time.Hour)
+	keep, other := spec("keep").Key, spec("other").Key
+	idle := c.valueIdle(now, []valued{
+		{c: 1, key: keep, mb: 256, last: now.Add(-time.Minute)},
+		{c: 2, key: keep, mb: 256, last: now.Add(-2 * time.Minute)},
+		{c: 3, key: other, mb: 256, last: now.Add(-3 * time.Minute)},
+	})
+	order := []pool.ContainerID{idle[0].c, idle[1].c, idle[2].c}
+	if order[2] != 1 || !math.IsInf(idle[2].value, 1) {
+		t.Fatalf("eviction order %v (values %v, %v, %v): want c1, the most recently used container of keep, last and infinite",
+			order, idle[0].value, idle[1].value, idle[2].value)
+	}
+	if math.IsInf(idle[0].value, 1) || math.IsInf(idle[1].value, 1) {
+		t.Fatalf("only one container of keep is kept whatever its score; values %v, %v", idle[0].value, idle[1].value)
 	}
 }

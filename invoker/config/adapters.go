@@ -190,6 +190,7 @@ func (c *Config) SchedulerConfig() scheduler.InvokerConfig {
 			History: scheduler.HistoryConfig{
 				RateHalfLife: s.History.RateHalfLife.D(), GapDecay: s.History.GapDecay, TimeSmoothing: s.History.TimeSmoothing,
 			},
+			Hint: c.schedulerHint,
 		},
 		ControlTimeout: s.ControlTimeout.D(),
 		PrewarmTimeout: s.PrewarmTimeout.D(),
@@ -222,6 +223,17 @@ func (c *Config) edgeFunctionCPUSet(docID string) string {
 		return ef.CPUSet
 	}
 	return ""
+}
+
+// schedulerHint is PrewarmHint for the function controller.
+func (c *Config) schedulerHint(action string) scheduler.Hint {
+	switch c.PrewarmHint(action) {
+	case PrewarmAlways:
+		return scheduler.HintAlways
+	case PrewarmNever:
+		return scheduler.HintNever
+	}
+	return scheduler.HintAuto
 }
 
 // PrewarmHint is an action's pre-warm hint (PrewarmAuto when it has no edge function entry).

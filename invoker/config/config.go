@@ -245,7 +245,7 @@ type HistorySection struct {
 // Pre-warm hints (EdgeFunction.Prewarm).
 const (
 	PrewarmAuto   = "auto"   // the scheduler decides from history
-	PrewarmAlways = "always" // keep one warm whenever memory allows
+	PrewarmAlways = "always" // keep one warm whenever memory allows (from its first invocation on)
 	PrewarmNever  = "never"  // never pre-warm; invocations still run
 )
 
@@ -260,7 +260,10 @@ type EdgeFunction struct {
 	NF string `json:"nf,omitempty"`
 	// CPUSet pins the function's containers (cpuset syntax). Default: the NF's cores when NF is set.
 	CPUSet string `json:"cpuset,omitempty"`
-	// Prewarm is the hint "auto", "always" or "never". Default "auto".
+	// Prewarm is the hint "auto", "always" or "never" for the function controller (scheduler.Hint):
+	// "always" pre-warms it ahead of scored functions and keeps one idle container of it last in every
+	// eviction order; the controller learns its image and memory from its first invocation, so it is not
+	// pre-warmed before that. Default "auto".
 	Prewarm string `json:"prewarm"`
 }
 

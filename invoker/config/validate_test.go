@@ -8,6 +8,8 @@ import (
 	"github.com/nemo-edge/nemo/harvester"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/nemo-edge/nemo/scheduler"
 )
 
 // validConfig is Demo with a couchdb store, brokers, two NFs and edge functions: every section in use.
@@ -192,6 +194,7 @@ func TestEdgeFunctionLookups(t *testing.T) {
 	c := validConfig()
 	c.Docker.CPUSet = "6-7"
 	c.EdgeFunctions = append(c.EdgeFunctions, EdgeFunction{Namespace: "/guest/", Action: "nat-audit", NF: "nat", Prewarm: PrewarmNever})
+	c.EdgeFunctions[1].Prewarm = PrewarmAlways
 	require.NoError(t, c.Validate())
 	assert.Equal(t, "1", c.CPUSetFor("guest/fw-stats"))
 	assert.Equal(t, "4", c.CPUSetFor("/guest/img/resize"))
@@ -199,6 +202,11 @@ func TestEdgeFunctionLookups(t *testing.T) {
 	assert.Equal(t, "6-7", c.CPUSetFor("guest/other"), "docker.cpuset for the rest")
 	assert.Equal(t, PrewarmNever, c.PrewarmHint("guest/nat-audit"))
 	assert.Equal(t, PrewarmAuto, c.PrewarmHint("guest/unknown"))
+	hint := c.SchedulerConfig().Controller.Hint
+	require.NotNil(t, hint, "the function controller gets the hints")
+	assert.Equal(t, scheduler.HintNever, hint("guest/nat-audit"))
+	assert.Equal(t, scheduler.HintAlways, hint("guest/img/resize"))
+	assert.Equal(t, scheduler.HintAuto, hint("guest/unknown"))
 	_, ok := c.EdgeFunction("other/fw-stats")
 	assert.False(t, ok, "namespaces are not mixed up")
 }
