@@ -50,12 +50,35 @@ type ContainerID uint64
 func (c ContainerID) String() string { return fmt.Sprintf("c%d", uint64(c)) }
 
 // StemCell is one OpenWhisk prewarm configuration: Count containers of Kind/MemoryMB are kept started
-// (without /init) and backfilled after use or removal.
+// (without /init) and backfilled after use or removal. With Reactive the count follows demand instead.
 type StemCell struct {
 	Kind     string
 	Image    string
 	MemoryMB int
-	Count    int
+	Count    int       // initialCount: kept until the first reactive check (always, without Reactive)
+	Reactive *Reactive // nil: a fixed Count
+}
+
+// Reactive is OpenWhisk's reactive prewarming of one stem-cell configuration. Every Config.StemCheckInterval
+// the pool sets the wanted count from the cold starts of the configuration's kind and memory during the
+// interval: min(max(MinCount, cold/Threshold × Increment), MaxCount), or MinCount after an interval without
+// any; stem cells above the wanted count that stayed unused for TTL are then removed (OpenWhisk removes every
+// expired one and starts new ones up to the count; keeping the young surplus-free ones avoids that churn).
+// Stem cells above MinCount also give way, newest first, when an activation needs their memory.
+type Reactive struct {
+	MinCount  int
+	MaxCount  int
+	TTL       time.Duration
+	Threshold int
+	Increment int
+}
+
+// want is the count for cold starts during the last interval.
+func (r *Reactive) want(cold int) int {
+	if cold <= 0 {
+		return r.MinCount
+	}
+	return min(max(r.MinCount, cold/r.Threshold*r.Increment), r.MaxCount)
 }
 
 // Config bounds the pool. Zero values take the defaults given on each field; negative values disable a bound
@@ -85,6 +108,9 @@ type Config struct {
 	// StemRetryBackoff is the first delay before re-creating a stem cell whose start failed; it doubles per
 	// consecutive failure up to 5 minutes. Default 1s.
 	StemRetryBackoff time.Duration
+	// StemCheckInterval is how often reactive stem-cell counts are recomputed and expired ones removed
+	// (OpenWhisk's prewarmExpirationCheckInterval). Default 1 minute.
+	StemCheckInterval time.Duration
 }
 
 // State is a container's lifecycle state as the pool sees it.

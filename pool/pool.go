@@ -11,14 +11,15 @@ import (
 
 // Defaults applied by New to zero Config fields.
 const (
-	DefaultUserMemoryMB     = 2048
-	DefaultMaxWarm          = 6
-	DefaultColdReserveMB    = 512
-	DefaultPauseGrace       = 10 * time.Second
-	DefaultIdleTimeout      = 10 * time.Minute
-	DefaultNamePrefix       = "wsk0"
-	DefaultStemRetryBackoff = time.Second
-	maxStemRetryBackoff     = 5 * time.Minute
+	DefaultUserMemoryMB      = 2048
+	DefaultMaxWarm           = 6
+	DefaultColdReserveMB     = 512
+	DefaultPauseGrace        = 10 * time.Second
+	DefaultIdleTimeout       = 10 * time.Minute
+	DefaultNamePrefix        = "wsk0"
+	DefaultStemRetryBackoff  = time.Second
+	DefaultStemCheckInterval = time.Minute
+	maxStemRetryBackoff      = 5 * time.Minute
 )
 
 // ErrConfig is wrapped by Config.Validate errors.
@@ -47,6 +48,9 @@ func (c Config) WithDefaults() Config {
 	if c.StemRetryBackoff <= 0 {
 		c.StemRetryBackoff = DefaultStemRetryBackoff
 	}
+	if c.StemCheckInterval <= 0 {
+		c.StemCheckInterval = DefaultStemCheckInterval
+	}
 	if c.Evictor == nil {
 		c.Evictor = LRU{}
 	}
@@ -67,7 +71,12 @@ func (c Config) Validate() error {
 		if s.Kind == "" || s.MemoryMB <= 0 || s.Count < 0 {
 			return fmt.Errorf("%w: stem cell %+v", ErrConfig, s)
 		}
-		stems += s.MemoryMB * s.Count
+		if r := s.Reactive; r != nil && (r.MinCount < 0 || r.MaxCount < r.MinCount || r.Threshold < 1 ||
+			r.Increment < 1 || r.TTL <= 0) {
+			return fmt.Errorf("%w: stem cell %s %d MB: reactive %+v (want 0 <= minCount <= maxCount, threshold and "+
+				"increment >= 1, ttl > 0)", ErrConfig, s.Kind, s.MemoryMB, *r)
+		}
+		stems += s.MemoryMB * max(s.Count, s.kept())
 	}
 	if stems > c.UserMemoryMB-c.reserve() {
 		return fmt.Errorf("%w: stem cells need %d MB, above user memory %d MB minus cold reserve %d MB",
@@ -77,6 +86,15 @@ func (c Config) Validate() error {
 }
 
 func (c Config) reserve() int { return max(c.ColdReserveMB, 0) }
+
+// kept is how many stem cells of s never give their memory to an activation: Count, or MinCount when
+// reactive (the rest are shed on demand).
+func (s StemCell) kept() int {
+	if s.Reactive != nil {
+		return max(s.Reactive.MinCount, 0)
+	}
+	return max(s.Count, 0)
+}
 
 // waiter is a run request queued on a container until its /init completes.
 type waiter struct {
@@ -144,7 +162,10 @@ type Pool struct {
 	usedMB     int
 	funcUses   map[Key]int
 	stemRetry  []stemRetry
-	stemTotal  int
+	stemTotal  int   // memory of the stem cells that are never shed (kept)
+	stemWant   []int // wanted stem cells per configuration (Count, or the last reactive check's)
+	stemCold   []int // cold starts per reactive configuration since the last check
+	stemCheck  time.Time
 	closing    bool
 	out        []Action
 }
@@ -161,9 +182,13 @@ func New(cfg Config, now time.Time) *Pool {
 		reqs:       make(map[string]*reqInfo),
 		funcUses:   make(map[Key]int),
 		stemRetry:  make([]stemRetry, len(cfg.StemCells)),
+		stemWant:   make([]int, len(cfg.StemCells)),
+		stemCold:   make([]int, len(cfg.StemCells)),
+		stemCheck:  now.Add(cfg.StemCheckInterval),
 	}
-	for _, s := range cfg.StemCells {
-		p.stemTotal += max(s.Count, 0) * s.MemoryMB
+	for i, s := range cfg.StemCells {
+		p.stemTotal += s.kept() * s.MemoryMB
+		p.stemWant[i] = max(s.Count, 0)
 	}
 	return p
 }
@@ -181,6 +206,7 @@ func (p *Pool) Step(now time.Time, ev Event) []Action {
 	}
 	p.out = nil
 	p.timers()
+	p.checkStems()
 	switch e := ev.(type) {
 	case Request:
 		p.onRequest(e)
@@ -292,11 +318,77 @@ func (p *Pool) impossible(r Request) string {
 
 func (p *Pool) matchesStemConfig(s Spec) bool {
 	for _, sc := range p.cfg.StemCells {
-		if sc.Count > 0 && sc.Kind == s.Kind && sc.MemoryMB == s.MemoryMB {
+		if (sc.Count > 0 || (sc.Reactive != nil && sc.Reactive.MaxCount > 0)) && sc.Kind == s.Kind && sc.MemoryMB == s.MemoryMB {
 			return true
 		}
 	}
 	return false
+}
+
+// reactiveStemFor is the reactive stem-cell configuration of s's kind and memory, or -1.
+func (p *Pool) reactiveStemFor(s Spec) int {
+	for i, sc := range p.cfg.StemCells {
+		if sc.Reactive != nil && sc.Kind == s.Kind && sc.MemoryMB == s.MemoryMB {
+			return i
+		}
+	}
+	return -1
+}
+
+// shedStems removes started, unused stem cells above their configuration's kept count, newest first, until
+// need MB are freed; it returns the memory freed (counted until Removed, like any removal).
+func (p *Pool) shedStems(need int, reason string) int {
+	freed := 0
+	for i, sc := range p.cfg.StemCells {
+		surplus := p.liveStems(i) - sc.kept()
+		if sc.Reactive == nil || surplus <= 0 {
+			continue
+		}
+		stems := p.stemsOf(i)
+		for j := len(stems) - 1; j >= 0 && surplus > 0 && freed < need; j-- {
+			p.remove(stems[j], reason)
+			surplus--
+			freed += sc.MemoryMB
+		}
+	}
+	return freed
+}
+
+// stemsOf lists the started, unused, unsuspended stem cells of configuration i, oldest first.
+func (p *Pool) stemsOf(i int) []*container {
+	var out []*container
+	for _, c := range p.sorted() {
+		if c.isStem() && c.stemIdx == i && c.state == StatePrewarmed && !c.suspended && c.doomed == "" {
+			out = append(out, c)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b *container) int { return a.created.Compare(b.created) })
+	return out
+}
+
+// checkStems runs the reactive check once per StemCheckInterval: new wanted counts from the interval's
+// cold starts, then expired surplus stem cells removed (backfillStems adds any missing).
+func (p *Pool) checkStems() {
+	if p.now.Before(p.stemCheck) || p.closing {
+		return
+	}
+	p.stemCheck = p.now.Add(p.cfg.StemCheckInterval)
+	for i, sc := range p.cfg.StemCells {
+		r := sc.Reactive
+		if r == nil {
+			continue
+		}
+		p.stemWant[i] = r.want(p.stemCold[i])
+		p.stemCold[i] = 0
+		live := p.liveStems(i)
+		for _, c := range p.stemsOf(i) {
+			if live <= p.stemWant[i] || p.now.Before(c.created.Add(r.TTL)) {
+				break // oldest first: the rest are younger
+			}
+			p.remove(c, fmt.Sprintf("prewarm unused for %v above the reactive count %d", r.TTL, p.stemWant[i]))
+			live--
+		}
+	}
 }
 
 type placement int
@@ -326,7 +418,15 @@ func (p *Pool) placeRun(r Request) placement {
 		p.sendInit(c, r.ID)
 		return placed
 	}
+	// Surplus stem cells give way before any warm container is evicted.
+	missing := p.usedMB - p.removingMB() + s.MemoryMB - p.cfg.UserMemoryMB
+	if missing > 0 {
+		missing -= p.shedStems(missing, "made room for "+r.ID)
+	}
 	if p.usedMB+s.MemoryMB <= p.cfg.UserMemoryMB {
+		if i := p.reactiveStemFor(s); i >= 0 {
+			p.stemCold[i]++ // no stem cell could take it: a cold start the reactive count should answer
+		}
 		c := p.create(s, -1, r.ID)
 		c.waiting = append(c.waiting, waiter{id: r.ID, kind: StartCold})
 		c.initFor = r.ID
@@ -334,7 +434,6 @@ func (p *Pool) placeRun(r Request) placement {
 		return placed
 	}
 	// Memory already being removed will come back; only evict what is still missing.
-	missing := p.usedMB - p.removingMB() + s.MemoryMB - p.cfg.UserMemoryMB
 	if missing > 0 {
 		p.evict(Need{MemoryMB: missing}, "evicted for "+r.ID)
 	}
@@ -1067,10 +1166,11 @@ func (p *Pool) backfillStems() {
 	}
 	limit := p.cfg.UserMemoryMB - p.cfg.reserve()
 	for i, sc := range p.cfg.StemCells {
-		if sc.Count <= 0 || sc.MemoryMB <= 0 || p.now.Before(p.stemRetry[i].notBefore) {
+		want := p.stemWant[i]
+		if want <= 0 || sc.MemoryMB <= 0 || p.now.Before(p.stemRetry[i].notBefore) {
 			continue
 		}
-		for n := p.liveStems(i); n < sc.Count && p.usedMB+sc.MemoryMB <= limit; n++ {
+		for n := p.liveStems(i); n < want && p.usedMB+sc.MemoryMB <= limit; n++ {
 			p.create(Spec{Kind: sc.Kind, Image: sc.Image, MemoryMB: sc.MemoryMB, Concurrency: 1, Stem: true}, i, "")
 		}
 	}
@@ -1128,10 +1228,15 @@ func (p *Pool) NextDeadline() (t time.Time, ok bool) {
 			}
 		}
 	}
+	reactive := false
 	for i, sc := range p.cfg.StemCells {
-		if r := p.stemRetry[i]; r.failures > 0 && p.liveStems(i) < sc.Count && p.now.Before(r.notBefore) {
+		if r := p.stemRetry[i]; r.failures > 0 && p.liveStems(i) < p.stemWant[i] && p.now.Before(r.notBefore) {
 			consider(r.notBefore)
 		}
+		reactive = reactive || sc.Reactive != nil
+	}
+	if reactive && !p.closing {
+		consider(p.stemCheck)
 	}
 	return t, ok
 }

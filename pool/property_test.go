@@ -155,6 +155,11 @@ func randomConfig(rng *rand.Rand) Config {
 	}
 	if rng.IntN(2) == 0 {
 		cfg.StemCells = []StemCell{{Kind: "nodejs:20", MemoryMB: 256, Count: 1 + rng.IntN(2)}}
+		if rng.IntN(2) == 0 {
+			cfg.StemCells[0].Reactive = &Reactive{MinCount: rng.IntN(2), MaxCount: 2 + rng.IntN(3),
+				TTL: []time.Duration{30 * time.Second, 2 * time.Minute}[rng.IntN(2)], Threshold: 1 + rng.IntN(2), Increment: 1}
+			cfg.StemCheckInterval = []time.Duration{10 * time.Second, time.Minute}[rng.IntN(2)]
+		}
 	}
 	if rng.IntN(3) == 0 {
 		cfg.Evictor = newTestGreedyDual()

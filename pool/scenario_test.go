@@ -20,8 +20,8 @@ var update = flag.Bool("update", false, "rewrite golden files")
 //
 // Commands:
 //
-//	config user=2048 maxwarm=6 reserve=512 grace=10s idle=10m prefix=wsk0 backoff=1s   (before anything else)
-//	stem <kind> <memMB> x<count>                                                         (before anything else)
+//	config user=2048 maxwarm=6 reserve=512 grace=10s idle=10m prefix=wsk0 backoff=1s stemcheck=1m (first)
+//	stem <kind> <memMB> x<count> [reactive=<min>:<max>:<ttl>:<threshold>:<increment>]  (before anything else)
 //	at <offset> [command...]        set the clock to t0+offset (never backwards), then run the command if any
 //	request <id> <ns>/<action> <kind> <memMB> [c=<conc>] [hash=<h>] [ns=<invoking ns>] [prewarm]
 //	started|initialized <cN> [<init duration>]
@@ -182,6 +182,8 @@ func (sc *scenario) exec(f []string) ([]string, error) {
 				sc.cfg.NamePrefix = v
 			case "backoff":
 				sc.cfg.StemRetryBackoff, err = time.ParseDuration(v)
+			case "stemcheck":
+				sc.cfg.StemCheckInterval, err = time.ParseDuration(v)
 			default:
 				return nil, fmt.Errorf("unknown config key %q", k)
 			}
@@ -205,7 +207,28 @@ func (sc *scenario) exec(f []string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		sc.cfg.StemCells = append(sc.cfg.StemCells, StemCell{Kind: f[1], Image: "img/" + f[1], MemoryMB: mem, Count: n})
+		stem := StemCell{Kind: f[1], Image: "img/" + f[1], MemoryMB: mem, Count: n}
+		if len(f) > 4 {
+			v, ok := strings.CutPrefix(f[4], "reactive=")
+			parts := strings.Split(v, ":")
+			if !ok || len(parts) != 5 {
+				return nil, fmt.Errorf("want reactive=<min>:<max>:<ttl>:<threshold>:<increment>, got %q", f[4])
+			}
+			var r Reactive
+			var errs [5]error
+			r.MinCount, errs[0] = strconv.Atoi(parts[0])
+			r.MaxCount, errs[1] = strconv.Atoi(parts[1])
+			r.TTL, errs[2] = time.ParseDuration(parts[2])
+			r.Threshold, errs[3] = strconv.Atoi(parts[3])
+			r.Increment, errs[4] = strconv.Atoi(parts[4])
+			for _, err := range errs {
+				if err != nil {
+					return nil, fmt.Errorf("reactive: %w", err)
+				}
+			}
+			stem.Reactive = &r
+		}
+		sc.cfg.StemCells = append(sc.cfg.StemCells, stem)
 		return nil, nil
 	case "at":
 		if err := need(2); err != nil {

@@ -79,8 +79,8 @@ func (c *Config) StoreConfig() store.Config {
 	}
 }
 
-// StemCells are the pool's prewarm containers: Pool.StemCells when given, else the manifest's (their
-// reactive settings are not used: the pool keeps initialCount).
+// StemCells are the pool's prewarm containers: Pool.StemCells when given (a fixed count), else the
+// manifest's, with their reactive settings.
 func (c *Config) StemCells() []pool.StemCell {
 	var out []pool.StemCell
 	if c.Pool.StemCells != nil {
@@ -97,7 +97,12 @@ func (c *Config) StemCells() []pool.StemCell {
 	}
 	if c.Manifest != nil {
 		for _, s := range c.Manifest.StemCells() {
-			out = append(out, pool.StemCell{Kind: s.Kind, Image: s.Image, MemoryMB: s.MemoryMB, Count: s.Count})
+			sc := pool.StemCell{Kind: s.Kind, Image: s.Image, MemoryMB: s.MemoryMB, Count: s.Count}
+			if r := s.Reactive; r != nil {
+				sc.Reactive = &pool.Reactive{MinCount: r.MinCount, MaxCount: r.MaxCount, TTL: r.TTL,
+					Threshold: r.Threshold, Increment: r.Increment}
+			}
+			out = append(out, sc)
 		}
 	}
 	return out
@@ -119,6 +124,8 @@ func (c *Config) PoolConfig() pool.ManagerConfig {
 			IdleTimeout:   c.Pool.IdleTimeout.D(),
 			StemCells:     c.StemCells(),
 			NamePrefix:    c.ContainerPrefix(),
+
+			StemCheckInterval: c.Pool.PrewarmExpirationCheckInterval.D(),
 		},
 		DefaultTimeout:  c.Limits.Time.Std.D(),
 		DefaultMemoryMB: int(c.Limits.Memory.Std),

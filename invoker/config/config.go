@@ -132,6 +132,10 @@ type PoolSection struct {
 	// ConcurrentPeekFactor sizes the Kafka prefetch (CONFIG_whisk_containerPool_concurrentPeekFactor).
 	// Default 0.5.
 	ConcurrentPeekFactor float64 `json:"concurrentPeekFactor"`
+	// PrewarmExpirationCheckInterval is how often reactive stem cells (a manifest stem cell with "reactive")
+	// are resized from the cold starts since the last check and their unused surplus expired
+	// (CONFIG_whisk_containerPool_prewarmExpirationCheckInterval). Default 1m.
+	PrewarmExpirationCheckInterval Duration `json:"prewarmExpirationCheckInterval"`
 	// StemCells overrides the manifest's stem cells: null (the default) takes them from the manifest,
 	// [] disables them.
 	StemCells []StemCellSpec `json:"stemCells"`
@@ -332,7 +336,8 @@ func Defaults() *Config {
 		Kafka:   KafkaSection{Version: messaging.DefaultVersion, ReplicationFactor: 1},
 		Store:   StoreSection{Kind: StoreCouchDB, CouchDB: CouchDBSection{Protocol: "http", Port: 5984}},
 		Pool: PoolSection{UserMemoryMB: 2048, MaxWarm: 6, ColdReserveMB: 512,
-			PauseGrace: Duration(10 * time.Second), IdleTimeout: Duration(10 * time.Minute), ConcurrentPeekFactor: 0.5},
+			PauseGrace: Duration(10 * time.Second), IdleTimeout: Duration(10 * time.Minute), ConcurrentPeekFactor: 0.5,
+			PrewarmExpirationCheckInterval: Duration(time.Minute)},
 		Docker: DockerSection{Mode: NetworkIP, Network: "bridge", PublishHost: "127.0.0.1", LogSource: "auto",
 			CgroupRoot: "/sys/fs/cgroup"},
 		Scheduler: SchedulerSection{

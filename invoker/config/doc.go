@@ -44,7 +44,6 @@
 //   - The Kafka protocol level cannot be learnt from an OpenWhisk environment; it defaults to
 //     messaging.DefaultVersion (2.1.0). The devtools broker (Kafka 0.11.0.1) needs NEMO_KAFKA_VERSION=0.11.0.1.
 //   - OPENWHISK_CONFIG / OPENWHISK_ENCODED_CONFIG (whole HOCON files) are not read.
-//   - Stem cells' reactive settings are parsed by the manifest but the pool keeps initialCount.
-//   - EdgeFunction.CPUSet is resolved here (CPUSetFor), but applying a per-function cpuset needs the Docker
-//     backend to accept one per container.
+//   - pool.stemCells (a config-file override of the manifest's stem cells) has no reactive form: a fixed
+//     count. The manifest's reactive stem cells are honoured.
 package config

@@ -43,6 +43,7 @@ const (
 	EnvUserImagesReg     = "CONFIG_whisk_containerFactory_userImagesRegistry_url"
 	EnvIdleContainer     = "CONFIG_whisk_containerProxy_timeouts_idleContainer"
 	EnvPauseGrace        = "CONFIG_whisk_containerProxy_timeouts_pauseGrace"
+	EnvPrewarmCheck      = "CONFIG_whisk_containerPool_prewarmExpirationCheckInterval"
 	EnvReplication       = "CONFIG_whisk_kafka_replicationFactor"
 	EnvTopicsPrefix      = "CONFIG_whisk_kafka_topics_prefix"
 	EnvUserEventPrefix   = "CONFIG_whisk_kafka_topics_userEvent_prefix"
@@ -227,7 +228,8 @@ func (c *Config) envPool(e env) error {
 	for _, d := range []struct {
 		name string
 		dst  *Duration
-	}{{EnvPauseGrace, &c.Pool.PauseGrace}, {EnvIdleContainer, &c.Pool.IdleTimeout}} {
+	}{{EnvPauseGrace, &c.Pool.PauseGrace}, {EnvIdleContainer, &c.Pool.IdleTimeout},
+		{EnvPrewarmCheck, &c.Pool.PrewarmExpirationCheckInterval}} {
 		if v := e.config(d.name); v != "" {
 			t, err := parseDuration(v)
 			if err != nil {

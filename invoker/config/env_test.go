@@ -106,6 +106,9 @@ func TestEnvVariables(t *testing.T) {
 		{"pauseGrace HOCON seconds", []string{"CONFIG_whisk_containerProxy_timeouts_pauseGrace", "10 seconds"}, func(t *testing.T, c *Config) {
 			assert.Equal(t, 10*time.Second, c.Pool.PauseGrace.D())
 		}},
+		{"prewarmExpirationCheckInterval HOCON", []string{"CONFIG_whisk_containerPool_prewarmExpirationCheckInterval", "30 seconds"}, func(t *testing.T, c *Config) {
+			assert.Equal(t, 30*time.Second, c.PoolConfig().Pool.StemCheckInterval)
+		}},
 		{"pauseGrace HOCON 1.0.0 milliseconds", []string{"CONFIG_whisk_containerProxy_timeouts_pauseGrace", "50 milliseconds"}, func(t *testing.T, c *Config) {
 			assert.Equal(t, 50*time.Millisecond, c.Pool.PauseGrace.D())
 			assert.Equal(t, 50*time.Millisecond, c.PoolConfig().Pool.PauseGrace)
@@ -222,6 +225,7 @@ func TestEnvInvalid(t *testing.T) {
 		{"idleContainer", []string{"CONFIG_whisk_containerProxy_timeouts_idleContainer", "10 fortnights"}, "CONFIG_whisk_containerProxy_timeouts_idleContainer", "not a duration"},
 		{"pauseGrace", []string{"CONFIG_whisk_containerProxy_timeouts_pauseGrace", "soon"}, "CONFIG_whisk_containerProxy_timeouts_pauseGrace", "not a duration"},
 		{"pauseGrace zero", []string{"CONFIG_whisk_containerProxy_timeouts_pauseGrace", "0 seconds"}, "pool.pauseGrace", "0 is not allowed"},
+		{"prewarmExpirationCheckInterval zero", []string{"CONFIG_whisk_containerPool_prewarmExpirationCheckInterval", "0 seconds"}, "pool.prewarmExpirationCheckInterval", "must be positive"},
 		{"replicationFactor", []string{"CONFIG_whisk_kafka_replicationFactor", "one"}, "CONFIG_whisk_kafka_replicationFactor", "not an integer"},
 		{"replicationFactor zero", []string{"CONFIG_whisk_kafka_replicationFactor", "0"}, "kafka.replicationFactor", "out of range"},
 		{"topics prefix", []string{"CONFIG_whisk_kafka_topics_prefix", "a b"}, "kafka.topicPrefix", "topic names allow only"},

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/nemo-edge/nemo/invoker/messaging"
 	"github.com/nemo-edge/nemo/invoker/store"
@@ -69,7 +70,10 @@ func TestDevtoolsGolden(t *testing.T) {
 	assert.Equal(t, 8, c.MaxPeek()) // 1024/128 containers, concurrency 1
 	stems := c.StemCells()
 	require.Len(t, stems, 1)
-	assert.Equal(t, pool.StemCell{Kind: "nodejs:14", Image: "openwhisk/action-nodejs-v14:nightly", MemoryMB: 256, Count: 2}, stems[0])
+	assert.Equal(t, pool.StemCell{Kind: "nodejs:14", Image: "openwhisk/action-nodejs-v14:nightly", MemoryMB: 256, Count: 2,
+		Reactive: &pool.Reactive{MinCount: 1, MaxCount: 4, TTL: 2 * time.Minute, Threshold: 1, Increment: 1}}, stems[0],
+		"devtools' manifest makes nodejs:14 reactive")
+	assert.Equal(t, time.Minute, c.PoolConfig().Pool.StemCheckInterval)
 
 	golden(t, "devtools.golden.json", marshalIndent(t, view(c)))
 }

@@ -256,6 +256,8 @@ func (c *Config) validatePool() error {
 		return invalid("pool.pauseGrace", "0 is not allowed: use a positive duration, or a negative one to never pause")
 	case p.IdleTimeout == 0:
 		return invalid("pool.idleTimeout", "0 is not allowed: use a positive duration, or a negative one to never remove")
+	case p.PrewarmExpirationCheckInterval <= 0:
+		return invalid("pool.prewarmExpirationCheckInterval", "%v must be positive", p.PrewarmExpirationCheckInterval.D())
 	case !(p.ConcurrentPeekFactor > 0) || math.IsInf(p.ConcurrentPeekFactor, 0):
 		return invalid("pool.concurrentPeekFactor", "%g must be a positive number", p.ConcurrentPeekFactor)
 	}
