@@ -53,6 +53,9 @@ type Config struct {
 	MaxMessageBytes int
 	// Blocked reports whether a namespace is blacklisted; nil means none is.
 	Blocked func(namespace string) bool
+	// ParameterKey decrypts the parameters a message names in lockedArgs; nil passes them through
+	// encrypted, as OpenWhisk does without a parameter-storage key.
+	ParameterKey *wire.ParameterKey
 	// FetchTimeout bounds fetching the action, retries included. Default 30 s.
 	FetchTimeout time.Duration
 	// AckTimeout bounds each ack or event send. Default 30 s.
@@ -101,12 +104,13 @@ type Item struct {
 type Result string
 
 const (
-	ResultInvalid     Result = "invalid"   // unparseable or oversized: logged, no ack
-	ResultDuplicate   Result = "duplicate" // already recorded: acks re-sent, not re-run
-	ResultBlocked     Result = "blocked"   // blacklisted namespace: application error ack, not stored
-	ResultFetchFailed Result = "fetch-failed"
-	ResultProvision   Result = "provision-failed"
-	ResultRan         Result = "ran"
+	ResultInvalid      Result = "invalid"   // unparseable or oversized: logged, no ack
+	ResultDuplicate    Result = "duplicate" // already recorded: acks re-sent, not re-run
+	ResultBlocked      Result = "blocked"   // blacklisted namespace: application error ack, not stored
+	ResultFetchFailed  Result = "fetch-failed"
+	ResultProvision    Result = "provision-failed"
+	ResultUnlockFailed Result = "unlock-failed" // locked parameters could not be decrypted: whisk error
+	ResultRan          Result = "ran"
 )
 
 // Path processes activation records. It is safe for concurrent use: the Kafka feed calls Process from
@@ -184,6 +188,19 @@ func (p *Path) process(ctx context.Context, it Item) Result {
 		p.sendAck(ctx, msg, wire.NewCombinedMessage(msg.TransID, act, p.cfg.Instance).Shrink(), act, log)
 		p.count(act)
 		return ResultBlocked
+	}
+
+	if msg.HasLockedArgs() {
+		if p.cfg.ParameterKey == nil {
+			log.Warn().Int("lockedArgs", len(msg.LockedArgs)).
+				Msg("locked parameters but no parameter-storage key configured; the action gets them encrypted")
+		} else if err := msg.Unlock(p.cfg.ParameterKey); err != nil {
+			// OpenWhisk fails such an activation with an invoker exception: a whisk error.
+			act := wire.FallbackActivation(msg, wire.ErrorResponse(wire.StatusWhiskError, wire.MsgAbnormalRun), p.nowMillis())
+			log.Error().Err(err).Msg("cannot decrypt the activation's locked parameters (is the parameter-storage key the controller's?)")
+			p.finishCombined(ctx, msg, act, log)
+			return ResultUnlockFailed
+		}
 	}
 
 	action, err := p.fetch(ctx, msg, log)

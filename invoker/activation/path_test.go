@@ -3,6 +3,10 @@ package activation
 import (
 	"bytes"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -123,12 +127,14 @@ type fakeRunner struct {
 	err     error
 	skipRun bool // behave like an init failure: no onRunDone
 	calls   int
+	lastJob *Job
 	mu      sync.Mutex
 }
 
 func (r *fakeRunner) Run(ctx context.Context, job *Job, onRunDone func(*Outcome)) (*Outcome, error) {
 	r.mu.Lock()
 	r.calls++
+	r.lastJob = job
 	r.mu.Unlock()
 	if r.err != nil {
 		return nil, r.err
@@ -488,4 +494,65 @@ func TestRecordWriteOutageIsRetriedNotLost(t *testing.T) {
 	require.Equal(t, ResultRan, h.path.Process(context.Background(), Item{Value: blockingMsg(t)}))
 	assert.Equal(t, 4, fs.puts)
 	assert.Len(t, h.store.records, 1)
+}
+
+// lockedActivation is the blocking fixture with a "password" parameter locked by key (AES-128-GCM, the
+// layout the controller writes: int32 IV length, IV, ciphertext and tag, base64).
+func lockedActivation(t *testing.T, key []byte, plaintext string) []byte {
+	t.Helper()
+	block, err := aes.NewCipher(key)
+	require.NoError(t, err)
+	gcm, err := cipher.NewGCM(block)
+	require.NoError(t, err)
+	iv := bytes.Repeat([]byte{7}, gcm.NonceSize())
+	sealed := gcm.Seal(nil, iv, []byte(plaintext), nil)
+	buf := binary.BigEndian.AppendUint32(nil, uint32(len(iv)))
+	buf = append(append(buf, iv...), sealed...)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(blockingMsg(t), &m))
+	m["content"] = map[string]any{"name": "World", "password": base64.StdEncoding.EncodeToString(buf)}
+	m["lockedArgs"] = map[string]string{"password": "aes128"}
+	b, err := json.Marshal(m)
+	require.NoError(t, err)
+	return b
+}
+
+func TestLockedParametersAreDecryptedForTheAction(t *testing.T) {
+	key := []byte("0123456789abcdef")
+	pk, err := wire.NewParameterKey(base64.StdEncoding.EncodeToString(key))
+	require.NoError(t, err)
+	h := newHarness(t, func(c *Config) { c.ParameterKey = pk })
+	h.store.actions["guest/hello"] = helloAction(t, 10)
+	require.Equal(t, ResultRan, h.path.Process(context.Background(), Item{Value: lockedActivation(t, key, "hunter2")}))
+	var value map[string]string
+	require.NoError(t, json.Unmarshal(h.runner.lastJob.Msg.RunValue(), &value))
+	assert.Equal(t, map[string]string{"name": "World", "password": "hunter2"}, value)
+	assert.NotContains(t, h.logs.String(), "hunter2", "the secret is never logged")
+}
+
+func TestLockedParametersWithoutAKeyPassThroughEncrypted(t *testing.T) {
+	key := []byte("0123456789abcdef")
+	raw := lockedActivation(t, key, "hunter2")
+	h := newHarness(t, nil)
+	h.store.actions["guest/hello"] = helloAction(t, 10)
+	require.Equal(t, ResultRan, h.path.Process(context.Background(), Item{Value: raw}))
+	var value map[string]string
+	require.NoError(t, json.Unmarshal(h.runner.lastJob.Msg.RunValue(), &value))
+	assert.NotEqual(t, "hunter2", value["password"], "no key: the value stays locked, as in OpenWhisk")
+	assert.Contains(t, h.logs.String(), "no parameter-storage key configured")
+}
+
+func TestLockedParametersThatDoNotDecryptAreAWhiskError(t *testing.T) {
+	pk, err := wire.NewParameterKey(base64.StdEncoding.EncodeToString([]byte("another-key-0123")))
+	require.NoError(t, err)
+	h := newHarness(t, func(c *Config) { c.ParameterKey = pk })
+	h.store.actions["guest/hello"] = helloAction(t, 10)
+	r := h.path.Process(context.Background(), Item{Value: lockedActivation(t, []byte("0123456789abcdef"), "hunter2")})
+	require.Equal(t, ResultUnlockFailed, r)
+	assert.Zero(t, h.runner.calls, "the action is not run with parameters it cannot read")
+	require.Len(t, h.acks.acks, 1)
+	f := ackFields(t, h.acks.acks[0].body)
+	assert.JSONEq(t, `true`, string(f["isSystemError"]), "a whisk error")
+	require.Len(t, h.store.records, 1, "the failed activation is recorded")
+	assert.Contains(t, h.logs.String(), "cannot decrypt the activation's locked parameters")
 }

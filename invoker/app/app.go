@@ -58,6 +58,8 @@ type Parts struct {
 	Capacity int
 	// UserEvents sends user events to the events topic.
 	UserEvents bool
+	// ParameterKey decrypts locked activation parameters; nil passes them through (OpenWhisk's default).
+	ParameterKey *wire.ParameterKey
 	// BlacklistInterval is how often blocked namespaces are re-read (OpenWhisk: 5 minutes).
 	BlacklistInterval time.Duration
 	// Listener is where the HTTP server listens (PORT).
@@ -173,10 +175,11 @@ func Run(ctx context.Context, p Parts) error {
 	}
 
 	inv.path = activation.New(activation.Config{
-		Instance:   p.Instance,
-		Manifest:   p.Manifest,
-		UserEvents: p.UserEvents,
-		Blocked:    inv.isBlocked,
+		Instance:     p.Instance,
+		Manifest:     p.Manifest,
+		UserEvents:   p.UserEvents,
+		Blocked:      inv.isBlocked,
+		ParameterKey: p.ParameterKey,
 	}, p.Store, runner, inv.producer, inv.reg, p.Log)
 
 	userMB := int(p.Instance.UserMemoryBytes >> 20)

@@ -243,6 +243,18 @@ func (c *Config) schedulerHint(action string) scheduler.Hint {
 	return scheduler.HintAuto
 }
 
+// ParameterKey is the parameter-encryption key, nil when none is configured (Validate checked it).
+func (c *Config) ParameterKey() *wire.ParameterKey {
+	if c.Invoker.ParameterStorageKey == "" {
+		return nil
+	}
+	k, err := wire.NewParameterKey(c.Invoker.ParameterStorageKey)
+	if err != nil {
+		return nil
+	}
+	return k
+}
+
 // PrewarmHint is an action's pre-warm hint (PrewarmAuto when it has no edge function entry).
 func (c *Config) PrewarmHint(docID string) string {
 	if ef, ok := c.EdgeFunction(docID); ok {

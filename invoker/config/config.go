@@ -59,6 +59,10 @@ type InvokerSection struct {
 	LogPath string `json:"logPath,omitempty"`
 	// LogLevel is trace, debug, info, warn or error. Default "info".
 	LogLevel string `json:"logLevel"`
+	// ParameterStorageKey is OpenWhisk's parameter-encryption key, base64 of 16 (AES-128) or 32 (AES-256)
+	// bytes (CONFIG_whisk_parameterStorage_key); the invoker decrypts the activation parameters the
+	// controller locked with it. Default "": locked parameters reach the action as received, as in OpenWhisk.
+	ParameterStorageKey string `json:"parameterStorageKey,omitempty"`
 }
 
 // KafkaSection locates the brokers and names the topics.

@@ -6,6 +6,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+
+	"github.com/nemo-edge/nemo/invoker/wire"
 )
 
 // Environment variables Load reads (PROTOCOL.md §9.2, §9.3, §10). The CONFIG_* names follow OpenWhisk's
@@ -50,6 +52,7 @@ const (
 	EnvUserEvents        = "CONFIG_whisk_userEvents_enabled"
 	EnvInvokerUsername   = "CONFIG_whisk_invoker_username"
 	EnvInvokerPassword   = "CONFIG_whisk_invoker_password"
+	EnvParameterKey      = "CONFIG_whisk_parameterStorage_key"
 	EnvBypassPull        = "CONFIG_whisk_runtimes_bypassPullForLocalImages"
 	EnvLocalImagePrefix  = "CONFIG_whisk_runtimes_localImagePrefix"
 	EnvMemoryLimit       = "CONFIG_whisk_memory_"           // + min|max|std
@@ -120,6 +123,12 @@ func (c *Config) envInvoker(e env) error {
 	}
 	if v := e.raw(EnvInvokerPassword); v != "" {
 		c.Invoker.Password = v
+	}
+	if v := e.raw(EnvParameterKey); v != "" {
+		if _, err := wire.NewParameterKey(v); err != nil {
+			return invalid(EnvParameterKey, "%v", err) // never echo the key itself
+		}
+		c.Invoker.ParameterStorageKey = v
 	}
 	return nil
 }

@@ -106,6 +106,10 @@ func TestEnvVariables(t *testing.T) {
 		{"pauseGrace HOCON seconds", []string{"CONFIG_whisk_containerProxy_timeouts_pauseGrace", "10 seconds"}, func(t *testing.T, c *Config) {
 			assert.Equal(t, 10*time.Second, c.Pool.PauseGrace.D())
 		}},
+		{"parameterStorage key", []string{"CONFIG_whisk_parameterStorage_key", "MDEyMzQ1Njc4OWFiY2RlZg=="}, func(t *testing.T, c *Config) {
+			require.NotNil(t, c.ParameterKey())
+			assert.Equal(t, "aes128", c.ParameterKey().Scheme())
+		}},
 		{"prewarmExpirationCheckInterval HOCON", []string{"CONFIG_whisk_containerPool_prewarmExpirationCheckInterval", "30 seconds"}, func(t *testing.T, c *Config) {
 			assert.Equal(t, 30*time.Second, c.PoolConfig().Pool.StemCheckInterval)
 		}},
@@ -225,6 +229,7 @@ func TestEnvInvalid(t *testing.T) {
 		{"idleContainer", []string{"CONFIG_whisk_containerProxy_timeouts_idleContainer", "10 fortnights"}, "CONFIG_whisk_containerProxy_timeouts_idleContainer", "not a duration"},
 		{"pauseGrace", []string{"CONFIG_whisk_containerProxy_timeouts_pauseGrace", "soon"}, "CONFIG_whisk_containerProxy_timeouts_pauseGrace", "not a duration"},
 		{"pauseGrace zero", []string{"CONFIG_whisk_containerProxy_timeouts_pauseGrace", "0 seconds"}, "pool.pauseGrace", "0 is not allowed"},
+		{"parameterStorage key of 24 bytes", []string{"CONFIG_whisk_parameterStorage_key", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3"}, "CONFIG_whisk_parameterStorage_key", "want 16 (AES-128) or 32 (AES-256)"},
 		{"prewarmExpirationCheckInterval zero", []string{"CONFIG_whisk_containerPool_prewarmExpirationCheckInterval", "0 seconds"}, "pool.prewarmExpirationCheckInterval", "must be positive"},
 		{"replicationFactor", []string{"CONFIG_whisk_kafka_replicationFactor", "one"}, "CONFIG_whisk_kafka_replicationFactor", "not an integer"},
 		{"replicationFactor zero", []string{"CONFIG_whisk_kafka_replicationFactor", "0"}, "kafka.replicationFactor", "out of range"},
@@ -279,4 +284,11 @@ func orDefault(v, d string) string {
 		return d
 	}
 	return v
+}
+
+func TestParameterKeyErrorDoesNotEchoTheKey(t *testing.T) {
+	const key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3" // 24 bytes: neither AES-128 nor AES-256
+	_, err := Load([]string{"--id", "0"}, envFunc(with(baseEnv(), "CONFIG_whisk_parameterStorage_key", key)))
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), key)
 }

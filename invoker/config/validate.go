@@ -55,6 +55,11 @@ func (c *Config) validateInvoker() error {
 	case strings.ContainsAny(in.DisplayedName, "\n\r"):
 		return invalid("invoker.displayedName", "contains a line break")
 	}
+	if in.ParameterStorageKey != "" {
+		if _, err := wire.NewParameterKey(in.ParameterStorageKey); err != nil {
+			return invalid("invoker.parameterStorageKey", "%v", err)
+		}
+	}
 	return nil
 }
 

@@ -158,8 +158,8 @@ func (m *ActivationMessage) contentFields() map[string]json.RawMessage {
 }
 
 // RunValue is the "value" of the /run body: the content minus the initArgs keys, {} when there is no content,
-// and an array content passed through unchanged (ContainerProxy.partitionArguments). lockedArgs are not
-// decrypted here (parameter encryption is off by default); see HasLockedArgs.
+// and an array content passed through unchanged (ContainerProxy.partitionArguments). Locked parameters are
+// decrypted beforehand by Unlock (parameter encryption is off by default).
 func (m *ActivationMessage) RunValue() json.RawMessage {
 	switch kindOf(m.Content) {
 	case "array":
@@ -199,8 +199,8 @@ func (m *ActivationMessage) InitEnv() map[string]string {
 	return env
 }
 
-// HasLockedArgs reports whether some content values are encrypted (lockedArgs non-empty); NEMO has no
-// parameter-encryption keys, so such values are passed through as received.
+// HasLockedArgs reports whether some content values are encrypted (lockedArgs non-empty); Unlock decrypts
+// them with the parameter-storage key.
 func (m *ActivationMessage) HasLockedArgs() bool { return len(m.LockedArgs) > 0 }
 
 // StringifyEnvValue converts a JSON value to an /init env string: strings as-is, null as "", booleans and numbers

@@ -103,17 +103,18 @@ func partsFromConfig(cfg *config.Config, kcfg messaging.Config, st app.ArtifactS
 	ln net.Listener, log zerolog.Logger) app.Parts {
 	srvCfg := server.Config{Username: cfg.Invoker.Username, Password: cfg.Invoker.Password}
 	return app.Parts{
-		Instance:   cfg.InstanceID(),
-		Manifest:   cfg.Manifest,
-		Kafka:      kcfg,
-		Store:      st,
-		Backend:    docker.New(api, cfg.DockerConfig(), log),
-		Pool:       cfg.PoolConfig(),
-		Scheduler:  cfg.SchedulerConfig(),
-		PlainPool:  !cfg.Scheduler.Enabled,
-		Capacity:   cfg.MaxPeek(),
-		UserEvents: cfg.Kafka.UserEvents,
-		Listener:   ln,
+		Instance:     cfg.InstanceID(),
+		Manifest:     cfg.Manifest,
+		Kafka:        kcfg,
+		Store:        st,
+		Backend:      docker.New(api, cfg.DockerConfig(), log),
+		Pool:         cfg.PoolConfig(),
+		Scheduler:    cfg.SchedulerConfig(),
+		PlainPool:    !cfg.Scheduler.Enabled,
+		Capacity:     cfg.MaxPeek(),
+		UserEvents:   cfg.Kafka.UserEvents,
+		ParameterKey: cfg.ParameterKey(),
+		Listener:     ln,
 		NewServer: func(sw app.Switch, reg *metrics.Registry) app.HTTPServer {
 			return server.New(srvCfg, sw, reg, log)
 		},
