@@ -61,6 +61,9 @@ type InitResult struct {
 	Response wire.ActivationResponse // the error response when !OK (developer/whisk error, PROTOCOL §3)
 	Duration time.Duration           // wall time of /init (including connection retries)
 	Dead     bool                    // the container is unusable (connection error, OOM, timeout)
+	// Reschedule: the runtime answered 503 (OpenWhisk's ContainerHealthError): the activation belongs on
+	// another container. Implies Dead.
+	Reschedule bool
 }
 
 // RunResult is the outcome of /run.

@@ -153,6 +153,7 @@ type pending struct {
 	job      *Job   // nil for a pre-warm
 	initBody []byte // pre-warm only
 	timeout  time.Duration
+	moved    int // times an unhealthy /init moved this request to another container
 	ch       chan grant // capacity 1: exactly one answer per request
 }
 
@@ -456,6 +457,15 @@ func (m *Manager) doInit(c *mcont, forID string, src *pending) {
 	c.init = info
 	if info.res.OK {
 		m.stepLocked(Initialized{C: c.id, Duration: info.res.Duration})
+		return
+	}
+	if info.res.Reschedule && job != nil && src.moved < m.cfg.MaxReschedules {
+		// Unhealthy container: destroying it puts the requests waiting on it back at the head of the queue.
+		src.moved++
+		m.log.Warn().Str("container", c.name).Str("request", forID).Int("attempt", src.moved).
+			Msg("/init answered 503 (container unhealthy); moving the activation to another container")
+		c.broken = true
+		m.stepLocked(Destroy{C: c.id, Reason: "unhealthy at /init (503)"})
 		return
 	}
 	m.stepLocked(InitFailed{C: c.id, Reason: responseReason(info.res.Response)})

@@ -723,3 +723,37 @@ func TestManagerReschedulesRunReschedule(t *testing.T) {
 	})
 	assert.Equal(t, 256, m.Snapshot().UsedMB)
 }
+
+// A 503 from /init is OpenWhisk's ContainerHealthError: the activation moves to a new container, at most
+// MaxReschedules times; after that the init error is the activation's answer.
+func TestManagerMovesActivationOffUnhealthyInit(t *testing.T) {
+	unhealthy := InitResult{Response: wire.ErrorResponse(wire.StatusDeveloperError, "unhealthy"), Dead: true, Reschedule: true}
+	t.Run("once", func(t *testing.T) {
+		fb := newFakeBackend()
+		first := ""
+		fb.initResult = func(name string, body []byte) InitResult {
+			if first == "" || first == name {
+				first = name
+				return unhealthy
+			}
+			return InitResult{OK: true, Duration: 5 * time.Millisecond}
+		}
+		m := newTestManager(t, testManagerConfig(), fb)
+		o, err := m.Run(t.Context(), testJob("a1", "guest/hello", 256, 1), nil)
+		require.NoError(t, err)
+		assert.Equal(t, wire.StatusSuccess, o.Response.StatusCode)
+		assert.Equal(t, 2, fb.count("create"), "a second container")
+		eventually(t, "the unhealthy container removed", func() bool { return fb.count("remove") >= 1 })
+	})
+	t.Run("always", func(t *testing.T) {
+		fb := newFakeBackend()
+		fb.initResult = func(string, []byte) InitResult { return unhealthy }
+		cfg := testManagerConfig()
+		cfg.MaxReschedules = 2
+		m := newTestManager(t, cfg, fb)
+		o, err := m.Run(t.Context(), testJob("a1", "guest/hello", 256, 1), nil)
+		require.NoError(t, err)
+		assert.Equal(t, wire.StatusDeveloperError, o.Response.StatusCode, "the init error, once moving gave up")
+		assert.Equal(t, 3, fb.count("create"), "the first container and two moves")
+	})
+}

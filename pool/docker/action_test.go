@@ -301,6 +301,7 @@ func TestInitOutcomeTable(t *testing.T) {
 		{"too large", respond(500, strings.Repeat("z", 80)), 0, false,
 			errJSON(wire.MsgTruncated(80, 64, strings.Repeat("z", 16)))},
 		{"hangs", hang, 150 * time.Millisecond, false, errJSON(wire.MsgInitTimeout(150))},
+		{"503 unhealthy", respond(503, `{"error":"unhealthy"}`), 0, false, `{"error":"unhealthy"}`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -316,6 +317,7 @@ func TestInitOutcomeTable(t *testing.T) {
 			res := b.Init(context.Background(), containerAt(srv.URL), []byte(`{"value":{}}`), timeout)
 			assert.Equal(t, tc.ok, res.OK)
 			assert.Equal(t, !tc.ok, res.Dead)
+			assert.Equal(t, strings.HasPrefix(tc.name, "503"), res.Reschedule, "only a 503 moves the activation (ContainerHealthError)")
 			if tc.ok {
 				assert.Equal(t, wire.StatusSuccess, res.Response.StatusCode)
 			} else {

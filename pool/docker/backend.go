@@ -286,7 +286,8 @@ func (b *Backend) Init(ctx context.Context, h pool.Handle, body []byte, timeout 
 	if !ok {
 		b.logger(ctx).Debug().Str("container", c.name).Err(r.Err).Int("status", r.Status).Dur("elapsed", r.Elapsed).Msg("init failed")
 	}
-	return pool.InitResult{OK: ok, Response: resp, Duration: r.Elapsed, Dead: dead}
+	unhealthy := r.Err == nil && r.Status == http.StatusServiceUnavailable
+	return pool.InitResult{OK: ok, Response: resp, Duration: r.Elapsed, Dead: dead || unhealthy, Reschedule: unhealthy}
 }
 
 // Run posts body to /run with the action timeout.
