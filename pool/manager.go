@@ -153,7 +153,7 @@ type pending struct {
 	job      *Job   // nil for a pre-warm
 	initBody []byte // pre-warm only
 	timeout  time.Duration
-	moved    int // times an unhealthy /init moved this request to another container
+	moved    int        // times an unhealthy /init moved this request to another container
 	ch       chan grant // capacity 1: exactly one answer per request
 }
 
