@@ -21,6 +21,13 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
 fi
 
+log "gofmt" # first: a formatting slip fails in seconds, before any service starts
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*'))
+if [ -n "$unformatted" ]; then
+  log "not gofmt-formatted (run gofmt -w):"; printf '  %s\n' $unformatted >&2
+  exit 1
+fi
+
 scripts/services.sh up
 trap 'scripts/services.sh down' EXIT
 scripts/build-images.sh --python
