@@ -432,6 +432,23 @@ func checkResult(res callResult, aid string) error {
 
 // record reads the stored activation record's numeric annotations (waitTime, initTime), waiting for the
 // asynchronous write.
+// awaitRecord polls the store until the record of aid is readable (10 s at most).
+func (r *run) awaitRecord(ctx context.Context, aid string) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, found, err := r.db.getDoc(ctx, r.dbs[1], "guest/"+aid)
+		switch {
+		case err != nil:
+			return err
+		case found:
+			return nil
+		case time.Now().After(deadline):
+			return fmt.Errorf("%w: no activation record for %s after 10 s", ErrHarness, aid)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func (r *run) record(ctx context.Context, aid string) (map[string]int64, error) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -507,9 +524,8 @@ func (r *run) warmPhase(ctx context.Context) ([]warmRep, error) {
 	content := map[string]any{"name": "bench"}
 	r.rep.Config = append(r.rep.Config, "Warm calls (row 2): each sample is one Kafka round trip through the echo "+
 		"process, one bare /run (plus its log sentinels) on a container of the same image, then one blocking activation "+
-		"through the invoker, each after the previous answered; the next sample starts once the invoker holds no record in "+
-		"flight (nemo_kafka_in_flight 0 on /metrics: its activation record is stored), so that trailing write lands in "+
-		"no measured path.")
+		"through the invoker, each after the previous answered; the next sample starts once the activation record is "+
+		"readable in the store, so that trailing write lands in no measured path.")
 	var reps []warmRep
 	for rep := range r.o.Reps {
 		var w warmRep
@@ -556,9 +572,10 @@ func (r *run) warmPhase(ctx context.Context) ([]warmRep, error) {
 				return nil, err
 			}
 			w.first, w.slotFree = append(w.first, res.First), append(w.slotFree, res.SlotFree)
-			// The next sample starts once the invoker holds nothing (its record is stored): the trailing
-			// record write would otherwise land in whichever path is measured next.
-			if _, err := r.drain(ctx); err != nil {
+			// The next sample starts once the activation record is in the store: the trailing record write
+			// would otherwise land in whichever path is measured next. (Read from the store, not the
+			// invoker's /metrics, so that waiting costs the invoker no CPU of the measured window.)
+			if err := r.awaitRecord(ctx, aid); err != nil {
 				return nil, err
 			}
 		}
