@@ -2,100 +2,16 @@ package sim
 
 import (
 	"fmt"
-	"image"
 	"image/color"
-	"image/draw"
-	"image/png"
 	"io"
 	"math"
 	"strings"
 
-	"golang.org/x/image/font"
-	"golang.org/x/image/font/basicfont"
-	"golang.org/x/image/math/fixed"
+	"github.com/nemo-edge/nemo/scheduler/sim/chart"
 )
 
-// A tiny plotting kit: grouped bar charts and line charts drawn with the
-// standard image packages and basicfont (7×13 px glyphs). Enough for the
-// simulator's figures without a plotting dependency.
-
-var palette = []color.RGBA{
-	{0x1f, 0x77, 0xb4, 0xff}, // blue
-	{0xff, 0x7f, 0x0e, 0xff}, // orange
-	{0x2c, 0xa0, 0x2c, 0xff}, // green
-	{0xd6, 0x27, 0x28, 0xff}, // red
-	{0x94, 0x67, 0xbd, 0xff}, // purple
-	{0x8c, 0x56, 0x4b, 0xff}, // brown
-}
-
-type canvas struct {
-	img *image.RGBA
-}
-
-func newCanvas(w, h int) *canvas {
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
-	return &canvas{img: img}
-}
-
-func (c *canvas) text(x, y int, s string, col color.Color) {
-	d := &font.Drawer{Dst: c.img, Src: image.NewUniform(col), Face: basicfont.Face7x13,
-		Dot: fixed.P(x, y)}
-	d.DrawString(s)
-}
-
-func textWidth(s string) int { return 7 * len(s) }
-
-func (c *canvas) rect(x0, y0, x1, y1 int, col color.Color) {
-	if x0 > x1 {
-		x0, x1 = x1, x0
-	}
-	if y0 > y1 {
-		y0, y1 = y1, y0
-	}
-	draw.Draw(c.img, image.Rect(x0, y0, x1, y1), image.NewUniform(col), image.Point{}, draw.Src)
-}
-
-// line draws a 2-px line with Bresenham steps.
-func (c *canvas) line(x0, y0, x1, y1 int, col color.Color) {
-	dx, dy := abs(x1-x0), -abs(y1-y0)
-	sx, sy := sign(x1-x0), sign(y1-y0)
-	err := dx + dy
-	for {
-		c.img.Set(x0, y0, col)
-		c.img.Set(x0+1, y0, col)
-		c.img.Set(x0, y0+1, col)
-		if x0 == x1 && y0 == y1 {
-			return
-		}
-		e2 := 2 * err
-		if e2 >= dy {
-			err += dy
-			x0 += sx
-		}
-		if e2 <= dx {
-			err += dx
-			y0 += sy
-		}
-	}
-}
-
-func abs(x int) int {
-	if x < 0 {
-		return -x
-	}
-	return x
-}
-
-func sign(x int) int {
-	switch {
-	case x < 0:
-		return -1
-	case x > 0:
-		return 1
-	}
-	return 0
-}
+// The simulator's figures: grouped bar charts and line charts on the chart
+// package's canvas.
 
 // niceMax rounds v up to 1, 2 or 5 × 10^k.
 func niceMax(v float64) float64 {
@@ -112,26 +28,26 @@ func niceMax(v float64) float64 {
 }
 
 type frame struct {
-	c                      *canvas
+	c                      chart.Canvas
 	left, top, right, bott int
 	ymax                   float64
 }
 
-func newFrame(c *canvas, title, ylabel string, ymax float64) frame {
-	b := c.img.Bounds()
+func newFrame(c chart.Canvas, title, ylabel string, ymax float64) frame {
+	b := c.Bounds()
 	f := frame{c: c, left: 70, top: 40, right: b.Dx() - 20, bott: b.Dy() - 70, ymax: niceMax(ymax)}
-	c.text((b.Dx()-textWidth(title))/2, 22, title, color.Black)
-	c.text(8, f.top-8, ylabel, color.Black)
+	c.Text((b.Dx()-chart.TextWidth(title))/2, 22, title, color.Black)
+	c.Text(8, f.top-8, ylabel, color.Black)
 	grey := color.RGBA{0xdd, 0xdd, 0xdd, 0xff}
 	for i := 0; i <= 5; i++ {
 		v := f.ymax * float64(i) / 5
 		y := f.y(v)
-		c.rect(f.left, y, f.right, y+1, grey)
+		c.Rect(f.left, y, f.right, y+1, grey)
 		lbl := fmt.Sprintf("%.3g", v)
-		c.text(f.left-8-textWidth(lbl), y+4, lbl, color.Black)
+		c.Text(f.left-8-chart.TextWidth(lbl), y+4, lbl, color.Black)
 	}
-	c.rect(f.left, f.top, f.left+1, f.bott, color.Black)
-	c.rect(f.left, f.bott, f.right, f.bott+1, color.Black)
+	c.Rect(f.left, f.top, f.left+1, f.bott, color.Black)
+	c.Rect(f.left, f.bott, f.right, f.bott+1, color.Black)
 	return f
 }
 
@@ -144,11 +60,11 @@ func (f frame) y(v float64) int {
 
 func (f frame) legend(names []string) {
 	x := f.left + 10
-	y := f.c.img.Bounds().Dy() - 18
+	y := f.c.Bounds().Dy() - 18
 	for i, n := range names {
-		f.c.rect(x, y-10, x+12, y+2, palette[i%len(palette)])
-		f.c.text(x+16, y, n, color.Black)
-		x += 16 + textWidth(n) + 18
+		f.c.Rect(x, y-10, x+12, y+2, chart.Palette[i%len(chart.Palette)])
+		f.c.Text(x+16, y, n, color.Black)
+		x += 16 + chart.TextWidth(n) + 18
 	}
 }
 
@@ -157,7 +73,7 @@ func BarChart(w io.Writer, title, ylabel string, groups, series []string, values
 	if len(series) != len(values) {
 		return fmt.Errorf("sim: bar chart: %d series names for %d value rows", len(series), len(values))
 	}
-	c := newCanvas(900, 480)
+	c := chart.New(900, 480)
 	ymax := 0.0
 	for _, row := range values {
 		if len(row) != len(groups) {
@@ -176,17 +92,17 @@ func BarChart(w io.Writer, title, ylabel string, groups, series []string, values
 			x0 := int(gx + bw*float64(s))
 			x1 := int(gx + bw*float64(s+1) - 2)
 			v := values[s][g]
-			f.c.rect(x0, f.y(v), x1, f.bott, palette[s%len(palette)])
+			f.c.Rect(x0, f.y(v), x1, f.bott, chart.Palette[s%len(chart.Palette)])
 			lbl := strings.TrimPrefix(fmt.Sprintf("%.3f", v), "0")
-			if bw >= float64(textWidth(lbl)) {
-				f.c.text(x0, f.y(v)-3, lbl, color.Black)
+			if bw >= float64(chart.TextWidth(lbl)) {
+				f.c.Text(x0, f.y(v)-3, lbl, color.Black)
 			}
 		}
 		cx := int(float64(f.left) + gw*float64(g) + gw/2)
-		f.c.text(cx-textWidth(gname)/2, f.bott+18, gname, color.Black)
+		f.c.Text(cx-chart.TextWidth(gname)/2, f.bott+18, gname, color.Black)
 	}
 	f.legend(series)
-	return png.Encode(w, c.img)
+	return c.WritePNG(w)
 }
 
 // LineChart draws one polyline per series over shared x values. values[s][i].
@@ -194,7 +110,7 @@ func LineChart(w io.Writer, title, xlabel, ylabel string, xs []float64, series [
 	if len(series) != len(values) || len(xs) == 0 {
 		return fmt.Errorf("sim: line chart: %d series, %d rows, %d x values", len(series), len(values), len(xs))
 	}
-	c := newCanvas(900, 480)
+	c := chart.New(900, 480)
 	ymax := 0.0
 	for _, row := range values {
 		if len(row) != len(xs) {
@@ -214,20 +130,20 @@ func LineChart(w io.Writer, title, xlabel, ylabel string, xs []float64, series [
 	}
 	for _, x := range xs {
 		lbl := fmt.Sprintf("%g", x)
-		c.text(px(x)-textWidth(lbl)/2, f.bott+18, lbl, color.Black)
-		c.rect(px(x), f.bott, px(x)+1, f.bott+5, color.Black)
+		c.Text(px(x)-chart.TextWidth(lbl)/2, f.bott+18, lbl, color.Black)
+		c.Rect(px(x), f.bott, px(x)+1, f.bott+5, color.Black)
 	}
-	c.text((f.left+f.right-textWidth(xlabel))/2, f.bott+36, xlabel, color.Black)
+	c.Text((f.left+f.right-chart.TextWidth(xlabel))/2, f.bott+36, xlabel, color.Black)
 	for s, row := range values {
-		col := palette[s%len(palette)]
+		col := chart.Palette[s%len(chart.Palette)]
 		for i := range row {
 			x, y := px(xs[i]), f.y(row[i])
-			c.rect(x-3, y-3, x+4, y+4, col)
+			c.Rect(x-3, y-3, x+4, y+4, col)
 			if i > 0 {
-				c.line(px(xs[i-1]), f.y(row[i-1]), x, y, col)
+				c.Line(px(xs[i-1]), f.y(row[i-1]), x, y, col, 2)
 			}
 		}
 	}
 	f.legend(series)
-	return png.Encode(w, c.img)
+	return c.WritePNG(w)
 }

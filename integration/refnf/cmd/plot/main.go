@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"image/draw"
 	"image/png"
 	"io"
 	"math"
@@ -24,9 +23,7 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/image/font"
-	"golang.org/x/image/font/basicfont"
-	"golang.org/x/image/math/fixed"
+	"github.com/nemo-edge/nemo/scheduler/sim/chart"
 )
 
 func main() {
@@ -212,75 +209,18 @@ func bursts(pts map[key]*point, series string) (int, int) {
 // ---- drawing ----
 
 var (
-	white  = color.RGBA{255, 255, 255, 255}
 	black  = color.RGBA{0, 0, 0, 255}
-	grey   = color.RGBA{200, 200, 200, 255}
-	blue   = color.RGBA{31, 119, 180, 255}
-	orange = color.RGBA{255, 127, 14, 255}
-	green  = color.RGBA{44, 160, 44, 255}
-	red    = color.RGBA{214, 39, 40, 255}
+	grey   = chart.Grey
+	blue   = chart.Palette[0]
+	orange = chart.Palette[1]
+	green  = chart.Palette[2]
+	red    = chart.Palette[3]
 )
 
-type canvas struct{ *image.RGBA }
+// canvas is chart.Canvas with this tool's legend.
+type canvas struct{ chart.Canvas }
 
-func newCanvas(w, h int) canvas {
-	c := canvas{image.NewRGBA(image.Rect(0, 0, w, h))}
-	draw.Draw(c.RGBA, c.Bounds(), &image.Uniform{white}, image.Point{}, draw.Src)
-	return c
-}
-
-func (c canvas) text(x, y int, s string, col color.Color) {
-	d := &font.Drawer{Dst: c.RGBA, Src: image.NewUniform(col), Face: basicfont.Face7x13, Dot: fixed.P(x, y)}
-	d.DrawString(s)
-}
-
-func textWidth(s string) int { return 7 * len(s) }
-
-func (c canvas) rect(r image.Rectangle, col color.Color) {
-	draw.Draw(c.RGBA, r, &image.Uniform{col}, image.Point{}, draw.Src)
-}
-
-func (c canvas) line(x0, y0, x1, y1 int, col color.Color, thick int) {
-	dx, dy := abs(x1-x0), -abs(y1-y0)
-	sx, sy := sign(x1-x0), sign(y1-y0)
-	e := dx + dy
-	for {
-		for ox := -thick / 2; ox <= thick/2; ox++ {
-			for oy := -thick / 2; oy <= thick/2; oy++ {
-				c.Set(x0+ox, y0+oy, col)
-			}
-		}
-		if x0 == x1 && y0 == y1 {
-			return
-		}
-		e2 := 2 * e
-		if e2 >= dy {
-			e += dy
-			x0 += sx
-		}
-		if e2 <= dx {
-			e += dx
-			y0 += sy
-		}
-	}
-}
-
-func abs(v int) int {
-	if v < 0 {
-		return -v
-	}
-	return v
-}
-
-func sign(v int) int {
-	switch {
-	case v > 0:
-		return 1
-	case v < 0:
-		return -1
-	}
-	return 0
-}
+func newCanvas(w, h int) canvas { return canvas{chart.New(w, h)} }
 
 // panel is a plot area with a categorical x axis and a linear y axis from 0.
 type panel struct {
@@ -317,18 +257,18 @@ func (p panel) frame(title, ylabel, xlabel string) {
 	for i := 0; i <= 4; i++ {
 		v := p.ymax * float64(i) / 4
 		y := p.y(v)
-		c.line(p.r.Min.X, y, p.r.Max.X, y, grey, 1)
+		c.Line(p.r.Min.X, y, p.r.Max.X, y, grey, 1)
 		lab := strconv.FormatFloat(v, 'f', -1, 64)
-		c.text(p.r.Min.X-textWidth(lab)-4, y+4, lab, black)
+		c.Text(p.r.Min.X-chart.TextWidth(lab)-4, y+4, lab, black)
 	}
-	c.line(p.r.Min.X, p.r.Min.Y, p.r.Min.X, p.r.Max.Y, black, 1)
-	c.line(p.r.Min.X, p.r.Max.Y, p.r.Max.X, p.r.Max.Y, black, 1)
+	c.Line(p.r.Min.X, p.r.Min.Y, p.r.Min.X, p.r.Max.Y, black, 1)
+	c.Line(p.r.Min.X, p.r.Max.Y, p.r.Max.X, p.r.Max.Y, black, 1)
 	for i, cat := range p.categories {
-		c.text(p.x(i)-textWidth(cat)/2, p.r.Max.Y+15, cat, black)
+		c.Text(p.x(i)-chart.TextWidth(cat)/2, p.r.Max.Y+15, cat, black)
 	}
-	c.text(p.r.Min.X+(p.r.Dx()-textWidth(title))/2, p.r.Min.Y-22, title, black)
-	c.text(p.r.Min.X-40, p.r.Min.Y-8, ylabel, black)
-	c.text(p.r.Min.X+(p.r.Dx()-textWidth(xlabel))/2, p.r.Max.Y+30, xlabel, black)
+	c.Text(p.r.Min.X+(p.r.Dx()-chart.TextWidth(title))/2, p.r.Min.Y-22, title, black)
+	c.Text(p.r.Min.X-40, p.r.Min.Y-8, ylabel, black)
+	c.Text(p.r.Min.X+(p.r.Dx()-chart.TextWidth(xlabel))/2, p.r.Max.Y+30, xlabel, black)
 }
 
 func (p panel) series(vals []float64, col color.Color) {
@@ -339,9 +279,9 @@ func (p panel) series(vals []float64, col color.Color) {
 			continue
 		}
 		x, y := p.x(i), p.y(v)
-		p.c.rect(image.Rect(x-3, y-3, x+4, y+4), col)
+		p.c.Rect(x-3, y-3, x+4, y+4, col)
 		if prev >= 0 {
-			p.c.line(p.x(prev), p.y(vals[prev]), x, y, col, 2)
+			p.c.Line(p.x(prev), p.y(vals[prev]), x, y, col, 2)
 		}
 		prev = i
 	}
@@ -349,8 +289,8 @@ func (p panel) series(vals []float64, col color.Color) {
 
 func (c canvas) legend(x, y int, labels []string, cols []color.Color) {
 	for i, l := range labels {
-		c.rect(image.Rect(x, y+i*16-8, x+12, y+i*16+2), cols[i])
-		c.text(x+18, y+i*16+2, l, black)
+		c.Rect(x, y+i*16-8, x+12, y+i*16+2, cols[i])
+		c.Text(x+18, y+i*16+2, l, black)
 	}
 }
 
@@ -370,7 +310,7 @@ func renderSweeps(pts map[key]*point) *image.RGBA {
 	W := 70 + len(ms)*(pw+80)
 	H := 2*(ph+110) + 40
 	c := newCanvas(W, H)
-	c.text(20, 20, "Reference NF on veth: burst off vs on (median of repetitions)", black)
+	c.Text(20, 20, "Reference NF on veth: burst off vs on (median of repetitions)", black)
 	rowsDef := []struct {
 		series, ylabel string
 		val            func(*point) float64
@@ -444,7 +384,7 @@ func renderIdle(pts map[key]*point) *image.RGBA {
 	W := max(90+len(ms)*len(sizes)*gw+40, 720)
 	H := 360
 	c := newCanvas(W, H)
-	c.text(20, 20, "Idle share of the NF core (100% - NF CPU), same frame rate; trains stand in for coalescing", black)
+	c.Text(20, 20, "Idle share of the NF core (100% - NF CPU), same frame rate; trains stand in for coalescing", black)
 	r := image.Rect(70, 70, W-40, H-90)
 	var cats []string
 	for _, m := range ms {
@@ -464,7 +404,7 @@ func renderIdle(pts map[key]*point) *image.RGBA {
 				continue
 			}
 			idle := math.Max(0, 100*(1-pt.Util))
-			c.rect(image.Rect(x+ci*bw, p.y(idle), x+(ci+1)*bw-2, r.Max.Y), cf.col)
+			c.Rect(x+ci*bw, p.y(idle), x+(ci+1)*bw-2, r.Max.Y, cf.col)
 		}
 	}
 	var labels []string
