@@ -10,8 +10,10 @@
 //     pre-warms must stay out of it).
 //   - The container lifecycle: starting, prewarmed (stem cell), warming (/init in flight), idle, busy,
 //     frozen, removing; warm reuse keyed by invoking namespace + action content hash (not the revision);
-//     concurrency > 1; stem-cell backfill; eviction of idle containers through a pluggable Evictor (LRU by
-//     default); the FIFO run buffer; pause grace and idle timeout; destroy on developer/whisk errors.
+//     concurrency > 1; stem-cell backfill, with OpenWhisk's reactive counts (cold starts per check interval,
+//     TTL expiry of the surplus, surplus shed for memory); eviction of idle containers through a pluggable
+//     Evictor (LRU by default); the FIFO run buffer; pause grace and idle timeout; destroy on developer/whisk
+//     errors.
 //   - The frozen state. The pool is the only authority on whether a container is frozen (Docker does not
 //     know about cgroup-freezer freezes): it emits Freeze/Thaw itself, thaws before any Run or Remove, and
 //     holds containers the controller suspended (Suspend/Resume) away from runs and eviction.
@@ -28,13 +30,16 @@
 //  2. Start the actions of one container in the order emitted; Create, Freeze, Thaw and Remove must
 //     complete before the next action of that container starts (Init and Run may run alongside: a Suspend
 //     freezes a container whose /init is in flight, and a Remove may overtake a failing /init).
-//  3. Report broken containers (freeze/thaw failure) with Destroy, and send Tick (or any event) at the time
-//     NextDeadline returns so the pause grace and idle timeout fire on time.
+//  3. Report broken containers (freeze/thaw failure, stopped outside the pool) with Destroy, and send Tick
+//     (or any event) at the time NextDeadline returns so the pause grace, idle timeout and reactive
+//     stem-cell check fire on time.
 //
 // Manager is the thin driver: it owns a Pool behind a mutex, executes actions against a Backend with
 // deadlines (create 60 s, init/run = action timeout, freeze/thaw 10 s, remove 60 s), ticks the pool with a
 // real clock and implements the activation path's Runner (Run), plus Prewarm, Suspend, Resume, Evict,
-// Snapshot and Close for the scheduler and the invoker.
+// Snapshot and Close for the scheduler and the invoker. With a backend that is also a DeathWatcher it
+// destroys containers that stop behind its back; a run or init the backend marks Reschedule (connection
+// refused, container already stopped, HTTP 503) moves to another container, at most MaxReschedules times.
 //
 // # What it must not touch
 //
