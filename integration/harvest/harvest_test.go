@@ -10,36 +10,26 @@ import (
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
-	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/nemo-edge/nemo/clickshm"
 	"github.com/nemo-edge/nemo/integration/itest"
 	"github.com/nemo-edge/nemo/integration/refnf"
 	"github.com/nemo-edge/nemo/integration/refnf/netns"
-	"github.com/nemo-edge/nemo/invoker/filestore"
 	"github.com/nemo-edge/nemo/invoker/store"
 )
 
 const (
-	actionImage = "nemo/action-go:latest"
-	namespace   = "guest"
-	actionName  = "harvest"
-	nfName      = "refnf"
+	actionName = "harvest"
+	nfName     = "refnf"
 	// harvestBurst is what the test's profile asks the NF to apply while harvesting; defaultBurst is the
 	// NF's burst without harvesting (and its fallback without a live writer).
 	harvestBurst = 32
@@ -49,11 +39,6 @@ const (
 	sleepMs = 1500
 	// coalesceWarning is the harvester's one-time warning for a device without interrupt coalescing.
 	coalesceWarning = "device does not support interrupt coalescing"
-	// runtimesManifest maps the test image as the go runtime and as a native blackbox, without stem cells.
-	runtimesManifest = `{"runtimes":{"go":[{"kind":"go:1.22","default":true,` +
-		`"image":{"prefix":"nemo","name":"action-go","tag":"latest"},` +
-		`"attached":{"attachmentName":"codefile","attachmentType":"application/octet-stream"}}]},` +
-		`"blackboxes":[{"prefix":"nemo","name":"action-go","tag":"latest"}]}`
 )
 
 // TestInvocationSwitchesHarvesting runs one blocking activation through the real invoker whose harvester
@@ -90,8 +75,8 @@ func TestInvocationSwitchesHarvesting(t *testing.T) {
 
 	act := run.message(map[string]any{"sleep_ms": sleepMs})
 	t0 := time.Now()
-	run.produce(act.raw)
-	t.Logf("activation %s produced to %s (sleep_ms %d)", act.aid, run.invokerTopic(), sleepMs)
+	run.ctl.Produce(t, act.raw)
+	t.Logf("activation %s produced to %s (sleep_ms %d)", act.aid, run.ctl.InvokerTopic(), sleepMs)
 
 	var (
 		firstActive, firstBurst, onBoth, resultAt, slotFreeAt, firstInactive, firstDefault, offBoth time.Duration
@@ -107,15 +92,15 @@ func TestInvocationSwitchesHarvesting(t *testing.T) {
 		}
 		// Acks first: a sample taken after this snapshot showed no slot-freeing ack was taken while the
 		// activation was still in flight or within the linger; sessions == 1 then proves the former.
-		acks := run.acks.forID(act.aid)
+		acks := run.acks.ForID(act.aid)
 		s := run.sample(nf)
 		at := s.at.Sub(t0)
 		for _, a := range acks {
-			if a.kind != "completion" && resultAt < 0 {
-				resultAt = a.at.Sub(t0)
+			if a.Kind != itest.AckCompletion && resultAt < 0 {
+				resultAt = a.At.Sub(t0)
 			}
-			if a.kind != "result" && slotFreeAt < 0 {
-				slotFreeAt = a.at.Sub(t0)
+			if a.SlotFree() && slotFreeAt < 0 {
+				slotFreeAt = a.At.Sub(t0)
 			}
 		}
 		on := s.metricsOK && s.active == 1
@@ -199,13 +184,9 @@ func TestInvocationSwitchesHarvesting(t *testing.T) {
 // ---------------------------------------------------------------------------------------------------
 // Services, binaries
 
-type services struct {
-	kafka string
-	couch *url.URL
-}
-
-// needServices skips unless the test can run here: root, iproute2, Kafka, CouchDB, Docker and the image.
-func needServices(t *testing.T) services {
+// needServices skips unless the test can run here: root, iproute2, then what itest.NeedServices checks
+// (Kafka, CouchDB, Docker, on loopback, with credentials, and the action image).
+func needServices(t *testing.T) itest.Services {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: creates a network namespace and a veth pair, and the reference NF opens an AF_PACKET socket")
@@ -213,37 +194,7 @@ func needServices(t *testing.T) services {
 	if !netns.HaveIPTool() {
 		t.Skip("needs the ip tool (iproute2) to create the NF's namespace")
 	}
-	var missing []string
-	k := os.Getenv("NEMO_KAFKA")
-	if k == "" {
-		missing = append(missing, "NEMO_KAFKA (e.g. 127.0.0.1:9092)")
-	}
-	c := os.Getenv("NEMO_COUCHDB")
-	if c == "" {
-		missing = append(missing, "NEMO_COUCHDB (e.g. http://nemo:nemo@127.0.0.1:5984)")
-	}
-	if os.Getenv("NEMO_DOCKER") != "1" {
-		missing = append(missing, "NEMO_DOCKER=1")
-	}
-	if len(missing) > 0 {
-		t.Skipf("needs the real services; unset: %s (eval \"$(scripts/services.sh env)\")", strings.Join(missing, ", "))
-	}
-	u, err := url.Parse(c)
-	require.NoError(t, err, "NEMO_COUCHDB")
-	kh, _, err := net.SplitHostPort(k)
-	require.NoError(t, err, "NEMO_KAFKA")
-	for _, h := range []string{kh, u.Hostname()} {
-		if h != "127.0.0.1" && h != "localhost" {
-			t.Skipf("this test dials only 127.0.0.1; NEMO_KAFKA/NEMO_COUCHDB name %q", h)
-		}
-	}
-	if u.User == nil {
-		t.Skip("NEMO_COUCHDB has no credentials; pouchdb-server needs Basic auth")
-	}
-	if err := exec.Command("docker", "image", "inspect", actionImage).Run(); err != nil {
-		t.Skipf("image %s is not built (scripts/build-images.sh builds it): %v", actionImage, err)
-	}
-	return services{kafka: k, couch: u}
+	return itest.NeedServices(t)
 }
 
 type binaries struct{ nemo, refnf string }
@@ -257,10 +208,7 @@ func buildBinaries(t *testing.T) binaries {
 		b.nemo:  "github.com/nemo-edge/nemo/invoker/cmd/nemo",
 		b.refnf: "github.com/nemo-edge/nemo/integration/refnf/cmd/refnf",
 	} {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		o, err := exec.CommandContext(ctx, "go", "build", "-o", out, pkg).CombinedOutput()
-		cancel()
-		require.NoError(t, err, "go build %s:\n%s", pkg, o)
+		require.NoError(t, itest.GoBuild(out, pkg))
 	}
 	return b
 }
@@ -270,7 +218,7 @@ func buildBinaries(t *testing.T) binaries {
 
 type run struct {
 	t          *testing.T
-	svc        services
+	svc        itest.Services
 	suffix     string
 	id         int
 	controller string
@@ -280,20 +228,17 @@ type run struct {
 	shmPath    string
 	pair       netns.Pair
 
-	store    *store.Store
-	kafka    sarama.Client
-	admin    sarama.ClusterAdmin
-	producer sarama.SyncProducer
-	consumer sarama.Consumer
-	acks     *ackLog
+	store *store.Store
+	ctl   *itest.Controller
+	acks  *itest.AckLog
 
 	port     int
 	timeline []sample
-	nfProc   *process
-	invProc  *process
+	nfProc   *itest.Proc
+	invProc  *itest.Proc
 }
 
-func newRun(t *testing.T, svc services) *run {
+func newRun(t *testing.T, svc itest.Services) *run {
 	t.Helper()
 	suffix := itest.RandomHex(3)
 	r := &run{
@@ -345,10 +290,10 @@ func (r *run) startNF(bin string) *nfHandle {
 	r.shmPath = filepath.Join(r.shmDir, "nemo-"+nfName)
 
 	stdout := filepath.Join(r.dir, "refnf.stdout")
-	p := r.spawn("refnf", stdout, filepath.Join(r.dir, "refnf.stderr"), nil, bin,
-		"-mode", "firewall", "-netns", r.pair.NFNetns, "-if", r.pair.NFIf,
-		"-shm", r.shmPath, "-burst", strconv.Itoa(defaultBurst), "-shm-interval", "10ms",
-		"-stats-addr", "127.0.0.1:0")
+	p := r.spawn(itest.ProcSpec{Name: "refnf", Bin: bin, OutPath: stdout, LogPath: filepath.Join(r.dir, "refnf.stderr"),
+		Args: []string{"-mode", "firewall", "-netns", r.pair.NFNetns, "-if", r.pair.NFIf,
+			"-shm", r.shmPath, "-burst", strconv.Itoa(defaultBurst), "-shm-interval", "10ms",
+			"-stats-addr", "127.0.0.1:0"}})
 	r.nfProc = p
 	var addr string
 	for deadline := time.Now().Add(15 * time.Second); addr == ""; time.Sleep(20 * time.Millisecond) {
@@ -364,16 +309,16 @@ func (r *run) startNF(bin string) *nfHandle {
 		if addr != "" {
 			break
 		}
-		if p.exited() {
-			t.Fatalf("refnf exited during start-up: %s\n%s", p.describe(), itest.Tail(p.errPath, 20))
+		if p.Exited() {
+			t.Fatalf("refnf exited during start-up: %s\n%s", p.Describe(), itest.Tail(p.LogPath, 20))
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("refnf did not report ready within 15 s\n%s", itest.Tail(p.errPath, 20))
+			t.Fatalf("refnf did not report ready within 15 s\n%s", itest.Tail(p.LogPath, 20))
 		}
 	}
 	t.Logf("refnf pid %d on %s in %s (peer %s in the root namespace), segment %s, stats %s",
-		p.cmd.Process.Pid, r.pair.NFIf, r.pair.NFNetns, r.pair.PeerIf, r.shmPath, addr)
-	return &nfHandle{statsURL: "http://" + addr + "/stats", pid: p.cmd.Process.Pid}
+		p.Cmd.Process.Pid, r.pair.NFIf, r.pair.NFNetns, r.pair.PeerIf, r.shmPath, addr)
+	return &nfHandle{statsURL: "http://" + addr + "/stats", pid: p.Cmd.Process.Pid}
 }
 
 type nfHandle struct {
@@ -386,72 +331,11 @@ type nfHandle struct {
 func (r *run) prepareKafkaAndStore() {
 	t := r.t
 	t.Helper()
-	cfg, err := store.ConfigFromURL(r.svc.couch.String(), r.dbPrefix)
-	require.NoError(t, err)
-	r.store, err = store.New(cfg, zerolog.Nop(), store.WithRequestTimeout(10*time.Second))
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_ = r.store.DeleteDBs(ctx)
-		_ = r.store.Close()
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	require.NoError(t, r.store.EnsureDBs(ctx), "create test databases")
-	a := filestore.SampleAction(actionImage, time.Now().UnixMilli())
-	a.ID, a.Name = namespace+"/"+actionName, actionName
-	doc, err := a.MarshalJSON()
-	require.NoError(t, err)
-	_, err = r.store.PutActionDoc(ctx, doc)
-	require.NoError(t, err, "seed action %s", a.ID)
-
-	kc := sarama.NewConfig()
-	kc.Version = sarama.V2_1_0_0
-	kc.ClientID = "nemo-it-harvest-controller" + r.controller
-	kc.Producer.Return.Successes = true
-	kc.Producer.RequiredAcks = sarama.WaitForLocal
-	kc.Metadata.RefreshFrequency = 2 * time.Second
-	r.kafka, err = sarama.NewClient([]string{r.svc.kafka}, kc)
-	require.NoError(t, err, "kafka client")
-	t.Cleanup(r.closeKafka)
-	r.admin, err = sarama.NewClusterAdminFromClient(r.kafka)
-	require.NoError(t, err)
-	r.producer, err = sarama.NewSyncProducerFromClient(r.kafka)
-	require.NoError(t, err)
-	r.consumer, err = sarama.NewConsumer([]string{r.svc.kafka}, kc)
-	require.NoError(t, err)
-	for _, topic := range []string{r.completedTopic(), "health"} {
-		err := r.admin.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: 1, ReplicationFactor: 1}, false)
-		var te *sarama.TopicError
-		if err != nil && !errors.Is(err, sarama.ErrTopicAlreadyExists) && !(errors.As(err, &te) && te.Err == sarama.ErrTopicAlreadyExists) {
-			require.NoError(t, err, "create topic %s", topic)
-		}
-	}
-	r.acks = &ackLog{}
-	r.consumeAcks()
+	r.store = itest.OpenStore(t, r.svc.Couch, r.dbPrefix)
+	itest.SeedAction(t, r.store, actionName, 256, 10)
+	r.ctl = itest.NewController(t, r.svc.Kafka, r.id, r.controller)
+	r.acks = r.ctl.ConsumeAcks(t)
 }
-
-func (r *run) closeKafka() {
-	if r.consumer != nil {
-		_ = r.consumer.Close()
-	}
-	if r.producer != nil {
-		_ = r.producer.Close()
-	}
-	if r.admin != nil {
-		for _, topic := range []string{r.invokerTopic(), r.completedTopic()} {
-			_ = r.admin.DeleteTopic(topic)
-		}
-		_ = r.admin.DeleteConsumerGroup(r.invokerTopic())
-	}
-	if r.kafka != nil {
-		_ = r.kafka.Close()
-	}
-}
-
-func (r *run) invokerTopic() string   { return "invoker" + strconv.Itoa(r.id) }
-func (r *run) completedTopic() string { return "completed" + r.controller }
 
 // startInvoker writes the config (harvester on, one NF, idle profile overridden), starts
 // `nemo invoker --id N --config file` with the deployment's environment and waits for GET /ping.
@@ -483,39 +367,22 @@ func (r *run) startInvoker(bin string, nf *nfHandle) *invokerHandle {
 	require.NoError(t, os.WriteFile(configPath, b, 0o644))
 	r.port = itest.FreePort(t)
 
-	logPath := filepath.Join(r.dir, "invoker.log")
-	if d := os.Getenv("NEMO_IT_LOGDIR"); d != "" {
-		logPath = filepath.Join(d, fmt.Sprintf("invoker%d.log", r.id)) // kept after the test (debugging)
-	}
-	p := r.spawn("invoker", logPath, logPath, r.environ(), bin, "invoker", "--id", strconv.Itoa(r.id), "--config", configPath)
+	logPath := itest.LogFile(r.dir, fmt.Sprintf("invoker%d.log", r.id))
+	env := itest.InvokerEnv{Kafka: r.svc.Kafka, Couch: r.svc.Couch, DBPrefix: r.dbPrefix, Port: r.port}.Environ()
+	p := r.spawn(itest.ProcSpec{Name: "invoker", Bin: bin, Env: env, LogPath: logPath,
+		Args: []string{"invoker", "--id", strconv.Itoa(r.id), "--config", configPath}})
 	r.invProc = p
 	t.Cleanup(func() {
 		// Containers this invoker left behind (a failed test, a kill).
-		out, err := exec.Command("docker", "ps", "-aq", "--no-trunc", "--filter", "label=nemo.invoker="+strconv.Itoa(r.id)).Output()
-		if err == nil {
-			if ids := strings.Fields(string(out)); len(ids) > 0 {
-				_ = exec.Command("docker", append([]string{"rm", "-f"}, ids...)...).Run()
-			}
+		if ids, err := itest.InvokerContainers(r.id); err == nil {
+			itest.RemoveContainers(ids)
 		}
 	})
-	client := &http.Client{Timeout: time.Second}
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if p.exited() {
-			t.Fatalf("invoker exited during start-up: %s\n%s", p.describe(), itest.Tail(logPath, 30))
-		}
-		if resp, err := client.Get(r.url("/ping")); err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("invoker%d did not answer /ping within 60 s", r.id)
-		}
+	if err := itest.WaitReady(p, r.url("/ping"), 60*time.Second); err != nil {
+		t.Fatalf("invoker%d: %v\n%s", r.id, err, itest.Tail(logPath, 30))
 	}
 	t.Logf("invoker%d ready after %v (controller %s, databases %s*, http 127.0.0.1:%d)",
-		r.id, time.Since(p.started).Round(time.Millisecond), r.controller, r.dbPrefix, r.port)
+		r.id, time.Since(p.Started).Round(time.Millisecond), r.controller, r.dbPrefix, r.port)
 	return &invokerHandle{logPath: logPath}
 }
 
@@ -523,109 +390,25 @@ type invokerHandle struct{ logPath string }
 
 func (r *run) url(path string) string { return fmt.Sprintf("http://127.0.0.1:%d%s", r.port, path) }
 
-// environ is the environment an OpenWhisk deployment gives the invoker, over the test's own minus anything
-// that would configure the invoker behind the test's back.
-func (r *run) environ() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		switch {
-		case strings.HasPrefix(k, "CONFIG_"), strings.HasPrefix(k, "NEMO_"), strings.HasPrefix(k, "WHISK_"),
-			strings.HasPrefix(k, "OPENWHISK_"), k == "KAFKA_HOSTS", k == "PORT", k == "RUNTIMES_MANIFEST", k == "DB_PREFIX":
-			continue
-		}
-		env = append(env, kv)
-	}
-	u := r.svc.couch
-	pass, _ := u.User.Password()
-	port := u.Port()
-	if port == "" {
-		port = "5984"
-	}
-	return append(env,
-		"KAFKA_HOSTS="+r.svc.kafka,
-		"NEMO_KAFKA_VERSION=3.9.0",
-		"CONFIG_whisk_couchdb_protocol="+u.Scheme,
-		"CONFIG_whisk_couchdb_host="+u.Hostname(),
-		"CONFIG_whisk_couchdb_port="+port,
-		"CONFIG_whisk_couchdb_username="+u.User.Username(),
-		"CONFIG_whisk_couchdb_password="+pass,
-		"CONFIG_whisk_couchdb_databases_WhiskEntity="+r.dbPrefix+"whisks",
-		"CONFIG_whisk_couchdb_databases_WhiskActivation="+r.dbPrefix+"activations",
-		"CONFIG_whisk_couchdb_databases_WhiskAuth="+r.dbPrefix+"subjects",
-		"RUNTIMES_MANIFEST="+runtimesManifest,
-		"PORT="+strconv.Itoa(r.port),
-		"CONFIG_whisk_containerPool_userMemory=2048m",
-	)
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Processes
 
-type process struct {
-	name    string
-	cmd     *exec.Cmd
-	errPath string
-	done    chan struct{}
-	started time.Time
-}
-
-// spawn starts a process with stdout and stderr going to files; cleanup stops it with SIGTERM (the
-// invoker then closes its harvester: NIC restored, WRITER_CLOSED published), SIGKILL after 30 s.
-func (r *run) spawn(name, outPath, errPath string, env []string, bin string, args ...string) *process {
+// spawn starts a process in the run's directory; cleanup stops it with SIGTERM (the invoker then closes
+// its harvester: NIC restored, WRITER_CLOSED published), SIGKILL after 30 s.
+func (r *run) spawn(s itest.ProcSpec) *itest.Proc {
 	t := r.t
 	t.Helper()
-	out, err := os.Create(outPath)
-	require.NoError(t, err)
-	errf := out
-	if errPath != outPath {
-		errf, err = os.Create(errPath)
-		require.NoError(t, err)
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = env
-	cmd.Dir = r.dir
-	cmd.Stdout, cmd.Stderr = out, errf
-	require.NoError(t, cmd.Start(), "start %s", bin)
-	p := &process{name: name, cmd: cmd, errPath: errPath, done: make(chan struct{}), started: time.Now()}
-	go func() {
-		_ = cmd.Wait()
-		_ = out.Close()
-		if errf != out {
-			_ = errf.Close()
-		}
-		close(p.done)
-	}()
+	s.Dir = r.dir
+	p := itest.Spawn(t, s)
 	t.Cleanup(func() {
-		if p.exited() {
+		if p.Exited() {
 			return
 		}
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(30 * time.Second):
-			t.Errorf("%s did not exit within 30 s of SIGTERM; killing it", name)
-			_ = cmd.Process.Kill()
-			<-p.done
+		if err := p.Terminate(30 * time.Second); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			t.Error(err)
 		}
 	})
 	return p
-}
-
-func (p *process) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-func (p *process) describe() string {
-	if !p.exited() {
-		return fmt.Sprintf("%s pid %d, running", p.name, p.cmd.Process.Pid)
-	}
-	return fmt.Sprintf("%s pid %d, %v", p.name, p.cmd.Process.Pid, p.cmd.ProcessState)
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -704,7 +487,7 @@ func (r *run) sample(nf *nfHandle) sample {
 	if b, err := getBody(r.url("/metrics")); err != nil {
 		errs = append(errs, err.Error())
 	} else {
-		s.metrics = parseMetrics(string(b))
+		s.metrics, _ = itest.ParseMetrics(string(b))
 		var ok [4]bool
 		s.active, ok[0] = s.metrics["nemo_harvest_active"]
 		s.sessions, ok[1] = s.metrics["nemo_harvest_sessions"]
@@ -780,17 +563,17 @@ func (r *run) dumpOnFailure() {
 	if p := r.invProc; p != nil {
 		// The test's own polling makes most debug lines; they are left out.
 		var lines []string
-		for _, l := range itest.ReadLines(p.errPath) {
+		for _, l := range itest.ReadLines(p.LogPath) {
 			if !strings.Contains(l, `"message":"http request"`) {
 				lines = append(lines, l)
 			}
 		}
 		lines = lines[max(0, len(lines)-120):]
 		r.t.Logf("---- invoker%d (%s), last %d log lines (http request lines left out) ----\n%s",
-			r.id, p.describe(), len(lines), strings.Join(lines, "\n"))
+			r.id, p.Describe(), len(lines), strings.Join(lines, "\n"))
 	}
 	if p := r.nfProc; p != nil {
-		r.t.Logf("---- refnf (%s), stderr ----\n%s", p.describe(), itest.Tail(p.errPath, 40))
+		r.t.Logf("---- refnf (%s), stderr ----\n%s", p.Describe(), itest.Tail(p.LogPath, 40))
 		r.t.Logf("---- refnf stdout (ready/exit events with stats) ----\n%s",
 			itest.Tail(filepath.Join(r.dir, "refnf.stdout"), 5))
 	}
@@ -798,26 +581,6 @@ func (r *run) dumpOnFailure() {
 		s := r.timeline[n-1]
 		r.t.Logf("last sample: NF follow state %+v; segment %v; %s", s.nf, s.seg, s.err)
 	}
-}
-
-// parseMetrics reads Prometheus text samples ("name{labels} value") into a map keyed by "name{labels}".
-func parseMetrics(body string) map[string]float64 {
-	out := map[string]float64{}
-	for _, l := range strings.Split(body, "\n") {
-		if l == "" || strings.HasPrefix(l, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(l, ' ')
-		if i < 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(l[i+1:], 64)
-		if err != nil {
-			continue
-		}
-		out[l[:i]] = v
-	}
-	return out
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -831,106 +594,11 @@ type activation struct {
 // message builds a blocking ActivationMessage for guest/harvest as the controller writes it.
 func (r *run) message(content map[string]any) activation {
 	r.t.Helper()
-	aid := itest.RandomHex(16)
-	m := map[string]any{
-		"transid":  json.RawMessage(fmt.Sprintf(`[%q,%d]`, "hv"+itest.RandomHex(15), time.Now().UnixMilli())),
-		"action":   map[string]string{"path": namespace, "name": actionName, "version": "0.0.1"},
-		"revision": nil,
-		"user": map[string]any{
-			"subject":   namespace,
-			"namespace": map[string]string{"name": namespace, "uuid": "23bc46b1-71f6-4ed5-8c54-816aa4f8c502"},
-			"authkey":   map[string]string{"api_key": "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:it"},
-			"rights":    []string{"READ", "PUT", "DELETE", "ACTIVATE"},
-			"limits":    map[string]any{},
-		},
-		"activationId":        aid,
-		"rootControllerIndex": map[string]string{"asString": r.controller, "instanceType": "controller"},
-		"blocking":            true,
-		"content":             content,
-		"initArgs":            []string{},
-		"lockedArgs":          map[string]string{},
-	}
-	b, err := json.Marshal(m)
+	m := itest.Activation{Action: actionName, AID: itest.RandomHex(16), TransID: itest.TransID("hv" + itest.RandomHex(15)),
+		Blocking: true, Content: content, Controller: r.controller}
+	b, err := m.Marshal()
 	require.NoError(r.t, err)
-	return activation{aid: aid, raw: b}
-}
-
-func (r *run) produce(value []byte) {
-	r.t.Helper()
-	_, _, err := r.producer.SendMessage(&sarama.ProducerMessage{Topic: r.invokerTopic(), Value: sarama.ByteEncoder(value)})
-	require.NoError(r.t, err, "produce to %s", r.invokerTopic())
-}
-
-type ack struct {
-	kind string // "result", "completion" or "combined"
-	aid  string
-	raw  []byte
-	at   time.Time
-}
-
-// ackLog is shared by the consumer goroutine and the test.
-type ackLog struct {
-	mu   sync.Mutex
-	acks []ack
-}
-
-func (l *ackLog) forID(aid string) []ack {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []ack
-	for _, a := range l.acks {
-		if a.aid == aid {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
-// consumeAcks reads completed{C} from the start into r.acks, classifying each record by its fields.
-func (r *run) consumeAcks() {
-	t := r.t
-	t.Helper()
-	var pc sarama.PartitionConsumer
-	var err error
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		if pc, err = r.consumer.ConsumePartition(r.completedTopic(), 0, sarama.OffsetOldest); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("consume %s: %v", r.completedTopic(), err)
-		}
-	}
-	go func() {
-		for m := range pc.Messages() {
-			a := ack{raw: append([]byte(nil), m.Value...), at: time.Now()}
-			var f map[string]json.RawMessage
-			if json.Unmarshal(m.Value, &f) != nil {
-				continue
-			}
-			_, inst := f["instance"]
-			resp, hasResp := f["response"]
-			switch {
-			case inst && hasResp:
-				a.kind = "combined"
-			case inst:
-				a.kind = "completion"
-			default:
-				a.kind = "result"
-			}
-			if a.kind == "completion" {
-				_ = json.Unmarshal(f["activationId"], &a.aid)
-			} else if json.Unmarshal(resp, &a.aid) != nil {
-				var act struct {
-					ActivationID string `json:"activationId"`
-				}
-				_ = json.Unmarshal(resp, &act)
-				a.aid = act.ActivationID
-			}
-			r.acks.mu.Lock()
-			r.acks.acks = append(r.acks.acks, a)
-			r.acks.mu.Unlock()
-		}
-	}()
+	return activation{aid: m.AID, raw: b}
 }
 
 type response struct {
@@ -941,8 +609,8 @@ type response struct {
 // resultOf returns the activation response carried by the result (or combined) ack.
 func (r *run) resultOf(aid string) response {
 	r.t.Helper()
-	for _, a := range r.acks.forID(aid) {
-		if a.kind == "completion" {
+	for _, a := range r.acks.ForID(aid) {
+		if a.Kind == itest.AckCompletion {
 			continue
 		}
 		var m struct {
@@ -950,7 +618,7 @@ func (r *run) resultOf(aid string) response {
 				Response response `json:"response"`
 			} `json:"response"`
 		}
-		require.NoError(r.t, json.Unmarshal(a.raw, &m), "ack %s", a.raw)
+		require.NoError(r.t, json.Unmarshal(a.Raw, &m), "ack %s", a.Raw)
 		return m.Response.Response
 	}
 	r.t.Fatalf("no result ack for %s", aid)

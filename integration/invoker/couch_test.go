@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,9 +27,8 @@ import (
 
 // pouch is a private, in-memory pouchdb-server this test starts and stops (never the shared one).
 type pouch struct {
-	cmd  *exec.Cmd
+	proc *itest.Proc
 	port int
-	done chan struct{}
 }
 
 // startPouch starts pouchdb-server --in-memory on a free loopback port and makes nemo/nemo its admin
@@ -36,18 +36,11 @@ type pouch struct {
 // The caller kills it.
 func startPouch(t *testing.T) *pouch {
 	t.Helper()
-	p := &pouch{port: itest.FreePort(t), done: make(chan struct{})}
-	p.cmd = exec.Command(pouchServerBin, "--in-memory", "--host", "127.0.0.1", "--port", strconv.Itoa(p.port))
-	p.cmd.Dir = t.TempDir() // it writes config.json and log.txt into its working directory
-	logf, err := os.Create(p.cmd.Dir + "/stdout.log")
-	require.NoError(t, err)
-	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	require.NoError(t, p.cmd.Start())
-	go func() {
-		_ = p.cmd.Wait()
-		_ = logf.Close()
-		close(p.done)
-	}()
+	dir := t.TempDir() // it writes config.json and log.txt into its working directory
+	p := &pouch{port: itest.FreePort(t)}
+	p.proc = itest.Spawn(t, itest.ProcSpec{Name: "pouchdb-server", Bin: pouchServerBin,
+		Args: []string{"--in-memory", "--host", "127.0.0.1", "--port", strconv.Itoa(p.port)},
+		Dir:  dir, LogPath: filepath.Join(dir, "stdout.log")})
 	ready := false
 	defer func() {
 		if !ready {
@@ -55,27 +48,12 @@ func startPouch(t *testing.T) *pouch {
 		}
 	}()
 	base := fmt.Sprintf("http://127.0.0.1:%d", p.port)
-	client := &http.Client{Timeout: 2 * time.Second}
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		select {
-		case <-p.done:
-			t.Fatalf("pouchdb-server exited at start: %s", itest.Tail(p.cmd.Dir+"/stdout.log", 20))
-		default:
-		}
-		if resp, err := client.Get(base + "/"); err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pouchdb-server did not answer on %s within 60 s", base)
-		}
+	if err := itest.WaitReady(p.proc, base+"/", 60*time.Second); err != nil {
+		t.Fatalf("pouchdb-server: %v\n%s", err, itest.Tail(p.proc.LogPath, 20))
 	}
 	req, err := http.NewRequest(http.MethodPut, base+"/_config/admins/nemo", strings.NewReader(`"nemo"`))
 	require.NoError(t, err)
-	resp, err := client.Do(req)
+	resp, err := (&http.Client{Timeout: 2 * time.Second}).Do(req)
 	require.NoError(t, err, "create the admin")
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -92,13 +70,9 @@ func (p *pouch) addr() string { return "127.0.0.1:" + strconv.Itoa(p.port) }
 
 // kill stops the server at once (SIGKILL of the process this test started).
 func (p *pouch) kill() {
-	select {
-	case <-p.done:
-		return
-	default:
+	if !p.proc.Exited() {
+		_ = p.proc.Kill()
 	}
-	_ = p.cmd.Process.Kill()
-	<-p.done
 }
 
 // gate is the fixed CouchDB address the invoker is given, forwarding to the current pouchdb-server.
@@ -208,7 +182,7 @@ func (g *gate) close() {
 // slot-freeing ack, and the only acceptable failure is the whisk error "Action could not be fetched."
 // for activations whose fetch outlived the retry window.
 func TestCouchDBOutageLosesNoActivation(t *testing.T) {
-	svc := needServices(t)
+	svc := itest.NeedServices(t)
 	if _, err := os.Stat(pouchServerBin); err != nil {
 		t.Skipf("pouchdb-server is not installed at %s (scripts/services.sh up pouchdb installs it)", pouchServerBin)
 	}
@@ -227,7 +201,7 @@ func TestCouchDBOutageLosesNoActivation(t *testing.T) {
 	g := newGate(t)
 	g.open(first.addr())
 	h := newHarness(t, svc, harnessOptions{couch: g.url()})
-	h.seedAction(h.store, "hello", 128, 10)
+	itest.SeedAction(t, h.store, "hello", 128, 10)
 	p := h.start()
 
 	const n, outageAt, restartAt = 40, 10, 25
@@ -253,7 +227,7 @@ func TestCouchDBOutageLosesNoActivation(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			require.NoError(t, st.EnsureDBs(ctx))
 			cancel()
-			h.seedAction(st, "hello", 128, 10)
+			itest.SeedAction(t, st, "hello", 128, 10)
 			require.NoError(t, st.Close())
 			g.open(second.addr())
 			outageEnd = time.Now()
@@ -265,12 +239,12 @@ func TestCouchDBOutageLosesNoActivation(t *testing.T) {
 	h.waitSlotFree(120*time.Second, aids...)
 
 	time.Sleep(time.Second)
-	all, bad := h.acks.snapshot()
+	all, bad := h.acks.Snapshot()
 	require.Empty(t, bad)
-	counts := slotFreeCounts(all)
+	counts := itest.SlotFreeCounts(all)
 	fetchFailed := map[string]string{}
 	fetchRetries, recordsNotStored := 0, 0
-	for _, l := range readLog(p.logPath) {
+	for _, l := range readLog(p.LogPath) {
 		switch l.str("message") {
 		case "action fetch failed":
 			fetchFailed[l.str("activationId")] = l.str("result")
@@ -284,7 +258,7 @@ func TestCouchDBOutageLosesNoActivation(t *testing.T) {
 	var ran, notFetched, other int
 	for _, aid := range aids {
 		require.Equal(t, 1, counts[aid], "slot-freeing acks of %s", aid)
-		acks := h.acks.forID(aid)
+		acks := h.acks.ForID(aid)
 		switch a := acks[len(acks)-1]; a.Kind {
 		case "completion":
 			require.Equal(t, "false", string(a.Fields["isSystemError"]), "activation %s ran: %s", aid, a.Raw)

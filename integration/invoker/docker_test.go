@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/nemo-edge/nemo/integration/itest"
 )
 
 // restartDocker restarts the engine through scripts/services.sh. It skips the test unless that script
@@ -44,7 +46,7 @@ func restartDocker(t *testing.T) func() error {
 // Combined ack) and whether that ack said system error.
 func statusOf(t *testing.T, h *harness, aid string) (code int64, systemError bool) {
 	t.Helper()
-	acks := h.acks.forID(aid)
+	acks := h.acks.ForID(aid)
 	require.NotEmpty(t, acks, "no ack for %s", aid)
 	first := acks[0]
 	act := object(t, first.Fields["response"])
@@ -61,10 +63,10 @@ func statusOf(t *testing.T, h *harness, aid string) (code int64, systemError boo
 // error blamed on the action), runs the activations after the restart in new containers, and leaves no
 // container behind when it stops.
 func TestDockerRestartMidRun(t *testing.T) {
-	svc := needServices(t)
+	svc := itest.NeedServices(t)
 	restart := restartDocker(t)
 	h := newHarness(t, svc, harnessOptions{})
-	h.seedAction(h.store, "hello", 256, 10)
+	itest.SeedAction(t, h.store, "hello", 256, 10)
 	p := h.start()
 	used := func() float64 {
 		v, ok := h.metric(`nemo_pool_memory_used_mb{state="all"}`)
@@ -113,7 +115,7 @@ wait:
 		case code == 3 && sys: // whisk error: no container could be provisioned while the engine was down
 			whiskDuring++
 		default:
-			t.Errorf("activation %s during the restart: status %d (system error %v): %v", aid, code, sys, h.acks.forID(aid)[0].Raw)
+			t.Errorf("activation %s during the restart: status %d (system error %v): %v", aid, code, sys, h.acks.ForID(aid)[0].Raw)
 		}
 	}
 
@@ -123,12 +125,12 @@ wait:
 		h.produce(a.Raw)
 		h.waitSlotFree(90*time.Second, a.AID)
 		code, _ := statusOf(t, h, a.AID)
-		require.Zero(t, code, "activation after the restart: %s", h.acks.forID(a.AID)[0].Raw)
+		require.Zero(t, code, "activation after the restart: %s", h.acks.ForID(a.AID)[0].Raw)
 		after = append(after, a.AID)
 	}
 
 	destroyed := 0
-	for _, l := range readLog(p.logPath) {
+	for _, l := range readLog(p.LogPath) {
 		if l.str("message") == "container stopped outside the pool's control; destroying it" {
 			destroyed++
 		}

@@ -4,14 +4,11 @@ package integration
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -21,24 +18,18 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/nemo-edge/nemo/integration/itest"
-	"github.com/nemo-edge/nemo/invoker/filestore"
 	"github.com/nemo-edge/nemo/invoker/store"
 )
 
 const (
-	actionImage = "nemo/action-go:latest"
-	namespace   = "guest"
-	// userMemoryEnv is what the deployment sets; userMemoryWire is how pings and acks must carry it.
-	userMemoryEnv  = "2048m"
+	// userMemoryWire is how pings and acks must carry the user memory the deployment sets (itest.UserMemory).
 	userMemoryWire = "2147483648 B"
 	invokerUser    = "invoker.user"
 	invokerPass    = "invoker.pass"
@@ -46,58 +37,8 @@ const (
 	pouchServerBin = "/var/cache/nemo/pouchdb/node_modules/.bin/pouchdb-server"
 )
 
-// runtimesManifest maps the locally built test image as the go runtime and as a native blackbox (so
-// its logs are sentinelled), without stem cells: every container a test sees is one it caused.
-const runtimesManifest = `{"runtimes":{"go":[{"kind":"go:1.22","default":true,` +
-	`"image":{"prefix":"nemo","name":"action-go","tag":"latest"},` +
-	`"attached":{"attachmentName":"codefile","attachmentType":"application/octet-stream"}}]},` +
-	`"blackboxes":[{"prefix":"nemo","name":"action-go","tag":"latest"}]}`
-
 // ---------------------------------------------------------------------------------------------------
-// Services and the binary
-
-type services struct {
-	kafka string   // host:port
-	couch *url.URL // http://user:pass@127.0.0.1:5984
-}
-
-// needServices skips the test unless Kafka, CouchDB and Docker are named in the environment, and
-// refuses (skips) addresses other than loopback: these tests dial only 127.0.0.1.
-func needServices(t *testing.T) services {
-	t.Helper()
-	var missing []string
-	k := os.Getenv("NEMO_KAFKA")
-	if k == "" {
-		missing = append(missing, "NEMO_KAFKA (e.g. 127.0.0.1:9092)")
-	}
-	c := os.Getenv("NEMO_COUCHDB")
-	if c == "" {
-		missing = append(missing, "NEMO_COUCHDB (e.g. http://nemo:nemo@127.0.0.1:5984)")
-	}
-	if os.Getenv("NEMO_DOCKER") != "1" {
-		missing = append(missing, "NEMO_DOCKER=1")
-	}
-	if len(missing) > 0 {
-		t.Skipf("invoker integration test needs real services; unset: %s (eval \"$(scripts/services.sh env)\")",
-			strings.Join(missing, ", "))
-	}
-	u, err := url.Parse(c)
-	require.NoError(t, err, "NEMO_COUCHDB")
-	kh, _, err := net.SplitHostPort(k)
-	require.NoError(t, err, "NEMO_KAFKA")
-	for _, h := range []string{kh, u.Hostname()} {
-		if h != "127.0.0.1" && h != "localhost" {
-			t.Skipf("invoker integration tests dial only 127.0.0.1; NEMO_KAFKA/NEMO_COUCHDB name %q", h)
-		}
-	}
-	if u.User == nil {
-		t.Skip("NEMO_COUCHDB has no credentials; pouchdb-server needs Basic auth on every request")
-	}
-	if err := exec.Command("docker", "image", "inspect", actionImage).Run(); err != nil {
-		t.Skipf("image %s is not built (scripts/build-images.sh builds it): %v", actionImage, err)
-	}
-	return services{kafka: k, couch: u}
-}
+// The binary
 
 var (
 	buildOnce sync.Once
@@ -115,11 +56,7 @@ func nemoBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(binDir, "nemo")
-		cmd := exec.Command("go", "build", "-o", binPath, "github.com/nemo-edge/nemo/invoker/cmd/nemo")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build invoker/cmd/nemo: %v\n%s", err, out)
-		}
+		buildErr = itest.GoBuild(binPath, "github.com/nemo-edge/nemo/invoker/cmd/nemo")
 	})
 	require.NoError(t, buildErr)
 	return binPath
@@ -145,7 +82,7 @@ type harnessOptions struct {
 
 type harness struct {
 	t          *testing.T
-	svc        services
+	svc        itest.Services
 	bin        string
 	id         int
 	controller string
@@ -156,17 +93,14 @@ type harness struct {
 	dir        string
 	configPath string
 
-	kafka    sarama.Client
-	admin    sarama.ClusterAdmin
-	producer sarama.SyncProducer
-	consumer sarama.Consumer
-	acks     *ackLog
+	ctl  *itest.Controller
+	acks *itest.AckLog
 
 	mu    sync.Mutex
-	procs []*proc
+	procs []*itest.Proc
 }
 
-func newHarness(t *testing.T, svc services, opts harnessOptions) *harness {
+func newHarness(t *testing.T, svc itest.Services, opts harnessOptions) *harness {
 	t.Helper()
 	h := &harness{
 		t:   t,
@@ -177,7 +111,7 @@ func newHarness(t *testing.T, svc services, opts harnessOptions) *harness {
 		id:         100000 + mrand.IntN(800000),
 		controller: strconv.Itoa(100000 + mrand.IntN(800000)),
 		dir:        t.TempDir(),
-		couch:      svc.couch,
+		couch:      svc.Couch,
 	}
 	if opts.couch != nil {
 		h.couch = opts.couch
@@ -186,39 +120,11 @@ func newHarness(t *testing.T, svc services, opts harnessOptions) *harness {
 	// Registered first, so it runs last: after the processes are gone and their logs are complete.
 	t.Cleanup(h.dumpLogsOnFailure)
 
-	// CouchDB: the three databases, as OpenWhisk's deployment creates them.
-	cfg, err := store.ConfigFromURL(h.couch.String(), h.dbPrefix)
-	require.NoError(t, err)
-	h.store, err = store.New(cfg, zerolog.Nop(), store.WithRequestTimeout(10*time.Second))
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	require.NoError(t, h.store.EnsureDBs(ctx), "create test databases")
-
-	// Kafka: the controller's side.
-	kc := sarama.NewConfig()
-	kc.Version = sarama.V2_1_0_0
-	kc.ClientID = fmt.Sprintf("nemo-it-controller%s", h.controller)
-	kc.Producer.Return.Successes = true
-	kc.Producer.RequiredAcks = sarama.WaitForLocal
-	kc.Consumer.Return.Errors = false
-	kc.Metadata.RefreshFrequency = 2 * time.Second
-	h.kafka, err = sarama.NewClient([]string{svc.kafka}, kc)
-	require.NoError(t, err, "kafka client")
-	h.admin, err = sarama.NewClusterAdminFromClient(h.kafka)
-	require.NoError(t, err)
-	h.producer, err = sarama.NewSyncProducerFromClient(h.kafka)
-	require.NoError(t, err)
-	// The consumer gets its own connections: Kafka answers one request per connection at a time, so a
-	// produce sharing a connection with a long-polling fetch would wait for the fetch (up to 500 ms).
-	h.consumer, err = sarama.NewConsumer([]string{svc.kafka}, kc)
-	require.NoError(t, err)
-
-	// The controller creates completed{C} and health; the test plays the controller.
-	h.createTopic(h.completedTopic())
-	h.createTopic("health")
-	h.acks = newAckLog()
-	h.consume(h.completedTopic(), sarama.OffsetOldest, h.acks.add)
+	// CouchDB: the three databases, as OpenWhisk's deployment creates them. Kafka: the test plays the
+	// controller (completed{C}, health). Both clean up after h.cleanup, which is registered later.
+	h.store = itest.OpenStore(t, h.couch, h.dbPrefix)
+	h.ctl = itest.NewController(t, svc.Kafka, h.id, h.controller)
+	h.acks = h.ctl.ConsumeAcks(t)
 
 	t.Cleanup(h.cleanup)
 
@@ -247,82 +153,27 @@ func newHarness(t *testing.T, svc services, opts harnessOptions) *harness {
 	return h
 }
 
-func (h *harness) invokerTopic() string   { return "invoker" + strconv.Itoa(h.id) }
-func (h *harness) completedTopic() string { return "completed" + h.controller }
-func (h *harness) name() string           { return "invoker" + strconv.Itoa(h.id) }
+func (h *harness) name() string { return "invoker" + strconv.Itoa(h.id) }
 
 // environ is the environment an OpenWhisk deployment would give the invoker container, on top of the
 // test's own (minus anything that would configure the invoker behind the test's back).
 func (h *harness) environ() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		switch {
-		case strings.HasPrefix(k, "CONFIG_"), strings.HasPrefix(k, "NEMO_"), strings.HasPrefix(k, "WHISK_"),
-			strings.HasPrefix(k, "OPENWHISK_"), k == "KAFKA_HOSTS", k == "PORT", k == "RUNTIMES_MANIFEST", k == "DB_PREFIX":
-			continue
-		}
-		env = append(env, kv)
-	}
-	pass, _ := h.couch.User.Password()
-	port := h.couch.Port()
-	if port == "" {
-		port = "5984"
-	}
-	return append(env,
-		"KAFKA_HOSTS="+h.svc.kafka,
-		// 3.9 is the broker's level; at ≥ 2.3 the consumer is a static group member, so a restarted
-		// invoker gets its partition back at once (with 2.1.0 it waits out the 30 s session timeout).
-		"NEMO_KAFKA_VERSION=3.9.0",
-		"CONFIG_whisk_couchdb_protocol="+h.couch.Scheme,
-		"CONFIG_whisk_couchdb_host="+h.couch.Hostname(),
-		"CONFIG_whisk_couchdb_port="+port,
-		"CONFIG_whisk_couchdb_username="+h.couch.User.Username(),
-		"CONFIG_whisk_couchdb_password="+pass,
-		"CONFIG_whisk_couchdb_databases_WhiskEntity="+h.dbPrefix+"whisks",
-		"CONFIG_whisk_couchdb_databases_WhiskActivation="+h.dbPrefix+"activations",
-		"CONFIG_whisk_couchdb_databases_WhiskAuth="+h.dbPrefix+"subjects",
-		"RUNTIMES_MANIFEST="+runtimesManifest,
-		"PORT="+strconv.Itoa(h.port),
-		"CONFIG_whisk_containerPool_userMemory="+userMemoryEnv,
-	)
+	return itest.InvokerEnv{Kafka: h.svc.Kafka, Couch: h.couch, DBPrefix: h.dbPrefix, Port: h.port}.Environ()
 }
 
+// cleanup kills the invoker processes and removes their containers; the Kafka topics and the databases
+// go afterwards (their cleanups were registered first).
 func (h *harness) cleanup() {
 	h.mu.Lock()
-	procs := append([]*proc(nil), h.procs...)
+	procs := append([]*itest.Proc(nil), h.procs...)
 	h.mu.Unlock()
 	for _, p := range procs {
-		if !p.exited() {
-			_ = p.cmd.Process.Kill()
-			p.waitExit(10 * time.Second)
+		if !p.Exited() {
+			_ = p.Kill()
 		}
 	}
 	// Safety net: containers this test's invoker left (a failed test, a SIGKILL without restart).
-	if ids := containersOf(h.t, h.id); len(ids) > 0 {
-		_ = exec.Command("docker", append([]string{"rm", "-f"}, ids...)...).Run()
-	}
-	if h.consumer != nil {
-		_ = h.consumer.Close()
-	}
-	if h.producer != nil {
-		_ = h.producer.Close()
-	}
-	if h.admin != nil {
-		for _, topic := range []string{h.invokerTopic(), h.completedTopic()} {
-			_ = h.admin.DeleteTopic(topic)
-		}
-		_ = h.admin.DeleteConsumerGroup(h.invokerTopic())
-	}
-	if h.kafka != nil {
-		_ = h.kafka.Close()
-	}
-	if h.store != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_ = h.store.DeleteDBs(ctx)
-		_ = h.store.Close()
-	}
+	itest.RemoveContainers(containersOf(h.t, h.id))
 }
 
 func (h *harness) dumpLogsOnFailure() {
@@ -330,16 +181,16 @@ func (h *harness) dumpLogsOnFailure() {
 		return
 	}
 	h.mu.Lock()
-	procs := append([]*proc(nil), h.procs...)
+	procs := append([]*itest.Proc(nil), h.procs...)
 	h.mu.Unlock()
 	for i, p := range procs {
-		lines := itest.ReadLines(p.logPath)
+		lines := itest.ReadLines(p.LogPath)
 		const keep = 250
 		from := 0
 		if len(lines) > keep {
 			from = len(lines) - keep
 		}
-		h.t.Logf("---- %s process %d (%s), log lines %d..%d of %d ----\n%s", h.name(), i+1, p.describe(),
+		h.t.Logf("---- %s process %d (%s), log lines %d..%d of %d ----\n%s", h.name(), i+1, p.Describe(),
 			from+1, len(lines), len(lines), strings.Join(lines[from:], "\n"))
 	}
 }
@@ -347,124 +198,39 @@ func (h *harness) dumpLogsOnFailure() {
 // ---------------------------------------------------------------------------------------------------
 // Invoker processes
 
-type proc struct {
-	cmd     *exec.Cmd
-	logPath string
-	logFile *os.File
-	done    chan struct{}
-	started time.Time
-	ended   time.Time
-}
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-func (p *proc) waitExit(timeout time.Duration) bool {
-	select {
-	case <-p.done:
-		return true
-	case <-time.After(timeout):
-		return false
-	}
-}
-
-// exitCode is the process's exit status (-1 when killed by a signal or still running).
-func (p *proc) exitCode() int {
-	if !p.exited() || p.cmd.ProcessState == nil {
-		return -1
-	}
-	return p.cmd.ProcessState.ExitCode()
-}
-
-func (p *proc) describe() string {
-	if !p.exited() {
-		return fmt.Sprintf("pid %d, running", p.cmd.Process.Pid)
-	}
-	return fmt.Sprintf("pid %d, %v after %v", p.cmd.Process.Pid, p.cmd.ProcessState, p.ended.Sub(p.started).Round(time.Millisecond))
-}
-
-// spawn starts `nemo args...` with env, its stdout and stderr going to a log file of its own.
-func (h *harness) spawn(env []string, args ...string) *proc {
+// start runs `nemo invoker --id N --config file`, its stdout and stderr going to a log file of its own,
+// and waits until it answers GET /ping (the HTTP port is bound last in the start-up order, PROTOCOL.md §9.2).
+func (h *harness) start() *itest.Proc {
 	h.t.Helper()
 	h.mu.Lock()
 	n := len(h.procs) + 1
 	h.mu.Unlock()
-	logDir := h.dir
-	if d := os.Getenv("NEMO_IT_LOGDIR"); d != "" {
-		logDir = d // keep the invoker logs after the test (debugging)
-	}
-	logPath := filepath.Join(logDir, fmt.Sprintf("%s-%d.log", h.name(), n))
-	f, err := os.Create(logPath)
-	require.NoError(h.t, err)
-	cmd := exec.Command(h.bin, args...)
-	cmd.Env = env
-	cmd.Dir = h.dir
-	cmd.Stdout, cmd.Stderr = f, f
-	p := &proc{cmd: cmd, logPath: logPath, logFile: f, done: make(chan struct{})}
-	require.NoError(h.t, cmd.Start(), "start %s", h.bin)
-	p.started = time.Now()
+	p := itest.Spawn(h.t, itest.ProcSpec{Name: "nemo", Bin: h.bin, Env: h.environ(), Dir: h.dir,
+		LogPath: itest.LogFile(h.dir, fmt.Sprintf("%s-%d.log", h.name(), n)),
+		Args:    []string{"invoker", "--id", strconv.Itoa(h.id), "--config", h.configPath}})
 	h.mu.Lock()
 	h.procs = append(h.procs, p)
 	h.mu.Unlock()
-	go func() {
-		_ = cmd.Wait()
-		p.ended = time.Now()
-		_ = f.Close()
-		close(p.done)
-	}()
+	if err := itest.WaitReady(p, h.url("/ping"), 90*time.Second); err != nil {
+		h.t.Fatalf("%s: %v\n%s", h.name(), err, itest.Tail(p.LogPath, 30))
+	}
+	h.t.Logf("%s process %d ready after %v", h.name(), n, time.Since(p.Started).Round(time.Millisecond))
 	return p
 }
 
-// start runs `nemo invoker --id N --config file` and waits until it answers GET /ping (the HTTP port is
-// bound last in the start-up order, PROTOCOL.md §9.2).
-func (h *harness) start() *proc {
-	h.t.Helper()
-	p := h.spawn(h.environ(), "invoker", "--id", strconv.Itoa(h.id), "--config", h.configPath)
-	deadline := time.Now().Add(90 * time.Second)
-	client := &http.Client{Timeout: time.Second}
-	for {
-		if p.exited() {
-			h.t.Fatalf("%s exited during start-up: %s\n%s", h.name(), p.describe(), itest.Tail(p.logPath, 30))
-		}
-		resp, err := client.Get(h.url("/ping"))
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				h.t.Logf("%s process %d ready after %v", h.name(), len(h.procs), time.Since(p.started).Round(time.Millisecond))
-				return p
-			}
-		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("%s did not answer /ping within 90 s", h.name())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // stop sends SIGTERM and waits for a clean exit.
-func (h *harness) stop(p *proc) int {
+func (h *harness) stop(p *itest.Proc) int {
 	h.t.Helper()
-	require.NoError(h.t, p.cmd.Process.Signal(syscall.SIGTERM))
-	if !p.waitExit(100 * time.Second) {
-		_ = p.cmd.Process.Kill()
-		p.waitExit(10 * time.Second)
-		h.t.Fatalf("%s did not exit within 100 s of SIGTERM", h.name())
+	if err := p.Terminate(100 * time.Second); err != nil {
+		h.t.Fatalf("stop %s: %v", h.name(), err)
 	}
-	return p.exitCode()
+	return p.ExitCode()
 }
 
 // kill sends SIGKILL: no drain, no commit, no container removal.
-func (h *harness) kill(p *proc) {
+func (h *harness) kill(p *itest.Proc) {
 	h.t.Helper()
-	require.NoError(h.t, p.cmd.Process.Kill())
-	require.True(h.t, p.waitExit(10*time.Second), "process did not die after SIGKILL")
+	require.NoError(h.t, p.Kill())
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -498,65 +264,22 @@ func (h *harness) metric(sample string) (float64, bool) {
 	h.t.Helper()
 	a := h.http(http.MethodGet, "/metrics", "", "")
 	require.Equal(h.t, http.StatusOK, a.status)
-	for _, l := range strings.Split(a.body, "\n") {
-		if v, ok := strings.CutPrefix(l, sample+" "); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			require.NoError(h.t, err, "metric line %q", l)
-			return f, true
+	samples, malformed := itest.ParseMetrics(a.body)
+	for _, l := range malformed {
+		if strings.HasPrefix(l, sample+" ") {
+			h.t.Fatalf("metric line %q: the value is not a number", l)
 		}
 	}
-	return 0, false
+	v, ok := samples[sample]
+	return v, ok
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Kafka: topics, producing activations, consuming acks and pings
-
-func (h *harness) createTopic(name string) {
-	h.t.Helper()
-	err := h.admin.CreateTopic(name, &sarama.TopicDetail{NumPartitions: 1, ReplicationFactor: 1}, false)
-	if err != nil && !errors.Is(err, sarama.ErrTopicAlreadyExists) {
-		var te *sarama.TopicError
-		if !errors.As(err, &te) || te.Err != sarama.ErrTopicAlreadyExists {
-			require.NoError(h.t, err, "create topic %s", name)
-		}
-	}
-}
-
-// consume reads every partition of topic from offset into fn, until the harness closes its consumer.
-func (h *harness) consume(topic string, offset int64, fn func(*sarama.ConsumerMessage)) {
-	h.t.Helper()
-	var parts []int32
-	var err error
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		if parts, err = h.consumer.Partitions(topic); err == nil && len(parts) > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("topic %s has no partitions: %v", topic, err)
-		}
-	}
-	for _, part := range parts {
-		var pc sarama.PartitionConsumer
-		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-			if pc, err = h.consumer.ConsumePartition(topic, part, offset); err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				h.t.Fatalf("consume %s/%d: %v", topic, part, err)
-			}
-		}
-		go func() {
-			for m := range pc.Messages() {
-				fn(m)
-			}
-		}()
-	}
-}
+// Kafka: producing activations, waiting for acks, watching pings
 
 func (h *harness) produce(value []byte) {
 	h.t.Helper()
-	_, _, err := h.producer.SendMessage(&sarama.ProducerMessage{Topic: h.invokerTopic(), Value: sarama.ByteEncoder(value)})
-	require.NoError(h.t, err, "produce to %s", h.invokerTopic())
+	h.ctl.Produce(h.t, value)
 }
 
 // activation is one ActivationMessage the test sent.
@@ -577,161 +300,22 @@ type msgOptions struct {
 // message builds an ActivationMessage as the controller writes it (PROTOCOL.md §2.2).
 func (h *harness) message(action string, blocking bool, content map[string]any, o msgOptions) activation {
 	h.t.Helper()
-	aid := itest.RandomHex(16)
 	tid := o.transid
 	if tid == nil {
-		tid = json.RawMessage(fmt.Sprintf(`[%q,%d]`, randomAlnum(32), time.Now().UnixMilli()))
+		tid = itest.TransID(randomAlnum(32))
 	}
-	var rev any
-	if o.revision != nil {
-		rev = *o.revision
-	}
-	m := map[string]any{
-		"transid":  tid,
-		"action":   map[string]string{"path": namespace, "name": action, "version": "0.0.1"},
-		"revision": rev,
-		"user": map[string]any{
-			"subject":   namespace,
-			"namespace": map[string]string{"name": namespace, "uuid": "23bc46b1-71f6-4ed5-8c54-816aa4f8c502"},
-			"authkey":   map[string]string{"api_key": "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:it"},
-			"rights":    []string{"READ", "PUT", "DELETE", "ACTIVATE"},
-			"limits":    map[string]any{},
-		},
-		"activationId":        aid,
-		"rootControllerIndex": map[string]string{"asString": h.controller, "instanceType": "controller"},
-		"blocking":            blocking,
-		"initArgs":            []string{},
-		"lockedArgs":          map[string]string{},
-	}
-	if content != nil {
-		m["content"] = content
-	}
-	b, err := json.Marshal(m)
+	m := itest.Activation{Action: action, AID: itest.RandomHex(16), TransID: tid, Revision: o.revision,
+		Blocking: blocking, Content: content, Controller: h.controller}
+	b, err := m.Marshal()
 	require.NoError(h.t, err)
-	return activation{AID: aid, TransID: tid, Blocking: blocking, Raw: b}
-}
-
-// ack is one record read from completed{C}, classified the way the controller does (by field names).
-type ack struct {
-	Kind   string // "result", "completion" or "combined"
-	AID    string
-	Raw    []byte
-	Fields map[string]json.RawMessage
-	At     time.Time
-}
-
-func (a ack) slotFree() bool { return a.Kind != "result" }
-
-func classifyAck(raw []byte) (ack, error) {
-	a := ack{Raw: append([]byte(nil), raw...), At: time.Now()}
-	if err := json.Unmarshal(raw, &a.Fields); err != nil {
-		return a, fmt.Errorf("ack is not a JSON object: %w", err)
-	}
-	_, inst := a.Fields["instance"]
-	resp, hasResp := a.Fields["response"]
-	switch {
-	case inst && hasResp:
-		a.Kind = "combined"
-	case inst:
-		a.Kind = "completion"
-	default:
-		a.Kind = "result"
-	}
-	if a.Kind == "completion" {
-		if err := json.Unmarshal(a.Fields["activationId"], &a.AID); err != nil {
-			return a, fmt.Errorf("completion without activationId: %w", err)
-		}
-		return a, nil
-	}
-	if err := json.Unmarshal(resp, &a.AID); err == nil {
-		return a, nil // shrunk: the activation id
-	}
-	var act struct {
-		ActivationID string `json:"activationId"`
-	}
-	if err := json.Unmarshal(resp, &act); err != nil || act.ActivationID == "" {
-		return a, fmt.Errorf("response is neither an id nor an activation: %s", resp)
-	}
-	a.AID = act.ActivationID
-	return a, nil
-}
-
-// ackLog collects the acks of completed{C} and lets a test wait on them.
-type ackLog struct {
-	mu      sync.Mutex
-	acks    []ack
-	bad     []string
-	changed chan struct{}
-}
-
-func newAckLog() *ackLog { return &ackLog{changed: make(chan struct{})} }
-
-func (l *ackLog) add(m *sarama.ConsumerMessage) {
-	a, err := classifyAck(m.Value)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if err != nil {
-		l.bad = append(l.bad, fmt.Sprintf("%v: %s", err, m.Value))
-	} else {
-		l.acks = append(l.acks, a)
-	}
-	close(l.changed)
-	l.changed = make(chan struct{})
-}
-
-func (l *ackLog) snapshot() ([]ack, []string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]ack(nil), l.acks...), append([]string(nil), l.bad...)
-}
-
-// waitFor waits until cond holds over all acks so far; false on timeout.
-func (l *ackLog) waitFor(timeout time.Duration, cond func([]ack) bool) bool {
-	deadline := time.After(timeout)
-	for {
-		l.mu.Lock()
-		ok := cond(l.acks)
-		ch := l.changed
-		l.mu.Unlock()
-		if ok {
-			return true
-		}
-		select {
-		case <-ch:
-		case <-deadline:
-			return false
-		}
-	}
-}
-
-func (l *ackLog) forID(aid string) []ack {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []ack
-	for _, a := range l.acks {
-		if a.AID == aid {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
-// slotFreeCounts counts Completion and Combined acks per activation id.
-func slotFreeCounts(acks []ack) map[string]int {
-	n := map[string]int{}
-	for _, a := range acks {
-		if a.slotFree() {
-			n[a.AID]++
-		}
-	}
-	return n
+	return activation{AID: m.AID, TransID: tid, Blocking: blocking, Raw: b}
 }
 
 // waitSlotFree waits until every id has a slot-freeing ack; it fails the test naming the missing ones.
 func (h *harness) waitSlotFree(timeout time.Duration, aids ...string) {
 	h.t.Helper()
-	ok := h.acks.waitFor(timeout, func(acks []ack) bool {
-		n := slotFreeCounts(acks)
+	ok := h.acks.WaitFor(timeout, func(acks []itest.Ack) bool {
+		n := itest.SlotFreeCounts(acks)
 		for _, id := range aids {
 			if n[id] == 0 {
 				return false
@@ -740,8 +324,8 @@ func (h *harness) waitSlotFree(timeout time.Duration, aids ...string) {
 		return true
 	})
 	if !ok {
-		acks, _ := h.acks.snapshot()
-		n := slotFreeCounts(acks)
+		acks, _ := h.acks.Snapshot()
+		n := itest.SlotFreeCounts(acks)
 		var missing []string
 		for _, id := range aids {
 			if n[id] == 0 {
@@ -761,17 +345,11 @@ type ping struct {
 	At      time.Time
 }
 
-type pingLog struct {
-	mu      sync.Mutex
-	pings   []ping
-	changed chan struct{}
-}
-
 // watchPings consumes topic health from its current end and keeps this invoker's pings.
-func (h *harness) watchPings() *pingLog {
+func (h *harness) watchPings() *itest.Journal[ping] {
 	h.t.Helper()
-	l := &pingLog{changed: make(chan struct{})}
-	h.consume("health", sarama.OffsetNewest, func(m *sarama.ConsumerMessage) {
+	l := &itest.Journal[ping]{}
+	h.ctl.Consume(h.t, "health", sarama.OffsetNewest, func(m *sarama.ConsumerMessage) {
 		var p ping
 		p.Raw, p.At = append([]byte(nil), m.Value...), time.Now()
 		if json.Unmarshal(m.Value, &p.Fields) != nil {
@@ -787,56 +365,13 @@ func (h *harness) watchPings() *pingLog {
 		if e, ok := p.Fields["isEnabled"]; ok {
 			_ = json.Unmarshal(e, &p.Enabled)
 		}
-		l.mu.Lock()
-		l.pings = append(l.pings, p)
-		close(l.changed)
-		l.changed = make(chan struct{})
-		l.mu.Unlock()
+		l.Append(p)
 	})
 	return l
 }
 
-func (l *pingLog) snapshot() []ping {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]ping(nil), l.pings...)
-}
-
-func (l *pingLog) waitFor(timeout time.Duration, cond func([]ping) bool) bool {
-	deadline := time.After(timeout)
-	for {
-		l.mu.Lock()
-		ok := cond(l.pings)
-		ch := l.changed
-		l.mu.Unlock()
-		if ok {
-			return true
-		}
-		select {
-		case <-ch:
-		case <-deadline:
-			return false
-		}
-	}
-}
-
 // ---------------------------------------------------------------------------------------------------
-// CouchDB: seeding actions and reading activation records
-
-// seedAction writes blackbox action guest/<name> running the test image, as the controller does.
-func (h *harness) seedAction(st *store.Store, name string, memoryMB, logsMB int) string {
-	h.t.Helper()
-	a := filestore.SampleAction(actionImage, time.Now().UnixMilli())
-	a.ID, a.Name = namespace+"/"+name, name
-	a.Limits.MemoryMB, a.Limits.LogsMB = memoryMB, logsMB
-	doc, err := a.MarshalJSON()
-	require.NoError(h.t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	rev, err := st.PutActionDoc(ctx, doc)
-	require.NoError(h.t, err, "seed action %s", a.ID)
-	return rev
-}
+// CouchDB: reading activation records
 
 // record reads activation document guest/<aid> from the activations database as raw fields; ok is
 // false when it does not exist (yet).
@@ -845,7 +380,7 @@ func (h *harness) record(aid string) (map[string]json.RawMessage, bool) {
 	base := *h.couch
 	base.User = nil
 	u := fmt.Sprintf("%s/%s/%s", strings.TrimRight(base.String(), "/"), url.PathEscape(h.dbPrefix+"activations"),
-		url.PathEscape(namespace+"/"+aid))
+		url.PathEscape(itest.Namespace+"/"+aid))
 	req, err := http.NewRequest(http.MethodGet, u, nil)
 	require.NoError(h.t, err)
 	pass, _ := h.couch.User.Password()
@@ -874,7 +409,7 @@ func (h *harness) waitRecord(aid string, timeout time.Duration) map[string]json.
 			return f
 		}
 		if time.Now().After(deadline) {
-			h.t.Fatalf("activation record %s/%s not in %sactivations within %v", namespace, aid, h.dbPrefix, timeout)
+			h.t.Fatalf("activation record %s/%s not in %sactivations within %v", itest.Namespace, aid, h.dbPrefix, timeout)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -886,12 +421,11 @@ func (h *harness) waitRecord(aid string, timeout time.Duration) map[string]json.
 // containersOf lists the ids of all containers (any state) labelled nemo.invoker=<id>.
 func containersOf(t *testing.T, id int) []string {
 	t.Helper()
-	out, err := exec.Command("docker", "ps", "-aq", "--no-trunc", "--filter", "label=nemo.invoker="+strconv.Itoa(id)).Output()
+	ids, err := itest.InvokerContainers(id)
 	if err != nil {
-		t.Errorf("docker ps: %v", err)
-		return nil
+		t.Error(err)
 	}
-	return strings.Fields(string(out))
+	return ids
 }
 
 func containerExists(id string) bool {

@@ -40,7 +40,7 @@ func canonical(t *testing.T, raw []byte) string {
 
 // checkSlotFreeAck checks what Completion and Combined acks share: the transid bytes, isSystemError and
 // the instance (shape of completion-message.json, values of this invoker).
-func (h *harness) checkSlotFreeAck(t *testing.T, a ack, sent activation, systemError bool) {
+func (h *harness) checkSlotFreeAck(t *testing.T, a itest.Ack, sent activation, systemError bool) {
 	t.Helper()
 	require.Equal(t, string(sent.TransID), string(a.Fields["transid"]), "transid must be echoed byte-exactly")
 	require.Equal(t, fmt.Sprint(systemError), string(a.Fields["isSystemError"]))
@@ -66,10 +66,10 @@ func checkLogLine(line, stream, msg string) bool {
 // (initTime), the second warm in the same container; a non-blocking one gets one Completion; a blocking
 // one of an action with logs limit 0 gets one Combined ack.
 func TestAcksRecordsAndWarmReuse(t *testing.T) {
-	svc := needServices(t)
+	svc := itest.NeedServices(t)
 	h := newHarness(t, svc, harnessOptions{})
-	h.seedAction(h.store, "hello", 256, 10)
-	h.seedAction(h.store, "nolog", 256, 0)
+	itest.SeedAction(t, h.store, "hello", 256, 10)
+	itest.SeedAction(t, h.store, "nolog", 256, 0)
 	p := h.start()
 
 	resultFx := fixture(t, "result-message.json")
@@ -84,7 +84,7 @@ func TestAcksRecordsAndWarmReuse(t *testing.T) {
 	checkSplit := func(t *testing.T, sent activation) map[string]json.RawMessage {
 		t.Helper()
 		h.waitSlotFree(90*time.Second, sent.AID)
-		acks := h.acks.forID(sent.AID)
+		acks := h.acks.ForID(sent.AID)
 		require.Len(t, acks, 2, "blocking with logs: a Result, then a Completion")
 		require.Equal(t, "result", acks[0].Kind)
 		require.Equal(t, "completion", acks[1].Kind)
@@ -95,8 +95,8 @@ func TestAcksRecordsAndWarmReuse(t *testing.T) {
 		act := object(t, res.Fields["response"])
 		require.Equal(t, keys(resultActFx), keys(act), "activation fields in the ResultMessage")
 		require.Equal(t, sent.AID, jsonString(t, act["activationId"]))
-		require.Equal(t, namespace, jsonString(t, act["namespace"]))
-		require.Equal(t, namespace, jsonString(t, act["subject"]))
+		require.Equal(t, itest.Namespace, jsonString(t, act["namespace"]))
+		require.Equal(t, itest.Namespace, jsonString(t, act["subject"]))
 		require.Equal(t, "[]", compactJSON(t, act["logs"]), "the Result carries no logs")
 		require.Equal(t, "false", string(act["publish"]))
 
@@ -130,7 +130,7 @@ func TestAcksRecordsAndWarmReuse(t *testing.T) {
 	rec := h.waitRecord(cold.AID, 30*time.Second)
 	delete(rec, "_rev") // CouchDB's, not the invoker's
 	require.Equal(t, keys(recordFx), keys(rec), "activation record fields")
-	require.Equal(t, namespace+"/"+cold.AID, jsonString(t, rec["_id"]))
+	require.Equal(t, itest.Namespace+"/"+cold.AID, jsonString(t, rec["_id"]))
 	require.Equal(t, "activation", jsonString(t, rec["entityType"]))
 	require.GreaterOrEqual(t, jsonInt(t, rec["updated"]), jsonInt(t, rec["end"]))
 	require.Equal(t, coldAnnotations, keys(annotations(t, rec["annotations"])))
@@ -178,7 +178,7 @@ func TestAcksRecordsAndWarmReuse(t *testing.T) {
 
 	// Exactly the acks each case calls for: nothing extra arrives later.
 	time.Sleep(1500 * time.Millisecond)
-	all, bad := h.acks.snapshot()
+	all, bad := h.acks.Snapshot()
 	require.Empty(t, bad, "unparsable acks")
 	perID := map[string][]string{}
 	for _, a := range all {
@@ -191,11 +191,11 @@ func TestAcksRecordsAndWarmReuse(t *testing.T) {
 		nl.AID:   {"combined"},
 	}, perID, "acks per activation")
 
-	nbAck := h.acks.forID(nb.AID)[0]
+	nbAck := h.acks.ForID(nb.AID)[0]
 	require.Equal(t, keys(completionFx), keys(nbAck.Fields))
 	h.checkSlotFreeAck(t, nbAck, nb, false)
 
-	comb := h.acks.forID(nl.AID)[0]
+	comb := h.acks.ForID(nl.AID)[0]
 	require.Equal(t, keys(combinedFx), keys(comb.Fields), "CombinedCompletionAndResultMessage fields")
 	h.checkSlotFreeAck(t, comb, nl, false)
 	nlAct := object(t, comb.Fields["response"])
@@ -214,9 +214,9 @@ func TestAcksRecordsAndWarmReuse(t *testing.T) {
 // Combined ack with the application error (full activation when blocking, the id when not); records
 // that are not ActivationMessages get no ack and do not hold up the activations behind them.
 func TestMissingActionAndMalformedRecords(t *testing.T) {
-	svc := needServices(t)
+	svc := itest.NeedServices(t)
 	h := newHarness(t, svc, harnessOptions{})
-	h.seedAction(h.store, "hello", 256, 10)
+	itest.SeedAction(t, h.store, "hello", 256, 10)
 	h.start()
 
 	combinedFx := fixture(t, "combined-completion.json")
@@ -234,7 +234,7 @@ func TestMissingActionAndMalformedRecords(t *testing.T) {
 	h.waitSlotFree(90*time.Second, missB.AID, missN.AID, ok.AID)
 
 	// Blocking: the full fallback activation.
-	acks := h.acks.forID(missB.AID)
+	acks := h.acks.ForID(missB.AID)
 	require.Len(t, acks, 1)
 	a := acks[0]
 	require.Equal(t, "combined", a.Kind)
@@ -251,7 +251,7 @@ func TestMissingActionAndMalformedRecords(t *testing.T) {
 	require.Equal(t, "0", string(act["duration"]))
 
 	// Non-blocking: shrunk to the activation id.
-	acks = h.acks.forID(missN.AID)
+	acks = h.acks.ForID(missN.AID)
 	require.Len(t, acks, 1)
 	a = acks[0]
 	require.Equal(t, "combined", a.Kind)
@@ -266,7 +266,7 @@ func TestMissingActionAndMalformedRecords(t *testing.T) {
 
 	// Nothing answered the two bad records; everything else got exactly its acks.
 	time.Sleep(1500 * time.Millisecond)
-	all, bad := h.acks.snapshot()
+	all, bad := h.acks.Snapshot()
 	require.Empty(t, bad)
 	perID := map[string][]string{}
 	for _, a := range all {
@@ -287,9 +287,9 @@ func TestMissingActionAndMalformedRecords(t *testing.T) {
 // record. Duplicate acks are counted and classified, not failed on. The restarted process removes the
 // dead one's containers at start, and a clean shutdown leaves none.
 func TestSIGKILLLosesNoActivation(t *testing.T) {
-	svc := needServices(t)
+	svc := itest.NeedServices(t)
 	h := newHarness(t, svc, harnessOptions{config: map[string]any{"invoker": map[string]any{"logLevel": "debug"}}})
-	h.seedAction(h.store, "hello", 128, 10)
+	itest.SeedAction(t, h.store, "hello", 128, 10)
 	p1 := h.start()
 
 	const n = 150
@@ -300,15 +300,15 @@ func TestSIGKILLLosesNoActivation(t *testing.T) {
 		aids[i] = acts[i].AID
 		h.produce(acts[i].Raw)
 	}
-	require.True(t, h.acks.waitFor(120*time.Second, func(acks []ack) bool { return len(slotFreeCounts(acks)) >= n/3 }),
+	require.True(t, h.acks.WaitFor(120*time.Second, func(acks []itest.Ack) bool { return len(itest.SlotFreeCounts(acks)) >= n/3 }),
 		"a third of the activations were not answered within 120 s")
 	// Kill at the worst moment that comes soon: while the pool is removing a container, so the daemon is
 	// still removing it when the next process starts — but never so late that the stream is over.
-	removing := waitLogLine(p1.logPath, `"message":"removing container"`, 150*time.Millisecond)
+	removing := waitLogLine(p1.LogPath, `"message":"removing container"`, 150*time.Millisecond)
 	h.kill(p1)
 	killMs := time.Now().UnixMilli()
-	before, _ := h.acks.snapshot()
-	ackedBefore := len(slotFreeCounts(before))
+	before, _ := h.acks.Snapshot()
+	ackedBefore := len(itest.SlotFreeCounts(before))
 	require.Less(t, ackedBefore, n, "the kill came after the whole stream was answered: nothing was in flight")
 	leftovers := containersOf(t, h.id)
 	t.Logf("SIGKILL after %d of %d activations answered (during a container removal: %v); %d containers left behind",
@@ -323,7 +323,7 @@ func TestSIGKILLLosesNoActivation(t *testing.T) {
 
 	// What the restarted process did with redelivered records (its log), and what the store holds.
 	reacked, ranByP2 := map[string]bool{}, map[string]bool{}
-	for _, l := range readLog(p2.logPath) {
+	for _, l := range readLog(p2.LogPath) {
 		switch msg := l.str("message"); {
 		case strings.Contains(msg, "already recorded"):
 			reacked[l.str("activationId")] = true
@@ -331,9 +331,9 @@ func TestSIGKILLLosesNoActivation(t *testing.T) {
 			ranByP2[l.str("activationId")] = true
 		}
 	}
-	all, bad := h.acks.snapshot()
+	all, bad := h.acks.Snapshot()
 	require.Empty(t, bad)
-	counts := slotFreeCounts(all)
+	counts := itest.SlotFreeCounts(all)
 	var lost, dups, dupReacked, dupRerun, guardMiss, missingRecords int
 	for _, aid := range aids {
 		c := counts[aid]
@@ -383,15 +383,15 @@ func TestSIGKILLLosesNoActivation(t *testing.T) {
 // GET/HEAD /ping; /metrics; /disable (one isEnabled:false ping, then silence, nothing consumed) and
 // /enable (consumption and pings resume); /isEnabled; 401 for missing or wrong credentials.
 func TestHealthPingsAndHTTPEndpoints(t *testing.T) {
-	svc := needServices(t)
+	svc := itest.NeedServices(t)
 	h := newHarness(t, svc, harnessOptions{})
-	h.seedAction(h.store, "hello", 256, 10)
+	itest.SeedAction(t, h.store, "hello", 256, 10)
 	pings := h.watchPings()
 	h.start()
 
 	pingFx := fixture(t, "ping-message.json")
-	require.True(t, pings.waitFor(15*time.Second, func(p []ping) bool { return len(p) >= 4 }), "4 pings within 15 s")
-	first := pings.snapshot()
+	require.True(t, pings.WaitFor(15*time.Second, func(p []ping) bool { return len(p) >= 4 }), "4 pings within 15 s")
+	first := pings.Snapshot()
 	for _, p := range first {
 		require.Equal(t, keys(pingFx), keys(p.Fields), "ping fields: %s", p.Raw)
 		require.Equal(t, keys(object(t, pingFx["name"])), keys(object(t, p.Fields["name"])))
@@ -432,17 +432,17 @@ func TestHealthPingsAndHTTPEndpoints(t *testing.T) {
 	a = h.http(http.MethodPost, "/disable", invokerUser, invokerPass)
 	require.Equal(t, http.StatusOK, a.status)
 	require.Equal(t, h.name()+" is now disabled.", a.body)
-	require.True(t, pings.waitFor(5*time.Second, func(p []ping) bool { return !p[len(p)-1].Enabled }),
+	require.True(t, pings.WaitFor(5*time.Second, func(p []ping) bool { return !p[len(p)-1].Enabled }),
 		"a ping with isEnabled:false after /disable")
-	offPings := pings.snapshot()
+	offPings := pings.Snapshot()
 	a = h.http(http.MethodGet, "/isEnabled", invokerUser, invokerPass)
 	require.Equal(t, `{"enabled":false}`, canonical(t, []byte(a.body)))
 
 	held := h.message("hello", true, map[string]any{"name": "later"}, msgOptions{})
 	h.produce(held.Raw)
-	require.False(t, h.acks.waitFor(4*time.Second, func(acks []ack) bool { return len(acks) > 0 }),
+	require.False(t, h.acks.WaitFor(4*time.Second, func(acks []itest.Ack) bool { return len(acks) > 0 }),
 		"an activation produced while disabled was answered")
-	after := pings.snapshot()
+	after := pings.Snapshot()
 	require.Len(t, after, len(offPings), "pings after the isEnabled:false one: %d", len(after)-len(offPings))
 	disabledPings := 0
 	for _, p := range after {
@@ -460,8 +460,8 @@ func TestHealthPingsAndHTTPEndpoints(t *testing.T) {
 	require.Equal(t, http.StatusOK, a.status)
 	require.Equal(t, h.name()+" is now enabled.", a.body)
 	h.waitSlotFree(60*time.Second, held.AID)
-	require.Equal(t, []string{"result", "completion"}, ackKinds(h.acks.forID(held.AID)))
-	require.True(t, pings.waitFor(5*time.Second, func(p []ping) bool { return len(p) > len(after) && p[len(p)-1].Enabled }),
+	require.Equal(t, []string{"result", "completion"}, itest.Kinds(h.acks.ForID(held.AID)))
+	require.True(t, pings.WaitFor(5*time.Second, func(p []ping) bool { return len(p) > len(after) && p[len(p)-1].Enabled }),
 		"pings resume with isEnabled:true after /enable")
 	a = h.http(http.MethodGet, "/isEnabled", invokerUser, invokerPass)
 	require.Equal(t, `{"enabled":true}`, canonical(t, []byte(a.body)))
@@ -497,31 +497,14 @@ func TestHealthPingsAndHTTPEndpoints(t *testing.T) {
 	require.GreaterOrEqual(t, used, 256.0, "the warm container of the 256 MB action is accounted")
 }
 
-func ackKinds(acks []ack) []string {
-	var out []string
-	for _, a := range acks {
-		out = append(out, a.Kind)
-	}
-	return out
-}
-
 // TestStartupFailures: the invoker refuses to start, with a non-zero exit and one clear line, when Kafka
 // is unreachable or the configuration is invalid.
 func TestStartupFailures(t *testing.T) {
 	bin := nemoBinary(t)
 	base := func(t *testing.T) []string {
-		var env []string
-		for _, kv := range os.Environ() {
-			k, _, _ := strings.Cut(kv, "=")
-			if strings.HasPrefix(k, "CONFIG_") || strings.HasPrefix(k, "NEMO_") || k == "KAFKA_HOSTS" || k == "PORT" ||
-				k == "RUNTIMES_MANIFEST" || k == "DB_PREFIX" {
-				continue
-			}
-			env = append(env, kv)
-		}
-		return append(env,
+		return append(itest.CleanEnviron(),
 			"PORT="+strconv.Itoa(itest.FreePort(t)),
-			"RUNTIMES_MANIFEST="+runtimesManifest,
+			"RUNTIMES_MANIFEST="+itest.RuntimesManifest,
 			"CONFIG_whisk_couchdb_protocol=http",
 			"CONFIG_whisk_couchdb_host=127.0.0.1",
 			"CONFIG_whisk_couchdb_port=5984",

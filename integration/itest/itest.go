@@ -1,5 +1,3 @@
-// Package itest holds small helpers shared by NEMO's black-box integration tests (integration/invoker,
-// integration/harvest). Test equipment: nothing in the invoker imports it.
 package itest
 
 import (
