@@ -47,7 +47,9 @@ docker_up() {
     apt_install docker.io
   fi
   log "docker: starting dockerd"
-  nohup dockerd >>"$state/dockerd.log" 2>&1 &
+  # setsid: a session of its own, so that whatever group started it (a test restarting the engine, a
+  # CI step) can be killed without taking the daemon along.
+  setsid nohup dockerd >>"$state/dockerd.log" 2>&1 &
   echo $! >"$state/dockerd.pid"
   wait_for 60 "dockerd" docker info >/dev/null 2>&1 || { tail -20 "$state/dockerd.log" >&2; return 1; }
   log "docker: up ($(docker version --format '{{.Server.Version}} API {{.Server.APIVersion}}'))"
@@ -100,7 +102,7 @@ L4J
   java "${jopts[@]}" -cp "$cp" kafka.tools.StorageTool format -t "$(java -cp "$cp" kafka.tools.StorageTool random-uuid)" -c "$cfg" >"$state/kafka-format.log" 2>&1
   log "kafka: starting broker $kafka_version (KRaft) on 127.0.0.1:$kafka_port"
   local t0=$SECONDS
-  nohup java "${jopts[@]}" -cp "$cp" kafka.Kafka "$cfg" >"$state/kafka.log" 2>&1 &
+  setsid nohup java "${jopts[@]}" -cp "$cp" kafka.Kafka "$cfg" >"$state/kafka.log" 2>&1 &
   echo $! >"$state/kafka.pid"
   wait_for 120 "kafka" port_open "$kafka_port" || { tail -30 "$state/kafka.log" >&2; return 1; }
   log "kafka: up in $((SECONDS - t0))s"
@@ -125,7 +127,7 @@ pouch_up() {
   # file would name the subshell instead of the server.
   (
     cd "$wd" || exit 1
-    nohup "$pouch_dir/node_modules/.bin/pouchdb-server" --in-memory --host 127.0.0.1 --port "$couch_port" \
+    setsid nohup "$pouch_dir/node_modules/.bin/pouchdb-server" --in-memory --host 127.0.0.1 --port "$couch_port" \
       >"$state/pouchdb.log" 2>&1 &
     echo $! >"$state/pouchdb.pid"
   )
