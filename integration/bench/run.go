@@ -874,12 +874,10 @@ func (r *run) rows(idle map[string]int64, cold *coldResult, warm []warmRep, tput
 		Value: SpreadOf(invRSS), Floor: SpreadOf(echoRSS), FloorWhat: "echo process RSS after its run",
 		Ratio: SpreadOf(Ratios(invRSS, echoRSS))})
 
-	var p50, p99, f50, f99, c50, cf50 []float64
+	var p50, f50, c50, cf50 []float64
 	for _, w := range warm {
-		s := Summarize(w.first)
-		p50, p99 = append(p50, Millis(s.P50)[0]), append(p99, Millis(s.P99)[0])
+		p50 = append(p50, Millis(Summarize(w.first).P50)[0])
 		f50 = append(f50, Millis(SumPercentile(w.rtt, w.run, 50))[0])
-		f99 = append(f99, Millis(SumPercentile(w.rtt, w.run, 99))[0])
 		c50 = append(c50, Millis(Summarize(w.slotFree).P50)[0])
 		cf50 = append(cf50, Millis(SumPercentile(w.rtt, w.runLogs, 50))[0])
 	}
@@ -887,9 +885,15 @@ func (r *run) rows(idle map[string]int64, cold *coldResult, warm []warmRep, tput
 	add(Row{ID: "2a", Figure: "Warm activation end to end, p50: produce → Result ack (" + one + ")", Unit: "ms",
 		Value: SpreadOf(p50), Floor: SpreadOf(f50), FloorWhat: "Kafka round trip (echo) + bare /run, p50 of the sum",
 		Ratio: SpreadOf(Ratios(p50, f50)), Goal: 1.2})
-	add(Row{ID: "2b", Figure: "Warm activation end to end, p99 (same calls)", Unit: "ms",
-		Value: SpreadOf(p99), Floor: SpreadOf(f99), FloorWhat: "p99 of the same sum",
-		Ratio: SpreadOf(Ratios(p99, f99)), Goal: 1.2})
+	// A p99 of one repetition's 200 calls is its second-worst call: pool the repetitions instead.
+	var allFirst, allRTT, allRun []time.Duration
+	for _, w := range warm {
+		allFirst, allRTT, allRun = append(allFirst, w.first...), append(allRTT, w.rtt...), append(allRun, w.run...)
+	}
+	pooled99, pooledF99 := Millis(Summarize(allFirst).P99)[0], Millis(SumPercentile(allRTT, allRun, 99))[0]
+	add(Row{ID: "2b", Figure: fmt.Sprintf("Warm activation end to end, p99 (the same %d calls pooled)", len(allFirst)),
+		Unit: "ms", Value: SpreadOf([]float64{pooled99}), Floor: SpreadOf([]float64{pooledF99}),
+		FloorWhat: "p99 of the same sum, pooled", Ratio: SpreadOf([]float64{pooled99 / pooledF99}), Goal: 1.2})
 	add(Row{ID: "2c", Figure: "Warm activation, p50: produce → Completion ack (after logs and record)", Unit: "ms",
 		Value: SpreadOf(c50), Floor: SpreadOf(cf50), FloorWhat: "Kafka round trip + bare /run + log sentinels, p50",
 		Ratio: SpreadOf(Ratios(c50, cf50))})
