@@ -31,7 +31,8 @@ func (s *Store) PutActivation(ctx context.Context, a *wire.WhiskActivation) erro
 	if err != nil {
 		return fmt.Errorf("%w: activation %s/%s: %w", ErrInvalid, a.Namespace, a.ActivationID, err)
 	}
-	return s.PutActivationDoc(ctx, doc)
+	// Document writes compact JSON and knows its _id: no second pass over the record (logs included).
+	return s.put(ctx, a.DocID(), doc)
 }
 
 // PutActivationDoc is PutActivation for an already encoded activation document (it must carry "_id").
@@ -49,7 +50,12 @@ func (s *Store) PutActivationDoc(ctx context.Context, doc []byte) error {
 	if err := json.Compact(&compact, doc); err != nil {
 		return fmt.Errorf("%w: activation document %s: %v", ErrInvalid, head.ID, err)
 	}
-	p := &pending{id: head.ID, doc: compact.Bytes(), done: make(chan error, 1)}
+	return s.put(ctx, head.ID, compact.Bytes())
+}
+
+// put queues one compact activation document with its _id for the batcher and waits for its result.
+func (s *Store) put(ctx context.Context, id string, doc []byte) error {
+	p := &pending{id: id, doc: doc, done: make(chan error, 1)}
 	if err := s.bulk.submit(ctx, p); err != nil {
 		return err
 	}
