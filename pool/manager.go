@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -119,6 +120,23 @@ type Manager struct {
 
 	hashMu sync.Mutex
 	hashes map[string]string // "docid@rev" → action content hash (a revision's content never changes)
+
+	died, moved atomic.Int64 // see Stats
+}
+
+// ManagerStats counts what the Manager did about broken containers since it started.
+type ManagerStats struct {
+	// Died: containers that stopped outside the pool's control (killed, crashed while idle, the engine
+	// restarted), as the backend's DeathWatcher reported them.
+	Died int64
+	// Rescheduled: activations moved to another container because theirs was gone or unhealthy before
+	// the action saw them (thaw failure, stopped container, refused connection, HTTP 503).
+	Rescheduled int64
+}
+
+// Stats returns the counters.
+func (m *Manager) Stats() ManagerStats {
+	return ManagerStats{Died: m.died.Load(), Rescheduled: m.moved.Load()}
 }
 
 // maxCachedHashes bounds the content-hash cache; it is simply emptied when full.
@@ -253,6 +271,7 @@ func (m *Manager) containerDied(name string) {
 			continue
 		}
 		m.log.Warn().Str("container", name).Msg("container stopped outside the pool's control; destroying it")
+		m.died.Add(1)
 		c.broken = true
 		m.stepLocked(Destroy{C: c.id, Reason: "container stopped"})
 		return
@@ -462,6 +481,7 @@ func (m *Manager) doInit(c *mcont, forID string, src *pending) {
 	if info.res.Reschedule && job != nil && src.moved < m.cfg.MaxReschedules {
 		// Unhealthy container: destroying it puts the requests waiting on it back at the head of the queue.
 		src.moved++
+		m.moved.Add(1)
 		m.log.Warn().Str("container", c.name).Str("request", forID).Int("attempt", src.moved).
 			Msg("/init answered 503 (container unhealthy); moving the activation to another container")
 		c.broken = true
@@ -588,6 +608,7 @@ func (m *Manager) Run(ctx context.Context, job *Job, onRunDone func(*Outcome)) (
 		if attempt >= m.cfg.MaxReschedules {
 			return nil, fmt.Errorf("%w: container broke %d times before /run", ErrProvision, attempt+1)
 		}
+		m.moved.Add(1)
 		job.Log.Warn().Int("attempt", attempt+1).Msg("container broke before /run; rescheduling")
 	}
 }

@@ -539,6 +539,7 @@ func TestManagerStemCells(t *testing.T) {
 	assert.NotZero(t, o.InitDuration)
 	eventually(t, "stem cell backfilled", func() bool { return m.Snapshot().CountByState[StatePrewarmed] == 1 })
 	assert.Equal(t, 2, fb.count("create"))
+	assert.Equal(t, ManagerStats{Died: 1}, m.Stats(), "the second report counted nothing")
 }
 
 func TestManagerCloseWaitsForRunsAndRefusesWork(t *testing.T) {
@@ -681,6 +682,7 @@ func TestManagerDestroysContainerReportedDead(t *testing.T) {
 	eventually(t, "the dead container removed and its memory returned", func() bool {
 		return fb.count("remove") == 1 && m.Snapshot().UsedMB == 0
 	})
+	assert.Equal(t, ManagerStats{Died: 1}, m.Stats())
 	died(name) // reported twice (die, then the resync after a reconnect): no effect
 	o, err = m.Run(t.Context(), testJob("a2", "guest/hello", 256, 1), nil)
 	require.NoError(t, err)
@@ -722,6 +724,7 @@ func TestManagerReschedulesRunReschedule(t *testing.T) {
 		return !live
 	})
 	assert.Equal(t, 256, m.Snapshot().UsedMB)
+	assert.Equal(t, ManagerStats{Rescheduled: 1}, m.Stats())
 }
 
 // A 503 from /init is OpenWhisk's ContainerHealthError: the activation moves to a new container, at most
@@ -743,6 +746,7 @@ func TestManagerMovesActivationOffUnhealthyInit(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, wire.StatusSuccess, o.Response.StatusCode)
 		assert.Equal(t, 2, fb.count("create"), "a second container")
+		assert.Equal(t, ManagerStats{Rescheduled: 1}, m.Stats())
 		eventually(t, "the unhealthy container removed", func() bool { return fb.count("remove") >= 1 })
 	})
 	t.Run("always", func(t *testing.T) {
@@ -755,5 +759,6 @@ func TestManagerMovesActivationOffUnhealthyInit(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, wire.StatusDeveloperError, o.Response.StatusCode, "the init error, once moving gave up")
 		assert.Equal(t, 3, fb.count("create"), "the first container and two moves")
+		assert.Equal(t, ManagerStats{Rescheduled: 2}, m.Stats())
 	})
 }

@@ -136,6 +136,9 @@ wait:
 		}
 	}
 	require.NotZero(t, destroyed, "the invoker never learned that its container stopped: the watcher was not tested")
+	died, ok := h.metric("nemo_pool_containers_died_total")
+	require.True(t, ok, "nemo_pool_containers_died_total missing from /metrics")
+	require.Equal(t, float64(destroyed), died, "the metric counts the containers the log reports")
 	// Memory accounting is exact: what the pool holds is what is running.
 	live := containersOf(t, h.id)
 	require.Equal(t, float64(256*len(live)), used(), "pool memory vs %d live containers", len(live))

@@ -376,6 +376,13 @@ func (inv *Invoker) registerMetrics() {
 		for _, st := range pool.States() {
 			fmt.Fprintf(w, "nemo_pool_containers{state=%q} %d\n", st.String(), s.CountByState[st])
 		}
+		st := inv.manager.Stats()
+		fmt.Fprintf(w, "# HELP nemo_pool_containers_died_total Containers that stopped outside the pool's control "+
+			"(killed, crashed while idle, Docker restarted).\n# TYPE nemo_pool_containers_died_total counter\n")
+		fmt.Fprintf(w, "nemo_pool_containers_died_total %d\n", st.Died)
+		fmt.Fprintf(w, "# HELP nemo_pool_rescheduled_total Activations moved to another container before the action "+
+			"saw them (container gone or unhealthy).\n# TYPE nemo_pool_rescheduled_total counter\n")
+		fmt.Fprintf(w, "nemo_pool_rescheduled_total %d\n", st.Rescheduled)
 	})
 	if inv.sched != nil {
 		inv.reg.Collect(func(w io.Writer) { inv.sched.WriteMetrics(w) })
