@@ -129,12 +129,35 @@ wait:
 		after = append(after, a.AID)
 	}
 
-	destroyed := 0
+	// Pings resume at the first tick after the engine is back (1 s at most).
+	// (The engine may drop the event stream more than once while it stops, so wait for the last word.)
+	const withholding, pinging = "withholding pings until the invoker can serve again", "pinging again: the invoker can serve"
+	lastPingState := func() string {
+		last := ""
+		for _, l := range readLog(p.LogPath) {
+			if m := l.str("message"); m == withholding || m == pinging {
+				last = m
+			}
+		}
+		return last
+	}
+	for deadline := time.Now().Add(10 * time.Second); lastPingState() != pinging; time.Sleep(50 * time.Millisecond) {
+		require.True(t, time.Now().Before(deadline), "pings did not resume after the engine came back")
+	}
+	destroyed, withheld, resumed := 0, 0, 0
 	for _, l := range readLog(p.LogPath) {
-		if l.str("message") == "container stopped outside the pool's control; destroying it" {
+		switch l.str("message") {
+		case "container stopped outside the pool's control; destroying it":
 			destroyed++
+		case withholding:
+			withheld++
+		case pinging:
+			resumed++
 		}
 	}
+	// Health is earned: no pings while the engine was away (the restart takes seconds, pings are 1 s apart).
+	require.NotZero(t, withheld, "the invoker kept pinging while Docker was down")
+	require.Equal(t, withheld, resumed, "pings resumed after each outage")
 	require.NotZero(t, destroyed, "the invoker never learned that its container stopped: the watcher was not tested")
 	died, ok := h.metric("nemo_pool_containers_died_total")
 	require.True(t, ok, "nemo_pool_containers_died_total missing from /metrics")

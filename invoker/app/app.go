@@ -200,6 +200,11 @@ func Run(ctx context.Context, p Parts) error {
 	inv.pinger = messaging.NewPinger(inv.producer, func() *wire.PingMessage {
 		return &wire.PingMessage{Name: p.Instance, IsEnabled: inv.Enabled()}
 	}, time.Second, p.Log)
+	if r, ok := p.Backend.(interface{ Reachable() error }); ok {
+		// Health is earned: while the container engine is down the invoker can only fail activations, so it
+		// lets the controller take it offline instead.
+		inv.pinger.WithholdWhile(r.Reachable)
+	}
 	inv.registerMetrics()
 
 	var wg sync.WaitGroup

@@ -35,7 +35,15 @@ type Pinger struct {
 	enabled bool
 	kick    chan struct{}
 	failing bool
+
+	healthy  func() error // nil: always healthy
+	withheld bool
 }
+
+// WithholdWhile makes the Pinger skip its periodic pings while check returns an error (say, the container
+// engine is unreachable): the controller then takes the invoker offline after 10 s instead of routing
+// activations it can only fail. A short outage goes unnoticed. Call it before Run.
+func (p *Pinger) WithholdWhile(check func() error) { p.healthy = check }
 
 // NewPinger returns an enabled Pinger; interval 0 means PingInterval. build must return a new message on
 // each call (Disable sets IsEnabled=false on the one it gets). Each send is bounded by the interval (at
@@ -111,6 +119,19 @@ func (p *Pinger) tick(ctx context.Context) {
 	defer p.mu.Unlock()
 	if !p.enabled || ctx.Err() != nil {
 		return
+	}
+	if p.healthy != nil {
+		if err := p.healthy(); err != nil {
+			if !p.withheld {
+				p.withheld = true
+				p.log.Warn().Err(err).Msg("withholding pings until the invoker can serve again")
+			}
+			return
+		}
+		if p.withheld {
+			p.withheld = false
+			p.log.Info().Msg("pinging again: the invoker can serve")
+		}
 	}
 	sctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()

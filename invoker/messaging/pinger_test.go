@@ -148,3 +148,37 @@ func TestPingerKeepsRunningWhenKafkaIsUnreachable(t *testing.T) {
 		t.Errorf("Disable with Kafka down: %v, want ErrUnavailable", err)
 	}
 }
+
+// While the health check fails no ping is even attempted (the controller takes the invoker offline after
+// 10 s of silence); pings resume once it passes.
+func TestPingerWithholdsPingsWhileUnhealthy(t *testing.T) {
+	log := &pingLog{}
+	var mu sync.Mutex
+	down := true
+	p := NewPinger(log, buildPing, 5*time.Millisecond, testLogger(t))
+	p.WithholdWhile(func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if down {
+			return errors.New("docker engine unreachable")
+		}
+		return nil
+	})
+	checks := 0
+	inner := p.healthy
+	p.healthy = func() error { // count the ticks that reached the check
+		mu.Lock()
+		checks++
+		mu.Unlock()
+		return inner()
+	}
+	runPinger(t, p)
+	eventually(t, 5*time.Second, "several ticks while down", func() bool { mu.Lock(); defer mu.Unlock(); return checks >= 5 })
+	if attempts, _ := log.snapshot(); attempts != 0 {
+		t.Fatalf("%d pings attempted while the health check failed", attempts)
+	}
+	mu.Lock()
+	down = false
+	mu.Unlock()
+	eventually(t, 5*time.Second, "pings after recovery", func() bool { _, s := log.snapshot(); return len(s) >= 2 })
+}

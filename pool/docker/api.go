@@ -52,4 +52,6 @@ var (
 	ErrFreezer = errors.New("docker: freezer")
 	// ErrBadName: the container name is not a valid Docker name.
 	ErrBadName = errors.New("docker: invalid container name")
+	// ErrEngine: the Docker engine does not answer (see Backend.Reachable).
+	ErrEngine = errors.New("docker: engine unreachable")
 )

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -29,6 +30,8 @@ type Backend struct {
 	log     zerolog.Logger
 	freezer *Freezer
 	now     func() time.Time
+
+	lostEngine atomic.Pointer[time.Time] // when the event stream broke; nil while connected (see Reachable)
 }
 
 var _ pool.Backend = (*Backend)(nil)

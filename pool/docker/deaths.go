@@ -3,6 +3,7 @@ package docker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,7 @@ const (
 func (b *Backend) WatchDeaths(ctx context.Context, prefix string, died func(name string)) {
 	wait := eventsRetryMin
 	lost := false
+	defer b.lostEngine.Store(nil)
 	for ctx.Err() == nil {
 		since := b.now().Add(-eventsReplay)
 		sctx, cancel := context.WithCancel(ctx)
@@ -41,6 +43,7 @@ func (b *Backend) WatchDeaths(ctx context.Context, prefix string, died func(name
 		})
 		n, err := b.reportStopped(ctx, prefix, died)
 		if err == nil {
+			b.lostEngine.Store(nil)
 			if lost {
 				b.log.Info().Int("stopped", n).Msg("Docker event stream restored; stopped containers reported to the pool")
 			}
@@ -54,6 +57,8 @@ func (b *Backend) WatchDeaths(ctx context.Context, prefix string, died func(name
 		if !lost {
 			b.log.Warn().Err(err).Msg("lost the Docker event stream; reconnecting")
 			lost = true
+			since := b.now()
+			b.lostEngine.Store(&since)
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -64,6 +69,15 @@ func (b *Backend) WatchDeaths(ctx context.Context, prefix string, died func(name
 		}
 		wait = min(2*wait, eventsRetryMax)
 	}
+}
+
+// Reachable reports whether the engine answers, as the death watcher last saw it: an error from the
+// moment the event stream broke until a reconnection succeeds (nil before watching starts).
+func (b *Backend) Reachable() error {
+	if since := b.lostEngine.Load(); since != nil {
+		return fmt.Errorf("%w: Docker engine unreachable since %s", ErrEngine, since.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 // reportStopped lists the containers of prefix and reports those that are no longer running.

@@ -3,6 +3,7 @@ package docker
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -120,4 +121,61 @@ func TestWatchDeathsResyncsAfterTheEngineComesBack(t *testing.T) {
 	cancel()
 	<-done
 	d.none(t)
+}
+
+// Reachable follows the event stream: nil while connected, ErrEngine from the moment the stream breaks until
+// a reconnection (and its resync) succeeds.
+func TestReachableFollowsTheEventStream(t *testing.T) {
+	api := newFakeAPI()
+	var mu sync.Mutex
+	engineUp := true
+	var current chan error
+	api.listErr = func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if !engineUp {
+			return errors.New("Cannot connect to the Docker daemon")
+		}
+		return nil
+	}
+	api.onEvents = func(ctx context.Context, _ events.ListOptions) (<-chan events.Message, <-chan error) {
+		errs := make(chan error, 1)
+		mu.Lock()
+		if engineUp {
+			current = errs
+		} else {
+			errs <- errors.New("connection refused")
+		}
+		mu.Unlock()
+		return make(chan events.Message), errs
+	}
+	b := New(api, Config{}, zerolog.Nop())
+	require.NoError(t, b.Reachable(), "before watching")
+	watch(t, b, "wsk0")
+	waitUntil := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitUntil("the first subscription", func() bool { mu.Lock(); defer mu.Unlock(); return current != nil })
+	require.NoError(t, b.Reachable(), "connected")
+
+	mu.Lock()
+	engineUp = false
+	current <- errors.New("unexpected EOF") // the engine went away
+	mu.Unlock()
+	waitUntil("the engine reported unreachable", func() bool { return b.Reachable() != nil })
+	require.ErrorIs(t, b.Reachable(), ErrEngine)
+	waitUntil("a failed reconnection", func() bool { return api.callCount("events") >= 3 })
+	require.ErrorIs(t, b.Reachable(), ErrEngine, "still down while reconnections fail")
+
+	mu.Lock()
+	engineUp = true
+	mu.Unlock()
+	waitUntil("the engine reachable again", func() bool { return b.Reachable() == nil })
 }

@@ -37,6 +37,8 @@ type fakeAPI struct {
 	onCreate  func(ctx context.Context) error
 	onInspect func(ctx context.Context, id string) error
 	onLogs    func(ctx context.Context, id string, o container.LogsOptions) (io.ReadCloser, error)
+	// listErr, when set, fails ContainerList (an engine that does not answer).
+	listErr func() error
 	// onEvents answers Events; by default the stream stays silent until ctx ends.
 	onEvents   func(ctx context.Context, o events.ListOptions) (<-chan events.Message, <-chan error)
 	eventsOpts []events.ListOptions
@@ -154,8 +156,13 @@ func (f *fakeAPI) ContainerList(ctx context.Context, o container.ListOptions) ([
 	}
 	name := o.Filters.Get("name")
 	f.mu.Lock()
-	list := f.list
+	list, listErr := f.list, f.listErr
 	f.mu.Unlock()
+	if listErr != nil {
+		if err := listErr(); err != nil {
+			return nil, err
+		}
+	}
 	var out []container.Summary
 	for _, s := range list {
 		for _, n := range s.Names {
