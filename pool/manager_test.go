@@ -693,7 +693,7 @@ func TestManagerDestroysContainerReportedDead(t *testing.T) {
 
 // A /run that provably never reached the action (its container had gone) is not the action's fault: the
 // Manager destroys that container and runs the activation on a new one.
-func TestManagerReschedulesRunReschedule(t *testing.T) {
+func TestManagerReschedulesRunThatNeverReachedTheAction(t *testing.T) {
 	fb := newFakeBackend()
 	m := newTestManager(t, testManagerConfig(), fb)
 	o, err := m.Run(t.Context(), testJob("a1", "guest/hello", 256, 1), nil)
