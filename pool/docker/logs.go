@@ -136,7 +136,12 @@ func runCollection(ctx context.Context, src entrySource, from logCursor, col *lo
 				}
 				return endOfData, cur
 			}
-			cur = e.Next
+			// A time cursor never moves back: the daemon stamps stdout and stderr lines as it reads each pipe,
+			// so file order can put an earlier stamp after a later one, and resuming from the last line's stamp
+			// would deliver the later line to the next activation again.
+			if e.Next.Since.IsZero() || !e.Next.Since.Before(cur.Since) {
+				cur = e.Next
+			}
 			if col.add(e) {
 				return endSentinels, cur
 			}

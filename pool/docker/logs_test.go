@@ -281,6 +281,40 @@ func TestAPISourceFollowAndCursor(t *testing.T) {
 	assert.Equal(t, "1717236920.800000002", second.Since, "one nanosecond after the last consumed line")
 }
 
+// The daemon stamps each stream's lines as it reads that stream's pipe, so the API (in file order) can deliver a
+// stdout line stamped after the stderr sentinel that follows it. The next collection must start after the latest
+// stamp consumed, not after the last line, or that stdout line would reappear in the next activation's logs.
+func TestAPISourceCursorNeverMovesBack(t *testing.T) {
+	api := newFakeAPI()
+	streams := make(chan *stdcopyStream, 1)
+	api.onLogs = func(ctx context.Context, id string, o container.LogsOptions) (io.ReadCloser, error) {
+		s := newStdcopyStream()
+		streams <- s
+		go func() { <-ctx.Done(); s.pw.CloseWithError(ctx.Err()) }()
+		return s.pr, nil
+	}
+	b, _ := testBackend(t, api, Config{})
+	c := &Container{name: "x", logs: apiSource{api: api, id: "cid"}, viaAPI: true}
+	go func() {
+		s := <-streams
+		_, _ = io.WriteString(s.stdout, "2024-06-01T10:15:20.500000000Z log line 1\n")
+		_, _ = io.WriteString(s.stdout, "2024-06-01T10:15:20.600000000Z "+sentinel+"\n")
+		_, _ = io.WriteString(s.stderr, "2024-06-01T10:15:20.400000000Z "+sentinel+"\n") // stamped earlier, read later
+	}()
+	res := b.Logs(context.Background(), c, 1<<20, true)
+	require.False(t, res.Failed, "%v", res.Lines)
+	require.Len(t, res.Lines, 1)
+	go func() {
+		s := <-streams
+		_, _ = io.WriteString(s.stdout, "2024-06-01T10:15:21Z "+sentinel+"\n")
+		_, _ = io.WriteString(s.stderr, "2024-06-01T10:15:21Z "+sentinel+"\n")
+	}()
+	res = b.Logs(context.Background(), c, 1<<20, true)
+	require.False(t, res.Failed)
+	require.Len(t, api.logsOpts, 2)
+	assert.Equal(t, "1717236920.600000001", api.logsOpts[1].Since, "after the latest stamp consumed, not the last line's")
+}
+
 func TestAPISourceNotFollowing(t *testing.T) {
 	api := newFakeAPI()
 	var buf strings.Builder
