@@ -238,7 +238,10 @@ func newStdcopyStream() *stdcopyStream {
 	return &stdcopyStream{pr: pr, pw: pw, stdout: stdcopy.NewStdWriter(pw, stdcopy.Stdout), stderr: stdcopy.NewStdWriter(pw, stdcopy.Stderr)}
 }
 
-func TestAPISourceFollowAndCursor(t *testing.T) {
+// followedAPILogs is a backend whose container's logs come from the API; each Logs call opens a new stream,
+// handed to the test on streams to write into.
+func followedAPILogs(t *testing.T) (*fakeAPI, *Backend, *Container, chan *stdcopyStream) {
+	t.Helper()
 	api := newFakeAPI()
 	streams := make(chan *stdcopyStream, 2)
 	api.onLogs = func(ctx context.Context, id string, o container.LogsOptions) (io.ReadCloser, error) {
@@ -248,7 +251,11 @@ func TestAPISourceFollowAndCursor(t *testing.T) {
 		return s.pr, nil
 	}
 	b, _ := testBackend(t, api, Config{})
-	c := &Container{name: "x", logs: apiSource{api: api, id: "cid"}, viaAPI: true}
+	return api, b, &Container{name: "x", logs: apiSource{api: api, id: "cid"}, viaAPI: true}, streams
+}
+
+func TestAPISourceFollowAndCursor(t *testing.T) {
+	api, b, c, streams := followedAPILogs(t)
 	go func() {
 		s := <-streams
 		_, _ = io.WriteString(s.stdout, "2024-06-01T10:15:20.649123450Z hello ")
@@ -285,16 +292,7 @@ func TestAPISourceFollowAndCursor(t *testing.T) {
 // stdout line stamped after the stderr sentinel that follows it. The next collection must start after the latest
 // stamp consumed, not after the last line, or that stdout line would reappear in the next activation's logs.
 func TestAPISourceCursorNeverMovesBack(t *testing.T) {
-	api := newFakeAPI()
-	streams := make(chan *stdcopyStream, 1)
-	api.onLogs = func(ctx context.Context, id string, o container.LogsOptions) (io.ReadCloser, error) {
-		s := newStdcopyStream()
-		streams <- s
-		go func() { <-ctx.Done(); s.pw.CloseWithError(ctx.Err()) }()
-		return s.pr, nil
-	}
-	b, _ := testBackend(t, api, Config{})
-	c := &Container{name: "x", logs: apiSource{api: api, id: "cid"}, viaAPI: true}
+	api, b, c, streams := followedAPILogs(t)
 	go func() {
 		s := <-streams
 		_, _ = io.WriteString(s.stdout, "2024-06-01T10:15:20.500000000Z log line 1\n")
