@@ -81,7 +81,13 @@ func testManagerConfig() ManagerConfig {
 
 func newTestManager(t *testing.T, cfg ManagerConfig, fb *fakeBackend) *Manager {
 	t.Helper()
-	m, err := NewManager(t.Context(), cfg, fb, testLogger(t))
+	return newTestManagerOn(t, cfg, fb, fb)
+}
+
+// newTestManagerOn drives backend, which wraps fb (whose containers and violations are checked at the end).
+func newTestManagerOn(t *testing.T, cfg ManagerConfig, backend Backend, fb *fakeBackend) *Manager {
+	t.Helper()
+	m, err := NewManager(t.Context(), cfg, backend, testLogger(t))
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -652,15 +658,7 @@ func (w *watchingBackend) WatchDeaths(ctx context.Context, prefix string, died f
 func TestManagerDestroysContainerReportedDead(t *testing.T) {
 	fb := newFakeBackend()
 	wb := &watchingBackend{fakeBackend: fb, died: make(chan func(string), 1)}
-	m, err := NewManager(t.Context(), testManagerConfig(), wb, testLogger(t))
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		assert.NoError(t, m.Close(ctx))
-		assert.Zero(t, fb.liveCount(), "containers left after Close")
-		assert.NoError(t, fb.problems())
-	})
+	m := newTestManagerOn(t, testManagerConfig(), wb, fb)
 	died := <-wb.died
 
 	o, err := m.Run(t.Context(), testJob("a1", "guest/hello", 256, 1), nil)

@@ -74,14 +74,20 @@ func TestDockerRestartMidRun(t *testing.T) {
 		return v
 	}
 
-	var before []string
-	for i := range 2 {
-		a := h.message("hello", true, map[string]any{"name": "before" + strconv.Itoa(i)}, msgOptions{})
+	// runOK sends one blocking activation, waits for it and requires that it ran.
+	runOK := func(name string) string {
+		t.Helper()
+		a := h.message("hello", true, map[string]any{"name": name}, msgOptions{})
 		h.produce(a.Raw)
 		h.waitSlotFree(90*time.Second, a.AID)
 		code, _ := statusOf(t, h, a.AID)
-		require.Zero(t, code, "activation before the restart")
-		before = append(before, a.AID)
+		require.Zero(t, code, "activation %s: %s", name, h.acks.ForID(a.AID)[0].Raw)
+		return a.AID
+	}
+
+	var before []string
+	for i := range 2 {
+		before = append(before, runOK("before"+strconv.Itoa(i)))
 	}
 	require.Len(t, containersOf(t, h.id), 1, "one warm container before the restart")
 	require.Equal(t, 256.0, used())
@@ -121,12 +127,7 @@ wait:
 
 	var after []string
 	for i := range 5 {
-		a := h.message("hello", true, map[string]any{"name": "after" + strconv.Itoa(i)}, msgOptions{})
-		h.produce(a.Raw)
-		h.waitSlotFree(90*time.Second, a.AID)
-		code, _ := statusOf(t, h, a.AID)
-		require.Zero(t, code, "activation after the restart: %s", h.acks.ForID(a.AID)[0].Raw)
-		after = append(after, a.AID)
+		after = append(after, runOK("after"+strconv.Itoa(i)))
 	}
 
 	// Pings resume at the first tick after the engine is back (1 s at most).
