@@ -493,9 +493,7 @@ func (b *Backend) Cleanup(ctx context.Context, prefix string) (int, error) {
 	if prefix == "" {
 		return 0, errors.New("docker: cleanup needs a name prefix")
 	}
-	lctx, cancel := context.WithTimeout(ctx, b.cfg.DockerTimeout)
-	list, err := b.api.ContainerList(lctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("name", prefix+"_"))})
-	cancel()
+	list, err := b.listOwn(ctx, prefix)
 	if err != nil {
 		return 0, fmt.Errorf("docker: cleanup %s: list: %w", prefix, err)
 	}
@@ -507,9 +505,6 @@ func (b *Backend) Cleanup(ctx context.Context, prefix string) (int, error) {
 		sem     = make(chan struct{}, 4)
 	)
 	for _, s := range list {
-		if !hasNamePrefix(s.Names, prefix+"_") {
-			continue // the name filter matches substrings
-		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func(s container.Summary) {
@@ -532,13 +527,31 @@ func (b *Backend) Cleanup(ctx context.Context, prefix string) (int, error) {
 	return removed, errors.Join(errs...)
 }
 
-func hasNamePrefix(names []string, p string) bool {
-	for _, n := range names {
-		if strings.HasPrefix(strings.TrimPrefix(n, "/"), p) {
-			return true
+// listOwn lists every container (running or not) whose name starts with prefix+"_".
+func (b *Backend) listOwn(ctx context.Context, prefix string) ([]container.Summary, error) {
+	lctx, cancel := context.WithTimeout(ctx, b.cfg.DockerTimeout)
+	list, err := b.api.ContainerList(lctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("name", prefix+"_"))})
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	own := list[:0]
+	for _, s := range list {
+		if _, ok := ownName(s.Names, prefix); ok { // the name filter matches substrings
+			own = append(own, s)
 		}
 	}
-	return false
+	return own, nil
+}
+
+// ownName returns the name (without Docker's leading "/") that starts with prefix+"_".
+func ownName(names []string, prefix string) (string, bool) {
+	for _, n := range names {
+		if n = strings.TrimPrefix(n, "/"); strings.HasPrefix(n, prefix+"_") {
+			return n, true
+		}
+	}
+	return "", false
 }
 
 func (b *Backend) cleanupOne(ctx context.Context, id string) error {

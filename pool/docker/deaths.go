@@ -82,9 +82,7 @@ func (b *Backend) Reachable() error {
 
 // reportStopped lists the containers of prefix and reports those that are no longer running.
 func (b *Backend) reportStopped(ctx context.Context, prefix string, died func(name string)) (int, error) {
-	lctx, cancel := context.WithTimeout(ctx, b.cfg.DockerTimeout)
-	list, err := b.api.ContainerList(lctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("name", prefix+"_"))})
-	cancel()
+	list, err := b.listOwn(ctx, prefix)
 	if err != nil {
 		return 0, err
 	}
@@ -93,13 +91,9 @@ func (b *Backend) reportStopped(ctx context.Context, prefix string, died func(na
 		if s.State != container.StateExited && s.State != container.StateDead {
 			continue // created (still starting), running, paused, restarting, removing
 		}
-		for _, name := range s.Names {
-			if name = strings.TrimPrefix(name, "/"); strings.HasPrefix(name, prefix+"_") {
-				died(name)
-				n++
-				break
-			}
-		}
+		name, _ := ownName(s.Names, prefix)
+		died(name)
+		n++
 	}
 	return n, nil
 }

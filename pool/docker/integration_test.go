@@ -99,7 +99,7 @@ func countContainers(ctx context.Context, cli *client.Client, prefix string) int
 	}
 	n := 0
 	for _, s := range list {
-		if hasNamePrefix(s.Names, prefix+"_") {
+		if _, ok := ownName(s.Names, prefix); ok {
 			n++
 		}
 	}
@@ -545,14 +545,7 @@ func median(d []time.Duration) time.Duration {
 func TestITWatchDeathsReportsAKill(t *testing.T) {
 	b, cli := itBackend(t, Config{})
 	c := itCreate(t, b, goSpec(128))
-	d := make(deathLog, 16)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		b.WatchDeaths(ctx, itPrefix, d.died)
-	}()
-	defer func() { cancel(); <-done }()
+	d := watch(t, b, itPrefix)
 	// No wait for the subscription: it asks the daemon to replay the last seconds of events.
 	require.NoError(t, cli.ContainerKill(context.Background(), c.ID(), "KILL"))
 	for {
