@@ -432,54 +432,46 @@ func checkResult(res callResult, aid string) error {
 
 // record reads the stored activation record's numeric annotations (waitTime, initTime), waiting for the
 // asynchronous write.
-// awaitRecord polls the store until the record of aid is readable (10 s at most).
-func (r *run) awaitRecord(ctx context.Context, aid string) error {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		_, found, err := r.db.getDoc(ctx, r.dbs[1], "guest/"+aid)
-		switch {
-		case err != nil:
-			return err
-		case found:
-			return nil
-		case time.Now().After(deadline):
-			return fmt.Errorf("%w: no activation record for %s after 10 s", ErrHarness, aid)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-func (r *run) record(ctx context.Context, aid string) (map[string]int64, error) {
+// awaitRecord polls the store every poll until the record of aid is readable (10 s at most) and returns it.
+func (r *run) awaitRecord(ctx context.Context, aid string, poll time.Duration) ([]byte, error) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		doc, found, err := r.db.getDoc(ctx, r.dbs[1], "guest/"+aid)
-		if err != nil {
+		switch {
+		case err != nil:
 			return nil, err
-		}
-		if found {
-			var d struct {
-				Annotations []struct {
-					Key   string          `json:"key"`
-					Value json.RawMessage `json:"value"`
-				} `json:"annotations"`
-			}
-			if err := json.Unmarshal(doc, &d); err != nil {
-				return nil, fmt.Errorf("%w: record %s: %w", ErrHarness, aid, err)
-			}
-			out := map[string]int64{}
-			for _, a := range d.Annotations {
-				var v int64
-				if json.Unmarshal(a.Value, &v) == nil {
-					out[a.Key] = v
-				}
-			}
-			return out, nil
-		}
-		if time.Now().After(deadline) {
+		case found:
+			return doc, nil
+		case time.Now().After(deadline):
 			return nil, fmt.Errorf("%w: no activation record for %s after 10 s", ErrHarness, aid)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(poll)
 	}
+}
+
+// record returns the integer annotations of aid's activation record.
+func (r *run) record(ctx context.Context, aid string) (map[string]int64, error) {
+	doc, err := r.awaitRecord(ctx, aid, 50*time.Millisecond)
+	if err != nil {
+		return nil, err
+	}
+	var d struct {
+		Annotations []struct {
+			Key   string          `json:"key"`
+			Value json.RawMessage `json:"value"`
+		} `json:"annotations"`
+	}
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return nil, fmt.Errorf("%w: record %s: %w", ErrHarness, aid, err)
+	}
+	out := map[string]int64{}
+	for _, a := range d.Annotations {
+		var v int64
+		if json.Unmarshal(a.Value, &v) == nil {
+			out[a.Key] = v
+		}
+	}
+	return out, nil
 }
 
 func (r *run) containers(ctx context.Context, prefix string) ([]string, error) {
@@ -575,7 +567,7 @@ func (r *run) warmPhase(ctx context.Context) ([]warmRep, error) {
 			// The next sample starts once the activation record is in the store: the trailing record write
 			// would otherwise land in whichever path is measured next. (Read from the store, not the
 			// invoker's /metrics, so that waiting costs the invoker no CPU of the measured window.)
-			if err := r.awaitRecord(ctx, aid); err != nil {
+			if _, err := r.awaitRecord(ctx, aid, time.Millisecond); err != nil {
 				return nil, err
 			}
 		}
