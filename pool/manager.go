@@ -121,7 +121,7 @@ type Manager struct {
 	hashMu sync.Mutex
 	hashes map[string]string // "docid@rev" → action content hash (a revision's content never changes)
 
-	died, moved atomic.Int64 // see Stats
+	died, rescheduled atomic.Int64 // see Stats
 }
 
 // ManagerStats counts what the Manager did about broken containers since it started.
@@ -136,7 +136,7 @@ type ManagerStats struct {
 
 // Stats returns the counters.
 func (m *Manager) Stats() ManagerStats {
-	return ManagerStats{Died: m.died.Load(), Rescheduled: m.moved.Load()}
+	return ManagerStats{Died: m.died.Load(), Rescheduled: m.rescheduled.Load()}
 }
 
 // maxCachedHashes bounds the content-hash cache; it is simply emptied when full.
@@ -481,7 +481,7 @@ func (m *Manager) doInit(c *mcont, forID string, src *pending) {
 	if info.res.Reschedule && job != nil && src.moved < m.cfg.MaxReschedules {
 		// Unhealthy container: destroying it puts the requests waiting on it back at the head of the queue.
 		src.moved++
-		m.moved.Add(1)
+		m.rescheduled.Add(1)
 		m.log.Warn().Str("container", c.name).Str("request", forID).Int("attempt", src.moved).
 			Msg("/init answered 503 (container unhealthy); moving the activation to another container")
 		c.broken = true
@@ -608,7 +608,7 @@ func (m *Manager) Run(ctx context.Context, job *Job, onRunDone func(*Outcome)) (
 		if attempt >= m.cfg.MaxReschedules {
 			return nil, fmt.Errorf("%w: container broke %d times before /run", ErrProvision, attempt+1)
 		}
-		m.moved.Add(1)
+		m.rescheduled.Add(1)
 		job.Log.Warn().Int("attempt", attempt+1).Msg("container broke before /run; rescheduling")
 	}
 }
