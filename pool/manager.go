@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/nemo-edge/nemo/invoker/wire"
+	"github.com/nemo-edge/nemo/pool/proxy"
 )
 
 // Job is what the Manager needs of one activation. Its fields are identical (names, types, order) to the
@@ -27,7 +28,7 @@ type Job struct {
 // Outcome is the result of one activation. Its fields are identical to activation.Outcome, so
 // (*activation.Outcome)(o) converts.
 type Outcome struct {
-	Response       wire.ActivationResponse
+	Response       proxy.Response
 	Logs           []string      // formatted lines, filled after log collection
 	InitDuration   time.Duration // 0 when no /init ran for this activation
 	Start, End     time.Time     // run interval (Start excludes init)
@@ -452,7 +453,7 @@ func (m *Manager) doInit(c *mcont, forID string, src *pending) {
 	body, timeout, job, err := m.initContext(src)
 	info := &initInfo{forID: forID, start: m.now()}
 	if err != nil {
-		info.res = InitResult{Response: wire.ErrorResponse(wire.StatusWhiskError, wire.MsgAbnormalInit), Dead: true}
+		info.res = InitResult{Response: proxy.ErrorResponse(proxy.StatusWhiskError, proxy.MsgAbnormalInit), Dead: true}
 		m.log.Error().Err(err).Str("container", c.name).Msg("cannot build the /init body")
 	} else {
 		ctx, cancel := context.WithTimeout(m.base, timeout+m.cfg.CallMargin)
@@ -729,7 +730,7 @@ func (m *Manager) runOnce(ctx context.Context, job *Job, spec Spec, onRunDone fu
 	if err != nil {
 		job.Log.Error().Err(err).Msg("cannot build the /run body")
 		m.finish(p, g.c, false)
-		o.Response = wire.ErrorResponse(wire.StatusWhiskError, wire.MsgAbnormalRun)
+		o.Response = proxy.ErrorResponse(proxy.StatusWhiskError, proxy.MsgAbnormalRun)
 		o.Start, o.End = runStart, m.now()
 		return o, false, nil
 	}
@@ -753,10 +754,10 @@ func (m *Manager) runOnce(ctx context.Context, job *Job, spec Spec, onRunDone fu
 	// goroutine: the Result is what a blocking caller waits for, so it must not queue behind a new
 	// goroutine's start; the logs are only needed for the Completion.
 	code := o.Response.StatusCode
-	destroy := rr.Dead || rr.TimedOut || code == wire.StatusDeveloperError || code == wire.StatusWhiskError
+	destroy := rr.Dead || rr.TimedOut || code == proxy.StatusDeveloperError || code == proxy.StatusWhiskError
 	var logs chan LogResult
 	if limit := logLimit(job); limit > 0 {
-		waitSentinels := job.Runtime != nil && job.Runtime.SentinelledLogs && code != wire.StatusDeveloperError
+		waitSentinels := job.Runtime != nil && job.Runtime.SentinelledLogs && code != proxy.StatusDeveloperError
 		logs = make(chan LogResult, 1)
 		go func() {
 			lctx, cancel := context.WithTimeout(ctx, logsTimeout(job)+m.cfg.CallMargin)
@@ -800,7 +801,7 @@ func (m *Manager) failedOutcome(p *pending, g grant) (*Outcome, bool, error) {
 				o.Logs = g.init.logs
 			}
 		} else {
-			o.Response = wire.ErrorResponse(wire.StatusDeveloperError, f.Reason)
+			o.Response = proxy.ErrorResponse(proxy.StatusDeveloperError, f.Reason)
 		}
 		return o, false, nil
 	case FailStart:
@@ -820,7 +821,7 @@ func (m *Manager) failedOutcome(p *pending, g grant) (*Outcome, bool, error) {
 }
 
 // responseReason extracts the error text of an error response for the pool's event log.
-func responseReason(r wire.ActivationResponse) string {
+func responseReason(r proxy.Response) string {
 	var v struct {
 		Error json.RawMessage `json:"error"`
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nemo-edge/nemo/invoker/wire"
+	"github.com/nemo-edge/nemo/pool/proxy"
 )
 
 // runner is the activation.Runner shape of CONTRACTS.md (declared here: the lead's package may not exist).
@@ -35,7 +36,7 @@ type leadJob struct {
 }
 
 type leadOutcome struct {
-	Response       wire.ActivationResponse
+	Response       proxy.Response
 	Logs           []string
 	InitDuration   time.Duration
 	Start, End     time.Time
@@ -157,7 +158,7 @@ func TestManagerColdThenWarmRun(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "cold", o.ContainerState)
 	assert.Equal(t, 5*time.Millisecond, o.InitDuration)
-	assert.Equal(t, wire.StatusSuccess, o.Response.StatusCode)
+	assert.Equal(t, proxy.StatusSuccess, o.Response.StatusCode)
 	assert.Len(t, o.Logs, 1)
 	require.NotNil(t, early, "onRunDone not called")
 	assert.Equal(t, 1, runsAtEarly, "onRunDone comes once /run returned")
@@ -195,7 +196,7 @@ func TestManagerRunBodyPerActivation(t *testing.T) {
 		mu.Lock()
 		runBodies = append(runBodies, string(body))
 		mu.Unlock()
-		return RunResult{Response: wire.ActivationResponse{Result: json.RawMessage(`{}`)}}
+		return RunResult{Response: proxy.Response{Result: json.RawMessage(`{}`)}}
 	}
 	m := newTestManager(t, testManagerConfig(), fb)
 	for _, id := range []string{"x1", "x2"} {
@@ -238,7 +239,7 @@ func TestManagerLoadMemoryReturnsToZero(t *testing.T) {
 				errs <- err
 				return
 			}
-			if o.Response.StatusCode != wire.StatusSuccess {
+			if o.Response.StatusCode != proxy.StatusSuccess {
 				errs <- fmt.Errorf("a%d: status %d", i, o.Response.StatusCode)
 			}
 			mu.Lock()
@@ -273,7 +274,7 @@ func TestManagerStartFailure(t *testing.T) {
 		case strings.Contains(name, "plain"):
 			return errors.New("docker run exit 125")
 		case strings.Contains(name, "pull"):
-			return &CreateError{Response: wire.ErrorResponse(wire.StatusDeveloperError, "Failed to pull container image 'x'."),
+			return &CreateError{Response: proxy.ErrorResponse(proxy.StatusDeveloperError, "Failed to pull container image 'x'."),
 				Err: errors.New("pull failed")}
 		}
 		return nil
@@ -285,7 +286,7 @@ func TestManagerStartFailure(t *testing.T) {
 
 	o, err := m.Run(t.Context(), testJob("s2", "guest/pull", 256, 1), nil)
 	require.NoError(t, err)
-	assert.Equal(t, wire.StatusDeveloperError, o.Response.StatusCode)
+	assert.Equal(t, proxy.StatusDeveloperError, o.Response.StatusCode)
 	assert.Contains(t, string(o.Response.Result), "Failed to pull")
 
 	assert.Zero(t, m.Snapshot().UsedMB, "memory of failed starts is returned")
@@ -295,7 +296,7 @@ func TestManagerStartFailure(t *testing.T) {
 func TestManagerInitFailure(t *testing.T) {
 	fb := newFakeBackend()
 	fb.initResult = func(name string, body []byte) InitResult {
-		return InitResult{Response: wire.ErrorResponse(wire.StatusDeveloperError, "The action failed during initialization."),
+		return InitResult{Response: proxy.ErrorResponse(proxy.StatusDeveloperError, "The action failed during initialization."),
 			Duration: 7 * time.Millisecond}
 	}
 	fb.logResult = func(string) LogResult { return LogResult{Lines: []string{"init log"}} }
@@ -303,7 +304,7 @@ func TestManagerInitFailure(t *testing.T) {
 
 	o, err := m.Run(t.Context(), testJob("i1", "guest/bad", 256, 1), func(*Outcome) { t.Error("onRunDone without /run") })
 	require.NoError(t, err)
-	assert.Equal(t, wire.StatusDeveloperError, o.Response.StatusCode)
+	assert.Equal(t, proxy.StatusDeveloperError, o.Response.StatusCode)
 	assert.Equal(t, 7*time.Millisecond, o.InitDuration)
 	assert.Equal(t, []string{"init log"}, o.Logs)
 	assert.Equal(t, "cold", o.ContainerState)
@@ -338,7 +339,7 @@ func TestManagerInitFailure(t *testing.T) {
 	wg.Wait()
 	for _, o := range outs {
 		require.NotNil(t, o)
-		assert.Equal(t, wire.StatusDeveloperError, o.Response.StatusCode)
+		assert.Equal(t, proxy.StatusDeveloperError, o.Response.StatusCode)
 	}
 	assert.Equal(t, 2, fb.count("init"))
 }
@@ -349,11 +350,11 @@ func TestManagerDestroyOnErrors(t *testing.T) {
 		run  RunResult
 		logs LogResult
 	}{
-		{"developer error", RunResult{Response: wire.ErrorResponse(wire.StatusDeveloperError, "boom")}, LogResult{}},
-		{"whisk error", RunResult{Response: wire.ErrorResponse(wire.StatusWhiskError, "boom")}, LogResult{}},
-		{"timeout", RunResult{Response: wire.ErrorResponse(wire.StatusDeveloperError, wire.MsgTimeout(5000)), TimedOut: true}, LogResult{}},
-		{"oom", RunResult{Response: wire.ErrorResponse(wire.StatusDeveloperError, wire.MsgMemoryExhausted), Dead: true}, LogResult{}},
-		{"log failure", RunResult{Response: wire.ActivationResponse{Result: json.RawMessage(`{}`)}}, LogResult{Failed: true}},
+		{"developer error", RunResult{Response: proxy.ErrorResponse(proxy.StatusDeveloperError, "boom")}, LogResult{}},
+		{"whisk error", RunResult{Response: proxy.ErrorResponse(proxy.StatusWhiskError, "boom")}, LogResult{}},
+		{"timeout", RunResult{Response: proxy.ErrorResponse(proxy.StatusDeveloperError, proxy.MsgTimeout(5000)), TimedOut: true}, LogResult{}},
+		{"oom", RunResult{Response: proxy.ErrorResponse(proxy.StatusDeveloperError, proxy.MsgMemoryExhausted), Dead: true}, LogResult{}},
+		{"log failure", RunResult{Response: proxy.Response{Result: json.RawMessage(`{}`)}}, LogResult{Failed: true}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -375,7 +376,7 @@ func TestManagerDestroyOnErrors(t *testing.T) {
 	t.Run("application error keeps the container", func(t *testing.T) {
 		fb := newFakeBackend()
 		fb.runResult = func(string, []byte) RunResult {
-			return RunResult{Response: wire.ErrorResponse(wire.StatusApplicationError, "app")}
+			return RunResult{Response: proxy.ErrorResponse(proxy.StatusApplicationError, "app")}
 		}
 		m := newTestManager(t, testManagerConfig(), fb)
 		for _, id := range []string{"e1", "e2"} {
@@ -684,7 +685,7 @@ func TestManagerDestroysContainerReportedDead(t *testing.T) {
 	o, err = m.Run(t.Context(), testJob("a2", "guest/hello", 256, 1), nil)
 	require.NoError(t, err)
 	assert.Equal(t, "cold", o.ContainerState, "a new container, not the dead one")
-	assert.Equal(t, wire.StatusSuccess, o.Response.StatusCode)
+	assert.Equal(t, proxy.StatusSuccess, o.Response.StatusCode)
 	assert.Equal(t, 2, fb.count("create"))
 	assert.Equal(t, ManagerStats{Died: 1}, m.Stats(), "the second report counted nothing")
 }
@@ -704,15 +705,15 @@ func TestManagerReschedulesRunThatNeverReachedTheAction(t *testing.T) {
 	}
 	fb.runResult = func(name string, body []byte) RunResult {
 		if name == first {
-			return RunResult{Response: wire.ErrorResponse(wire.StatusDeveloperError, wire.MsgAbnormalRun), Dead: true, Reschedule: true}
+			return RunResult{Response: proxy.ErrorResponse(proxy.StatusDeveloperError, proxy.MsgAbnormalRun), Dead: true, Reschedule: true}
 		}
-		return RunResult{Response: wire.ActivationResponse{StatusCode: wire.StatusSuccess, Result: json.RawMessage(`{"ok":true}`)}}
+		return RunResult{Response: proxy.Response{StatusCode: proxy.StatusSuccess, Result: json.RawMessage(`{"ok":true}`)}}
 	}
 	fb.mu.Unlock()
 
 	o, err = m.Run(t.Context(), testJob("a2", "guest/hello", 256, 1), nil)
 	require.NoError(t, err)
-	assert.Equal(t, wire.StatusSuccess, o.Response.StatusCode, "run on a new container, not blamed on the action")
+	assert.Equal(t, proxy.StatusSuccess, o.Response.StatusCode, "run on a new container, not blamed on the action")
 	assert.Equal(t, "cold", o.ContainerState)
 	assert.Equal(t, 2, fb.count("create"))
 	eventually(t, "the gone container removed", func() bool {
@@ -728,7 +729,7 @@ func TestManagerReschedulesRunThatNeverReachedTheAction(t *testing.T) {
 // A 503 from /init is OpenWhisk's ContainerHealthError: the activation moves to a new container, at most
 // MaxReschedules times; after that the init error is the activation's answer.
 func TestManagerMovesActivationOffUnhealthyInit(t *testing.T) {
-	unhealthy := InitResult{Response: wire.ErrorResponse(wire.StatusDeveloperError, "unhealthy"), Dead: true, Reschedule: true}
+	unhealthy := InitResult{Response: proxy.ErrorResponse(proxy.StatusDeveloperError, "unhealthy"), Dead: true, Reschedule: true}
 	t.Run("once", func(t *testing.T) {
 		fb := newFakeBackend()
 		first := ""
@@ -742,7 +743,7 @@ func TestManagerMovesActivationOffUnhealthyInit(t *testing.T) {
 		m := newTestManager(t, testManagerConfig(), fb)
 		o, err := m.Run(t.Context(), testJob("a1", "guest/hello", 256, 1), nil)
 		require.NoError(t, err)
-		assert.Equal(t, wire.StatusSuccess, o.Response.StatusCode)
+		assert.Equal(t, proxy.StatusSuccess, o.Response.StatusCode)
 		assert.Equal(t, 2, fb.count("create"), "a second container")
 		assert.Equal(t, ManagerStats{Rescheduled: 1}, m.Stats())
 		eventually(t, "the unhealthy container removed", func() bool { return fb.count("remove") >= 1 })
@@ -755,7 +756,7 @@ func TestManagerMovesActivationOffUnhealthyInit(t *testing.T) {
 		m := newTestManager(t, cfg, fb)
 		o, err := m.Run(t.Context(), testJob("a1", "guest/hello", 256, 1), nil)
 		require.NoError(t, err)
-		assert.Equal(t, wire.StatusDeveloperError, o.Response.StatusCode, "the init error, once moving gave up")
+		assert.Equal(t, proxy.StatusDeveloperError, o.Response.StatusCode, "the init error, once moving gave up")
 		assert.Equal(t, 3, fb.count("create"), "the first container and two moves")
 		assert.Equal(t, ManagerStats{Rescheduled: 2}, m.Stats())
 	})

@@ -29,6 +29,7 @@ import (
 	"github.com/nemo-edge/nemo/invoker/wire"
 	"github.com/nemo-edge/nemo/pool"
 	"github.com/nemo-edge/nemo/pool/docker"
+	"github.com/nemo-edge/nemo/pool/proxy"
 )
 
 // Options configures Run.
@@ -424,7 +425,7 @@ func checkResult(res callResult, aid string) error {
 	if !ok || rm.Activation == nil {
 		return fmt.Errorf("%w: first ack of %s is %T, want a Result with the activation", ErrHarness, aid, res.Ack)
 	}
-	if rm.Activation.Response.StatusCode != wire.StatusSuccess {
+	if rm.Activation.Response.StatusCode != proxy.StatusSuccess {
 		return fmt.Errorf("%w: %s failed: %s", ErrHarness, aid, rm.Activation.Response.Result)
 	}
 	return nil
@@ -546,7 +547,7 @@ func (r *run) warmPhase(ctx context.Context) ([]warmRep, error) {
 			t0 := time.Now()
 			rr := r.floor.Run(ctx, h, body, time.Minute)
 			t1 := time.Now()
-			if rr.Response.StatusCode != wire.StatusSuccess {
+			if rr.Response.StatusCode != proxy.StatusSuccess {
 				return nil, fmt.Errorf("%w: bare /run: %s", ErrHarness, rr.Response.Result)
 			}
 			lr := r.floor.Logs(ctx, h, logLimitBytes, true)

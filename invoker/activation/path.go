@@ -12,6 +12,7 @@ import (
 	"github.com/nemo-edge/nemo/invoker/store"
 	"github.com/nemo-edge/nemo/invoker/wire"
 	"github.com/nemo-edge/nemo/pool"
+	"github.com/nemo-edge/nemo/pool/proxy"
 )
 
 // Job and Outcome are the pool's: the pool.Manager and scheduler.Invoker implement Runner over them.
@@ -182,7 +183,7 @@ func (p *Path) process(ctx context.Context, it Item) Result {
 	}
 
 	if p.cfg.Blocked != nil && p.cfg.Blocked(msg.User.Namespace.Name) {
-		act := wire.FallbackActivation(msg, wire.ErrorResponse(wire.StatusApplicationError, wire.MsgBlacklisted), p.nowMillis())
+		act := wire.FallbackActivation(msg, proxy.ErrorResponse(proxy.StatusApplicationError, wire.MsgBlacklisted), p.nowMillis())
 		log.Warn().Str("namespace", msg.User.Namespace.Name).Msg("namespace is blacklisted; not invoked, not stored")
 		// Blacklist acks are always sent as for a non-blocking invocation: shrunk.
 		p.sendAck(ctx, msg, wire.NewCombinedMessage(msg.TransID, act, p.cfg.Instance).Shrink(), act, log)
@@ -196,7 +197,7 @@ func (p *Path) process(ctx context.Context, it Item) Result {
 				Msg("locked parameters but no parameter-storage key configured; the action gets them encrypted")
 		} else if err := msg.Unlock(p.cfg.ParameterKey); err != nil {
 			// OpenWhisk fails such an activation with an invoker exception: a whisk error.
-			act := wire.FallbackActivation(msg, wire.ErrorResponse(wire.StatusWhiskError, wire.MsgAbnormalRun), p.nowMillis())
+			act := wire.FallbackActivation(msg, proxy.ErrorResponse(proxy.StatusWhiskError, proxy.MsgAbnormalRun), p.nowMillis())
 			log.Error().Err(err).Msg("cannot decrypt the activation's locked parameters (is the parameter-storage key the controller's?)")
 			p.finishCombined(ctx, msg, act, log)
 			return ResultUnlockFailed
@@ -213,7 +214,7 @@ func (p *Path) process(ctx context.Context, it Item) Result {
 	}
 	runtime, err := p.cfg.Manifest.ResolveExec(&action.Exec)
 	if err != nil {
-		act := wire.FallbackActivation(msg, wire.ErrorResponse(wire.StatusWhiskError, wire.MsgVersionIncompatible), p.nowMillis())
+		act := wire.FallbackActivation(msg, proxy.ErrorResponse(proxy.StatusWhiskError, wire.MsgVersionIncompatible), p.nowMillis())
 		log.Error().Err(err).Str("kind", action.Exec.Kind).Msg("action kind is not in the runtimes manifest")
 		p.finishCombined(ctx, msg, act, log)
 		return ResultFetchFailed
@@ -245,7 +246,7 @@ func (p *Path) run(ctx context.Context, msg *wire.ActivationMessage, action *wir
 	o, err := p.runner.Run(ctx, job, onRunDone)
 	if err != nil {
 		// /run never happened, so no Result went out: the answer is one Combined ack.
-		resp := wire.ErrorResponse(wire.StatusWhiskError, wire.MsgProvisionFailed)
+		resp := proxy.ErrorResponse(proxy.StatusWhiskError, proxy.MsgProvisionFailed)
 		act := wire.FallbackActivation(msg, resp, p.nowMillis())
 		act.Annotations = wire.Annotations(wire.AnnotationInput{
 			Limits: action.Limits, Path: action.FullyQualifiedName(), Kind: action.Exec.Kind,
@@ -492,18 +493,18 @@ func (p *Path) nowMillis() int64 { return p.cfg.Now().UnixMilli() }
 
 func statusLabel(code int) string {
 	switch code {
-	case wire.StatusSuccess:
+	case proxy.StatusSuccess:
 		return "success"
-	case wire.StatusApplicationError:
+	case proxy.StatusApplicationError:
 		return "application_error"
-	case wire.StatusDeveloperError:
+	case proxy.StatusDeveloperError:
 		return "developer_error"
 	default:
 		return "whisk_error"
 	}
 }
 
-func resultText(r wire.ActivationResponse) string { return string(r.Result) }
+func resultText(r proxy.Response) string { return string(r.Result) }
 
 func derefInt64(p *int64) int64 {
 	if p == nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/nemo-edge/nemo/invoker/metrics"
 	"github.com/nemo-edge/nemo/invoker/store"
 	"github.com/nemo-edge/nemo/invoker/wire"
+	"github.com/nemo-edge/nemo/pool/proxy"
 )
 
 const fixtures = "../wire/testdata/fixtures"
@@ -165,7 +166,7 @@ var t0 = time.UnixMilli(1717236920000)
 func successOutcome() *Outcome {
 	size := 26
 	return &Outcome{
-		Response:       wire.ActivationResponse{StatusCode: 0, Result: json.RawMessage(`{"payload":"Hello World"}`), Size: &size},
+		Response:       proxy.Response{StatusCode: 0, Result: json.RawMessage(`{"payload":"Hello World"}`), Size: &size},
 		Logs:           []string{"2024-06-01T10:15:20.649123456Z stdout: hello World"},
 		InitDuration:   37 * time.Millisecond,
 		Start:          t0.Add(645 * time.Millisecond),
@@ -340,7 +341,7 @@ func TestMissingActionGetsApplicationErrorCombinedAck(t *testing.T) {
 			}
 			rec := h.store.records["guest/c7a9e52b1f0d4e3ab9e52b1f0d5e3a77"]
 			require.NotNil(t, rec, "fallback activations are stored")
-			assert.Equal(t, wire.StatusApplicationError, rec.Response.StatusCode)
+			assert.Equal(t, proxy.StatusApplicationError, rec.Response.StatusCode)
 			assert.Zero(t, h.runner.calls)
 		})
 	}
@@ -396,14 +397,14 @@ func TestProvisioningFailureIsWhiskErrorCombined(t *testing.T) {
 	require.Len(t, h.acks.acks, 1)
 	f := ackFields(t, h.acks.acks[0].body)
 	assert.JSONEq(t, `true`, string(f["isSystemError"]))
-	assert.Contains(t, string(f["response"]), wire.MsgProvisionFailed)
+	assert.Contains(t, string(f["response"]), proxy.MsgProvisionFailed)
 }
 
 func TestInitFailureOnBlockingSplitIsOneCombinedAck(t *testing.T) {
 	h := newHarness(t, nil)
 	h.store.actions["guest/hello"] = helloAction(t, 10)
 	o := successOutcome()
-	o.Response = wire.ErrorResponse(wire.StatusDeveloperError, "boom")
+	o.Response = proxy.ErrorResponse(proxy.StatusDeveloperError, "boom")
 	h.runner.outcome, h.runner.skipRun = o, true
 	h.path.Process(context.Background(), Item{Value: blockingMsg(t)})
 	require.Len(t, h.acks.acks, 1)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nemo-edge/nemo/invoker/store"
 	"github.com/nemo-edge/nemo/invoker/wire"
+	"github.com/nemo-edge/nemo/pool/proxy"
 )
 
 var revRE = regexp.MustCompile(`^([0-9]+)-[0-9a-f]{32}$`)
@@ -243,7 +244,7 @@ func TestGetActionNotFound(t *testing.T) {
 	s := newTestStore(t)
 	_, err := s.GetAction(t.Context(), "guest/missing", "")
 	require.ErrorIs(t, err, store.ErrNotFound)
-	assert.Equal(t, wire.ErrorResponse(wire.StatusApplicationError, wire.MsgActionNotFound), store.FetchErrorResponse(err),
+	assert.Equal(t, proxy.ErrorResponse(proxy.StatusApplicationError, wire.MsgActionNotFound), store.FetchErrorResponse(err),
 		"the CouchDB store's fetch-error mapping applies unchanged")
 
 	_, err = s.GetAction(t.Context(), "", "")
@@ -255,7 +256,7 @@ func TestGetActionNotExecutable(t *testing.T) {
 	id, _ := putNew(t, s, "action-doc-sequence.json")
 	_, err := s.GetAction(t.Context(), id, "")
 	require.ErrorIs(t, err, store.ErrNotFetchable)
-	assert.Equal(t, wire.ErrorResponse(wire.StatusWhiskError, wire.MsgActionNotFetched), store.FetchErrorResponse(err))
+	assert.Equal(t, proxy.ErrorResponse(proxy.StatusWhiskError, wire.MsgActionNotFetched), store.FetchErrorResponse(err))
 }
 
 func TestGetActionCorruptFile(t *testing.T) {
@@ -274,7 +275,7 @@ func TestGetActionCorruptFile(t *testing.T) {
 		require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
 		_, err := s.GetAction(t.Context(), "guest/broken", "")
 		require.ErrorIs(t, err, store.ErrUnreadable, name)
-		assert.Equal(t, wire.ErrorResponse(wire.StatusWhiskError, wire.MsgVersionIncompatible), store.FetchErrorResponse(err), name)
+		assert.Equal(t, proxy.ErrorResponse(proxy.StatusWhiskError, wire.MsgVersionIncompatible), store.FetchErrorResponse(err), name)
 	}
 
 	// A corrupt stored revision is not overwritten by a seed: the bytes survive for a human to inspect.

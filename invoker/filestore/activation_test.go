@@ -17,6 +17,7 @@ import (
 
 	"github.com/nemo-edge/nemo/invoker/store"
 	"github.com/nemo-edge/nemo/invoker/wire"
+	"github.com/nemo-edge/nemo/pool/proxy"
 )
 
 // sampleActivation is the success fixture (compacted, as records are stored) re-keyed to namespace/id.
@@ -64,7 +65,7 @@ func TestPutActivationConflictKeepsFirstRecord(t *testing.T) {
 	require.NoError(t, s.PutActivation(t.Context(), first))
 
 	second := sampleActivation(t, "guest", activationID(1))
-	second.Response = wire.ErrorResponse(wire.StatusWhiskError, "a different outcome")
+	second.Response = proxy.ErrorResponse(proxy.StatusWhiskError, "a different outcome")
 	err := s.PutActivation(t.Context(), second)
 	require.ErrorIs(t, err, store.ErrConflict)
 

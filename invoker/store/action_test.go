@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nemo-edge/nemo/invoker/wire"
+	"github.com/nemo-edge/nemo/pool/proxy"
 )
 
 func nopLogger() zerolog.Logger { return zerolog.Nop() }
@@ -366,11 +367,11 @@ func TestGetActionErrorMapping(t *testing.T) {
 		status  int
 		msg     string
 	}{
-		{"missing", nil, "guest/nothing", false, ErrNotFound, wire.StatusApplicationError, wire.MsgActionNotFound},
-		{"deleted", fixture(t, "action-doc-health.json"), "whisk.system/invokerHealthTestAction0", true, ErrNotFound, wire.StatusApplicationError, wire.MsgActionNotFound},
-		{"entity type mismatch", []byte(notAction), "whisk.system/invokerHealthTestAction0", false, ErrUnreadable, wire.StatusWhiskError, wire.MsgVersionIncompatible},
-		{"undecodable", []byte(`{"_id":"guest/bad","_rev":"1-a","entityType":"action","exec":42}`), "guest/bad", false, ErrUnreadable, wire.StatusWhiskError, wire.MsgVersionIncompatible},
-		{"sequence", fixture(t, "action-doc-sequence.json"), "guest/hello-seq", false, ErrNotFetchable, wire.StatusWhiskError, wire.MsgActionNotFetched},
+		{"missing", nil, "guest/nothing", false, ErrNotFound, proxy.StatusApplicationError, wire.MsgActionNotFound},
+		{"deleted", fixture(t, "action-doc-health.json"), "whisk.system/invokerHealthTestAction0", true, ErrNotFound, proxy.StatusApplicationError, wire.MsgActionNotFound},
+		{"entity type mismatch", []byte(notAction), "whisk.system/invokerHealthTestAction0", false, ErrUnreadable, proxy.StatusWhiskError, wire.MsgVersionIncompatible},
+		{"undecodable", []byte(`{"_id":"guest/bad","_rev":"1-a","entityType":"action","exec":42}`), "guest/bad", false, ErrUnreadable, proxy.StatusWhiskError, wire.MsgVersionIncompatible},
+		{"sequence", fixture(t, "action-doc-sequence.json"), "guest/hello-seq", false, ErrNotFetchable, proxy.StatusWhiskError, wire.MsgActionNotFetched},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -395,7 +396,7 @@ func TestGetActionErrorMapping(t *testing.T) {
 
 func TestFetchErrorResponseForUnavailable(t *testing.T) {
 	resp := FetchErrorResponse(ErrUnavailable)
-	require.Equal(t, wire.StatusWhiskError, resp.StatusCode)
+	require.Equal(t, proxy.StatusWhiskError, resp.StatusCode)
 	require.JSONEq(t, `{"error":"Action could not be fetched."}`, string(resp.Result))
 }
 

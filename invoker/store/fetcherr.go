@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/nemo-edge/nemo/invoker/wire"
+	"github.com/nemo-edge/nemo/pool/proxy"
 )
 
 // FetchErrorResponse is the activation response OpenWhisk records when GetAction fails
@@ -11,13 +12,13 @@ import (
 //   - ErrNotFound → application error "Action could not be found or may have been deleted.";
 //   - ErrUnreadable → whisk error "Action version is not compatible and cannot be invoked.";
 //   - anything else (ErrNotFetchable, ErrUnavailable, ...) → whisk error "Action could not be fetched.".
-func FetchErrorResponse(err error) wire.ActivationResponse {
+func FetchErrorResponse(err error) proxy.Response {
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return wire.ErrorResponse(wire.StatusApplicationError, wire.MsgActionNotFound)
+		return proxy.ErrorResponse(proxy.StatusApplicationError, wire.MsgActionNotFound)
 	case errors.Is(err, ErrUnreadable):
-		return wire.ErrorResponse(wire.StatusWhiskError, wire.MsgVersionIncompatible)
+		return proxy.ErrorResponse(proxy.StatusWhiskError, wire.MsgVersionIncompatible)
 	default:
-		return wire.ErrorResponse(wire.StatusWhiskError, wire.MsgActionNotFetched)
+		return proxy.ErrorResponse(proxy.StatusWhiskError, wire.MsgActionNotFetched)
 	}
 }

@@ -5,9 +5,8 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/nemo-edge/nemo/pool/proxy"
 	"github.com/stretchr/testify/require"
-
-	"github.com/nemo-edge/nemo/invoker/wire"
 )
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
@@ -19,7 +18,7 @@ func jsonString(s string) string {
 }
 
 // mustErrorText extracts result.error of an error response.
-func mustErrorText(t testing.TB, r wire.ActivationResponse) string {
+func mustErrorText(t testing.TB, r proxy.Response) string {
 	t.Helper()
 	var body struct {
 		Error string `json:"error"`

@@ -27,7 +27,7 @@
 // "dedicatedNamespaces" (2021+ controllers require them); pings always carry "isEnabled" (2022+); acks use
 // "instance", never the pre-1.0 "invoker"; userMemory is written "<bytes> B" and read with B/K/KB/M/MB/G/GB;
 // ActivationMessage content may be an array (post-1.0.0); the /run not-JSON message uses the ef725a6/HEAD
-// wording (MsgNotJSON), with the 1.0.0 wording kept as MsgNotJSONLegacy.
+// wording (proxy.MsgNotJSON), with the 1.0.0 wording kept as proxy.MsgNotJSONLegacy.
 //
 // It must not touch: any I/O. No Kafka, HTTP, CouchDB, Docker or file access, no clocks (callers pass "now"),
 // no logging. Transport and storage packages (invoker/messaging, invoker/store, pool/docker) use these types.

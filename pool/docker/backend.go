@@ -19,8 +19,8 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/rs/zerolog"
 
-	"github.com/nemo-edge/nemo/invoker/wire"
 	"github.com/nemo-edge/nemo/pool"
+	"github.com/nemo-edge/nemo/pool/proxy"
 )
 
 // Backend implements pool.Backend on a Docker engine. It is safe for concurrent use.
@@ -138,7 +138,7 @@ func (b *Backend) Create(ctx context.Context, name string, spec pool.Spec) (pool
 		b.removeQuietly(ctx, created.ID, log)
 		if strings.Contains(err.Error(), "executable file not found") {
 			return nil, &pool.CreateError{
-				Response: wire.ErrorResponse(wire.StatusDeveloperError, wire.MsgCommandNotFound(spec.Image)),
+				Response: proxy.ErrorResponse(proxy.StatusDeveloperError, proxy.MsgCommandNotFound(spec.Image)),
 				Err:      fmt.Errorf("%w: %s: %v", ErrStart, name, err),
 			}
 		}
@@ -227,7 +227,7 @@ func imageMissing(spec pool.Spec, err error) error {
 	wrapped := fmt.Errorf("%w: %s: %v", ErrImageNotFound, spec.Image, err)
 	if spec.Kind == "blackbox" && latestOrUntagged(spec.Image) {
 		return &pool.CreateError{
-			Response: wire.ErrorResponse(wire.StatusDeveloperError, wire.MsgImagePullFailed(spec.Image)),
+			Response: proxy.ErrorResponse(proxy.StatusDeveloperError, proxy.MsgImagePullFailed(spec.Image)),
 			Err:      wrapped,
 		}
 	}
@@ -255,7 +255,7 @@ func (b *Backend) removeQuietly(ctx context.Context, id string, log zerolog.Logg
 func (b *Backend) Init(ctx context.Context, h pool.Handle, body []byte, timeout time.Duration) pool.InitResult {
 	c, err := b.container(h)
 	if err != nil {
-		return pool.InitResult{Response: wire.ErrorResponse(wire.StatusWhiskError, wire.MsgAbnormalInit), Dead: true}
+		return pool.InitResult{Response: proxy.ErrorResponse(proxy.StatusWhiskError, proxy.MsgAbnormalInit), Dead: true}
 	}
 	start := time.Now()
 	ictx, cancel := context.WithDeadline(ctx, start.Add(timeout))
@@ -298,7 +298,7 @@ func (b *Backend) Run(ctx context.Context, h pool.Handle, body []byte, timeout t
 	c, err := b.container(h)
 	if err != nil {
 		now := time.Now()
-		return pool.RunResult{Response: wire.ErrorResponse(wire.StatusWhiskError, wire.MsgAbnormalRun), Start: now, End: now, Dead: true}
+		return pool.RunResult{Response: proxy.ErrorResponse(proxy.StatusWhiskError, proxy.MsgAbnormalRun), Start: now, End: now, Dead: true}
 	}
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -371,7 +371,7 @@ func (b *Backend) Logs(ctx context.Context, h pool.Handle, limitBytes int64, wai
 	}
 	c, err := b.container(h)
 	if err != nil {
-		return pool.LogResult{Lines: []string{wire.InvokerLogLine(b.now(), wire.MsgLogCollectionIssue)}, Failed: true}
+		return pool.LogResult{Lines: []string{proxy.InvokerLogLine(b.now(), proxy.MsgLogCollectionIssue)}, Failed: true}
 	}
 	c.logMu.Lock()
 	defer c.logMu.Unlock()

@@ -1,15 +1,20 @@
-package wire
+package proxy
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 )
 
-// ActivationLogSentinel is written by runtimes to stdout and stderr after each /init and /run; lines containing it
-// are dropped and collection ends after one per stream.
-const ActivationLogSentinel = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
+// LogSentinel is written by runtimes to stdout and stderr after each /init and /run; lines containing it are
+// dropped and collection ends after one per stream.
+const LogSentinel = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
+
+// ErrMalformedLogLine: a Docker json-file line that is not {"log","stream","time"} strings.
+var ErrMalformedLogLine = errors.New("proxy: malformed docker log line")
 
 // DockerLogLine is one line of a docker json-file log: {"log":"…\n","stream":"stdout|stderr","time":"RFC3339Nano"}.
 type DockerLogLine struct {
@@ -18,39 +23,44 @@ type DockerLogLine struct {
 	Time   string
 }
 
-// ParseDockerLogLine decodes one json-file line (without its trailing newline). log, stream and time are required;
-// any other members (docker may add "attrs") are ignored.
+// ParseDockerLogLine decodes one json-file line (without its trailing newline). log, stream and time are
+// required strings; any other members (docker may add "attrs") are ignored.
 func ParseDockerLogLine(line []byte) (DockerLogLine, error) {
-	o, err := decodeObject(line, "docker log line")
-	if err != nil {
-		return DockerLogLine{}, err
+	t := bytes.TrimSpace(line)
+	if len(t) == 0 || t[0] != '{' {
+		return DockerLogLine{}, fmt.Errorf("%w: not a JSON object", ErrMalformedLogLine)
 	}
-	var l DockerLogLine
-	if l.Log, err = o.str("log", true); err != nil {
-		return l, err
+	var v struct {
+		Log    *string `json:"log"`
+		Stream *string `json:"stream"`
+		Time   *string `json:"time"`
 	}
-	if l.Stream, err = o.str("stream", true); err != nil {
-		return l, err
+	if err := json.Unmarshal(t, &v); err != nil {
+		return DockerLogLine{}, fmt.Errorf("%w: %v", ErrMalformedLogLine, err)
 	}
-	if l.Time, err = o.str("time", true); err != nil {
-		return l, err
+	switch {
+	case v.Log == nil:
+		return DockerLogLine{}, fmt.Errorf("%w: missing \"log\"", ErrMalformedLogLine)
+	case v.Stream == nil:
+		return DockerLogLine{}, fmt.Errorf("%w: missing \"stream\"", ErrMalformedLogLine)
+	case v.Time == nil:
+		return DockerLogLine{}, fmt.Errorf("%w: missing \"time\"", ErrMalformedLogLine)
 	}
-	return l, nil
+	return DockerLogLine{Log: *v.Log, Stream: *v.Stream, Time: *v.Time}, nil
 }
 
 // IsSentinel reports whether the line carries the activation sentinel.
-func (l DockerLogLine) IsSentinel() bool { return strings.Contains(l.Log, ActivationLogSentinel) }
+func (l DockerLogLine) IsSentinel() bool { return strings.Contains(l.Log, LogSentinel) }
 
 // Formatted is FormatLogLine(Time, Stream, Log).
 func (l DockerLogLine) Formatted() string { return FormatLogLine(l.Time, l.Stream, l.Log) }
 
 // MarshalJSON writes the json-file form (used to build test logs).
 func (l DockerLogLine) MarshalJSON() ([]byte, error) {
-	w := newWriter()
-	w.str("log", l.Log)
-	w.str("stream", l.Stream)
-	w.str("time", l.Time)
-	return w.bytes()
+	b := append([]byte(`{"log":`), encodeString(l.Log)...)
+	b = append(append(b, `,"stream":`...), encodeString(l.Stream)...)
+	b = append(append(b, `,"time":`...), encodeString(l.Time)...)
+	return append(b, '}'), nil
 }
 
 // FormatLogLine is the activation log format f"$time%-30s $stream: ${log.stripLineEnd}": the time left-justified

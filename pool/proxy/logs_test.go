@@ -1,10 +1,11 @@
-package wire
+package proxy
 
 import (
 	"errors"
 	"strings"
 	"testing"
 	"time"
+
 )
 
 func TestFormatLogLine(t *testing.T) {
@@ -55,7 +56,7 @@ func TestParseDockerLogLine(t *testing.T) {
 		"log a number":   `{"log":1,"stream":"stdout","time":"t"}`,
 		"array":          `["x"]`,
 	} {
-		if _, err := ParseDockerLogLine([]byte(bad)); !errors.Is(err, ErrMalformed) {
+		if _, err := ParseDockerLogLine([]byte(bad)); !errors.Is(err, ErrMalformedLogLine) {
 			t.Errorf("%s: err = %v", name, err)
 		}
 	}
@@ -79,4 +80,13 @@ func TestMessages(t *testing.T) {
 			t.Errorf("got %q, want %q", got, want)
 		}
 	}
+}
+
+func mustMarshal(t *testing.T, f func() ([]byte, error)) []byte {
+	t.Helper()
+	b, err := f()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
