@@ -149,7 +149,11 @@ func States() []State {
 // Events (inputs to Step)
 
 // Event is an input to Pool.Step. The concrete types below are the only implementations.
-type Event interface{ isEvent() }
+type Event interface {
+	isEvent()
+	// Container is the container the event is about; 0 for events about requests or the whole pool.
+	Container() ContainerID
+}
 
 // Request asks for a run of request ID (activation id or any unique string) on a container matching Spec.
 // With Prewarm=true it is the controller's pre-warm of a specific function: a function container is created
@@ -220,6 +224,21 @@ type Tick struct{}
 // their runs.
 type Shutdown struct{}
 
+func (e Started) Container() ContainerID     { return e.C }
+func (e StartFailed) Container() ContainerID { return e.C }
+func (e Initialized) Container() ContainerID { return e.C }
+func (e InitFailed) Container() ContainerID  { return e.C }
+func (e RunFinished) Container() ContainerID { return e.C }
+func (e Removed) Container() ContainerID     { return e.C }
+func (e Destroy) Container() ContainerID     { return e.C }
+func (e Evict) Container() ContainerID       { return e.C }
+func (e Suspend) Container() ContainerID     { return e.C }
+func (e Resume) Container() ContainerID      { return e.C }
+func (Request) Container() ContainerID       { return 0 }
+func (Cancel) Container() ContainerID        { return 0 }
+func (Tick) Container() ContainerID          { return 0 }
+func (Shutdown) Container() ContainerID      { return 0 }
+
 func (Request) isEvent()     {}
 func (Started) isEvent()     {}
 func (StartFailed) isEvent() {}
@@ -242,6 +261,9 @@ func (Shutdown) isEvent()    {}
 type Action interface {
 	isAction()
 	String() string
+	// Container is the container the action is about; 0 for actions about requests only (Buffered,
+	// Reject, Ignored, and Failed of a request canceled before it had a container).
+	Container() ContainerID
 }
 
 // StartKind says how a run got its container (an OpenWhisk log marker; Outcome.ContainerState).
@@ -328,6 +350,18 @@ type Ignored struct {
 	Event  string
 	Reason string
 }
+
+func (a Create) Container() ContainerID { return a.C }
+func (a Init) Container() ContainerID   { return a.C }
+func (a Run) Container() ContainerID    { return a.C }
+func (a Freeze) Container() ContainerID { return a.C }
+func (a Thaw) Container() ContainerID   { return a.C }
+func (a Remove) Container() ContainerID { return a.C }
+func (a Failed) Container() ContainerID { return a.C }
+func (a Warmed) Container() ContainerID { return a.C }
+func (Buffered) Container() ContainerID { return 0 }
+func (Reject) Container() ContainerID   { return 0 }
+func (Ignored) Container() ContainerID  { return 0 }
 
 func (Create) isAction()   {}
 func (Init) isAction()     {}

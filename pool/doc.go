@@ -34,17 +34,29 @@
 //     (or any event) at the time NextDeadline returns so the pause grace, idle timeout and reactive
 //     stem-cell check fire on time.
 //
-// Manager is the thin driver: it owns a Pool behind a mutex, executes actions against a Backend with
-// deadlines (create 60 s, init/run = action timeout, freeze/thaw 10 s, remove 60 s), ticks the pool with a
-// real clock and implements the activation path's Runner (Run), plus Prewarm, Suspend, Resume, Evict,
-// Snapshot and Close for the scheduler and the invoker. With a backend that is also a DeathWatcher it
-// destroys containers that stop behind its back; a run or init the backend marks Reschedule (connection
-// refused, container already stopped, HTTP 503) moves to another container, at most MaxReschedules times.
+// Manager is the thin driver, in three files by idea:
+//
+//   - manager.go, the executor: it owns a Pool behind a mutex, executes its actions against a Backend with
+//     deadlines (create 60 s, init/run = action timeout, freeze/thaw 10 s, remove 60 s), one lane per
+//     container, feeds their outcomes back as events, ticks the pool with a real clock, destroys containers
+//     a DeathWatcher reports dead, and Close drains it.
+//   - run.go, the run of one activation (Manager.Run, the activation path's Runner): a container from the
+//     pool, /init with the context of the activation it was created for, /run, log collection, and what a
+//     failure means — its response, destroying the container, or moving the activation to another
+//     container when the action never saw it (thaw failure, container stopped, connection refused, HTTP
+//     503), at most MaxReschedules times per activation whatever the cause.
+//   - control.go, the API of the function controller and the invoker: Prewarm, Suspend, Resume, Evict,
+//     WaitGone, Snapshot, Container, Lookup.
+//
+// A Job carries no OpenWhisk type: the invoker's activation path builds it (its Spec, time limit, and the
+// functions that build the /init and /run bodies) and the scheduler's Invoker wraps Run around it. What a
+// container answers is described by package pool/proxy, which the backend and the invoker share.
 //
 // # What it must not touch
 //
-// Docker, cgroups and HTTP to the action containers are the Backend's (pool/docker); Kafka, acks and the
-// activation store belong to the invoker's activation path; pre-warm policy (what to warm, when, conflict
+// Docker, cgroups and HTTP to the action containers are the Backend's (pool/docker); Kafka, acks, the
+// activation store and every OpenWhisk message or document belong to the invoker (nothing under pool/
+// imports invoker/); pre-warm policy (what to warm, when, conflict
 // states S1–S4) belongs to the scheduler, which acts only through Request{Prewarm}, Suspend, Resume, Evict
 // and the Evictor it plugs in.
 package pool

@@ -14,61 +14,35 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/nemo-edge/nemo/invoker/wire"
 	"github.com/nemo-edge/nemo/pool/proxy"
 )
 
-// runner is the activation.Runner shape of CONTRACTS.md (declared here: the lead's package may not exist).
+// runner is the activation path's Runner shape, which the Manager implements.
 type runner interface {
 	Run(ctx context.Context, job *Job, onRunDone func(*Outcome)) (*Outcome, error)
 }
 
 var _ runner = (*Manager)(nil)
 
-// leadJob and leadOutcome copy activation.Job/Outcome from CONTRACTS.md: the conversions below compile
-// only while pool.Job/Outcome keep the identical layout the lead's adapter relies on.
-type leadJob struct {
-	Msg     *wire.ActivationMessage
-	Action  *wire.Action
-	Runtime *wire.RuntimeKind
-	TransID string
-	Log     zerolog.Logger
-}
-
-type leadOutcome struct {
-	Response       proxy.Response
-	Logs           []string
-	InitDuration   time.Duration
-	Start, End     time.Time
-	TimedOut       bool
-	WaitStart      time.Time
-	ContainerState string
-	Conflict       string
-}
-
-var (
-	_ = (*Job)((*leadJob)(nil))
-	_ = (*leadOutcome)((*Outcome)(nil))
-)
-
+// testJob is an activation of action ("ns/name") with memMB and concurrency conc. Its bodies are shaped
+// like OpenWhisk's (the invoker builds the real ones), with the activation id and deadline in them.
 func testJob(id, action string, memMB, conc int) *Job {
 	ns, name, _ := strings.Cut(action, "/")
 	return &Job{
-		Msg: &wire.ActivationMessage{
-			TransID:      wire.NewTransID("tid"+id, 1717236980000),
-			Action:       wire.FullyQualifiedName{Path: ns, Name: name},
-			User:         wire.Identity{Subject: ns, Namespace: wire.Namespace{Name: ns, UUID: "uuid"}},
-			ActivationID: id,
-			Content:      json.RawMessage(`{"name":"World"}`),
+		ID: id,
+		Spec: Spec{Key: Key{Namespace: ns, Action: action, ContentHash: "h-" + action}, Kind: "nodejs:20",
+			Image: "openwhisk/action-nodejs-v20:nightly", MemoryMB: memMB, Concurrency: max(conc, 1)},
+		Timeout: 5 * time.Second,
+		InitBody: func(deadline time.Time) ([]byte, error) {
+			return fmt.Appendf(nil, `{"value":{"name":%q,"main":"main","binary":false,"code":"function main(p) { return p }",`+
+				`"env":{"__OW_ACTIVATION_ID":%q,"__OW_DEADLINE":"%d"}}}`, name, id, deadline.UnixMilli()), nil
 		},
-		Action: &wire.Action{
-			Namespace: ns, Name: name,
-			Exec:   wire.Exec{Kind: "nodejs:20", Code: "function main(p) { return p }"},
-			Limits: wire.ActionLimits{TimeoutMs: 5000, MemoryMB: memMB, LogsMB: 10, Concurrency: conc},
+		RunBody: func(deadline time.Time) ([]byte, error) {
+			return fmt.Appendf(nil, `{"value":{"name":"World"},"activation_id":%q,"deadline":"%d"}`, id, deadline.UnixMilli()), nil
 		},
-		Runtime: &wire.RuntimeKind{Kind: "nodejs:20", Image: "openwhisk/action-nodejs-v20:nightly", SentinelledLogs: true},
-		TransID: "tid" + id,
-		Log:     zerolog.Nop(),
+		LogLimit:        10 << 20,
+		SentinelledLogs: true,
+		Log:             zerolog.Nop(),
 	}
 }
 
@@ -457,7 +431,13 @@ func TestManagerReject(t *testing.T) {
 	_, err := m.Run(t.Context(), testJob("r1", "guest/huge", 4096, 1), nil)
 	require.ErrorIs(t, err, ErrRejected)
 	_, err = m.Run(t.Context(), &Job{}, nil)
-	require.ErrorIs(t, err, ErrProvision)
+	require.ErrorIs(t, err, ErrProvision, "a job without bodies")
+	noMemory := testJob("r2", "guest/x", 256, 1)
+	noMemory.Spec.MemoryMB = 0
+	_, err = m.Run(t.Context(), noMemory, nil)
+	require.ErrorIs(t, err, ErrProvision, "a job without memory")
+	_, err = m.Run(t.Context(), nil, nil)
+	require.ErrorIs(t, err, ErrProvision, "no job")
 	assert.Zero(t, fb.count("create"))
 }
 
@@ -465,8 +445,8 @@ func TestManagerPrewarmSuspendResume(t *testing.T) {
 	fb := newFakeBackend()
 	m := newTestManager(t, testManagerConfig(), fb)
 	job := testJob("p", "guest/pw", 256, 1)
-	spec := m.SpecFor(job)
-	init, err := wire.NewInitRequest(job.Action, nil).Marshal()
+	spec := job.Spec
+	init, err := job.InitBody(time.Now().Add(5 * time.Second))
 	require.NoError(t, err)
 
 	// Suspend mid-/init: the freeze must not wait behind the in-flight /init.
@@ -613,35 +593,6 @@ func testLogger(t *testing.T) zerolog.Logger {
 	return zerolog.Nop()
 }
 
-func TestSpecContentHashIsCachedPerRevision(t *testing.T) {
-	m := newTestManager(t, testManagerConfig(), newFakeBackend())
-	a1 := testJob("a1", "guest/hello", 256, 1)
-	a1.Action.Rev = "1-aaa"
-	b1 := testJob("b1", "guest/hello", 256, 1)
-	b1.Action.Rev = "1-aaa"
-	require.Equal(t, m.SpecFor(a1).Key, m.SpecFor(b1).Key)
-	assert.Equal(t, a1.Action.ContentHash(), m.SpecFor(a1).Key.ContentHash)
-
-	c2 := testJob("c2", "guest/hello", 256, 1)
-	c2.Action.Rev = "2-bbb"
-	c2.Action.Exec.Code = "function main(p) { return {changed: true} }"
-	assert.NotEqual(t, m.SpecFor(a1).Key, m.SpecFor(c2).Key, "a new revision with new code is another function")
-	assert.Equal(t, c2.Action.ContentHash(), m.SpecFor(c2).Key.ContentHash)
-}
-
-func TestSpecCarriesTheEdgeFunctionCPUSet(t *testing.T) {
-	cfg := testManagerConfig()
-	cfg.CPUSetFor = func(docID string) string {
-		if docID == "guest/hello" {
-			return "2-3"
-		}
-		return ""
-	}
-	m := newTestManager(t, cfg, newFakeBackend())
-	assert.Equal(t, "2-3", m.SpecFor(testJob("a1", "guest/hello", 256, 1)).CPUSet)
-	assert.Equal(t, "", m.SpecFor(testJob("b1", "guest/other", 256, 1)).CPUSet)
-}
-
 // watchingBackend is the fake backend plus a DeathWatcher whose reports the test triggers.
 type watchingBackend struct {
 	*fakeBackend
@@ -760,4 +711,28 @@ func TestManagerMovesActivationOffUnhealthyInit(t *testing.T) {
 		assert.Equal(t, 3, fb.count("create"), "the first container and two moves")
 		assert.Equal(t, ManagerStats{Rescheduled: 2}, m.Stats())
 	})
+}
+
+// MaxReschedules is one bound per activation, whatever moved it: an unhealthy /init and runs that never
+// reached the action count against the same budget.
+func TestManagerReschedulesAreBoundOncePerActivation(t *testing.T) {
+	fb := newFakeBackend()
+	first := ""
+	fb.initResult = func(name string, body []byte) InitResult {
+		if first == "" || first == name {
+			first = name
+			return InitResult{Response: proxy.ErrorResponse(proxy.StatusDeveloperError, "unhealthy"), Dead: true, Reschedule: true}
+		}
+		return InitResult{OK: true, Duration: time.Millisecond}
+	}
+	fb.runResult = func(string, []byte) RunResult {
+		return RunResult{Response: proxy.ErrorResponse(proxy.StatusDeveloperError, proxy.MsgAbnormalRun), Dead: true, Reschedule: true}
+	}
+	cfg := testManagerConfig()
+	cfg.MaxReschedules = 2
+	m := newTestManager(t, cfg, fb)
+	_, err := m.Run(t.Context(), testJob("a1", "guest/hello", 256, 1), nil)
+	require.ErrorIs(t, err, ErrProvision, "gave up once the activation was moved twice")
+	assert.Equal(t, 3, fb.count("create"), "the first container (503 at /init) and two moves")
+	assert.Equal(t, ManagerStats{Rescheduled: 2}, m.Stats())
 }

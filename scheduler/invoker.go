@@ -10,18 +10,18 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/nemo-edge/nemo/invoker/wire"
 	"github.com/nemo-edge/nemo/pool"
 )
 
 // Manager is the part of pool.Manager the Invoker drives.
 type Manager interface {
 	Run(ctx context.Context, job *pool.Job, onRunDone func(*pool.Outcome)) (*pool.Outcome, error)
-	SpecFor(job *pool.Job) pool.Spec
 	Prewarm(ctx context.Context, spec pool.Spec, initBody []byte, timeout time.Duration) (pool.ContainerID, error)
 	Suspend(ctx context.Context, c pool.ContainerID) error
 	Resume(ctx context.Context, c pool.ContainerID) error
 	Evict(ctx context.Context, c pool.ContainerID) error
+	WaitGone(ctx context.Context, c pool.ContainerID) error
+	Container(c pool.ContainerID) (pool.ContainerInfo, bool)
 	Snapshot() pool.Snapshot
 }
 
@@ -51,6 +51,13 @@ type InvokerConfig struct {
 	// RemoveWait bounds how long the daemon waits for a stopped container to
 	// disappear before the next command of the same tick. Default 2 s.
 	RemoveWait time.Duration
+	// SourceTTL is how long the /init context of a function's last
+	// invocation is kept for pre-warming it after the function was last
+	// invoked; MaxSources bounds how many functions' contexts are kept
+	// (least recently invoked dropped first). A function without one is not
+	// pre-warmed until it is invoked again. Defaults 24 h and 1024.
+	SourceTTL  time.Duration
+	MaxSources int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -64,6 +71,12 @@ func (c InvokerConfig) withDefaults() InvokerConfig {
 	}
 	if c.RemoveWait <= 0 {
 		c.RemoveWait = 2 * time.Second
+	}
+	if c.SourceTTL <= 0 {
+		c.SourceTTL = 24 * time.Hour
+	}
+	if c.MaxSources <= 0 {
+		c.MaxSources = 1024
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -84,8 +97,10 @@ type Invoker struct {
 	log  zerolog.Logger
 	mu   sync.Mutex
 	ctrl *Controller
-	jobs map[pool.Key]*pool.Job // latest job per function: /init context for pre-warms
-	seq  uint64
+	// sources hold, per function, the /init context of its latest invocation (a pre-warm initialises with
+	// it); pruned by SourceTTL and MaxSources.
+	sources map[pool.Key]prewarmSource
+	seq     uint64
 
 	mgr Manager
 	// heldBack is set by the harvester's QoS guard (SuspendPrewarms): no pre-warm starts while an NF
@@ -104,11 +119,11 @@ func NewInvoker(cfg InvokerConfig, h Harvester, log zerolog.Logger) *Invoker {
 		h = NoopHarvester{}
 	}
 	return &Invoker{
-		cfg:  cfg,
-		h:    h,
-		log:  log.With().Str("component", "scheduler").Logger(),
-		ctrl: NewController(cfg.Controller),
-		jobs: map[pool.Key]*pool.Job{},
+		cfg:     cfg,
+		h:       h,
+		log:     log.With().Str("component", "scheduler").Logger(),
+		ctrl:    NewController(cfg.Controller),
+		sources: map[pool.Key]prewarmSource{},
 	}
 }
 
@@ -183,15 +198,15 @@ func (i *Invoker) Run(ctx context.Context, job *pool.Job, onRunDone func(*pool.O
 	if mgr == nil {
 		return nil, ErrNotStarted
 	}
-	if job == nil || job.Msg == nil || job.Action == nil {
+	if job == nil || job.InitBody == nil {
 		return mgr.Run(ctx, job, onRunDone) // the pool reports the bad job
 	}
-	spec := mgr.SpecFor(job)
+	spec := job.Spec
 	snap := mgr.Snapshot()
 	i.mu.Lock()
 	i.seq++
-	id := fmt.Sprintf("%s#%d", job.Msg.ActivationID, i.seq)
-	i.jobs[spec.Key] = job
+	id := fmt.Sprintf("%s#%d", job.ID, i.seq)
+	i.sources[spec.Key] = prewarmSource{initBody: job.InitBody, lastUsed: i.cfg.Now()}
 	d := i.ctrl.Begin(i.cfg.Now(), id, spec, snap)
 	i.mu.Unlock()
 	log := job.Log.With().Str("component", "scheduler").Str("state", d.State.String()).Logger()
@@ -264,38 +279,18 @@ func (i *Invoker) exec(ctx context.Context, mgr Manager, cmds []Command, log zer
 	}
 }
 
-// waitRemoved waits (bounded) until c is gone, so the memory it frees is
-// there for the next command of the same tick.
+// waitRemoved waits (bounded by RemoveWait) until c is gone, so the memory
+// it frees is there for the next command of the same tick.
 func (i *Invoker) waitRemoved(ctx context.Context, mgr Manager, c pool.ContainerID) {
-	deadline := time.NewTimer(i.cfg.RemoveWait)
-	defer deadline.Stop()
-	poll := time.NewTicker(10 * time.Millisecond)
-	defer poll.Stop()
-	for {
-		gone := true
-		for _, ci := range mgr.Snapshot().Containers {
-			if ci.C == c {
-				gone = false
-				break
-			}
-		}
-		if gone {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-deadline.C:
-			return
-		case <-poll.C:
-		}
-	}
+	wctx, cancel := context.WithTimeout(ctx, i.cfg.RemoveWait)
+	defer cancel()
+	_ = mgr.WaitGone(wctx, c)
 }
 
 func (i *Invoker) prewarm(mgr Manager, p Prewarm, log zerolog.Logger) {
 	defer i.wg.Done()
 	i.mu.Lock()
-	job := i.jobs[p.Spec.Key]
+	src, known := i.sources[p.Spec.Key]
 	ctx := i.ctx
 	i.mu.Unlock()
 	fail := func(rejected bool, err error) {
@@ -308,11 +303,11 @@ func (i *Invoker) prewarm(mgr Manager, p Prewarm, log zerolog.Logger) {
 		i.mu.Unlock()
 		log.Debug().Err(err).Str("function", p.Spec.Key.String()).Msg("pre-warm not done")
 	}
-	if job == nil {
-		fail(false, errors.New("no activation seen to build the /init body"))
+	if !known {
+		fail(false, errors.New("no recent invocation to build the /init body from"))
 		return
 	}
-	body, err := wire.InitBody(job.Msg, job.Action, i.cfg.Now().Add(i.cfg.PrewarmTimeout).UnixMilli())
+	body, err := src.initBody(i.cfg.Now().Add(i.cfg.PrewarmTimeout))
 	if err != nil {
 		fail(false, err)
 		return
@@ -325,10 +320,8 @@ func (i *Invoker) prewarm(mgr Manager, p Prewarm, log zerolog.Logger) {
 		return
 	}
 	var init time.Duration
-	for _, ci := range mgr.Snapshot().Containers {
-		if ci.C == c {
-			init = ci.InitCost
-		}
+	if ci, ok := mgr.Container(c); ok {
+		init = ci.InitCost
 	}
 	i.mu.Lock()
 	i.ctrl.PrewarmDone(i.cfg.Now(), p.ID, true, init)
@@ -350,6 +343,7 @@ func (i *Invoker) daemon(ctx context.Context) {
 		i.mu.Unlock()
 		snap := mgr.Snapshot()
 		i.mu.Lock()
+		i.pruneSourcesLocked()
 		cmds := i.ctrl.Tick(i.cfg.Now(), snap)
 		if i.heldBack {
 			cmds = i.dropPrewarmsLocked(cmds)
@@ -393,4 +387,31 @@ func (i *Invoker) dropPrewarmsLocked(cmds []Command) []Command {
 		kept = append(kept, c)
 	}
 	return kept
+}
+
+// prewarmSource is what the Invoker keeps of a function's latest invocation to pre-warm it.
+type prewarmSource struct {
+	initBody func(deadline time.Time) ([]byte, error)
+	lastUsed time.Time
+}
+
+// pruneSourcesLocked drops the /init contexts of functions not invoked for SourceTTL, then the least
+// recently invoked ones above MaxSources: they hold the activation's message and the action's code.
+func (i *Invoker) pruneSourcesLocked() {
+	now := i.cfg.Now()
+	for k, s := range i.sources {
+		if now.Sub(s.lastUsed) > i.cfg.SourceTTL {
+			delete(i.sources, k)
+		}
+	}
+	for len(i.sources) > i.cfg.MaxSources {
+		var oldest pool.Key
+		var at time.Time
+		for k, s := range i.sources {
+			if at.IsZero() || s.lastUsed.Before(at) {
+				oldest, at = k, s.lastUsed
+			}
+		}
+		delete(i.sources, oldest)
+	}
 }

@@ -3,8 +3,8 @@ package scheduler
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -12,7 +12,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/nemo-edge/nemo/invoker/wire"
 	"github.com/nemo-edge/nemo/pool"
 )
 
@@ -40,7 +39,7 @@ func (f *fakeManager) Calls() []string {
 }
 
 func (f *fakeManager) Run(ctx context.Context, job *pool.Job, onRunDone func(*pool.Outcome)) (*pool.Outcome, error) {
-	f.record("run " + job.Msg.ActivationID)
+	f.record("run " + job.ID)
 	if f.runHook != nil {
 		f.runHook()
 	}
@@ -53,10 +52,6 @@ func (f *fakeManager) Run(ctx context.Context, job *pool.Job, onRunDone func(*po
 		onRunDone(o)
 	}
 	return o, nil
-}
-
-func (f *fakeManager) SpecFor(job *pool.Job) pool.Spec {
-	return pool.Spec{Key: pool.Key{Namespace: "guest", Action: job.Action.FullyQualifiedName()}, Kind: "nodejs:20", MemoryMB: 256, Concurrency: 1}
 }
 
 func (f *fakeManager) Prewarm(ctx context.Context, spec pool.Spec, body []byte, timeout time.Duration) (pool.ContainerID, error) {
@@ -80,6 +75,20 @@ func (f *fakeManager) Resume(ctx context.Context, c pool.ContainerID) error {
 func (f *fakeManager) Evict(ctx context.Context, c pool.ContainerID) error {
 	f.record("evict " + c.String())
 	return nil
+}
+
+func (f *fakeManager) WaitGone(ctx context.Context, c pool.ContainerID) error {
+	f.record("wait-gone " + c.String())
+	return nil
+}
+
+func (f *fakeManager) Container(c pool.ContainerID) (pool.ContainerInfo, bool) {
+	for _, ci := range f.Snapshot().Containers {
+		if ci.C == c {
+			return ci, true
+		}
+	}
+	return pool.ContainerInfo{}, false
 }
 
 func (f *fakeManager) Snapshot() pool.Snapshot {
@@ -114,11 +123,16 @@ func (c *countingHarvester) Open() int {
 
 func testJob(t *testing.T, id, name string) *pool.Job {
 	t.Helper()
-	msg := &wire.ActivationMessage{ActivationID: id, Action: wire.FullyQualifiedName{Path: "guest", Name: name}}
-	msg.User.Namespace.Name = "guest"
-	msg.TransID = wire.TransID{Raw: json.RawMessage(`["tid-1",1700000000000]`)}
-	a := &wire.Action{Namespace: "guest", Name: name, Exec: wire.Exec{Kind: "nodejs:20", Code: "function main(){return {}}"}}
-	return &pool.Job{Msg: msg, Action: a, TransID: "tid-1", Log: zerolog.Nop()}
+	return &pool.Job{
+		ID:   id,
+		Spec: pool.Spec{Key: pool.Key{Namespace: "guest", Action: "guest/" + name}, Kind: "nodejs:20", MemoryMB: 256, Concurrency: 1},
+		InitBody: func(deadline time.Time) ([]byte, error) {
+			return fmt.Appendf(nil, `{"value":{"name":%q,"code":"function main(){return {}}","env":{"__OW_DEADLINE":"%d"}}}`,
+				name, deadline.UnixMilli()), nil
+		},
+		RunBody: func(time.Time) ([]byte, error) { return []byte(`{"value":{}}`), nil },
+		Log:     zerolog.Nop(),
+	}
 }
 
 func TestInvokerRunWrapsHarvestAndReportsState(t *testing.T) {
@@ -146,7 +160,7 @@ func TestInvokerRunWrapsHarvestAndReportsState(t *testing.T) {
 	if h.Open() != 0 {
 		t.Fatalf("%d harvest sessions left open", h.Open())
 	}
-	s := inv.ctrl.History().Get(fnName(fm.SpecFor(testJob(t, "x", "hello")).Key))
+	s := inv.ctrl.History().Get(fnName(testJob(t, "x", "hello").Spec.Key))
 	if s == nil || s.Invocations != 1 || s.InitTime != 2*time.Second {
 		t.Fatalf("history not updated: %+v", s)
 	}
@@ -166,7 +180,7 @@ func TestInvokerSuspendsAndResumesOnFailure(t *testing.T) {
 	defer inv.Close()
 	// A pre-warm of "other" is in flight as container c3.
 	other := testJob(t, "p", "other")
-	otherKey := fm.SpecFor(other).Key
+	otherKey := other.Spec.Key
 	inv.mu.Lock()
 	inv.ctrl.prewarm["prewarm-x"] = prewarmReq{key: otherKey}
 	inv.mu.Unlock()
@@ -192,7 +206,7 @@ func TestInvokerSuspendFailureForgets(t *testing.T) {
 	inv := NewInvoker(InvokerConfig{}, nil, zerolog.Nop())
 	inv.Start(context.Background(), fm)
 	defer inv.Close()
-	otherKey := fm.SpecFor(testJob(t, "p", "other")).Key
+	otherKey := testJob(t, "p", "other").Spec.Key
 	inv.mu.Lock()
 	inv.ctrl.prewarm["prewarm-x"] = prewarmReq{key: otherKey}
 	inv.mu.Unlock()
@@ -289,5 +303,39 @@ func TestInvokerHoldsPrewarmsBackWhileNFDegraded(t *testing.T) {
 	case <-fm.prewarms:
 	case <-time.After(10 * time.Second):
 		t.Fatal("no pre-warm after ResumePrewarms")
+	}
+}
+
+// The /init contexts kept for pre-warms (they hold the activation and the action's code) are pruned: those
+// of functions not invoked for SourceTTL, then the least recently invoked above MaxSources.
+func TestInvokerPrunesPrewarmSources(t *testing.T) {
+	fm := &fakeManager{}
+	var now time.Time
+	inv := NewInvoker(InvokerConfig{SourceTTL: time.Hour, MaxSources: 2, Now: func() time.Time { return now }}, nil, zerolog.Nop())
+	inv.mgr = fm
+	for i, name := range []string{"a", "b", "c"} {
+		now = t0.Add(time.Duration(i) * time.Minute)
+		if _, err := inv.Run(context.Background(), testJob(t, name, name), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kept := func() []string {
+		inv.mu.Lock()
+		defer inv.mu.Unlock()
+		inv.pruneSourcesLocked()
+		var out []string
+		for _, n := range []string{"a", "b", "c"} {
+			if _, ok := inv.sources[pool.Key{Namespace: "guest", Action: "guest/" + n}]; ok {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	if got := strings.Join(kept(), ","); got != "b,c" {
+		t.Fatalf("kept %s, want b,c (a is the least recently invoked above MaxSources)", got)
+	}
+	now = t0.Add(time.Hour + 90*time.Second)
+	if got := strings.Join(kept(), ","); got != "c" {
+		t.Fatalf("kept %s, want c (b not invoked for over SourceTTL)", got)
 	}
 }

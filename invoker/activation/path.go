@@ -11,14 +11,7 @@ import (
 	"github.com/nemo-edge/nemo/invoker/metrics"
 	"github.com/nemo-edge/nemo/invoker/store"
 	"github.com/nemo-edge/nemo/invoker/wire"
-	"github.com/nemo-edge/nemo/pool"
 	"github.com/nemo-edge/nemo/pool/proxy"
-)
-
-// Job and Outcome are the pool's: the pool.Manager and scheduler.Invoker implement Runner over them.
-type (
-	Job     = pool.Job
-	Outcome = pool.Outcome
 )
 
 // Runner executes one activation (pool.Manager, or scheduler.Invoker wrapping it). onRunDone, when not
@@ -54,6 +47,9 @@ type Config struct {
 	MaxMessageBytes int
 	// Blocked reports whether a namespace is blacklisted; nil means none is.
 	Blocked func(namespace string) bool
+	// CPUSetFor, when not nil, gives the cpuset an action's containers are pinned to (by action document
+	// id; "" for the backend's default): the NF cores of a configured edge function.
+	CPUSetFor func(docID string) string
 	// ParameterKey decrypts the parameters a message names in lockedArgs; nil passes them through
 	// encrypted, as OpenWhisk does without a parameter-storage key.
 	ParameterKey *wire.ParameterKey
@@ -122,6 +118,7 @@ type Path struct {
 	runner Runner
 	acks   Acker
 	log    zerolog.Logger
+	jobs   *jobs
 
 	activations *metrics.CounterVec
 	ackCount    *metrics.CounterVec
@@ -140,6 +137,7 @@ func New(cfg Config, st Store, runner Runner, acks Acker, reg *metrics.Registry,
 		runner: runner,
 		acks:   acks,
 		log:    log.With().Str("component", "activation").Logger(),
+		jobs:   &jobs{cpuSetFor: cfg.CPUSetFor},
 		activations: reg.Counter("nemo_activations_total",
 			"Activations answered, by status (success, application_error, developer_error, whisk_error).", "status"),
 		ackCount: reg.Counter("nemo_acks_total",
@@ -223,7 +221,7 @@ func (p *Path) process(ctx context.Context, it Item) Result {
 }
 
 func (p *Path) run(ctx context.Context, msg *wire.ActivationMessage, action *wire.Action, runtime *wire.RuntimeKind, log zerolog.Logger) Result {
-	job := &Job{Msg: msg, Action: action, Runtime: runtime, TransID: msg.TransID.ID(), Log: log}
+	job := p.jobs.forActivation(msg, action, runtime, log)
 	split := action.LogsToBeCollected()
 
 	// For a blocking split invocation the Result goes out as soon as /run returns; the Completion

@@ -525,8 +525,7 @@ func TestLockedParametersAreDecryptedForTheAction(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.ParameterKey = pk })
 	h.store.actions["guest/hello"] = helloAction(t, 10)
 	require.Equal(t, ResultRan, h.path.Process(context.Background(), Item{Value: lockedActivation(t, key, "hunter2")}))
-	var value map[string]string
-	require.NoError(t, json.Unmarshal(h.runner.lastJob.Msg.RunValue(), &value))
+	value := runValue(t, h.runner.lastJob)
 	assert.Equal(t, map[string]string{"name": "World", "password": "hunter2"}, value)
 	assert.NotContains(t, h.logs.String(), "hunter2", "the secret is never logged")
 }
@@ -537,8 +536,7 @@ func TestLockedParametersWithoutAKeyPassThroughEncrypted(t *testing.T) {
 	h := newHarness(t, nil)
 	h.store.actions["guest/hello"] = helloAction(t, 10)
 	require.Equal(t, ResultRan, h.path.Process(context.Background(), Item{Value: raw}))
-	var value map[string]string
-	require.NoError(t, json.Unmarshal(h.runner.lastJob.Msg.RunValue(), &value))
+	value := runValue(t, h.runner.lastJob)
 	assert.NotEqual(t, "hunter2", value["password"], "no key: the value stays locked, as in OpenWhisk")
 	assert.Contains(t, h.logs.String(), "no parameter-storage key configured")
 }
@@ -556,4 +554,16 @@ func TestLockedParametersThatDoNotDecryptAreAWhiskError(t *testing.T) {
 	assert.JSONEq(t, `true`, string(f["isSystemError"]), "a whisk error")
 	require.Len(t, h.store.records, 1, "the failed activation is recorded")
 	assert.Contains(t, h.logs.String(), "cannot decrypt the activation's locked parameters")
+}
+
+// runValue is the "value" member of the /run body the job would send.
+func runValue(t *testing.T, job *Job) map[string]string {
+	t.Helper()
+	body, err := job.RunBody(time.Now().Add(time.Minute))
+	require.NoError(t, err)
+	var run struct {
+		Value map[string]string `json:"value"`
+	}
+	require.NoError(t, json.Unmarshal(body, &run))
+	return run.Value
 }

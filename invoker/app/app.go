@@ -60,6 +60,9 @@ type Parts struct {
 	UserEvents bool
 	// ParameterKey decrypts locked activation parameters; nil passes them through (OpenWhisk's default).
 	ParameterKey *wire.ParameterKey
+	// CPUSetFor pins an action's containers (by document id) to a cpuset, "" for the backend's default:
+	// the NF cores of a configured edge function. nil pins nothing.
+	CPUSetFor func(docID string) string
 	// BlacklistInterval is how often blocked namespaces are re-read (OpenWhisk: 5 minutes).
 	BlacklistInterval time.Duration
 	// Listener is where the HTTP server listens (PORT).
@@ -180,6 +183,7 @@ func Run(ctx context.Context, p Parts) error {
 		UserEvents:   p.UserEvents,
 		Blocked:      inv.isBlocked,
 		ParameterKey: p.ParameterKey,
+		CPUSetFor:    p.CPUSetFor,
 	}, p.Store, runner, inv.producer, inv.reg, p.Log)
 
 	userMB := int(p.Instance.UserMemoryBytes >> 20)

@@ -109,7 +109,7 @@ func (c *Config) StemCells() []pool.StemCell {
 }
 
 // PoolConfig is the pool Manager's configuration: the pool bounds (coldReserveMB 0 becomes the pool's
-// "no reserve", -1), the container name prefix, and the std limits as defaults for actions without limits.
+// "no reserve", -1), the container name prefix, and the std time limit for pre-warms.
 func (c *Config) PoolConfig() pool.ManagerConfig {
 	reserve := int(c.Pool.ColdReserveMB)
 	if reserve == 0 {
@@ -127,11 +127,13 @@ func (c *Config) PoolConfig() pool.ManagerConfig {
 
 			StemCheckInterval: c.Pool.PrewarmExpirationCheckInterval.D(),
 		},
-		DefaultTimeout:  c.Limits.Time.Std.D(),
-		DefaultMemoryMB: int(c.Limits.Memory.Std),
-		CPUSetFor:       c.edgeFunctionCPUSet,
+		DefaultTimeout: c.Limits.Time.Std.D(),
 	}
 }
+
+// EdgeFunctionCPUSet is the cpuset of a configured edge function's containers, "" for any other action
+// (the Docker backend's default cpuset applies): the activation path pins containers with it.
+func (c *Config) EdgeFunctionCPUSet(docID string) string { return c.edgeFunctionCPUSet(docID) }
 
 // DockerConfig is the Docker backend's configuration. Per-function CPU pinning (EdgeFunction.CPUSet) is
 // not part of it: see CPUSetFor.

@@ -154,7 +154,6 @@ func TestEnvVariables(t *testing.T) {
 		}},
 		{"CONFIG_whisk_memory_*", []string{"CONFIG_whisk_memory_min", "64m", "CONFIG_whisk_memory_max", "2g", "CONFIG_whisk_memory_std", "128 MB"}, func(t *testing.T, c *Config) {
 			assert.Equal(t, MBRange{Min: 64, Max: 2048, Std: 128}, c.Limits.Memory)
-			assert.Equal(t, 128, c.PoolConfig().DefaultMemoryMB)
 		}},
 		{"CONFIG_whisk_timeLimit_*", []string{"CONFIG_whisk_timeLimit_min", "50 ms", "CONFIG_whisk_timeLimit_max", "10 minutes", "CONFIG_whisk_timeLimit_std", "2 minutes"}, func(t *testing.T, c *Config) {
 			assert.Equal(t, DurationRange{Min: Duration(50 * time.Millisecond), Max: Duration(10 * time.Minute), Std: Duration(2 * time.Minute)}, c.Limits.Time)

@@ -26,7 +26,6 @@ type resolvedView struct {
 	Messaging      messaging.Config
 	Store          store.Config
 	Pool           pool.Config
-	DefaultMemory  int
 	DefaultTimeout string
 	Docker         docker.Config
 	SchedulerTick  string
@@ -40,7 +39,7 @@ func view(c *Config) resolvedView {
 	return resolvedView{
 		Config: &cp, Kinds: c.Manifest.Kinds(), Instance: c.InstanceID(), ListenAddr: c.ListenAddr(), MaxPeek: c.MaxPeek(),
 		Messaging: c.MessagingConfig(), Store: c.StoreConfig(), Docker: c.DockerConfig(),
-		Pool: pc.Pool, DefaultMemory: pc.DefaultMemoryMB, DefaultTimeout: pc.DefaultTimeout.String(),
+		Pool: pc.Pool, DefaultTimeout: pc.DefaultTimeout.String(),
 		SchedulerTick: sc.Controller.Tick.String(),
 	}
 }

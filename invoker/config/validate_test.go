@@ -211,12 +211,10 @@ func TestEdgeFunctionLookups(t *testing.T) {
 	assert.False(t, ok, "namespaces are not mixed up")
 }
 
-func TestPoolConfigPinsEdgeFunctionsToTheirCPUSet(t *testing.T) {
+func TestEdgeFunctionsArePinnedToTheirCPUSet(t *testing.T) {
 	c := validConfig()
 	require.NoError(t, c.Validate())
-	pc := c.PoolConfig()
-	require.NotNil(t, pc.CPUSetFor)
-	assert.Equal(t, "1", pc.CPUSetFor("guest/fw-stats"), "the NF's cores")
-	assert.Equal(t, "4", pc.CPUSetFor("guest/img/resize"))
-	assert.Equal(t, "", pc.CPUSetFor("guest/other"), "not an edge function: the backend default")
+	assert.Equal(t, "1", c.EdgeFunctionCPUSet("guest/fw-stats"), "the NF's cores")
+	assert.Equal(t, "4", c.EdgeFunctionCPUSet("guest/img/resize"))
+	assert.Equal(t, "", c.EdgeFunctionCPUSet("guest/other"), "not an edge function: the backend default")
 }

@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// kafkaBrokers returns NEMO_KAFKA (a real broker, e.g. the lead's Kafka 3.9 on 127.0.0.1:9092) or skips.
+// kafkaBrokers returns NEMO_KAFKA (a real broker, e.g. the one scripts/services.sh starts on 127.0.0.1:9092) or skips.
 func kafkaBrokers(t *testing.T) []string {
 	t.Helper()
 	v := os.Getenv("NEMO_KAFKA")

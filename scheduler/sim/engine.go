@@ -189,12 +189,12 @@ func (e *engine) at(t time.Time, f func()) {
 
 // step sends ev to the pool and executes the resulting actions.
 func (e *engine) step(ev pool.Event) {
-	if c, ok := eventContainer(ev); ok {
+	if c := ev.Container(); c != 0 {
 		e.touched = append(e.touched, c)
 	}
 	acts := e.p.Step(e.now, ev)
 	for _, a := range acts {
-		if c, ok := actionContainer(a); ok {
+		if c := a.Container(); c != 0 {
 			e.touched = append(e.touched, c)
 		}
 		e.apply(a)
@@ -206,7 +206,7 @@ func (e *engine) step(ev pool.Event) {
 		e.removals = e.removals[1:]
 		delete(e.conts, c)
 		for _, a := range e.p.Step(e.now, pool.Removed{C: c}) {
-			if c, ok := actionContainer(a); ok {
+			if c := a.Container(); c != 0 {
 				e.touched = append(e.touched, c)
 			}
 			e.apply(a)
@@ -254,52 +254,6 @@ func (e *engine) afterStep() {
 	if used > e.setup.UserMemoryMB {
 		e.m.MemoryViolations++
 	}
-}
-
-func eventContainer(ev pool.Event) (pool.ContainerID, bool) {
-	switch e := ev.(type) {
-	case pool.Started:
-		return e.C, true
-	case pool.StartFailed:
-		return e.C, true
-	case pool.Initialized:
-		return e.C, true
-	case pool.InitFailed:
-		return e.C, true
-	case pool.RunFinished:
-		return e.C, true
-	case pool.Removed:
-		return e.C, true
-	case pool.Destroy:
-		return e.C, true
-	case pool.Evict:
-		return e.C, true
-	case pool.Suspend:
-		return e.C, true
-	case pool.Resume:
-		return e.C, true
-	}
-	return 0, false
-}
-
-func actionContainer(a pool.Action) (pool.ContainerID, bool) {
-	switch a := a.(type) {
-	case pool.Create:
-		return a.C, true
-	case pool.Init:
-		return a.C, true
-	case pool.Run:
-		return a.C, true
-	case pool.Freeze:
-		return a.C, true
-	case pool.Thaw:
-		return a.C, true
-	case pool.Remove:
-		return a.C, true
-	case pool.Warmed:
-		return a.C, true
-	}
-	return 0, false
 }
 
 // snapshot is pool.Snapshot with the run buffer reduced to a marker (see

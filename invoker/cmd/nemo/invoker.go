@@ -109,6 +109,7 @@ func partsFromConfig(cfg *config.Config, kcfg messaging.Config, st app.ArtifactS
 		Store:        st,
 		Backend:      docker.New(api, cfg.DockerConfig(), log),
 		Pool:         cfg.PoolConfig(),
+		CPUSetFor:    cfg.EdgeFunctionCPUSet,
 		Scheduler:    cfg.SchedulerConfig(),
 		PlainPool:    !cfg.Scheduler.Enabled,
 		Capacity:     cfg.MaxPeek(),
