@@ -8,7 +8,7 @@
 // on (the paper's changeMode) before Begin returns; the last release switches
 // it off after Config.LingerMs, so back-to-back invocations do not flap the
 // NIC. The switch is a handful of ioctls and shared-memory stores; its cost is
-// exported as nemo_harvest_switch_seconds.
+// exported as nemo_harvest_switch_seconds_total and _max.
 //
 // # Knobs
 //
@@ -35,7 +35,7 @@
 // Accountant (utilisation and harvested share per tag), and feeds interface
 // drops and throughput to a Guard. When an NF degrades while harvesting or
 // edge-function load is on, the guard turns harvesting off and calls
-// Backoff.SuspendPrewarms; it recovers with hysteresis. WriteMetrics exports
+// Backoff.SuspendPrewarms; it recovers with hysteresis. Metrics reports
 // everything in the Prometheus text format.
 //
 // # Boundaries

@@ -132,3 +132,23 @@ func (m *Manager) Lookup(k Key) []ContainerInfo {
 	defer m.mu.Unlock()
 	return m.pool.Lookup(k)
 }
+
+// Metrics reports the pool's memory and containers by state and the Stats counters through emit (the
+// invoker's metrics registry writes them): name, help and type of the family, the value, labels as
+// name/value pairs.
+func (m *Manager) Metrics(emit func(name, help, typ string, value float64, labels ...string)) {
+	s := m.Snapshot()
+	st := m.Stats()
+	const memHelp = "Memory held by containers, by state."
+	emit("nemo_pool_memory_used_mb", memHelp, "gauge", float64(s.UsedMB), "state", "all")
+	for _, state := range States() {
+		emit("nemo_pool_memory_used_mb", memHelp, "gauge", float64(s.MemoryByState[state]), "state", state.String())
+	}
+	for _, state := range States() {
+		emit("nemo_pool_containers", "Containers, by state.", "gauge", float64(s.CountByState[state]), "state", state.String())
+	}
+	emit("nemo_pool_containers_died_total", "Containers that stopped outside the pool's control (killed, crashed "+
+		"while idle, Docker restarted).", "counter", float64(st.Died))
+	emit("nemo_pool_rescheduled_total", "Activations moved to another container before the action saw them "+
+		"(container gone or unhealthy).", "counter", float64(st.Rescheduled))
+}

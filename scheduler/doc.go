@@ -19,7 +19,7 @@
 //     (Run(ctx, job, onRunDone)) over pool.Manager (declared locally as
 //     Manager), wraps every invocation and every warming in a Harvester
 //     session, runs the daemon goroutine with a real clock and exposes the
-//     state counters (WriteMetrics, Counts).
+//     state counters (Metrics, Counts).
 //
 // It must not touch containers itself (only through the pool), the harvester's
 // internals, or Kafka/CouchDB.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
@@ -167,24 +166,19 @@ func (i *Invoker) Counts() map[State]int64 {
 	return i.ctrl.Counts()
 }
 
-// WriteMetrics writes the state counters in Prometheus text format (for
-// metrics.Registry.Collect).
-func (i *Invoker) WriteMetrics(w io.Writer) {
+// Metrics reports the state counters and what is in flight through emit (the invoker's metrics registry
+// writes them): name, help and type of the family, the value, labels as name/value pairs.
+func (i *Invoker) Metrics(emit func(name, help, typ string, value float64, labels ...string)) {
 	counts := i.Counts()
 	i.mu.Lock()
 	invs, pws := i.ctrl.InFlight()
 	i.mu.Unlock()
-	fmt.Fprintln(w, "# HELP nemo_scheduler_state_total Invocations (S2..S4-2) and pre-warms (S1) per thread-management state.")
-	fmt.Fprintln(w, "# TYPE nemo_scheduler_state_total counter")
 	for _, s := range AllStates() {
-		fmt.Fprintf(w, "nemo_scheduler_state_total{state=%q} %d\n", s.String(), counts[s])
+		emit("nemo_scheduler_state_total", "Invocations (S2..S4-2) and pre-warms (S1) per thread-management state.",
+			"counter", float64(counts[s]), "state", s.String())
 	}
-	fmt.Fprintln(w, "# HELP nemo_scheduler_prewarms_in_flight Pre-warms started and not finished.")
-	fmt.Fprintln(w, "# TYPE nemo_scheduler_prewarms_in_flight gauge")
-	fmt.Fprintf(w, "nemo_scheduler_prewarms_in_flight %d\n", pws)
-	fmt.Fprintln(w, "# HELP nemo_scheduler_invocations_in_flight Invocations started and not finished.")
-	fmt.Fprintln(w, "# TYPE nemo_scheduler_invocations_in_flight gauge")
-	fmt.Fprintf(w, "nemo_scheduler_invocations_in_flight %d\n", invs)
+	emit("nemo_scheduler_prewarms_in_flight", "Pre-warms started and not finished.", "gauge", float64(pws))
+	emit("nemo_scheduler_invocations_in_flight", "Invocations started and not finished.", "gauge", float64(invs))
 }
 
 // Run executes one activation (the activation.Runner contract, with pool's

@@ -164,10 +164,14 @@ func TestInvokerRunWrapsHarvestAndReportsState(t *testing.T) {
 	if s == nil || s.Invocations != 1 || s.InitTime != 2*time.Second {
 		t.Fatalf("history not updated: %+v", s)
 	}
-	var b bytes.Buffer
-	inv.WriteMetrics(&b)
-	if !strings.Contains(b.String(), `nemo_scheduler_state_total{state="S2"} 1`) {
-		t.Fatalf("metrics:\n%s", b.String())
+	var s2 float64 = -1
+	inv.Metrics(func(name, _, typ string, v float64, labels ...string) {
+		if name == "nemo_scheduler_state_total" && typ == "counter" && len(labels) == 2 && labels[1] == "S2" {
+			s2 = v
+		}
+	})
+	if s2 != 1 {
+		t.Fatalf("nemo_scheduler_state_total{state=S2} = %v, want 1", s2)
 	}
 }
 

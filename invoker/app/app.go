@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -374,29 +373,11 @@ func (inv *Invoker) registerMetrics() {
 	})
 	inv.reg.GaugeFunc("nemo_pool_user_memory_mb", "User memory the pool manages (advertised in pings).",
 		func() float64 { return float64(inv.parts.Instance.UserMemoryBytes >> 20) })
-	inv.reg.Collect(func(w io.Writer) {
-		s := inv.manager.Snapshot()
-		fmt.Fprintf(w, "# HELP nemo_pool_memory_used_mb Memory held by containers, by state.\n# TYPE nemo_pool_memory_used_mb gauge\n")
-		fmt.Fprintf(w, "nemo_pool_memory_used_mb{state=\"all\"} %d\n", s.UsedMB)
-		for _, st := range pool.States() {
-			fmt.Fprintf(w, "nemo_pool_memory_used_mb{state=%q} %d\n", st.String(), s.MemoryByState[st])
-		}
-		fmt.Fprintf(w, "# HELP nemo_pool_containers Containers, by state.\n# TYPE nemo_pool_containers gauge\n")
-		for _, st := range pool.States() {
-			fmt.Fprintf(w, "nemo_pool_containers{state=%q} %d\n", st.String(), s.CountByState[st])
-		}
-		st := inv.manager.Stats()
-		fmt.Fprintf(w, "# HELP nemo_pool_containers_died_total Containers that stopped outside the pool's control "+
-			"(killed, crashed while idle, Docker restarted).\n# TYPE nemo_pool_containers_died_total counter\n")
-		fmt.Fprintf(w, "nemo_pool_containers_died_total %d\n", st.Died)
-		fmt.Fprintf(w, "# HELP nemo_pool_rescheduled_total Activations moved to another container before the action "+
-			"saw them (container gone or unhealthy).\n# TYPE nemo_pool_rescheduled_total counter\n")
-		fmt.Fprintf(w, "nemo_pool_rescheduled_total %d\n", st.Rescheduled)
-	})
+	inv.reg.CollectFunc(inv.manager.Metrics)
 	if inv.sched != nil {
-		inv.reg.Collect(func(w io.Writer) { inv.sched.WriteMetrics(w) })
+		inv.reg.CollectFunc(inv.sched.Metrics)
 	}
 	if h := inv.parts.Harvester; h != nil {
-		inv.reg.Collect(func(w io.Writer) { _ = h.WriteMetrics(w) })
+		inv.reg.CollectFunc(h.Metrics)
 	}
 }
