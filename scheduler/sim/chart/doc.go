@@ -17,7 +17,10 @@
 //
 // Bad input (mismatched lengths, unnamed or duplicate series, values out of
 // order, non-positive values on a log axis, an unknown format) returns an
-// error wrapping ErrInvalid; nothing panics inside gonum.
+// error wrapping ErrInvalid before gonum sees it; should gonum still panic
+// while drawing, Write recovers and returns that as an ErrInvalid too.
+// Spread (median, min, max) is also what integration/bench's tables use, so
+// a table and its figure agree.
 //
 // It must not touch anything but the figure it is asked to write: no
 // simulation, no measurement, no reading of data files.
