@@ -2,7 +2,8 @@
 // workload through the real pool.Pool state machine, with the same arrivals
 // and memory for every keep-alive/pre-warm policy, and reports cold starts,
 // queued/dropped invocations, wasted memory-time and added latency as a
-// table, a CSV and a PNG plot.
+// table, a CSV and a plot (PNG, or SVG/PDF by the file's extension; drawn by
+// package chart).
 //
 // # Workloads
 //
@@ -59,5 +60,5 @@
 // cells. Added latency = run start − arrival (buffer wait, creation, /init).
 //
 // It must not touch anything outside the simulation: no Docker, no network;
-// it reads trace files and writes the CSV/PNG it is asked for.
+// it reads trace files and writes the CSV and figure it is asked for.
 package sim
