@@ -2,14 +2,13 @@ package activation
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/rs/zerolog"
 
 	"github.com/nemo-edge/nemo/invoker/metrics"
-	"github.com/nemo-edge/nemo/invoker/store"
 	"github.com/nemo-edge/nemo/invoker/wire"
 	"github.com/nemo-edge/nemo/pool/proxy"
 )
@@ -22,7 +21,10 @@ type Runner interface {
 	Run(ctx context.Context, job *Job, onRunDone func(*Outcome)) (*Outcome, error)
 }
 
-// Store is the artifact store as the activation path uses it (invoker/store, invoker/filestore).
+// Store is the artifact store as the activation path uses it (invoker/store, invoker/filestore). Its
+// errors carry the shared classes of github.com/containerd/errdefs: not found, data loss (the document is
+// not a readable action), not implemented (an action the invoker cannot execute), unavailable (worth
+// retrying), conflict (an activation already recorded).
 type Store interface {
 	GetAction(ctx context.Context, docID, rev string) (*wire.Action, error)
 	PutActivation(ctx context.Context, a *wire.WhiskActivation) error
@@ -204,7 +206,7 @@ func (p *Path) process(ctx context.Context, it Item) Result {
 
 	action, err := p.fetch(ctx, msg, log)
 	if err != nil {
-		resp := store.FetchErrorResponse(err)
+		resp := fetchErrorResponse(err)
 		act := wire.FallbackActivation(msg, resp, p.nowMillis())
 		log.Error().Err(err).Str("result", resultText(resp)).Msg("action fetch failed")
 		p.finishCombined(ctx, msg, act, log)
@@ -358,10 +360,10 @@ func (p *Path) storeRecord(ctx context.Context, msg *wire.ActivationMessage, act
 		switch {
 		case err == nil:
 			return
-		case errors.Is(err, store.ErrConflict):
+		case errdefs.IsConflict(err):
 			log.Info().Msg("activation record already stored (redelivered record)")
 			return
-		case errors.Is(err, store.ErrUnavailable) && sctx.Err() == nil:
+		case errdefs.IsUnavailable(err) && sctx.Err() == nil:
 			log.Warn().Err(err).Dur("retryIn", backoff).Msg("artifact store unavailable; retrying the activation record")
 			select {
 			case <-sctx.Done():
@@ -381,7 +383,7 @@ func (p *Path) reackIfRecorded(ctx context.Context, msg *wire.ActivationMessage,
 	defer cancel()
 	act, err := p.store.GetActivation(sctx, msg.User.Namespace.Name, msg.ActivationID)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errdefs.IsNotFound(err):
 		return false
 	case err != nil:
 		// Cannot tell: running it again is the safe side (an answer beats a lost activation).
@@ -413,7 +415,7 @@ func (p *Path) fetch(ctx context.Context, msg *wire.ActivationMessage, log zerol
 	backoff := 100 * time.Millisecond
 	for {
 		a, err := p.store.GetAction(fctx, msg.Action.DocID(), rev)
-		if err == nil || !errors.Is(err, store.ErrUnavailable) {
+		if err == nil || !errdefs.IsUnavailable(err) {
 			return a, err
 		}
 		log.Warn().Err(err).Dur("retryIn", backoff).Msg("artifact store unavailable; retrying the action fetch")
@@ -509,4 +511,21 @@ func derefInt64(p *int64) int64 {
 		return 0
 	}
 	return *p
+}
+
+// fetchErrorResponse is the activation response OpenWhisk records when the action cannot be fetched
+// (InvokerReactive.handleActivationMessage), by the error's class:
+//   - not found → application error "Action could not be found or may have been deleted.";
+//   - data loss (not an action, undecodable) → whisk error "Action version is not compatible and cannot
+//     be invoked.";
+//   - anything else (not executable here, store unavailable…) → whisk error "Action could not be fetched.".
+func fetchErrorResponse(err error) proxy.Response {
+	switch {
+	case errdefs.IsNotFound(err):
+		return proxy.ErrorResponse(proxy.StatusApplicationError, wire.MsgActionNotFound)
+	case errdefs.IsDataLoss(err):
+		return proxy.ErrorResponse(proxy.StatusWhiskError, wire.MsgVersionIncompatible)
+	default:
+		return proxy.ErrorResponse(proxy.StatusWhiskError, wire.MsgActionNotFetched)
+	}
 }

@@ -17,12 +17,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/nemo-edge/nemo/invoker/metrics"
-	"github.com/nemo-edge/nemo/invoker/store"
 	"github.com/nemo-edge/nemo/invoker/wire"
 	"github.com/nemo-edge/nemo/pool/proxy"
 )
@@ -57,11 +57,11 @@ func (s *fakeStore) GetAction(ctx context.Context, docID, rev string) (*wire.Act
 	s.gets++
 	if s.unavailable > 0 {
 		s.unavailable--
-		return nil, fmt.Errorf("fake: %w", store.ErrUnavailable)
+		return nil, fmt.Errorf("fake: %w", errdefs.ErrUnavailable)
 	}
 	a, ok := s.actions[docID]
 	if !ok {
-		return nil, fmt.Errorf("fake %s: %w", docID, store.ErrNotFound)
+		return nil, fmt.Errorf("fake %s: %w", docID, errdefs.ErrNotFound)
 	}
 	cp := *a
 	return &cp, nil
@@ -74,7 +74,7 @@ func (s *fakeStore) PutActivation(ctx context.Context, a *wire.WhiskActivation) 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.records[a.DocID()]; ok {
-		return fmt.Errorf("fake: %w", store.ErrConflict)
+		return fmt.Errorf("fake: %w", errdefs.ErrConflict)
 	}
 	s.records[a.DocID()] = a
 	return nil
@@ -85,7 +85,7 @@ func (s *fakeStore) GetActivation(ctx context.Context, ns, aid string) (*wire.Wh
 	defer s.mu.Unlock()
 	a, ok := s.records[ns+"/"+aid]
 	if !ok {
-		return nil, fmt.Errorf("fake: %w", store.ErrNotFound)
+		return nil, fmt.Errorf("fake: %w", errdefs.ErrNotFound)
 	}
 	return a, nil
 }
@@ -482,7 +482,7 @@ func (s *flakyStore) PutActivation(ctx context.Context, a *wire.WhiskActivation)
 	fail := s.puts <= s.putFailures
 	s.mu.Unlock()
 	if fail {
-		return fmt.Errorf("flaky: %w", store.ErrUnavailable)
+		return fmt.Errorf("flaky: %w", errdefs.ErrUnavailable)
 	}
 	return s.fakeStore.PutActivation(ctx, a)
 }
@@ -566,4 +566,20 @@ func runValue(t *testing.T, job *Job) map[string]string {
 	}
 	require.NoError(t, json.Unmarshal(body, &run))
 	return run.Value
+}
+
+func TestFetchErrorResponseByErrorClass(t *testing.T) {
+	for _, c := range []struct {
+		err    error
+		status int
+		msg    string
+	}{
+		{fmt.Errorf("couchdb: %w", errdefs.ErrNotFound), proxy.StatusApplicationError, wire.MsgActionNotFound},
+		{fmt.Errorf("a trigger: %w", errdefs.ErrDataLoss), proxy.StatusWhiskError, wire.MsgVersionIncompatible},
+		{fmt.Errorf("a sequence: %w", errdefs.ErrNotImplemented), proxy.StatusWhiskError, wire.MsgActionNotFetched},
+		{fmt.Errorf("down: %w", errdefs.ErrUnavailable), proxy.StatusWhiskError, wire.MsgActionNotFetched},
+		{errors.New("anything else"), proxy.StatusWhiskError, wire.MsgActionNotFetched},
+	} {
+		assert.Equal(t, proxy.ErrorResponse(c.status, c.msg), fetchErrorResponse(c.err), c.err.Error())
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,11 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
-
-	"github.com/nemo-edge/nemo/invoker/wire"
-	"github.com/nemo-edge/nemo/pool/proxy"
 )
 
 func nopLogger() zerolog.Logger { return zerolog.Nop() }
@@ -364,14 +363,13 @@ func TestGetActionErrorMapping(t *testing.T) {
 		id      string
 		deleted bool
 		want    error
-		status  int
-		msg     string
+		class   error
 	}{
-		{"missing", nil, "guest/nothing", false, ErrNotFound, proxy.StatusApplicationError, wire.MsgActionNotFound},
-		{"deleted", fixture(t, "action-doc-health.json"), "whisk.system/invokerHealthTestAction0", true, ErrNotFound, proxy.StatusApplicationError, wire.MsgActionNotFound},
-		{"entity type mismatch", []byte(notAction), "whisk.system/invokerHealthTestAction0", false, ErrUnreadable, proxy.StatusWhiskError, wire.MsgVersionIncompatible},
-		{"undecodable", []byte(`{"_id":"guest/bad","_rev":"1-a","entityType":"action","exec":42}`), "guest/bad", false, ErrUnreadable, proxy.StatusWhiskError, wire.MsgVersionIncompatible},
-		{"sequence", fixture(t, "action-doc-sequence.json"), "guest/hello-seq", false, ErrNotFetchable, proxy.StatusWhiskError, wire.MsgActionNotFetched},
+		{"missing", nil, "guest/nothing", false, ErrNotFound, errdefs.ErrNotFound},
+		{"deleted", fixture(t, "action-doc-health.json"), "whisk.system/invokerHealthTestAction0", true, ErrNotFound, errdefs.ErrNotFound},
+		{"entity type mismatch", []byte(notAction), "whisk.system/invokerHealthTestAction0", false, ErrUnreadable, errdefs.ErrDataLoss},
+		{"undecodable", []byte(`{"_id":"guest/bad","_rev":"1-a","entityType":"action","exec":42}`), "guest/bad", false, ErrUnreadable, errdefs.ErrDataLoss},
+		{"sequence", fixture(t, "action-doc-sequence.json"), "guest/hello-seq", false, ErrNotFetchable, errdefs.ErrNotImplemented},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -387,17 +385,19 @@ func TestGetActionErrorMapping(t *testing.T) {
 			_, err := s.GetAction(t.Context(), tc.id, "")
 			require.ErrorIs(t, err, tc.want)
 			require.Len(t, docGets(f), 1, "permanent errors are not retried")
-			resp := FetchErrorResponse(err)
-			require.Equal(t, tc.status, resp.StatusCode)
-			require.JSONEq(t, `{"error":`+jsonString(tc.msg)+`}`, string(resp.Result))
+			require.ErrorIs(t, err, tc.class, "the shared error class the activation path answers by")
 		})
 	}
 }
 
-func TestFetchErrorResponseForUnavailable(t *testing.T) {
-	resp := FetchErrorResponse(ErrUnavailable)
-	require.Equal(t, proxy.StatusWhiskError, resp.StatusCode)
-	require.JSONEq(t, `{"error":"Action could not be fetched."}`, string(resp.Result))
+func TestErrorsCarryTheSharedClasses(t *testing.T) {
+	for sentinel, class := range map[error]error{
+		ErrNotFound: errdefs.ErrNotFound, ErrUnreadable: errdefs.ErrDataLoss, ErrNotFetchable: errdefs.ErrNotImplemented,
+		ErrUnavailable: errdefs.ErrUnavailable, ErrConflict: errdefs.ErrConflict, ErrRejected: errdefs.ErrInvalidArgument,
+		ErrInvalid: errdefs.ErrInvalidArgument, ErrClosed: errdefs.ErrFailedPrecondition,
+	} {
+		require.ErrorIs(t, fmt.Errorf("wrapped: %w", sentinel), class, sentinel.Error())
+	}
 }
 
 func TestGetActionRetriesTransientErrors(t *testing.T) {
@@ -429,7 +429,7 @@ func TestGetActionGivesUpAfterMaxAttempts(t *testing.T) {
 	require.ErrorAs(t, err, &herr)
 	require.Equal(t, 503, herr.Status)
 	require.Len(t, docGets(f), 3)
-	require.Equal(t, wire.MsgActionNotFetched, mustErrorText(t, FetchErrorResponse(err)))
+	require.ErrorIs(t, err, errdefs.ErrUnavailable)
 }
 
 func TestGetActionDoesNotRetry404(t *testing.T) {
@@ -571,7 +571,7 @@ func TestGetActionExternalAttachmentIsNotFetchable(t *testing.T) {
 	s := newTestStore(t, f)
 	_, err := s.GetAction(t.Context(), "anon-Yzycx8QnIYDp3Tby0Fnj23KcMtH/action_tests_name2", "")
 	require.ErrorIs(t, err, ErrNotFetchable)
-	require.Equal(t, wire.MsgActionNotFetched, mustErrorText(t, FetchErrorResponse(err)))
+	require.ErrorIs(t, err, errdefs.ErrNotImplemented)
 	require.Empty(t, attachmentGets(f))
 }
 
