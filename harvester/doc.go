@@ -6,7 +6,7 @@
 // Manager.Begin(ctx, reason) opens a reference-counted harvest session and
 // returns an idempotent release. The first open session switches harvesting
 // on (the paper's changeMode) before Begin returns; the last release switches
-// it off after Config.LingerMs, so back-to-back invocations do not flap the
+// it off after Config.Linger, so back-to-back invocations do not flap the
 // NIC. The switch is a handful of ioctls and shared-memory stores; its cost is
 // exported as nemo_harvest_switch_seconds_total and _max.
 //
@@ -24,7 +24,7 @@
 //
 // Each NF is tagged (nf_name, pkt_size): the packet-size bucket (64, 128,
 // 256, 512, 1024, 1500) is measured from /sys/class/net/<if>/statistics over
-// Config.TagWindowMs. Profiles map tags to settings; DefaultProfiles follows
+// Config.TagWindow. Profiles map tags to settings; DefaultProfiles follows
 // the paper (no harvesting below 512-byte packets, rx-usecs under 60 µs) and
 // Config.Profiles overrides it.
 //

@@ -290,7 +290,7 @@ type rig struct {
 func oneNF(t *testing.T) Config {
 	return Config{
 		Enabled:   true,
-		LingerMs:  100,
+		Linger:    100 * time.Millisecond,
 		StateFile: filepath.Join(t.TempDir(), "nic-state.json"),
 		NFs:       []NFConfig{{Name: "fw", Interface: "ens1", PID: 1, Cores: []int{1}, Shm: "/dev/shm/nemo-fw"}},
 	}

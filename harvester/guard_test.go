@@ -70,7 +70,7 @@ func runGuardScenario(t *testing.T, path string) string {
 				case "recover_samples":
 					cfg.RecoverSamples = int(x)
 				case "min_backoff_ms":
-					cfg.MinBackoffMs = int(x)
+					cfg.MinBackoff = time.Duration(x) * time.Millisecond
 				default:
 					t.Fatalf("line %d: unknown config key %q", n, k)
 				}

@@ -210,13 +210,13 @@ func (m *Manager) restoreLeftovers(ctx context.Context) error {
 		_, err := m.eth.SetCoalesce(iface, saved.Coalesce)
 		switch {
 		case err == nil:
-			m.log.Warn().Str("iface", iface).Uint32("rx_usecs", saved.Coalesce.RxCoalesceUsecs).
-				Time("saved_at", saved.SavedAt).Int("saved_by_pid", saved.PID).
+			m.log.Warn().Str("iface", iface).Uint32("rxUsecs", saved.Coalesce.RxCoalesceUsecs).
+				Time("saved_at", saved.SavedAt).Int("savedByPid", saved.PID).
 				Msg("restored NIC coalescing left behind by a previous run")
 		case errors.Is(classify(iface, "restore", err), ErrUnsupported):
 			m.log.Warn().Str("iface", iface).Err(err).Msg("leftover NIC state for a device without coalescing support; dropping it")
 		default:
-			m.log.Error().Str("iface", iface).Err(err).Str("state_file", m.state.path).
+			m.log.Error().Str("iface", iface).Err(err).Str("stateFile", m.state.path).
 				Msg("cannot restore leftover NIC coalescing; keeping the entry for the next start")
 			continue
 		}
@@ -257,7 +257,7 @@ func (m *Manager) build(o options) error {
 		is.nfs = append(is.nfs, nf)
 		nf.iface = is
 		if nc.Shm != "" {
-			w, err := shmOpen(nc.Shm, m.cfg.ShmLeaseMs)
+			w, err := shmOpen(nc.Shm, uint32(m.cfg.ShmLease.Milliseconds()))
 			if err != nil {
 				return fmt.Errorf("harvester: nf %s: shared memory %s: %w", nc.Name, nc.Shm, err)
 			}

@@ -85,7 +85,7 @@ func TestStaleLingerCallbackIsIgnored(t *testing.T) {
 
 func TestReleaseIsIdempotent(t *testing.T) {
 	cfg := oneNF(t)
-	cfg.LingerMs = -1
+	cfg.Linger = -1
 	r := newRig(t, cfg, newFakeNIC("ens1"))
 	rel := r.m.Begin(t.Context(), "a")
 	other := r.m.Begin(t.Context(), "b")
@@ -101,7 +101,7 @@ func TestReleaseIsIdempotent(t *testing.T) {
 
 func TestConcurrentSessions(t *testing.T) {
 	cfg := oneNF(t)
-	cfg.LingerMs = -1
+	cfg.Linger = -1
 	r := newRig(t, cfg, newFakeNIC("ens1"))
 	require.NoError(t, r.m.SetTag(t.Context(), "fw", 1500))
 
@@ -160,7 +160,7 @@ func TestUnsupportedCoalescingWarnsOnceAndClickContinues(t *testing.T) {
 	nic.unsupported["veth0"] = true
 	cfg := oneNF(t)
 	cfg.NFs[0].Interface = "veth0"
-	cfg.LingerMs = -1
+	cfg.Linger = -1
 	r := newRig(t, cfg, nic)
 	require.NoError(t, r.m.SetTag(t.Context(), "fw", 1500))
 
@@ -426,7 +426,7 @@ func TestKnobErrorIsLoggedAndCounted(t *testing.T) {
 
 func TestGuardBacksOffAndRecovers(t *testing.T) {
 	cfg := oneNF(t)
-	cfg.QoS = QoSConfig{Enabled: true, RecoverSamples: 2, MinBackoffMs: 1000, MaxDropRate: 10}
+	cfg.QoS = QoSConfig{Enabled: true, RecoverSamples: 2, MinBackoff: time.Second, MaxDropRate: 10}
 	nic := newFakeNIC("ens1")
 	r := newRig(t, cfg, nic)
 	require.NoError(t, r.m.SetTag(t.Context(), "fw", 1500))
@@ -557,7 +557,7 @@ func TestCPUAccountingPerTagAndMetrics(t *testing.T) {
 	assert.Contains(t, out, "nemo_harvest_switch_seconds_total 0.")
 	assert.Contains(t, out, "# TYPE nemo_harvest_switches_total counter\n")
 	m.logSummary()
-	assert.Contains(t, r.logs.String(), `"harvest_share":0.5`)
+	assert.Contains(t, r.logs.String(), `"harvestShare":0.5`)
 }
 
 // BenchmarkBeginReleaseSwitch: with no linger every iteration is a full
@@ -565,7 +565,7 @@ func TestCPUAccountingPerTagAndMetrics(t *testing.T) {
 // (the ioctl cost is measured by the integration benchmarks).
 func BenchmarkBeginReleaseSwitch(b *testing.B) {
 	dir := b.TempDir()
-	cfg := Config{Enabled: true, LingerMs: -1, StateFile: dir + "/nic.json",
+	cfg := Config{Enabled: true, Linger: -1, StateFile: dir + "/nic.json",
 		NFs: []NFConfig{{Name: "fw", Interface: "ens1", Shm: dir + "/nemo-fw"}}}
 	m, err := New(context.Background(), cfg, zerolog.Nop(), WithCoalescer(newFakeNIC("ens1")),
 		WithCPUSources(func(NFConfig) CPUSource { return nil }))
@@ -587,7 +587,7 @@ func BenchmarkBeginReleaseSwitch(b *testing.B) {
 // only the reference count.
 func BenchmarkBeginReleaseNested(b *testing.B) {
 	dir := b.TempDir()
-	cfg := Config{Enabled: true, LingerMs: -1, StateFile: dir + "/nic.json",
+	cfg := Config{Enabled: true, Linger: -1, StateFile: dir + "/nic.json",
 		NFs: []NFConfig{{Name: "fw", Interface: "ens1", Shm: dir + "/nemo-fw"}}}
 	m, err := New(context.Background(), cfg, zerolog.Nop(), WithCoalescer(newFakeNIC("ens1")),
 		WithCPUSources(func(NFConfig) CPUSource { return nil }))

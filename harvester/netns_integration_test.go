@@ -130,7 +130,7 @@ func TestIntegrationVethHarvestingContinuesWithClickOnly(t *testing.T) {
 	shm := filepath.Join(shmDir(t), "nemo-fw")
 	cfg := Config{
 		Enabled:   true,
-		LingerMs:  -1,
+		Linger:    -1,
 		StateFile: filepath.Join(t.TempDir(), "nic.json"),
 		NFs:       []NFConfig{{Name: "fw", Interface: vethName, Shm: shm}},
 	}

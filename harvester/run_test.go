@@ -16,7 +16,7 @@ import (
 // value is under -race.
 func TestEverythingConcurrently(t *testing.T) {
 	cfg := oneNF(t)
-	cfg.LingerMs = 1
+	cfg.Linger = time.Millisecond
 	cfg.QoS = QoSConfig{Enabled: true, MaxDropRate: 1}
 	nic := newFakeNIC("ens1")
 	r := newRig(t, cfg, nic)
@@ -70,9 +70,9 @@ func TestEverythingConcurrently(t *testing.T) {
 
 func TestRunSamplesUntilCancelled(t *testing.T) {
 	cfg := oneNF(t)
-	cfg.CPUSampleMs, cfg.TagWindowMs, cfg.LogEveryMs = 10, 10, 20
+	cfg.CPUSample, cfg.TagWindow, cfg.LogEvery = 10*time.Millisecond, 10*time.Millisecond, 20*time.Millisecond
 	cfg.TagMinPackets = 1
-	cfg.QoS = QoSConfig{Enabled: true, SampleMs: 10}
+	cfg.QoS = QoSConfig{Enabled: true, Sample: 10 * time.Millisecond}
 	logs := &syncBuffer{}
 	ctrs := &fakeCounters{}
 	ctrs.add("ens1", 0, 0, 0)

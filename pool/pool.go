@@ -26,6 +26,10 @@ const (
 var ErrConfig = errors.New("pool: invalid config")
 
 // WithDefaults returns c with every zero field replaced by its default.
+// DefaultConfig is the pool's configuration with every default filled in; the invoker's configuration file
+// starts from it.
+func DefaultConfig() Config { return Config{}.WithDefaults() }
+
 func (c Config) WithDefaults() Config {
 	if c.UserMemoryMB == 0 {
 		c.UserMemoryMB = DefaultUserMemoryMB

@@ -118,6 +118,10 @@ const (
 	EvictLeastRecentInvocation
 )
 
+// DefaultConfig is the controller's configuration with every default filled in; the invoker's
+// configuration file starts from it, so a default is stated once, here.
+func DefaultConfig() Config { return Config{}.withDefaults() }
+
 func (c Config) withDefaults() Config {
 	if c.Tick <= 0 {
 		c.Tick = 3 * time.Second
@@ -143,6 +147,7 @@ func (c Config) withDefaults() Config {
 	if c.FailureBackoff <= 0 {
 		c.FailureBackoff = time.Minute
 	}
+	c.History = c.History.withDefaults()
 	return c
 }
 

@@ -61,6 +61,14 @@ type InvokerConfig struct {
 	Now func() time.Time
 }
 
+// DefaultInvokerConfig is the driver's configuration with every default filled in (the controller's
+// included); the invoker's configuration file starts from it.
+func DefaultInvokerConfig() InvokerConfig {
+	c := InvokerConfig{}.withDefaults()
+	c.Controller = DefaultConfig()
+	return c
+}
+
 func (c InvokerConfig) withDefaults() InvokerConfig {
 	if c.ControlTimeout <= 0 {
 		c.ControlTimeout = 10 * time.Second

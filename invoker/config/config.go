@@ -7,9 +7,10 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/nemo-edge/nemo/harvester"
 	"github.com/nemo-edge/nemo/invoker/messaging"
 	"github.com/nemo-edge/nemo/invoker/wire"
+	"github.com/nemo-edge/nemo/pool"
+	"github.com/nemo-edge/nemo/scheduler"
 )
 
 // Config is the invoker's whole configuration: the JSON file's shape (every section optional) and, after
@@ -26,8 +27,8 @@ type Config struct {
 	// EdgeFunctions are the functions this edge server hosts next to its NFs (paper §5.1: "add/delete edge
 	// functions"): CPU pinning and pre-warm hints per action. Actions not listed run unpinned with hint auto.
 	EdgeFunctions []EdgeFunction `json:"edgeFunctions"`
-	// Harvester is the slack harvester's own section (its JSON keys are snake_case).
-	Harvester harvester.Config `json:"harvester"`
+	// Harvester is the slack harvester's section (see HarvesterSection).
+	Harvester HarvesterSection `json:"harvester"`
 	Runtimes  RuntimesSection  `json:"runtimes"`
 	Limits    LimitsSection    `json:"limits"`
 
@@ -197,7 +198,7 @@ type SchedulerSection struct {
 	// KeepAlive stops an idle warm container whose function was not invoked for this long. Negative =
 	// never. Default 10m.
 	KeepAlive Duration `json:"keepAlive"`
-	// MinScore is the score a function needs to be pre-warmed. Default 0.4.
+	// MinScore is the score a function needs to be pre-warmed. Default: the scheduler's (0.5).
 	MinScore float64 `json:"minScore"`
 	// ReplaceMargin: idle containers worth less than this × the best candidate's score are replaced.
 	// Default 0.5.
@@ -335,24 +336,29 @@ const unsetID = math.MinInt32
 // Defaults returns the configuration every source is layered over: OpenWhisk's invoker defaults, the
 // paper's pool sizes, no invoker id and no runtimes manifest (both are required).
 func Defaults() *Config {
+	p := pool.DefaultConfig()
+	si := scheduler.DefaultInvokerConfig()
+	sc, hist := si.Controller, si.Controller.History
 	return &Config{
 		Invoker: InvokerSection{ID: unsetID, Port: 8080, Username: "invoker.user", Password: "invoker.pass", LogLevel: "info"},
 		Kafka:   KafkaSection{Version: messaging.DefaultVersion, ReplicationFactor: 1},
 		Store:   StoreSection{Kind: StoreCouchDB, CouchDB: CouchDBSection{Protocol: "http", Port: 5984}},
-		Pool: PoolSection{UserMemoryMB: 2048, MaxWarm: 6, ColdReserveMB: 512,
-			PauseGrace: Duration(10 * time.Second), IdleTimeout: Duration(10 * time.Minute), ConcurrentPeekFactor: 0.5,
-			PrewarmExpirationCheckInterval: Duration(time.Minute)},
+		Pool: PoolSection{UserMemoryMB: MB(p.UserMemoryMB), MaxWarm: p.MaxWarm, ColdReserveMB: MB(p.ColdReserveMB),
+			PauseGrace: Duration(p.PauseGrace), IdleTimeout: Duration(p.IdleTimeout), ConcurrentPeekFactor: 0.5,
+			PrewarmExpirationCheckInterval: Duration(p.StemCheckInterval)},
 		Docker: DockerSection{Mode: NetworkIP, Network: "bridge", PublishHost: "127.0.0.1", LogSource: "auto",
 			CgroupRoot: "/sys/fs/cgroup"},
 		Scheduler: SchedulerSection{
-			Enabled: true, PrewarmInterval: Duration(3 * time.Second), KeepAlive: Duration(10 * time.Minute),
-			MinScore: 0.4, ReplaceMargin: 0.5, Evict: "score", MaxSuspend: Duration(10 * time.Second),
-			FailureBackoff: Duration(time.Minute), PrewarmTimeout: Duration(60 * time.Second),
-			ControlTimeout: Duration(10 * time.Second),
-			Score: ScoreSection{Kind: ScoreExpectedBenefit, Slack: Duration(9 * time.Second),
-				MinHorizon: Duration(10 * time.Second), RecencyScale: Duration(10 * time.Minute)},
-			History: HistorySection{RateHalfLife: Duration(10 * time.Minute), GapDecay: 0.97, TimeSmoothing: 0.3},
+			Enabled: true, PrewarmInterval: Duration(sc.Tick), KeepAlive: Duration(sc.StopAfter),
+			MinScore: sc.MinScore, ReplaceMargin: sc.ReplaceMargin, Evict: "score", MaxSuspend: Duration(sc.MaxSuspend),
+			FailureBackoff: Duration(sc.FailureBackoff), PrewarmTimeout: Duration(si.PrewarmTimeout),
+			ControlTimeout: Duration(si.ControlTimeout),
+			Score: ScoreSection{Kind: ScoreExpectedBenefit, Slack: Duration(scheduler.DefaultSlack),
+				MinHorizon: Duration(scheduler.DefaultMinHorizon), RecencyScale: Duration(scheduler.DefaultRecencyScale)},
+			History: HistorySection{RateHalfLife: Duration(hist.RateHalfLife), GapDecay: hist.GapDecay,
+				TimeSmoothing: hist.TimeSmoothing},
 		},
+		Harvester: defaultHarvesterSection(),
 		Limits: LimitsSection{
 			Memory:       MBRange{Min: 128, Max: 512, Std: 256},
 			Time:         DurationRange{Min: Duration(100 * time.Millisecond), Max: Duration(5 * time.Minute), Std: Duration(time.Minute)},

@@ -3,10 +3,11 @@
 // It owns the JSON config file format (the paper's choice, §5.1: pool sizes, edge functions, log path), the
 // translation of an OpenWhisk invoker deployment's environment and command line, validation, the demo
 // defaults (Demo), and the adapters that hand each component its own configuration (MessagingConfig,
-// StoreConfig, PoolConfig, DockerConfig, SchedulerConfig, InstanceID; the harvester section is
-// harvester.Config itself). It does no I/O besides reading the config and manifest files, starts nothing,
-// and must not grow component logic: defaults that belong to a component stay in that component, and this
-// package only states them explicitly so the resolved configuration can be printed and compared.
+// StoreConfig, PoolConfig, DockerConfig, SchedulerConfig, HarvesterConfig, InstanceID). It does no I/O besides
+// reading the config and manifest files, starts nothing, and must not grow component logic: a default that
+// belongs to a component is stated once, in that component (pool.DefaultConfig,
+// scheduler.DefaultInvokerConfig, harvester.DefaultConfig), and Defaults copies it so the resolved
+// configuration can be printed and compared.
 //
 // # Sources and precedence
 //

@@ -178,7 +178,7 @@ func (c *Config) envKafka(e env) error {
 	return nil
 }
 
-// envStore applies CONFIG_whisk_couchdb_* with store.ConfigFromEnv's rules: any of them selects the
+// envStore applies CONFIG_whisk_couchdb_* (a value "$VAR" names another variable): any of them selects the
 // CouchDB store; DB_PREFIX names the databases not given. The result is checked in Validate.
 func (c *Config) envStore(e env) error {
 	if v := e.config(EnvCouchProvider); v != "" && !strings.EqualFold(v, "CouchDB") {

@@ -62,7 +62,10 @@ func oneLine(s string) string {
 func jsonError(where string, data []byte, err error) *Error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
+	var own *Error
 	switch {
+	case errors.As(err, &own):
+		return own // a section's UnmarshalJSON named the field itself
 	case errors.As(err, &syn):
 		// encoding/json counts the bytes read including the offending one; report that byte's index.
 		off := max(syn.Offset-1, 0)

@@ -183,6 +183,10 @@ func TestConfigFileInvalid(t *testing.T) {
 		{"size not whole MB", `{"pool": {"coldReserveMB": "100k"}}`, "pool.coldReserveMB", `"100k" is not a whole number of MB`},
 		{"size as bool", `{"pool": {"coldReserveMB": true}}`, "pool.coldReserveMB", "want a size such as 2048"},
 		{"harvester type error", head + `"harvester": {"nfs": [{"name": "fw", "cores": "1"}]}}`, "harvester.nfs.cores", "want an array, got string"},
+		{"harvester unknown field", head + `"harvester": {"lingerMs": 5}}`, "harvester", `unknown field "lingerMs"`},
+		{"harvester old and new key", head + `"harvester": {"linger_ms": 5, "linger": "5ms"}}`, "harvester.linger_ms", `keep only "linger"`},
+		{"harvester old key not milliseconds", head + `"harvester": {"qos": {"min_backoff_ms": "5s"}}}`, "harvester.qos.min_backoff_ms", "want an integer number of milliseconds"},
+		{"harvester duration as a number", head + `"harvester": {"linger": 200}}`, "harvester.linger", `want a duration string such as "10s"`},
 		{"manifest and manifestPath", `{"invoker":{"id":0},"kafka":{"embedded":true},"store":{"kind":"file","path":"/x"},"runtimes":{"manifest":{},"manifestPath":"/m.json"}}`,
 			"runtimes.manifestPath", "not both"},
 		{"manifestPath missing file", `{"invoker":{"id":0},"kafka":{"embedded":true},"store":{"kind":"file","path":"/x"},"runtimes":{"manifestPath":"/nonexistent/m.json"}}`,
@@ -213,4 +217,54 @@ func TestConfigFileInvalid(t *testing.T) {
 		_, err := Load([]string{"--config", p}, envFunc(nil))
 		requireInvalid(t, err, m, "invalid JSON at offset 14")
 	})
+}
+
+// The harvester section's old style (snake_case, *_ms integers) still loads, to the same configuration as the
+// new style, with one warning per old key naming its replacement.
+func TestHarvesterOldKeysLoadWithWarnings(t *testing.T) {
+	const nfs = `"nfs": [{"name": "fw", "interface": "eth1", "cores": [1]}]`
+	old := writeFile(t, "old.json", `{"invoker": {"id": 0}, "kafka": {"embedded": true}, "store": {"kind": "file", "path": "/x"},
+		"runtimes": {"manifest": `+smallManifest+`}, "harvester": {"enabled": true, "linger_ms": 250, "state_file": "/var/lib/h.json",
+		"max_rx_usecs": 40, "cpu_sample_ms": 50, `+nfs+`, "profiles": [{"nf": "fw", "pkt_size": 1500, "rx_usecs": 30, "burst": 16}],
+		"qos": {"enabled": true, "sample_ms": 250, "max_drop_rate": 10, "min_backoff_ms": 2000}}}`)
+	current := writeFile(t, "new.json", `{"invoker": {"id": 0}, "kafka": {"embedded": true}, "store": {"kind": "file", "path": "/x"},
+		"runtimes": {"manifest": `+smallManifest+`}, "harvester": {"enabled": true, "linger": "250ms", "stateFile": "/var/lib/h.json",
+		"maxRxUsecs": 40, "cpuSample": "50ms", `+nfs+`, "profiles": [{"nf": "fw", "pktSize": 1500, "rxUsecs": 30, "burst": 16}],
+		"qos": {"enabled": true, "sample": "250ms", "maxDropRate": 10, "minBackoff": "2s"}}}`)
+	co, err := Load([]string{"--config", old}, envFunc(nil))
+	require.NoError(t, err)
+	cn, err := Load([]string{"--config", current}, envFunc(nil))
+	require.NoError(t, err)
+	assert.Equal(t, cn.HarvesterConfig(), co.HarvesterConfig())
+	assert.Empty(t, cn.Warnings())
+	assert.Equal(t, []string{
+		`harvester.cpu_sample_ms is deprecated: use "cpuSample": "50ms"`,
+		`harvester.linger_ms is deprecated: use "linger": "250ms"`,
+		`harvester.max_rx_usecs is deprecated: use "maxRxUsecs"`,
+		`harvester.state_file is deprecated: use "stateFile"`,
+		`harvester.profiles[0].pkt_size is deprecated: use "pktSize"`,
+		`harvester.profiles[0].rx_usecs is deprecated: use "rxUsecs"`,
+		`harvester.qos.max_drop_rate is deprecated: use "maxDropRate"`,
+		`harvester.qos.min_backoff_ms is deprecated: use "minBackoff": "2s"`,
+		`harvester.qos.sample_ms is deprecated: use "sample": "250ms"`,
+	}, co.Warnings())
+	h := co.HarvesterConfig()
+	assert.Equal(t, 250*time.Millisecond, h.Linger)
+	assert.Equal(t, 2*time.Second, h.QoS.MinBackoff)
+	assert.Equal(t, uint32(30), h.Profiles[0].RxUsecs)
+}
+
+// "0s" means no linger; the old linger_ms -1 meant the same, and 0 meant the default.
+func TestHarvesterLingerZeroMeansNone(t *testing.T) {
+	load := func(harvester string) *Config {
+		p := writeFile(t, "c.json", `{"invoker": {"id": 0}, "kafka": {"embedded": true}, "store": {"kind": "file", "path": "/x"},
+			"runtimes": {"manifest": `+smallManifest+`}, "harvester": `+harvester+`}`)
+		c, err := Load([]string{"--config", p}, envFunc(nil))
+		require.NoError(t, err)
+		return c
+	}
+	assert.Equal(t, time.Duration(-1), load(`{"linger": "0s"}`).HarvesterConfig().Linger, "negative: none")
+	assert.Equal(t, time.Duration(-1), load(`{"linger_ms": -1}`).HarvesterConfig().Linger)
+	assert.Equal(t, 200*time.Millisecond, load(`{"linger_ms": 0}`).HarvesterConfig().Linger, "the default")
+	assert.Equal(t, 200*time.Millisecond, load(`{}`).HarvesterConfig().Linger)
 }

@@ -95,7 +95,7 @@ func (c *Config) validateKafka() error {
 	return nil
 }
 
-// validateStore fills the CouchDB database names from the prefix (store.ConfigFromEnv's rule) and checks
+// validateStore fills the CouchDB database names from the prefix (<prefix>whisks, …) and checks
 // the fields store.New would refuse.
 func (c *Config) validateStore() error {
 	s := &c.Store
@@ -395,7 +395,8 @@ func (c *Config) validateScheduler() error {
 }
 
 func (c *Config) validateHarvester() error {
-	err := c.Harvester.Validate()
+	hc := c.HarvesterConfig()
+	err := hc.Validate()
 	if err == nil {
 		return nil
 	}
@@ -420,7 +421,7 @@ var entityNameRE = regexp.MustCompile(`^([\w]|[\w][\w@ .-]*[\w@.-]+)$`)
 var prewarmHints = []string{PrewarmAuto, PrewarmAlways, PrewarmNever}
 
 func (c *Config) validateEdgeFunctions() error {
-	nfs := map[string]harvester.NFConfig{}
+	nfs := map[string]HarvestNF{}
 	for _, nf := range c.Harvester.NFs {
 		nfs[nf.Name] = nf
 	}

@@ -62,7 +62,7 @@ func (s *Store) GetAction(ctx context.Context, docID, rev string) (*wire.Action,
 		return nil, fmt.Errorf("%w: action %s (%s): document _id is %q", errdefs.ErrDataLoss, docID, path, a.ID)
 	}
 	if rev != "" && a.Rev != rev {
-		s.logger(ctx).Debug().Str("action", docID).Str("requested_rev", rev).Str("stored_rev", a.Rev).
+		s.logger(ctx).Debug().Str("action", docID).Str("requestedRev", rev).Str("storedRev", a.Rev).
 			Msg("revision mismatch, returning the latest revision")
 	}
 	if err := s.resolveCode(a); err != nil {

@@ -87,7 +87,7 @@ func (p *Producer) SendAck(ctx context.Context, controller string, ack Ack) erro
 	if bytes.Equal(small, value) {
 		return err // nothing to shrink (a Completion): resending would fail the same way
 	}
-	p.log.Warn().Int("bytes", len(value)).Int("shrunk_bytes", len(small)).Str("topic", topic).
+	p.log.Warn().Int("bytes", len(value)).Int("shrunkBytes", len(small)).Str("topic", topic).
 		Msg("ack too large, sending it shrunk")
 	return p.Send(ctx, topic, small)
 }

@@ -103,7 +103,7 @@ func (s *Store) fetchAction(ctx context.Context, id, rev string) (*wire.Action, 
 			if a != nil {
 				got = a.Rev
 			}
-			s.logger(ctx).Debug().Str("action", id).Str("requested_rev", want).Str("stored_rev", got).
+			s.logger(ctx).Debug().Str("action", id).Str("requestedRev", want).Str("storedRev", got).
 				Msg("revision mismatch, fetching the latest revision uncached")
 			want = ""
 			if a, _, err = s.getActionDoc(ctx, id, ""); err != nil {

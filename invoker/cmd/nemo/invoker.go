@@ -37,6 +37,9 @@ func runInvoker(args []string) error {
 		return err
 	}
 	defer closeLog()
+	for _, w := range cfg.Warnings() {
+		log.Warn().Str("component", "config").Msg(w)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
@@ -83,7 +86,7 @@ func runInvoker(args []string) error {
 	var h *harvester.Manager
 	relay := &app.BackoffRelay{}
 	if cfg.Harvester.Enabled {
-		if h, err = harvester.New(ctx, cfg.Harvester, log, harvester.WithBackoff(relay)); err != nil {
+		if h, err = harvester.New(ctx, cfg.HarvesterConfig(), log, harvester.WithBackoff(relay)); err != nil {
 			return fmt.Errorf("harvester: %w", err)
 		}
 	}
