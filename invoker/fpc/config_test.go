@@ -66,7 +66,10 @@ func TestLoad(t *testing.T) {
 		{"classic core with the FPC server", map[string]string{EnvInvokerServerProvider: FPCServerProvider},
 			func(c *Config) { *c = want; c.Server = FPCServer }},
 		{"several endpoints, http URLs, spaces", with(fpcEnv(), EnvEtcdHosts, "10.0.0.1:2379, http://10.0.0.2:2379/ ,10.0.0.3:2380"),
-			func(c *Config) { *c = wantFPC; c.EtcdEndpoints = []string{"10.0.0.1:2379", "10.0.0.2:2379", "10.0.0.3:2380"} }},
+			func(c *Config) {
+				*c = wantFPC
+				c.EtcdEndpoints = []string{"10.0.0.1:2379", "10.0.0.2:2379", "10.0.0.3:2380"}
+			}},
 		{"dereference", with(fpcEnv(), EnvEtcdHosts, "$ETCD", "ETCD", "10.9.9.9:2379"),
 			func(c *Config) { *c = wantFPC; c.EtcdEndpoints = []string{"10.9.9.9:2379"} }},
 		{"credentials", with(fpcEnv(), EnvEtcdUsername, "root", EnvEtcdPassword, "s3cret"),
