@@ -73,7 +73,10 @@ const activationJSON = `{"transid":["tid1",1717236920000],"action":{"path":"gues
 	`"rights":[],"limits":{}},"activationId":"c7a9e52b1f0d4e3ab9e52b1f0d5e3a77","rootControllerIndex":{"asString":"0",` +
 	`"instanceType":"controller"},"blocking":true,"content":{"name":"World"},"initArgs":[],"lockedArgs":{}}`
 
-func activationEnvelope() string { b, _ := wire.MarshalFetchActivation([]byte(activationJSON)); return string(b) }
+func activationEnvelope() string {
+	b, _ := wire.MarshalFetchActivation([]byte(activationJSON))
+	return string(b)
+}
 
 // instantClock fires every wait at once, so backoffs cost nothing.
 type instantClock struct{}
