@@ -37,7 +37,9 @@ func needEtcd(t *testing.T) string {
 	return ep
 }
 
-func cluster() wire.EtcdKeys { return wire.EtcdKeys{Cluster: fmt.Sprintf("nemo-fpc-it-%d", time.Now().UnixNano())} }
+func cluster() wire.EtcdKeys {
+	return wire.EtcdKeys{Cluster: fmt.Sprintf("nemo-fpc-it-%d", time.Now().UnixNano())}
+}
 
 type holder struct {
 	cmd   *exec.Cmd
@@ -176,7 +178,7 @@ func activation(t *testing.T, id string) []byte {
 	t.Helper()
 	rev := "2-abc"
 	m := &wire.ActivationMessage{TransID: wire.NewTransID("tid-"+id[:6], 1717236920000), Action: fqn, Revision: &rev,
-		User: wire.Identity{Subject: "guest", Namespace: wire.Namespace{Name: "guest", UUID: "u"}, AuthKey: []byte(`{"api_key":"u:k"}`)},
+		User:         wire.Identity{Subject: "guest", Namespace: wire.Namespace{Name: "guest", UUID: "u"}, AuthKey: []byte(`{"api_key":"u:k"}`)},
 		ActivationID: id, RootControllerIndex: wire.ControllerInstanceID{AsString: "0"}, Blocking: true}
 	b, err := m.Marshal()
 	if err != nil {
