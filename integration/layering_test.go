@@ -47,7 +47,14 @@ var allowedImports = map[string][]string{
 		"scheduler", "harvester"},
 	"invoker/app": {"invoker/activation", "invoker/messaging", "invoker/metrics", "invoker/wire", "pool",
 		"pool/proxy", "scheduler", "harvester"},
-	"invoker/cmd/nemo": {"*"}, // the binary assembles everything (but test equipment)
+	// OpenWhisk 2.x's scheduler (FPC): mode selection, the gRPC client, the etcd session and the container
+	// lifecycle decisions, each speaking OpenWhisk through invoker/wire and nothing of the pool yet.
+	"invoker/fpc":              {"invoker/wire"},
+	"invoker/fpc/activationpb": {},
+	"invoker/fpc/etcdreg":      {"invoker/wire"},
+	"invoker/fpc/fetch":        {"invoker/fpc/activationpb", "invoker/wire"},
+	"invoker/fpc/lifecycle":    {"invoker/wire", "pool/proxy"},
+	"invoker/cmd/nemo":         {"*"}, // the binary assembles everything (but test equipment)
 }
 
 // testEquipment is the prefix of packages that only tests and benchmarks use.

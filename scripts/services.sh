@@ -4,9 +4,10 @@
 #   - Docker engine (Debian's docker.io, API 1.41)      /var/run/docker.sock
 #   - Apache Kafka 3.9 KRaft broker (Maven Central jars) 127.0.0.1:9092
 #   - pouchdb-server (CouchDB HTTP API, from npm)        127.0.0.1:5984, admin nemo/nemo
+#   - etcd 3.4 (Debian's etcd-server; FPC mode tests)    127.0.0.1:23790
 #
-# usage: scripts/services.sh up [docker] [kafka] [pouchdb] | restart docker | down | status | env
-#   `up` with no names starts all three. `restart docker` stops and starts a dockerd this script started
+# usage: scripts/services.sh up [docker] [kafka] [pouchdb] [etcd] | restart docker | down | status | env
+#   `up` with no names starts them all. `restart docker` stops and starts a dockerd this script started
 #   (the Docker-restart fault test uses it); it refuses (exit 3) to touch a daemon it did not start.
 # Caches (survive between runs): $NEMO_CACHE (default /var/cache/nemo).
 # State of this run (pids, what we started): $NEMO_STATE (default /tmp/nemo-services).
@@ -18,6 +19,7 @@ state=${NEMO_STATE:-/tmp/nemo-services}
 kafka_version=3.9.1
 kafka_port=${NEMO_KAFKA_PORT:-9092}
 couch_port=${NEMO_COUCH_PORT:-5984}
+etcd_port=${NEMO_ETCD_PORT:-23790}
 mkdir -p "$cache" "$state"
 
 log() { printf '[services] %s\n' "$*" >&2; }
@@ -137,6 +139,24 @@ pouch_up() {
   log "pouchdb: up"
 }
 
+# ---------- etcd ----------
+# Debian's etcd-server 3.4: the API level Helm deploys (quay.io/coreos/etcd:v3.4.0). Its own ports (client
+# $etcd_port, peer $etcd_port+10), a throw-away data dir, never the distribution's systemd unit.
+etcd_up() {
+  if port_open "$etcd_port"; then log "etcd: something already listens on $etcd_port, using it"; return; fi
+  command -v etcd >/dev/null 2>&1 || { log "etcd: installing etcd-server from Debian"; apt_install etcd-server; }
+  local data="$state/etcd-data" peer="http://127.0.0.1:$((etcd_port + 10))"
+  rm -rf "$data"
+  log "etcd: starting $(etcd --version | head -1) on 127.0.0.1:$etcd_port"
+  setsid nohup etcd --name nemo-test --data-dir "$data" \
+    --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+    --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" --initial-cluster "nemo-test=$peer" \
+    --initial-cluster-state new >"$state/etcd.log" 2>&1 &
+  echo $! >"$state/etcd.pid"
+  wait_for 30 "etcd" curl -sf "http://127.0.0.1:$etcd_port/health" -o /dev/null || { tail -20 "$state/etcd.log" >&2; return 1; }
+  log "etcd: up"
+}
+
 stop_pid() { # stop_pid <name>
   local f="$state/$1.pid"
   [ -f "$f" ] || return 0
@@ -153,12 +173,13 @@ stop_pid() { # stop_pid <name>
 case "${1:-}" in
   up)
     shift
-    [ $# -gt 0 ] || set -- docker kafka pouchdb
+    [ $# -gt 0 ] || set -- docker kafka pouchdb etcd
     for svc in "$@"; do
       case "$svc" in
         docker) docker_up ;;
         kafka) kafka_up ;;
         pouchdb) pouch_up ;;
+        etcd) etcd_up ;;
         *) echo "unknown service: $svc" >&2; exit 2 ;;
       esac
     done
@@ -176,6 +197,7 @@ case "${1:-}" in
     ;;
   down)
     # Only what this script started (pid files); services found running are left alone.
+    stop_pid etcd
     stop_pid pouchdb
     stop_pid kafka
     if [ -f "$state/dockerd.pid" ]; then
@@ -187,11 +209,13 @@ case "${1:-}" in
     docker info >/dev/null 2>&1 && echo "docker: up" || echo "docker: down"
     port_open "$kafka_port" && echo "kafka: up (127.0.0.1:$kafka_port)" || echo "kafka: down"
     port_open "$couch_port" && echo "pouchdb: up ($couch_url)" || echo "pouchdb: down"
+    port_open "$etcd_port" && echo "etcd: up (127.0.0.1:$etcd_port)" || echo "etcd: down"
     ;;
   env)
     echo "export NEMO_DOCKER=1"
     echo "export NEMO_KAFKA=127.0.0.1:$kafka_port"
     echo "export NEMO_COUCHDB=http://nemo:nemo@127.0.0.1:$couch_port"
+    echo "export NEMO_ETCD=127.0.0.1:$etcd_port"
     ;;
   *)
     echo "usage: $0 up|restart docker|down|status|env" >&2
