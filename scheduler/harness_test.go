@@ -41,7 +41,6 @@ func newHarness(cfg Config, pcfg pool.Config) *harness {
 		waitC: map[string]pool.ContainerID{},
 		seen:  map[string]pool.Key{},
 	}
-	pcfg.Evictor = h.ctrl.Evictor()
 	h.p = pool.New(pcfg, t0)
 	return h
 }
@@ -141,6 +140,7 @@ func (h *harness) invoke(id, fn string) Decision {
 	}
 	h.log = append(h.log, line)
 	h.exec(d.Commands)
+	h.rank()
 	h.step(pool.Request{ID: id, Spec: s})
 	return d
 }
@@ -153,6 +153,11 @@ func (h *harness) end(id string, m Measure) {
 	delete(h.invs, id)
 	delete(h.waitC, id)
 	h.exec(h.ctrl.End(h.now, id, m))
+	h.rank()
+}
+
+func (h *harness) rank(ending ...pool.ContainerID) {
+	h.step(h.ctrl.Ranking(h.now, h.p.Snapshot(), ending...))
 }
 
 func (h *harness) finish(id string) error {
@@ -161,6 +166,7 @@ func (h *harness) finish(id string) error {
 		return fmt.Errorf("%s is not running", id)
 	}
 	delete(h.runOn, id)
+	h.rank(c)
 	h.step(pool.RunFinished{C: c, ID: id})
 	h.end(id, Measure{Run: 100 * time.Millisecond, OK: true})
 	return nil
@@ -168,6 +174,7 @@ func (h *harness) finish(id string) error {
 
 func (h *harness) tick() {
 	h.exec(h.ctrl.Tick(h.now, h.p.Snapshot()))
+	h.rank()
 }
 
 // snapshot renders the pool and the controller's holds.

@@ -187,12 +187,20 @@ func (e *engine) at(t time.Time, f func()) {
 	heap.Push(&e.events, &event{at: t, seq: e.seq, fn: f})
 }
 
+// rank pushes an eviction order into the pool.
+func (e *engine) rank(order []pool.ContainerID) { e.step(pool.Rank{Order: order}) }
+
 // step sends ev to the pool and executes the resulting actions.
 func (e *engine) step(ev pool.Event) {
 	if c := ev.Container(); c != 0 {
 		e.touched = append(e.touched, c)
 	}
-	acts := e.p.Step(e.now, ev)
+	acts := e.poolStep(ev)
+	if o, ok := e.pol.(interface{ stepped(*engine) }); ok {
+		if _, rank := ev.(pool.Rank); !rank {
+			defer o.stepped(e)
+		}
+	}
 	for _, a := range acts {
 		if c := a.Container(); c != 0 {
 			e.touched = append(e.touched, c)
@@ -205,7 +213,7 @@ func (e *engine) step(ev pool.Event) {
 		c := e.removals[0]
 		e.removals = e.removals[1:]
 		delete(e.conts, c)
-		for _, a := range e.p.Step(e.now, pool.Removed{C: c}) {
+		for _, a := range e.poolStep(pool.Removed{C: c}) {
 			if c := a.Container(); c != 0 {
 				e.touched = append(e.touched, c)
 			}
@@ -213,6 +221,18 @@ func (e *engine) step(ev pool.Event) {
 		}
 	}
 	e.afterStep()
+}
+
+// poolStep is one pool.Step; a policy that learns from the pool's actions
+// sees them here.
+func (e *engine) poolStep(ev pool.Event) []pool.Action {
+	acts := e.p.Step(e.now, ev)
+	if o, ok := e.pol.(interface{ observe(*engine, pool.Action) }); ok {
+		for _, a := range acts {
+			o.observe(e, a)
+		}
+	}
+	return acts
 }
 
 func (e *engine) afterStep() {
@@ -328,7 +348,15 @@ func (e *engine) apply(a pool.Action) {
 		inv := e.invs[a.ID]
 		inv.start, inv.startAt, inv.c = a.Start, e.now, a.C
 		id, c := a.ID, a.C
-		e.at(e.now.Add(e.w.Functions[inv.fn].Warm), func() { e.step(pool.RunFinished{C: c, ID: id}); e.finish(id) })
+		e.at(e.now.Add(e.w.Functions[inv.fn].Warm), func() {
+			if o, ok := e.pol.(interface {
+				runEnding(*engine, pool.ContainerID)
+			}); ok {
+				o.runEnding(e, c)
+			}
+			e.step(pool.RunFinished{C: c, ID: id})
+			e.finish(id)
+		})
 	case pool.Freeze:
 		sc := e.conts[a.C]
 		if sc.frozen {

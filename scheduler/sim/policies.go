@@ -72,7 +72,6 @@ type openWhisk struct {
 func (o *openWhisk) poolConfig(s Setup) pool.Config {
 	c := baselinePool(s)
 	c.IdleTimeout = 10 * time.Minute
-	c.Evictor = pool.LRU{}
 	if o.stems > 0 {
 		mb := s.ContainerMB
 		if mb == 0 {
@@ -90,31 +89,67 @@ func (o *openWhisk) poolConfig(s Setup) pool.Config {
 // runs over its live containers and resets when its last container dies
 // (pool.Candidate.FunctionUses does exactly that). No TTL.
 
-type greedyDualPolicy struct{ noHooks }
-
-func (greedyDualPolicy) poolConfig(s Setup) pool.Config {
-	c := baselinePool(s)
-	c.Evictor = NewGreedyDual()
-	return c
+type greedyDualPolicy struct {
+	noHooks
+	g *GreedyDual
 }
 
-// GreedyDual is FaasCache's keep-alive policy as a pool.Evictor.
+func (gd *greedyDualPolicy) poolConfig(s Setup) pool.Config {
+	gd.g = NewGreedyDual()
+	return baselinePool(s)
+}
+
+func (gd *greedyDualPolicy) observe(e *engine, a pool.Action) { gd.g.Observe(e.p, a) }
+
+// stepped pushes the order after every step.
+func (gd *greedyDualPolicy) stepped(e *engine) { e.rank(gd.g.Order(e.snapshot())) }
+
+// GreedyDual is FaasCache's keep-alive policy as an eviction ranking: the
+// driver feeds it the pool's actions (Observe) and pushes Order into the pool
+// as a pool.Rank after every step.
 type GreedyDual struct {
 	clock   float64
 	clockOf map[pool.ContainerID]float64
 }
 
-// NewGreedyDual returns a greedy-dual evictor with clock 0.
+// NewGreedyDual returns a greedy-dual ranking with clock 0.
 func NewGreedyDual() *GreedyDual { return &GreedyDual{clockOf: map[pool.ContainerID]float64{}} }
 
-func (g *GreedyDual) priority(c pool.Candidate) float64 {
+func (g *GreedyDual) priority(c pool.ContainerInfo) float64 {
 	cost := c.InitCost.Seconds()
 	size := float64(max(c.MemoryMB, 1))
 	return g.clockOf[c.C] + float64(c.FunctionUses)*cost/size
 }
 
-// Victims implements pool.Evictor: lowest priority first.
-func (g *GreedyDual) Victims(_ time.Time, need pool.Need, cands []pool.Candidate) []pool.ContainerID {
+// Observe learns from one action of the pool p just stepped: a container
+// handed a run takes the current clock; an eviction raises the clock to the
+// victim's priority.
+func (g *GreedyDual) Observe(p interface {
+	Container(pool.ContainerID) (pool.ContainerInfo, bool)
+}, a pool.Action) {
+	switch a := a.(type) {
+	case pool.Run:
+		g.clockOf[a.C] = g.clock
+	case pool.Remove:
+		if ci, ok := p.Container(a.C); ok && a.Evicted {
+			if pr := g.priority(ci); pr > g.clock {
+				g.clock = pr
+			}
+		}
+		delete(g.clockOf, a.C)
+	}
+}
+
+// Order ranks the function containers of s, lowest priority first. Busy
+// and warming ones are named too: a priority does not depend on the state,
+// so a container whose run ends is placed right when the same step evicts.
+func (g *GreedyDual) Order(s pool.Snapshot) []pool.ContainerID {
+	var cands []pool.ContainerInfo
+	for _, ci := range s.Containers {
+		if !ci.Key.IsZero() && ci.State != pool.StateRemoving {
+			cands = append(cands, ci)
+		}
+	}
 	sort.SliceStable(cands, func(i, j int) bool {
 		pi, pj := g.priority(cands[i]), g.priority(cands[j])
 		if pi != pj {
@@ -122,18 +157,11 @@ func (g *GreedyDual) Victims(_ time.Time, need pool.Need, cands []pool.Candidate
 		}
 		return cands[i].C < cands[j].C
 	})
-	return pool.TakeInOrder(need, cands)
-}
-
-// Used implements pool.UseObserver.
-func (g *GreedyDual) Used(_ time.Time, c pool.Candidate) { g.clockOf[c.C] = g.clock }
-
-// Evicted implements pool.UseObserver.
-func (g *GreedyDual) Evicted(_ time.Time, c pool.Candidate) {
-	if p := g.priority(c); p > g.clock {
-		g.clock = p
+	out := make([]pool.ContainerID, len(cands))
+	for i, c := range cands {
+		out[i] = c.C
 	}
-	delete(g.clockOf, c.C)
+	return out
 }
 
 // ---------------------------------------------------------------------------
@@ -175,11 +203,7 @@ type hybridHistogram struct {
 
 func newHybridHistogram() *hybridHistogram { return &hybridHistogram{fns: map[int]*histFn{}} }
 
-func (h *hybridHistogram) poolConfig(s Setup) pool.Config {
-	c := baselinePool(s)
-	c.Evictor = pool.LRU{}
-	return c
-}
+func (h *hybridHistogram) poolConfig(s Setup) pool.Config { return baselinePool(s) }
 
 func (h *hybridHistogram) attach(*engine) {}
 
@@ -343,7 +367,6 @@ func (n *nemoPolicy) poolConfig(s Setup) pool.Config {
 		ColdReserveMB: s.ColdReserveMB,
 		PauseGrace:    -1,
 		IdleTimeout:   -1, // the controller stops idle functions itself
-		Evictor:       n.ctrl.Evictor(),
 	}
 }
 
@@ -352,6 +375,7 @@ func (n *nemoPolicy) attach(e *engine) {
 	var loop func()
 	loop = func() {
 		n.exec(e, n.ctrl.Tick(e.now, e.snapshot()))
+		n.rank(e)
 		e.at(e.now.Add(tick), loop)
 	}
 	e.at(e.now, loop)
@@ -377,7 +401,15 @@ func (n *nemoPolicy) exec(e *engine, cmds []scheduler.Command) {
 func (n *nemoPolicy) arrival(e *engine, id string, fn int) {
 	d := n.ctrl.Begin(e.now, id, e.spec(fn), e.snapshot())
 	n.exec(e, d.Commands)
+	n.rank(e)
 }
+
+func (n *nemoPolicy) rank(e *engine, ending ...pool.ContainerID) {
+	e.rank(n.ctrl.Ranking(e.now, e.snapshot(), ending...).Order)
+}
+
+// runEnding pushes the ranking with c's run about to end (see Controller.Ranking).
+func (n *nemoPolicy) runEnding(e *engine, c pool.ContainerID) { n.rank(e, c) }
 
 func (n *nemoPolicy) report(m *Metrics) {
 	m.States = map[string]int64{}
@@ -392,6 +424,7 @@ func (n *nemoPolicy) finished(e *engine, id string, inv *simInv) {
 		init = e.w.Functions[inv.fn].ColdExtra
 	}
 	n.exec(e, n.ctrl.End(e.now, id, scheduler.Measure{Init: init, Run: e.w.Functions[inv.fn].Warm, OK: true}))
+	n.rank(e)
 }
 
 func (n *nemoPolicy) prewarmed(e *engine, id string, c pool.ContainerID, ok, rejected bool) {
@@ -403,7 +436,8 @@ func (n *nemoPolicy) prewarmed(e *engine, id string, c pool.ContainerID, ok, rej
 	}
 	if rejected {
 		n.ctrl.PrewarmRejected(e.now, id)
-		return
+	} else {
+		n.ctrl.PrewarmDone(e.now, id, ok, init)
 	}
-	n.ctrl.PrewarmDone(e.now, id, ok, init)
+	n.rank(e)
 }
