@@ -39,6 +39,8 @@ type Config struct {
 	Log func(line string)
 	// Observe sees every pool step: the event and the actions it produced.
 	Observe func(ev pool.Event, acts []pool.Action)
+	// Stepped is called at the end of every Step (after its removals and the ends it caused) with its event.
+	Stepped func(ev pool.Event)
 	// Done is called once per invocation when it is over (Invocation.Outcome says how).
 	Done func(inv *Invocation)
 	// Prewarmed is called once per pre-warm when it is over: ok (warmed, on container c), rejected (the pool
@@ -74,6 +76,7 @@ type Invocation struct {
 
 // Stats counts what happened (the simulator's pre-warm figures).
 type Stats struct {
+	Queued                                   int64 // invocations that entered the run buffer
 	Prewarms, PrewarmsDone, PrewarmsRejected int64
 	Ignored                                  int64 // pool.Ignored actions
 }
@@ -214,6 +217,9 @@ func (e *Env) Step(ev pool.Event) []pool.Action {
 		e.ended = e.ended[1:]
 		e.end(id, scheduler.Measure{})
 	}
+	if e.cfg.Stepped != nil {
+		e.cfg.Stepped(ev)
+	}
 	return acts
 }
 
@@ -278,7 +284,10 @@ func (e *Env) apply(a pool.Action) {
 		e.removals = append(e.removals, a.C)
 	case pool.Buffered:
 		if inv := e.invs[a.ID]; inv != nil {
-			inv.Queued = true
+			if !inv.Queued {
+				inv.Queued = true
+				e.stats.Queued++
+			}
 			if !inv.inBuffer {
 				inv.inBuffer = true
 				e.inBuffer++
@@ -445,16 +454,14 @@ func (e *Env) finish(id string) {
 	if inv == nil {
 		return
 	}
+	m := scheduler.Measure{Run: e.now.Sub(inv.StartAt), OK: true}
+	if ci, ok := e.Pool.Container(inv.C); ok && inv.initPaid {
+		m.Init = e.cfg.InitCost(ci) // before RunFinished, which may evict the container
+	}
 	if e.Ctrl != nil {
 		e.Rank(inv.C)
 	}
 	e.Step(pool.RunFinished{C: inv.C, ID: id})
-	m := scheduler.Measure{Run: e.now.Sub(inv.StartAt), OK: true}
-	if inv.initPaid {
-		if ci, ok := e.Pool.Container(inv.C); ok {
-			m.Init = e.cfg.InitCost(ci)
-		}
-	}
 	e.over(inv, Ran)
 	e.end(id, m)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nemo-edge/nemo/pool"
 	"github.com/nemo-edge/nemo/scheduler"
+	"github.com/nemo-edge/nemo/scheduler/schedtest"
 )
 
 // Policy names accepted by -policies.
@@ -55,10 +56,9 @@ func baselinePool(s Setup) pool.Config {
 
 type noHooks struct{}
 
-func (noHooks) attach(*engine)                                          {}
-func (noHooks) arrival(*engine, string, int)                            {}
-func (noHooks) finished(*engine, string, *simInv)                       {}
-func (noHooks) prewarmed(*engine, string, pool.ContainerID, bool, bool) {}
+func (noHooks) attach(*engine)                          {}
+func (noHooks) arrival(*engine, string, int)            {}
+func (noHooks) finished(*engine, *schedtest.Invocation) {}
 
 // ---------------------------------------------------------------------------
 // OpenWhisk default: 10-minute idle timeout, LRU eviction when memory is
@@ -69,7 +69,7 @@ type openWhisk struct {
 	stems int
 }
 
-func (o *openWhisk) poolConfig(s Setup) pool.Config {
+func (o *openWhisk) config(s Setup) (pool.Config, *scheduler.Config) {
 	c := baselinePool(s)
 	c.IdleTimeout = 10 * time.Minute
 	if o.stems > 0 {
@@ -79,7 +79,7 @@ func (o *openWhisk) poolConfig(s Setup) pool.Config {
 		}
 		c.StemCells = []pool.StemCell{{Kind: s.Kind, Image: "sim/" + s.Kind, MemoryMB: mb, Count: o.stems}}
 	}
-	return c
+	return c, nil
 }
 
 // ---------------------------------------------------------------------------
@@ -94,15 +94,15 @@ type greedyDualPolicy struct {
 	g *GreedyDual
 }
 
-func (gd *greedyDualPolicy) poolConfig(s Setup) pool.Config {
+func (gd *greedyDualPolicy) config(s Setup) (pool.Config, *scheduler.Config) {
 	gd.g = NewGreedyDual()
-	return baselinePool(s)
+	return baselinePool(s), nil
 }
 
-func (gd *greedyDualPolicy) observe(e *engine, a pool.Action) { gd.g.Observe(e.p, a) }
+func (gd *greedyDualPolicy) observe(e *engine, a pool.Action) { gd.g.Observe(e.env.Pool, a) }
 
 // stepped pushes the order after every step.
-func (gd *greedyDualPolicy) stepped(e *engine) { e.rank(gd.g.Order(e.snapshot())) }
+func (gd *greedyDualPolicy) stepped(e *engine) { e.env.RankOrder(gd.g.Order(e.env.Snapshot())) }
 
 // GreedyDual is FaasCache's keep-alive policy as an eviction ranking: the
 // driver feeds it the pool's actions (Observe) and pushes Order into the pool
@@ -203,7 +203,9 @@ type hybridHistogram struct {
 
 func newHybridHistogram() *hybridHistogram { return &hybridHistogram{fns: map[int]*histFn{}} }
 
-func (h *hybridHistogram) poolConfig(s Setup) pool.Config { return baselinePool(s) }
+func (h *hybridHistogram) config(s Setup) (pool.Config, *scheduler.Config) {
+	return baselinePool(s), nil
+}
 
 func (h *hybridHistogram) attach(*engine) {}
 
@@ -288,8 +290,8 @@ func (h *hybridHistogram) arrival(e *engine, _ string, fn int) {
 	}
 }
 
-func (h *hybridHistogram) finished(e *engine, _ string, inv *simInv) {
-	fn := inv.fn
+func (h *hybridHistogram) finished(e *engine, inv *schedtest.Invocation) {
+	fn := e.fnOf(inv.Spec)
 	f := h.fn(fn)
 	f.lastEnd = e.now
 	gen := f.gen
@@ -307,7 +309,7 @@ func (h *hybridHistogram) finished(e *engine, _ string, inv *simInv) {
 		}
 		h.nextID++
 		f.keepTill = e.now.Add(ka)
-		e.prewarm(fmt.Sprintf("hist-%d", h.nextID), e.spec(fn))
+		e.env.Prewarm(fmt.Sprintf("hist-%d", h.nextID), e.spec(fn))
 		h.expireAt(e, fn, gen, f.keepTill)
 	})
 }
@@ -323,14 +325,12 @@ func (h *hybridHistogram) expireAt(e *engine, fn, gen int, t time.Time) {
 }
 
 func (h *hybridHistogram) evictIdle(e *engine, fn int) {
-	for _, ci := range e.p.Lookup(e.spec(fn).Key) {
+	for _, ci := range e.env.Pool.Lookup(e.spec(fn).Key) {
 		if ci.State == pool.StateIdle || ci.State == pool.StateFrozen {
-			e.step(pool.Evict{C: ci.C})
+			e.env.Evict(ci.C)
 		}
 	}
 }
-
-func (h *hybridHistogram) prewarmed(*engine, string, pool.ContainerID, bool, bool) {}
 
 // ---------------------------------------------------------------------------
 // NEMO: scheduler.Controller's real decisions over the same pool.
@@ -349,15 +349,17 @@ func PaperConfig() scheduler.Config {
 	}
 }
 
+// nemoPolicy is the controller on the environment (schedtest.Env), which
+// asks it about every invocation, executes its commands and pushes its
+// ranking; the policy only runs the daemon every Tick.
 type nemoPolicy struct {
-	cfg  scheduler.Config
-	ctrl *scheduler.Controller
+	noHooks
+	cfg scheduler.Config
 }
 
-func (n *nemoPolicy) poolConfig(s Setup) pool.Config {
+func (n *nemoPolicy) config(s Setup) (pool.Config, *scheduler.Config) {
 	cfg := n.cfg
 	cfg.MaxWarm = s.MaxWarm
-	n.ctrl = scheduler.NewController(cfg)
 	return pool.Config{
 		UserMemoryMB: s.UserMemoryMB,
 		// The controller keeps the warm pool at MaxWarm on its ticks: the
@@ -367,77 +369,15 @@ func (n *nemoPolicy) poolConfig(s Setup) pool.Config {
 		ColdReserveMB: s.ColdReserveMB,
 		PauseGrace:    -1,
 		IdleTimeout:   -1, // the controller stops idle functions itself
-	}
+	}, &cfg
 }
 
 func (n *nemoPolicy) attach(e *engine) {
-	tick := n.ctrl.Config().Tick
+	tick := e.env.Ctrl.Config().Tick
 	var loop func()
 	loop = func() {
-		n.exec(e, n.ctrl.Tick(e.now, e.snapshot()))
-		n.rank(e)
+		e.env.Tick()
 		e.at(e.now.Add(tick), loop)
 	}
 	e.at(e.now, loop)
-}
-
-func (n *nemoPolicy) exec(e *engine, cmds []scheduler.Command) {
-	for _, c := range cmds {
-		switch c := c.(type) {
-		case scheduler.Prewarm:
-			e.prewarm(c.ID, c.Spec)
-		case scheduler.Suspend:
-			e.step(pool.Suspend{C: c.C})
-		case scheduler.Resume:
-			if _, ok := e.p.Container(c.C); ok {
-				e.step(pool.Resume{C: c.C})
-			}
-		case scheduler.Stop:
-			e.step(pool.Evict{C: c.C})
-		}
-	}
-}
-
-func (n *nemoPolicy) arrival(e *engine, id string, fn int) {
-	d := n.ctrl.Begin(e.now, id, e.spec(fn), e.snapshot())
-	n.exec(e, d.Commands)
-	n.rank(e)
-}
-
-func (n *nemoPolicy) rank(e *engine, ending ...pool.ContainerID) {
-	e.rank(n.ctrl.Ranking(e.now, e.snapshot(), ending...).Order)
-}
-
-// runEnding pushes the ranking with c's run about to end (see Controller.Ranking).
-func (n *nemoPolicy) runEnding(e *engine, c pool.ContainerID) { n.rank(e, c) }
-
-func (n *nemoPolicy) report(m *Metrics) {
-	m.States = map[string]int64{}
-	for s, v := range n.ctrl.Counts() {
-		m.States[s.String()] = v
-	}
-}
-
-func (n *nemoPolicy) finished(e *engine, id string, inv *simInv) {
-	var init time.Duration
-	if inv.start != pool.StartWarm {
-		init = e.w.Functions[inv.fn].ColdExtra
-	}
-	n.exec(e, n.ctrl.End(e.now, id, scheduler.Measure{Init: init, Run: e.w.Functions[inv.fn].Warm, OK: true}))
-	n.rank(e)
-}
-
-func (n *nemoPolicy) prewarmed(e *engine, id string, c pool.ContainerID, ok, rejected bool) {
-	var init time.Duration
-	if ok {
-		if sc := e.conts[c]; sc != nil && sc.fn >= 0 {
-			init = e.w.Functions[sc.fn].ColdExtra
-		}
-	}
-	if rejected {
-		n.ctrl.PrewarmRejected(e.now, id)
-	} else {
-		n.ctrl.PrewarmDone(e.now, id, ok, init)
-	}
-	n.rank(e)
 }

@@ -353,7 +353,7 @@ func (c *checkBuffer) attach(e *engine) {
 	var loop func()
 	loop = func() {
 		c.samples++
-		if (e.inBuffer > 0) != (len(e.p.Snapshot().Buffered) > 0) {
+		if (len(e.env.Snapshot().Buffered) > 0) != (len(e.env.Pool.Snapshot().Buffered) > 0) {
 			c.mismatches++
 		}
 		if e.now.Before(Epoch.Add(e.w.Span)) {
