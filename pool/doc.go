@@ -63,4 +63,12 @@
 // imports invoker/); pre-warm policy (what to warm, when, conflict
 // states S1–S4) belongs to the scheduler, which acts only through Request{Prewarm}, Suspend, Resume, Evict
 // and Rank.
+//
+// # Tests
+//
+// testdata/scenarios/*.txt are scripts in the datadriven format (github.com/cockroachdb/datadriven): a
+// command (request, started, finished, rank, tick…; the list is on TestScenarios), "----", then the actions
+// the pool emitted, checked after every line against an independent model (invariants_test.go), which the
+// random interleavings (property_test.go) drive too. go test ./pool -run TestScenarios -rewrite regenerates
+// the expected actions; docs/testing.md has the conventions.
 package pool
