@@ -2,6 +2,8 @@ package schedtest
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -617,24 +619,10 @@ func (e *Env) Snapshot() pool.Snapshot {
 }
 
 // Open lists the invocations not over, by id.
-func (e *Env) Open() []string {
-	out := make([]string, 0, len(e.invs))
-	for id := range e.invs {
-		out = append(out, id)
-	}
-	sort.Strings(out)
-	return out
-}
+func (e *Env) Open() []string { return slices.Sorted(maps.Keys(e.invs)) }
 
 // Running lists the invocations whose run is in flight (manual mode), by id.
-func (e *Env) Running() []string {
-	out := make([]string, 0, len(e.runOn))
-	for id := range e.runOn {
-		out = append(out, id)
-	}
-	sort.Strings(out)
-	return out
-}
+func (e *Env) Running() []string { return slices.Sorted(maps.Keys(e.runOn)) }
 
 // Starting lists the containers whose Create awaits Started or StartFailed (manual mode), by id.
 func (e *Env) Starting() []pool.ContainerID {
