@@ -32,9 +32,11 @@ var allowedImports = map[string][]string{
 	"pool":        {"pool/proxy"},
 	"pool/docker": {"pool", "pool/proxy"},
 
-	// The function controller acts through the pool only; the simulator replays it on the same pool.
-	"scheduler":     {"pool", "pool/proxy"},
-	"scheduler/sim": {"scheduler", "pool", "pool/proxy", "scheduler/sim/chart"},
+	// The function controller acts through the pool only (its scenario tests drive it through schedtest);
+	// schedtest couples controller and pool for tests and the simulator, which replays workloads on it.
+	"scheduler":           {"pool", "pool/proxy", "scheduler/schedtest"},
+	"scheduler/schedtest": {"scheduler", "pool", "pool/proxy"},
+	"scheduler/sim":       {"scheduler", "pool", "pool/proxy", "scheduler/schedtest", "scheduler/sim/chart"},
 
 	// The invoker speaks OpenWhisk and sits on top of everything else.
 	"invoker/wire":       {"pool/proxy"},

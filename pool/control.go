@@ -57,6 +57,23 @@ func (m *Manager) Evict(ctx context.Context, c ContainerID) error {
 	return m.controlAndWait(ctx, Evict{C: c}, c, false)
 }
 
+// Rank hands the pool the controller's eviction order (see Rank): the idle containers it would lose first,
+// first. It replaces the previous order; containers it does not name are evicted after the named ones, least
+// recently used first. The pool applies it to the next evictions; it may evict at once if a buffered request
+// waits for memory.
+func (m *Manager) Rank(ctx context.Context, order []ContainerID) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	m.stepLocked(Rank{Order: order})
+	return nil
+}
+
 // controlAndWait steps ev (about container c) and, with wait, returns once the container's lane executed
 // what the event scheduled (the Freeze or Thaw).
 func (m *Manager) controlAndWait(ctx context.Context, ev Event, c ContainerID, wait bool) error {

@@ -149,8 +149,7 @@ func Run(ctx context.Context, p Parts) error {
 	}
 	poolCfg := p.Pool
 	if !p.PlainPool {
-		inv.sched = scheduler.NewInvoker(p.Scheduler, h, p.Log)
-		poolCfg.Pool.Evictor = inv.sched.Evictor()
+		inv.sched = scheduler.NewInvoker(p.Scheduler, h, p.Log) // pushes its eviction ranking into the pool
 		// The controller keeps the warm pool at its bound (pre-warming, replacing and evicting by
 		// score); the pool's own MaxWarm trimming would evict a cold container's neighbour the moment
 		// it is created under a burst, so it is left to the controller.

@@ -47,4 +47,11 @@
 //   - OPENWHISK_CONFIG / OPENWHISK_ENCODED_CONFIG (whole HOCON files) are not read.
 //   - pool.stemCells (a config-file override of the manifest's stem cells) has no reactive form: a fixed
 //     count. The manifest's reactive stem cells are honoured.
+//
+// # Tests
+//
+// testdata/resolve.txt is a datadriven table (github.com/cockroachdb/datadriven): each load directive names
+// its inputs (command line, environment file, manifest, config file) and expects the effective
+// configuration, with what each component receives, as JSON, or the error. go test ./invoker/config -run
+// TestResolve -rewrite regenerates it (docs/testing.md).
 package config
