@@ -4,9 +4,10 @@
 #   - Docker engine (Debian's docker.io, API 1.41)      /var/run/docker.sock
 #   - Apache Kafka 3.9 KRaft broker (Maven Central jars) 127.0.0.1:9092
 #   - pouchdb-server (CouchDB HTTP API, from npm)        127.0.0.1:5984, admin nemo/nemo
+#   - Apache ZooKeeper (Debian's zookeeper package)      127.0.0.1:12181 (invoker id assignment tests)
 #
-# usage: scripts/services.sh up [docker] [kafka] [pouchdb] | restart docker | down | status | env
-#   `up` with no names starts all three. `restart docker` stops and starts a dockerd this script started
+# usage: scripts/services.sh up [docker] [kafka] [pouchdb] [zookeeper] | restart docker | down | status | env
+#   `up` with no names starts all four. `restart docker` stops and starts a dockerd this script started
 #   (the Docker-restart fault test uses it); it refuses (exit 3) to touch a daemon it did not start.
 # Caches (survive between runs): $NEMO_CACHE (default /var/cache/nemo).
 # State of this run (pids, what we started): $NEMO_STATE (default /tmp/nemo-services).
@@ -18,6 +19,7 @@ state=${NEMO_STATE:-/tmp/nemo-services}
 kafka_version=3.9.1
 kafka_port=${NEMO_KAFKA_PORT:-9092}
 couch_port=${NEMO_COUCH_PORT:-5984}
+zk_port=${NEMO_ZOOKEEPER_PORT:-12181}
 mkdir -p "$cache" "$state"
 
 log() { printf '[services] %s\n' "$*" >&2; }
@@ -137,6 +139,36 @@ pouch_up() {
   log "pouchdb: up"
 }
 
+# ---------- ZooKeeper ----------
+# Debian's package installs the jars only (no service). The server runs standalone on loopback with the
+# AdminServer off (it would take port 8080, the invoker's) and a fresh data directory each time.
+zk_up() {
+  if port_open "$zk_port"; then log "zookeeper: something already listens on $zk_port, using it"; return; fi
+  if [ ! -f /usr/share/java/zookeeper.jar ]; then
+    command -v java >/dev/null 2>&1 || apt_install openjdk-17-jre-headless
+    log "zookeeper: installing Debian's zookeeper package"
+    apt_install zookeeper
+  fi
+  local data="$state/zookeeper-data" cfg="$state/zoo.cfg"
+  rm -rf "$data"; mkdir -p "$data"
+  cat >"$cfg" <<CFG
+tickTime=2000
+dataDir=$data
+clientPort=$zk_port
+clientPortAddress=127.0.0.1
+admin.enableServer=false
+maxClientCnxns=0
+CFG
+  log "zookeeper: starting on 127.0.0.1:$zk_port"
+  local t0=$SECONDS
+  setsid nohup java -Xms32m -Xmx128m -XX:+UseSerialGC -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
+    -cp /usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar \
+    org.apache.zookeeper.server.ZooKeeperServerMain "$cfg" >"$state/zookeeper.log" 2>&1 &
+  echo $! >"$state/zookeeper.pid"
+  wait_for 60 "zookeeper" port_open "$zk_port" || { tail -30 "$state/zookeeper.log" >&2; return 1; }
+  log "zookeeper: up in $((SECONDS - t0))s"
+}
+
 stop_pid() { # stop_pid <name>
   local f="$state/$1.pid"
   [ -f "$f" ] || return 0
@@ -153,12 +185,13 @@ stop_pid() { # stop_pid <name>
 case "${1:-}" in
   up)
     shift
-    [ $# -gt 0 ] || set -- docker kafka pouchdb
+    [ $# -gt 0 ] || set -- docker kafka pouchdb zookeeper
     for svc in "$@"; do
       case "$svc" in
         docker) docker_up ;;
         kafka) kafka_up ;;
         pouchdb) pouch_up ;;
+        zookeeper) zk_up ;;
         *) echo "unknown service: $svc" >&2; exit 2 ;;
       esac
     done
@@ -176,6 +209,7 @@ case "${1:-}" in
     ;;
   down)
     # Only what this script started (pid files); services found running are left alone.
+    stop_pid zookeeper
     stop_pid pouchdb
     stop_pid kafka
     if [ -f "$state/dockerd.pid" ]; then
@@ -187,11 +221,13 @@ case "${1:-}" in
     docker info >/dev/null 2>&1 && echo "docker: up" || echo "docker: down"
     port_open "$kafka_port" && echo "kafka: up (127.0.0.1:$kafka_port)" || echo "kafka: down"
     port_open "$couch_port" && echo "pouchdb: up ($couch_url)" || echo "pouchdb: down"
+    port_open "$zk_port" && echo "zookeeper: up (127.0.0.1:$zk_port)" || echo "zookeeper: down"
     ;;
   env)
     echo "export NEMO_DOCKER=1"
     echo "export NEMO_KAFKA=127.0.0.1:$kafka_port"
     echo "export NEMO_COUCHDB=http://nemo:nemo@127.0.0.1:$couch_port"
+    echo "export NEMO_ZOOKEEPER=127.0.0.1:$zk_port"
     ;;
   *)
     echo "usage: $0 up|restart docker|down|status|env" >&2
