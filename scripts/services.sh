@@ -35,6 +35,21 @@ wait_for() { # wait_for <seconds> <description> <command...>
   done
 }
 
+# daemon CMD...: run CMD in the background, in a session of its own, holding none of this script's file
+# descriptors beyond 0-2. Callers run this script under `flock /tmp/nemo-it.lock …`; a daemon that
+# inherited the lock's descriptor would keep the lock held for as long as it runs (a dockerd restarted
+# by a test held it until the next restart). $! is the daemon's pid: the subshell execs setsid, which
+# execs (not being a group leader) nohup, which execs CMD.
+daemon() {
+  (
+    for fd in /proc/$BASHPID/fd/*; do
+      fd=${fd##*/}
+      if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi
+    done 2>/dev/null
+    exec setsid nohup "$@"
+  ) &
+}
+
 apt_updated=
 apt_install() {
   if [ -z "$apt_updated" ]; then DEBIAN_FRONTEND=noninteractive apt-get update -qq; apt_updated=1; fi
@@ -51,7 +66,7 @@ docker_up() {
   log "docker: starting dockerd"
   # setsid: a session of its own, so that whatever group started it (a test restarting the engine, a
   # CI step) can be killed without taking the daemon along.
-  setsid nohup dockerd >>"$state/dockerd.log" 2>&1 &
+  daemon dockerd >>"$state/dockerd.log" 2>&1
   echo $! >"$state/dockerd.pid"
   wait_for 60 "dockerd" docker info >/dev/null 2>&1 || { tail -20 "$state/dockerd.log" >&2; return 1; }
   log "docker: up ($(docker version --format '{{.Server.Version}} API {{.Server.APIVersion}}'))"
@@ -104,7 +119,7 @@ L4J
   java "${jopts[@]}" -cp "$cp" kafka.tools.StorageTool format -t "$(java -cp "$cp" kafka.tools.StorageTool random-uuid)" -c "$cfg" >"$state/kafka-format.log" 2>&1
   log "kafka: starting broker $kafka_version (KRaft) on 127.0.0.1:$kafka_port"
   local t0=$SECONDS
-  setsid nohup java "${jopts[@]}" -cp "$cp" kafka.Kafka "$cfg" >"$state/kafka.log" 2>&1 &
+  daemon java "${jopts[@]}" -cp "$cp" kafka.Kafka "$cfg" >"$state/kafka.log" 2>&1
   echo $! >"$state/kafka.pid"
   wait_for 120 "kafka" port_open "$kafka_port" || { tail -30 "$state/kafka.log" >&2; return 1; }
   log "kafka: up in $((SECONDS - t0))s"
@@ -129,8 +144,8 @@ pouch_up() {
   # file would name the subshell instead of the server.
   (
     cd "$wd" || exit 1
-    setsid nohup "$pouch_dir/node_modules/.bin/pouchdb-server" --in-memory --host 127.0.0.1 --port "$couch_port" \
-      >"$state/pouchdb.log" 2>&1 &
+    daemon "$pouch_dir/node_modules/.bin/pouchdb-server" --in-memory --host 127.0.0.1 --port "$couch_port" \
+      >"$state/pouchdb.log" 2>&1
     echo $! >"$state/pouchdb.pid"
   )
   wait_for 60 "pouchdb-server" curl -sf "$couch_url/" -o /dev/null || { tail -20 "$state/pouchdb.log" >&2; return 1; }
@@ -161,9 +176,9 @@ maxClientCnxns=0
 CFG
   log "zookeeper: starting on 127.0.0.1:$zk_port"
   local t0=$SECONDS
-  setsid nohup java -Xms32m -Xmx128m -XX:+UseSerialGC -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
+  daemon java -Xms32m -Xmx128m -XX:+UseSerialGC -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
     -cp /usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar \
-    org.apache.zookeeper.server.ZooKeeperServerMain "$cfg" >"$state/zookeeper.log" 2>&1 &
+    org.apache.zookeeper.server.ZooKeeperServerMain "$cfg" >"$state/zookeeper.log" 2>&1
   echo $! >"$state/zookeeper.pid"
   wait_for 60 "zookeeper" port_open "$zk_port" || { tail -30 "$state/zookeeper.log" >&2; return 1; }
   log "zookeeper: up in $((SECONDS - t0))s"
