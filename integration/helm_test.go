@@ -443,6 +443,15 @@ func (r podRun) args(t *testing.T, name, dir string) []string {
 		switch {
 		case v.HostPath != nil:
 			src = v.HostPath.Path
+			if _, err := os.Stat(src); os.IsNotExist(err) {
+				// The container runtime would create it on the host (e.g. /run/runc where Docker keeps
+				// runc's state elsewhere); an empty directory of the test's own leaves the host alone.
+				src = filepath.Join(dir, "hostpath-"+v.Name)
+				if err := os.MkdirAll(src, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("hostPath %s does not exist here: an empty directory is mounted at %s", v.HostPath.Path, m.MountPath)
+			}
 		case v.ConfigMap != nil:
 			src = filepath.Join(dir, "cm-"+v.Name)
 			if err := os.MkdirAll(src, 0o755); err != nil {
