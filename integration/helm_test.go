@@ -555,6 +555,7 @@ func TestHelmCommandInImage(t *testing.T) {
 	if code != "0" || !strings.Contains(logs, "\ndone\n") {
 		t.Fatalf("the chart's command failed in the image (exit %s):\n%s", code, logs)
 	}
+	// pid=1: bash and ash exec'd down to /init.sh, so nemo (which /init.sh execs) gets the kubelet's SIGTERM.
 	want := []string{"pid=1", "args=--uniqueName kind-worker"}
 	for i, v := range podDNSServers {
 		want = append(want, fmt.Sprintf("CONFIG_whisk_containerFactory_containerArgs_dnsServers_%d=%s", i, v))
@@ -568,7 +569,7 @@ func TestHelmCommandInImage(t *testing.T) {
 	lines := strings.Split(logs, "\n")
 	for _, w := range want {
 		if !slices.Contains(lines, w) {
-			t.Errorf("missing %q (pid=1: bash and ash exec'd down to /init.sh, which gets SIGTERM); output:\n%s", w, logs)
+			t.Errorf("the probe did not print %q; output:\n%s", w, logs)
 		}
 	}
 }
