@@ -14,7 +14,8 @@ import (
 // assignID asks ZooKeeper for the invoker id when the command line left it to ZooKeeper (--uniqueName
 // without --id, as Helm's DaemonSet starts invokers), within invoker.zookeeperTimeout. A refusal
 // (an --overwriteId beyond the number of invokers, ZooKeeper denying access) is a configuration error
-// (exit status 2); ZooKeeper unreachable or a corrupt znode is worth retrying (exit status 1).
+// (exit status 2); anything else exits 1: ZooKeeper unreachable (worth retrying), or a znode that does
+// not hold what OpenWhisk writes (the message names it for an operator to fix).
 func assignID(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 	req, ok := cfg.PendingID()
 	if !ok {
