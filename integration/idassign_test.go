@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,35 +17,21 @@ import (
 	"github.com/nemo-edge/nemo/invoker/instanceid"
 )
 
-var (
-	nemoOnce sync.Once
-	nemoBin  string
-	nemoErr  error
-)
-
-// nemoBinary builds invoker/cmd/nemo once per test binary.
-func nemoBinary(t *testing.T) string {
+// buildNemo builds invoker/cmd/nemo into the test's temporary directory.
+func buildNemo(t *testing.T) string {
 	t.Helper()
-	nemoOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "nemo-it-idassign-")
-		if err != nil {
-			nemoErr = err
-			return
-		}
-		nemoBin = filepath.Join(dir, "nemo")
-		nemoErr = itest.GoBuild(nemoBin, "github.com/nemo-edge/nemo/invoker/cmd/nemo")
-	})
-	if nemoErr != nil {
-		t.Fatalf("building nemo: %v", nemoErr)
+	bin := filepath.Join(t.TempDir(), "nemo")
+	if err := itest.GoBuild(bin, "github.com/nemo-edge/nemo/invoker/cmd/nemo"); err != nil {
+		t.Fatalf("building nemo: %v", err)
 	}
-	return nemoBin
+	return bin
 }
 
 // startWith runs `nemo invoker args...` with an OpenWhisk environment plus env (KEY=VALUE), and a config
 // file setting the ZooKeeper deadline; it returns the exit status, stdout (the log) and stderr. Docker is pointed at a
 // socket that does not exist, so a start that gets past the id assignment fails right after it, without
 // touching Docker or Kafka.
-func startWith(t *testing.T, zkTimeout string, args []string, env ...string) (code int, stdout, stderr string) {
+func startWith(t *testing.T, bin, zkTimeout string, args []string, env ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "nemo.json")
@@ -55,7 +40,7 @@ func startWith(t *testing.T, zkTimeout string, args []string, env ...string) (co
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, nemoBinary(t), append([]string{"invoker", "--config", cfg}, args...)...)
+	cmd := exec.CommandContext(ctx, bin, append([]string{"invoker", "--config", cfg}, args...)...)
 	cmd.Env = append(itest.CleanEnviron(),
 		"KAFKA_HOSTS=127.0.0.1:1", "CONFIG_whisk_couchdb_host=127.0.0.1", "CONFIG_whisk_couchdb_username=u",
 		"CONFIG_whisk_couchdb_password=p", "DB_PREFIX=it_", "RUNTIMES_MANIFEST="+itest.RuntimesManifest,
@@ -86,6 +71,7 @@ func lastLine(s string) string {
 // impossible --overwriteId is not (exit 2, one line naming the flag), and against a real ZooKeeper the id
 // is assigned before anything else is started.
 func TestIDAssignmentExitStatus(t *testing.T) {
+	bin := buildNemo(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +81,7 @@ func TestIDAssignmentExitStatus(t *testing.T) {
 
 	t.Run("ZooKeeperUnreachable", func(t *testing.T) {
 		start := time.Now()
-		code, _, stderr := startWith(t, "2s", []string{"--uniqueName", "kind-worker"}, "ZOOKEEPER_HOSTS="+closed)
+		code, _, stderr := startWith(t, bin, "2s", []string{"--uniqueName", "kind-worker"}, "ZOOKEEPER_HOSTS="+closed)
 		line := lastLine(stderr)
 		if code != 1 || !strings.Contains(line, `invoker id for --uniqueName "kind-worker" from ZooKeeper `+closed) ||
 			!strings.Contains(line, "connection refused") {
@@ -124,7 +110,7 @@ func TestIDAssignmentExitStatus(t *testing.T) {
 			"config: ZOOKEEPER_HOSTS:"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, _, stderr := startWith(t, "2s", tc.args, tc.env...)
+			code, _, stderr := startWith(t, bin, "2s", tc.args, tc.env...)
 			if line := lastLine(stderr); code != 2 || !strings.Contains(line, tc.want) {
 				t.Errorf("exit %d, last line %q; want 2 and %q", code, line, tc.want)
 			}
@@ -139,14 +125,14 @@ func TestIDAssignmentExitStatus(t *testing.T) {
 	hosts := "ZOOKEEPER_HOSTS=" + zkAddr + zks.chroot
 
 	t.Run("OverwriteIDBeyondTheInvokers", func(t *testing.T) {
-		code, _, stderr := startWith(t, "20s", []string{"--uniqueName", "n", "--overwriteId", "5"}, hosts)
+		code, _, stderr := startWith(t, bin, "20s", []string{"--uniqueName", "n", "--overwriteId", "5"}, hosts)
 		line := lastLine(stderr)
 		if code != 2 || !strings.Contains(line, "config: --overwriteId: ZooKeeper") || !strings.Contains(line, "cannot give id 5") {
 			t.Errorf("exit %d, last line %q; want 2 and the refusal naming --overwriteId", code, line)
 		}
 	})
 	t.Run("AssignedBeforeAnythingElse", func(t *testing.T) {
-		code, stdout, stderr := startWith(t, "20s", []string{"--uniqueName", "kind-worker"}, hosts)
+		code, stdout, stderr := startWith(t, bin, "20s", []string{"--uniqueName", "kind-worker"}, hosts)
 		if code != 1 || !strings.Contains(lastLine(stderr), "docker") {
 			t.Errorf("exit %d, last line %q; want 1 from the (absent) Docker engine, after the id assignment", code, lastLine(stderr))
 		}
