@@ -8,11 +8,13 @@
 #   Dockerfile              this file
 #   rootfs/usr/bin/nemo     static nemo binary (CGO_ENABLED=0, -trimpath, -ldflags "-s -w -X main.version=…")
 #   rootfs/init.sh          deployments/image/init.sh: execs `/usr/bin/nemo invoker "$@"`
-#   rootfs/bin/busybox      Debian's busybox-static, with applet symlinks (sh, cat, ls, ps, wget, …)
+#   rootfs/bin/busybox      Debian's busybox-static, with applet symlinks (sh, cat, grep, sed, ps, wget, …)
+#   rootfs/bin/bash         deployments/image/bash: execs busybox ash (Helm runs /bin/bash -c "…")
 #   rootfs/tmp              mode 1777; rootfs/logs, rootfs/etc/nemo, rootfs/var/lib/nemo: empty mount points
 #
 # What OpenWhisk's compose file needs from the image (PROTOCOL.md §10): /bin/sh for its command
-# `/bin/sh -c "exec /init.sh --id 0 >> /logs/invoker-local_logs.log 2>&1"`, an /init.sh taking --id N, and a
+# `/bin/sh -c "exec /init.sh --id 0 >> /logs/invoker-local_logs.log 2>&1"` (Helm: /bin/bash -c, sourcing a
+# DNS script that uses grep and sed, then `/init.sh --uniqueName <node>`), an /init.sh taking --id N, and a
 # working directory of /, where OpenWhisk reads container logs from the relative path containers/<id>/
 # (/var/lib/docker/containers mounted at /containers, PROTOCOL.md §6.5). NEMO itself reads the LogPath
 # Docker reports (/var/lib/docker/containers/<id>/…, mounted by the compose override too) or falls back to

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): installs and starts everything the tests need (Docker engine,
-# Kafka 3.9 broker, pouchdb-server, test images), runs every test — unit, race, integration — and
+# Kafka 3.9 broker, pouchdb-server, ZooKeeper, test images), runs every test — unit, race, integration — and
 # stops what it started. Idempotent; run as root on Debian 12 with Go installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,8 @@ command -v debootstrap >/dev/null 2>&1 || need_pkgs+=(debootstrap)
 command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
 dpkg -s busybox-static >/dev/null 2>&1 || need_pkgs+=(busybox-static) # the invoker image's /bin/sh
 command -v docker-compose >/dev/null 2>&1 || need_pkgs+=(docker-compose) # checks deployments/docker-compose
+command -v kubectl >/dev/null 2>&1 || command -v kustomize >/dev/null 2>&1 ||
+  need_pkgs+=(kubernetes-client) # kubectl kustomize: deployments/helm/post-render.sh in the Helm tests
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
@@ -40,5 +42,5 @@ go vet -tags integration ./...
 log "unit tests with the race detector"
 go test -race -count=1 ./...
 
-log "integration tests (real Docker, Kafka 3.9, pouchdb-server), one package at a time"
+log "integration tests (real Docker, Kafka 3.9, pouchdb-server, ZooKeeper), one package at a time"
 go test -tags integration -count=1 -p 1 -timeout 30m ./...

@@ -38,11 +38,14 @@ type Config struct {
 
 	// manifestFrom names where Runtimes.Manifest came from, for errors (RUNTIMES_MANIFEST when set by env).
 	manifestFrom string
+	// pendingID is the ZooKeeper id assignment Load left to do (see PendingID).
+	pendingID *IDRequest
 }
 
 // InvokerSection identifies the invoker and configures its HTTP endpoint and logging.
 type InvokerSection struct {
-	// ID is N in invoker{N}: the --id flag, else --overwriteId, else this field. Required.
+	// ID is N in invoker{N}: the --id flag, else the id ZooKeeper assigns to --uniqueName (when
+	// ZooKeeperHosts is set), else this field. Required.
 	ID int `json:"id"`
 	// UniqueName and DisplayedName are --uniqueName/--displayedName; they appear in the instance id
 	// ("invoker0/unique/displayed") and UniqueName in container names. Default "".
@@ -60,6 +63,13 @@ type InvokerSection struct {
 	LogPath string `json:"logPath,omitempty"`
 	// LogLevel is trace, debug, info, warn or error. Default "info".
 	LogLevel string `json:"logLevel"`
+	// ZooKeeperHosts is where an invoker started with --uniqueName and no --id gets its id, as OpenWhisk's
+	// invoker does (env ZOOKEEPER_HOSTS, a connect string "host:port[,host:port...][/chroot]"; see package
+	// invoker/instanceid). Not used, and not checked, when the id is given. Default "".
+	ZooKeeperHosts string `json:"zookeeperHosts,omitempty"`
+	// ZooKeeperTimeout bounds that assignment, from connecting to the written mapping; when it runs out the
+	// invoker exits with status 1 (worth retrying). Default "30s".
+	ZooKeeperTimeout Duration `json:"zookeeperTimeout"`
 	// ParameterStorageKey is OpenWhisk's parameter-encryption key, base64 of 16 (AES-128) or 32 (AES-256)
 	// bytes (CONFIG_whisk_parameterStorage_key); the invoker decrypts the activation parameters the
 	// controller locked with it. Default "": locked parameters reach the action as received, as in OpenWhisk.
@@ -340,9 +350,10 @@ func Defaults() *Config {
 	si := scheduler.DefaultInvokerConfig()
 	sc, hist := si.Controller, si.Controller.History
 	return &Config{
-		Invoker: InvokerSection{ID: unsetID, Port: 8080, Username: "invoker.user", Password: "invoker.pass", LogLevel: "info"},
-		Kafka:   KafkaSection{Version: messaging.DefaultVersion, ReplicationFactor: 1},
-		Store:   StoreSection{Kind: StoreCouchDB, CouchDB: CouchDBSection{Protocol: "http", Port: 5984}},
+		Invoker: InvokerSection{ID: unsetID, Port: 8080, Username: "invoker.user", Password: "invoker.pass", LogLevel: "info",
+			ZooKeeperTimeout: Duration(30 * time.Second)},
+		Kafka: KafkaSection{Version: messaging.DefaultVersion, ReplicationFactor: 1},
+		Store: StoreSection{Kind: StoreCouchDB, CouchDB: CouchDBSection{Protocol: "http", Port: 5984}},
 		Pool: PoolSection{UserMemoryMB: MB(p.UserMemoryMB), MaxWarm: p.MaxWarm, ColdReserveMB: MB(p.ColdReserveMB),
 			PauseGrace: Duration(p.PauseGrace), IdleTimeout: Duration(p.IdleTimeout), ConcurrentPeekFactor: 0.5,
 			PrewarmExpirationCheckInterval: Duration(p.StemCheckInterval)},

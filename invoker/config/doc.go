@@ -23,13 +23,18 @@
 //     system limits), plus NEMO_KAFKA_VERSION. CONFIG_* values starting with "$" dereference another
 //     variable (transformEnvironment.sh); other CONFIG_* keys are ignored. List variables
 //     (..._extraEnvVars_N etc.) are probed for N = 0..99, since getenv cannot enumerate;
-//  4. the command line of OpenWhisk's /init.sh: --id N, --uniqueName S, --displayedName S, --overwriteId N.
+//  4. the command line of OpenWhisk's /init.sh: --id N, --uniqueName S, --displayedName S, --overwriteId N
+//     (ZOOKEEPER_HOSTS is read with it: see Instance id).
 //
 // # Instance id
 //
-// --id wins; then --overwriteId; then invoker.id from the file. OpenWhisk assigns an id through ZooKeeper
-// when only --uniqueName is given (helm's DaemonSet does this). NEMO does not implement that assignment:
-// such a start fails with a message asking for --id. Deployments that rely on it must pass --id per node.
+// --id wins. Else a --uniqueName with ZooKeeper hosts (ZOOKEEPER_HOSTS or invoker.zookeeperHosts) gets
+// its id from ZooKeeper as OpenWhisk's invoker does (helm's DaemonSet starts invokers this way), with
+// --overwriteId moving the name to a given id: Load parses and checks the request and leaves it pending
+// (PendingID), because this package does no I/O; the caller asks ZooKeeper (package invoker/instanceid)
+// and records the answer with SetID. Else invoker.id from the file. --overwriteId without ZooKeeper, and
+// a --uniqueName with neither --id, ZooKeeper nor invoker.id, are refused. Names are trimmed, and an empty
+// one counts as not given, as in OpenWhisk.
 //
 // # Errors
 //

@@ -21,6 +21,7 @@ const (
 	EnvAPIHostProto     = "WHISK_API_HOST_PROTO"
 	EnvAPIHostName      = "WHISK_API_HOST_NAME"
 	EnvAPIHostPort      = "WHISK_API_HOST_PORT"
+	EnvZooKeeperHosts   = "ZOOKEEPER_HOSTS"
 
 	EnvCouchProvider      = "CONFIG_whisk_couchdb_provider"
 	EnvCouchProtocol      = "CONFIG_whisk_couchdb_protocol"
@@ -117,6 +118,9 @@ func (c *Config) envInvoker(e env) error {
 			return invalid(EnvPort, "%q is not a port number (1-65535)", v)
 		}
 		c.Invoker.Port = p
+	}
+	if v := e.plain(EnvZooKeeperHosts); v != "" {
+		c.Invoker.ZooKeeperHosts = v // parsed only when used (applyArgs): OpenWhisk ignores it when --id is given
 	}
 	if v := e.config(EnvInvokerUsername); v != "" {
 		c.Invoker.Username = v

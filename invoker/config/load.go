@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/nemo-edge/nemo/invoker/instanceid"
 )
 
 // EnvConfigPath names the config file when --config is not given.
@@ -20,9 +22,11 @@ const EnvConfigPath = "NEMO_CONFIG"
 const Usage = `usage: nemo [--config FILE] [--id N] [--uniqueName S] [--displayedName S] [--overwriteId N]
   --config FILE       JSON configuration file (default $NEMO_CONFIG; none: defaults + environment)
   --id N              invoker id (invoker{N}); wins over everything else
-  --uniqueName S      unique name; without --id it would need ZooKeeper id assignment, which NEMO does not do
-  --displayedName S   displayed name
-  --overwriteId N     with --uniqueName and no --id: use N as the id`
+  --uniqueName S      unique name (e.g. the node name); without --id, ZooKeeper ($ZOOKEEPER_HOSTS) gives the
+                      id: the name's earlier id, else a new one
+  --displayedName S   displayed name (health pings)
+  --overwriteId N     with --uniqueName and no --id: move the name to id N in ZooKeeper (another name
+                      holding N loses it); N at most the number of names with ids`
 
 // Load builds the configuration from, in increasing precedence: Defaults, the JSON file (--config or
 // $NEMO_CONFIG), the environment variables an OpenWhisk invoker deployment sets (see doc.go) and the
@@ -50,7 +54,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	if err := cfg.applyEnv(getenv); err != nil {
 		return nil, err
 	}
-	if err := cfg.applyArgs(cl); err != nil {
+	if err := cfg.applyArgs(cl, strings.TrimSpace(getenv(EnvZooKeeperHosts)) != ""); err != nil {
 		return nil, err
 	}
 	if err := cfg.Validate(); err != nil {
@@ -82,9 +86,14 @@ func parseArgs(args []string) (cmdLine, error) {
 			return nil
 		})
 	}
+	// Names are trimmed and an empty one counts as not given, as OpenWhisk's invoker reads them.
 	strFlag := func(name string, dst **string) {
 		fs.Func(name, "", func(s string) error {
-			*dst = &s
+			if s = strings.TrimSpace(s); s != "" {
+				*dst = &s
+			} else {
+				*dst = nil
+			}
 			return nil
 		})
 	}
@@ -109,9 +118,10 @@ func parseArgs(args []string) (cmdLine, error) {
 	return cl, nil
 }
 
-// applyArgs puts the command line over the file and environment. The id comes from --id, else from
-// --overwriteId, else from the config file; a --uniqueName with no id anywhere would need ZooKeeper.
-func (c *Config) applyArgs(cl cmdLine) error {
+// applyArgs puts the command line over the file and environment. The id comes from --id; else, for a
+// --uniqueName with ZooKeeper hosts, from ZooKeeper (left pending for the caller: PendingID); else from
+// the config file. zkFromEnv says ZOOKEEPER_HOSTS (rather than the file) named the hosts, for errors.
+func (c *Config) applyArgs(cl cmdLine, zkFromEnv bool) error {
 	if cl.uniqueName != nil {
 		c.Invoker.UniqueName = *cl.uniqueName
 	}
@@ -120,13 +130,50 @@ func (c *Config) applyArgs(cl cmdLine) error {
 	}
 	switch {
 	case cl.id != nil:
-		c.Invoker.ID = *cl.id
+		c.Invoker.ID = *cl.id // OpenWhisk too ignores ZooKeeper and --overwriteId then
+	case cl.uniqueName != nil && c.Invoker.ZooKeeperHosts != "":
+		field := "invoker.zookeeperHosts"
+		if zkFromEnv {
+			field = EnvZooKeeperHosts
+		}
+		hosts, err := instanceid.ParseHosts(c.Invoker.ZooKeeperHosts)
+		if err != nil {
+			return invalid(field, "%v", err)
+		}
+		if err := instanceid.CheckName(*cl.uniqueName); err != nil {
+			return invalid("--uniqueName", "%v: ZooKeeper keeps the id under a znode of that name", err)
+		}
+		c.pendingID = &IDRequest{Hosts: hosts, UniqueName: *cl.uniqueName, OverwriteID: cl.overwriteID}
 	case cl.overwriteID != nil:
-		c.Invoker.ID = *cl.overwriteID
-	case c.Invoker.ID == unsetID && cl.uniqueName != nil:
-		return invalid("--uniqueName", "%q given without --id: ZooKeeper id assignment is not supported by NEMO; pass --id N (or --overwriteId N, or set invoker.id)", *cl.uniqueName)
+		return invalid("--overwriteId", "moves a unique name's id in ZooKeeper, so it needs --uniqueName and ZOOKEEPER_HOSTS; to set the id directly, pass --id N")
+	case cl.uniqueName != nil && c.Invoker.ID == unsetID:
+		return invalid("--uniqueName", "%q given without --id and without ZOOKEEPER_HOSTS: set ZOOKEEPER_HOSTS for OpenWhisk's id assignment, or pass --id N", *cl.uniqueName)
 	}
 	return nil
+}
+
+// IDRequest is the id assignment an invoker started with --uniqueName and no --id asks ZooKeeper for
+// (package invoker/instanceid does it).
+type IDRequest struct {
+	Hosts       instanceid.Hosts
+	UniqueName  string
+	OverwriteID *int // --overwriteId, nil when not given
+}
+
+// PendingID returns the id assignment Load left to the caller, which does it (within
+// Invoker.ZooKeeperTimeout) and records the result with SetID. ok is false when the id is known.
+func (c *Config) PendingID() (req IDRequest, ok bool) {
+	if c.pendingID == nil {
+		return IDRequest{}, false
+	}
+	return *c.pendingID, true
+}
+
+// SetID records the id ZooKeeper assigned and validates the configuration again.
+func (c *Config) SetID(id int) error {
+	c.Invoker.ID = id
+	c.pendingID = nil
+	return c.Validate()
 }
 
 // readFile decodes the JSON config file over c. Unknown fields are errors (typos must not pass silently).

@@ -36,10 +36,15 @@ var logLevels = []string{"trace", "debug", "info", "warn", "error"}
 func (c *Config) validateInvoker() error {
 	in := &c.Invoker
 	switch {
-	case in.ID == unsetID:
-		return invalid("invoker.id", "not set: pass --id N (or set invoker.id in the config file)")
+	case in.ID == unsetID && c.pendingID == nil:
+		return invalid("invoker.id", "not set: pass --id N (or --uniqueName S with ZOOKEEPER_HOSTS, or set invoker.id in the config file)")
+	case in.ID == unsetID: // ZooKeeper will give it (PendingID)
 	case in.ID < 0:
 		return invalid("invoker.id", "%d is negative", in.ID)
+	}
+	switch {
+	case in.ZooKeeperTimeout <= 0:
+		return invalid("invoker.zookeeperTimeout", "%s must be positive", in.ZooKeeperTimeout)
 	case in.Port < 1 || in.Port > 65535:
 		return invalid("invoker.port", "%d is not a port number (1-65535)", in.Port)
 	case in.ListenHost != "" && strings.ContainsAny(in.ListenHost, " /?#@"):

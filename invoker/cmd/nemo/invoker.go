@@ -43,6 +43,9 @@ func runInvoker(args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	if err := assignID(ctx, cfg, log); err != nil {
+		return err
+	}
 
 	kcfg := cfg.MessagingConfig()
 	if cfg.Kafka.Embedded {
