@@ -331,6 +331,46 @@ func TestIntegrationClickElementRevertsWhenWriterIsKilled(t *testing.T) {
 	t.Logf("reverted %v after SIGKILL (lease 100ms)", time.Since(start).Round(time.Millisecond))
 }
 
+// TestIntegrationClickWriterSeesTheElementsLife: what the invoker learns
+// from Writer.Ack while the NF's Click starts, stops cleanly, starts again and
+// is killed: never attached, live, detached, live, stale.
+func TestIntegrationClickWriterSeesTheElementsLife(t *testing.T) {
+	bin := clickBinary(t)
+	dir := t.TempDir()
+	shm := filepath.Join(dir, "nemo-fw")
+	w, err := Create(shm, 200)
+	require.NoError(t, err)
+	defer w.Close()
+	require.NoError(t, w.Publish(Settings{Enable: true, Burst: 16}))
+	time.Sleep(300 * time.Millisecond) // longer than the lease: "never" is not a matter of waiting
+	a, err := w.Ack()
+	require.NoError(t, err)
+	assert.Equal(t, ReaderNever, a.Reader, "no Click attached yet")
+
+	ackState := func() ReaderState { a, _ := w.Ack(); return a.Reader }
+	for i, stop := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		sock := filepath.Join(dir, fmt.Sprintf("click%d.sock", i))
+		c := startClick(t, sock, bin, "-e", clickConfig(shm, sock, "5ms"))
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		a, err := w.WaitAck(ctx, w.Seq())
+		cancel()
+		require.NoError(t, err)
+		assert.Equal(t, ReaderLive, a.Reader)
+		assert.Equal(t, uint32(16), a.AppliedBurst)
+		assert.Equal(t, uint32(c.cmd.Process.Pid), a.ReaderPID)
+
+		require.NoError(t, c.cmd.Process.Signal(stop))
+		_ = c.cmd.Wait()
+		if stop == syscall.SIGTERM {
+			require.Eventually(t, func() bool { return ackState() == ReaderDetached }, 5*time.Second, 5*time.Millisecond,
+				"Click's cleanup detaches the element")
+		} else {
+			require.Eventually(t, func() bool { return ackState() == ReaderStale }, 5*time.Second, 5*time.Millisecond,
+				"a killed element stops ticking: stale after the 200ms lease")
+		}
+	}
+}
+
 // TestIntegrationClickSampleConfig runs deployments/click/nemo-fw.click as
 // the README says, with the command-line overrides IN= OUT= SHM= SOCK=, in a
 // private network namespace: frames sent into veth a0 reach Click on a1 and
