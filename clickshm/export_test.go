@@ -23,3 +23,10 @@ func (r *Reader) setClock(f func() time.Time) {
 	r.nowForTests = f
 	r.mu.Unlock()
 }
+
+// setClock gives the writer an injected clock for Ack's staleness verdict.
+func (w *Writer) setClock(f func() time.Time) {
+	w.mu.Lock()
+	w.nowTest = f
+	w.mu.Unlock()
+}

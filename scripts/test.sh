@@ -9,6 +9,8 @@ log() { printf '[test] %s\n' "$*" >&2; }
 
 need_pkgs=()
 command -v cc >/dev/null 2>&1 || need_pkgs+=(gcc libc6-dev)
+command -v c++ >/dev/null 2>&1 || need_pkgs+=(g++) # clickshm compiles clickshm.h as C++, as the Click element does
+[ -z "${NEMO_CLICK:-}" ] || command -v strace >/dev/null 2>&1 || need_pkgs+=(strace) # opt-in Click tests: deployments/click/README.md
 command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
 command -v ethtool >/dev/null 2>&1 || need_pkgs+=(ethtool)
 command -v debootstrap >/dev/null 2>&1 || need_pkgs+=(debootstrap)
