@@ -1034,9 +1034,6 @@ func (p *Pool) onShutdown() {
 	}
 }
 
-// Closing reports whether Shutdown was received.
-func (p *Pool) Closing() bool { return p.closing }
-
 // remove starts removing c: memory stays counted until Removed. A frozen container is thawed first.
 func (p *Pool) remove(c *container, reason string) {
 	if c.state == StateRemoving {

@@ -22,13 +22,6 @@ func actionSpec(mem int) pool.Spec {
 	}
 }
 
-func TestNamePrefix(t *testing.T) {
-	assert.Equal(t, "wsk0", NamePrefix("", 0))
-	assert.Equal(t, "wsk00", NamePrefix("0", 0))
-	assert.Equal(t, "wskkind-worker03", NamePrefix("kind-worker0", 3))
-	assert.Equal(t, "wskab.c_d1", NamePrefix("a/b.c_d!", 1), "only letters, digits, _ . - survive")
-}
-
 func TestCPUShares(t *testing.T) {
 	cases := []struct {
 		user, mem int
