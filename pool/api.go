@@ -103,7 +103,7 @@ type Config struct {
 	StemCells []StemCell
 	// Evictor chooses which idle warm containers to remove. Default LRU (nil).
 	Evictor Evictor
-	// NamePrefix is the container name prefix (PROTOCOL §6.2), e.g. "wsk0". Default "wsk0".
+	// NamePrefix is the container name prefix (docs/protocol.md#names-and-labels), e.g. "wsk0". Default "wsk0".
 	NamePrefix string
 	// StemRetryBackoff is the first delay before re-creating a stem cell whose start failed; it doubles per
 	// consecutive failure up to 5 minutes. Default 1s.

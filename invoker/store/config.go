@@ -26,7 +26,7 @@ type Config struct {
 	SubjectsDB string
 }
 
-// Environment variables read by ConfigFromEnv (OpenWhisk's CONFIG_* convention, PROTOCOL.md §9.3).
+// Environment variables read by ConfigFromEnv (OpenWhisk's CONFIG_* convention, docs/protocol.md#environment).
 const (
 	EnvProtocol      = "CONFIG_whisk_couchdb_protocol"
 	EnvHost          = "CONFIG_whisk_couchdb_host"

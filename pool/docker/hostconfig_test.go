@@ -27,7 +27,7 @@ func TestCPUShares(t *testing.T) {
 		user, mem int
 		want      int64
 	}{
-		{1024, 256, 256}, // PROTOCOL §6.3 example
+		{1024, 256, 256}, // docs/protocol.md#limits example
 		{2048, 256, 128},
 		{2048, 128, 64},
 		{320, 10, 32},    // fixture docker-run-args-test.json

@@ -31,7 +31,7 @@
 // # Policies (same pool code, different knobs)
 //
 //   - openwhisk: 10-minute idle timeout, LRU eviction when memory is short,
-//     2 nodejs stem cells of the container size (PROTOCOL §7).
+//     2 nodejs stem cells of the container size (docs/protocol.md#scheduling).
 //   - ttl-10m: the same without stem cells (FaasCache's TTL baseline).
 //   - greedy-dual: FaasCache (GreedyDual evictor): priority = clock + freq ×
 //     cost / size, clock = the victim's priority on eviction, a container
