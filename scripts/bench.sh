@@ -63,7 +63,7 @@ say "load average at start: $(cut -d' ' -f1-3 /proc/loadavg); work directory $TM
 go build -o "$TMP/nemo" ./invoker/cmd/nemo
 go build -tags integration -o "$TMP/nemobench" ./integration/bench/cmd/nemobench
 
-# ---- row 5: H5's benchmark (its own container; about 20 s)
+# ---- row 5: pool/docker's freeze benchmark (its own container; about 20 s)
 FREEZE_CMD="NEMO_DOCKER=1 go test -tags integration -run NONE -bench FreezeThawVsPause -count 3 ./pool/docker/"
 say "running: $FREEZE_CMD"
 if ! NEMO_DOCKER=1 timeout --kill-after=30 150 go test -tags integration -run NONE -bench FreezeThawVsPause -count 3 \

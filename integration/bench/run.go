@@ -42,7 +42,7 @@ type Options struct {
 	EchoArgv func(prefix string) []string
 	// N activations per throughput batch, Reps repetitions, WarmSamples warm calls per repetition.
 	N, Reps, WarmSamples int
-	// FreezeOut is a file with the output of H5's BenchmarkFreezeThawVsPause ("" = not run).
+	// FreezeOut is a file with the output of pool/docker's BenchmarkFreezeThawVsPause ("" = not run).
 	FreezeOut     string
 	RunCommand    string // reproduces Run (rows 1–4)
 	FreezeCommand string // reproduces row 5
@@ -1047,7 +1047,7 @@ func fdList(ds []time.Duration) string {
 	return strings.Join(s, ", ") + " ms"
 }
 
-// freezeRow adds row 5 from H5's benchmark output.
+// freezeRow adds row 5 from pool/docker's freeze benchmark output.
 func (r *run) freezeRow() error {
 	if r.o.FreezeOut == "" {
 		return fmt.Errorf("not run")
