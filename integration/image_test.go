@@ -428,7 +428,7 @@ func TestSystemdUnitVerifies(t *testing.T) {
 }
 
 // composeBase stands in for apache/openwhisk-devtools' docker-compose/docker-compose.yml: the services and the
-// invoker definition PROTOCOL.md §10 lists (images are not pulled: `config` only merges and validates).
+// invoker definition docs/protocol.md#devtools lists (images are not pulled: `config` only merges and validates).
 const composeBase = `version: '3'
 services:
   db:

@@ -101,7 +101,7 @@ type Config struct {
 	IdleTimeout time.Duration
 	// StemCells are the OpenWhisk prewarm containers created at start and backfilled. Default none.
 	StemCells []StemCell
-	// NamePrefix is the container name prefix (PROTOCOL §6.2), e.g. "wsk0". Default "wsk0".
+	// NamePrefix is the container name prefix (docs/protocol.md#names-and-labels), e.g. "wsk0". Default "wsk0".
 	NamePrefix string
 	// StemRetryBackoff is the first delay before re-creating a stem cell whose start failed; it doubles per
 	// consecutive failure up to 5 minutes. Default 1s.

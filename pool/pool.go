@@ -402,7 +402,7 @@ const (
 	mustWait           // waits in the buffer (eviction in flight or memory full)
 )
 
-// placeRun tries to give on-demand request r a container (PROTOCOL §7 order: warm, stem cell, cold,
+// placeRun tries to give on-demand request r a container (docs/protocol.md#scheduling order: warm, stem cell, cold,
 // evict). It returns mustWait when r must wait in the buffer.
 func (p *Pool) placeRun(r Request) placement {
 	s := r.Spec
@@ -606,7 +606,7 @@ func (p *Pool) create(s Spec, stemIdx int, forID string) *container {
 
 var nameUnsafe = regexp.MustCompile(`[^A-Za-z0-9_]`)
 
-// containerName follows PROTOCOL §6.2: <prefix>_<counter>_<namespace>_<action> or <prefix>_<counter>_prewarm_<kind>.
+// containerName follows docs/protocol.md#names-and-labels: <prefix>_<counter>_<namespace>_<action> or <prefix>_<counter>_prewarm_<kind>.
 func (p *Pool) containerName(c *container) string {
 	a, b := "prewarm", c.spec.Kind
 	if !c.spec.Stem {
@@ -1035,9 +1035,6 @@ func (p *Pool) onShutdown() {
 		}
 	}
 }
-
-// Closing reports whether Shutdown was received.
-func (p *Pool) Closing() bool { return p.closing }
 
 // remove starts removing c: memory stays counted until Removed. A frozen container is thawed first.
 func (p *Pool) remove(c *container, reason string) { p.removeAs(c, reason, false) }

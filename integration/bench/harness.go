@@ -291,7 +291,7 @@ func (c *controller) call(ctx context.Context, aid string, msg []byte, timeout t
 	}
 }
 
-// batch sends all msgs at once (one SendMessages call, as messaging.BareLoop does) and returns the time
+// batch sends all msgs at once (one SendMessages call, as BareLoop does) and returns the time
 // until as many acks arrived, and the acks. The caller checks them afterwards (untimed).
 func (c *controller) batch(ctx context.Context, msgs [][]byte, timeout time.Duration) (time.Duration, []arrival, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)

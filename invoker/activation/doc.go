@@ -6,7 +6,7 @@
 // interfaces declared here (Store, Acker, Runner), which invoker/store, invoker/filestore,
 // invoker/messaging, pool.Manager and scheduler.Invoker satisfy.
 //
-// # Acknowledgements (PROTOCOL.md §2.3)
+// # Acknowledgements (docs/protocol.md#acknowledgements)
 //
 //   - blocking, logs collected ("split"): a ResultMessage (activation without logs) as soon as /run
 //     returns, then, after log collection and after the Result send returned, a CompletionMessage;

@@ -430,7 +430,7 @@ func (p *Path) fetch(ctx context.Context, msg *wire.ActivationMessage, log zerol
 	}
 }
 
-// buildActivation is ContainerProxy.constructWhiskActivation (PROTOCOL.md §2.5).
+// buildActivation is ContainerProxy.constructWhiskActivation (docs/protocol.md#activation-records).
 func (p *Path) buildActivation(msg *wire.ActivationMessage, action *wire.Action, o *Outcome) *wire.WhiskActivation {
 	start, end := o.Start, o.End
 	if start.IsZero() {

@@ -103,7 +103,7 @@ type Invoker struct {
 // Registry is the invoker's metrics registry.
 func (inv *Invoker) Registry() *metrics.Registry { return inv.reg }
 
-// Run starts the invoker in OpenWhisk's start-up order (PROTOCOL.md §9.2) and blocks until ctx ends,
+// Run starts the invoker in OpenWhisk's start-up order (docs/protocol.md#start-up-order) and blocks until ctx ends,
 // then shuts down: stop consuming and drain in-flight activations, stop pinging, remove containers,
 // restore the NIC, close Kafka and the store.
 func Run(ctx context.Context, p Parts) error {

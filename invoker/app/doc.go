@@ -1,7 +1,7 @@
 // Package app assembles the NEMO invoker from its parts and runs it: Kafka topic and consumer,
 // producer and health pings, the artifact store, the Docker container pool, the function controller
 // (scheduler), the slack harvester, the activation path and the HTTP server. It owns start-up order
-// (OpenWhisk's, PROTOCOL.md §9.2), enable/disable, the blacklist refresh, the invoker's metrics and
+// (OpenWhisk's, docs/protocol.md#start-up-order), enable/disable, the blacklist refresh, the invoker's metrics and
 // the shutdown sequence.
 //
 // It holds no policy of its own: decisions live in pool and scheduler, wire formats in invoker/wire,

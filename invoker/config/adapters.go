@@ -18,7 +18,7 @@ import (
 // validate; call them on what Load, Demo or Validate returned.
 
 // serdesOverhead is OpenWhisk's whisk.activation.serdes-overhead, added to the payload limit for the
-// largest Kafka record (PROTOCOL §1.5).
+// largest Kafka record (docs/protocol.md#producer).
 const serdesOverhead = 6068
 
 // InstanceID is the invoker's identity in pings and acks: invoker{ID}, the pool's user memory, the names,
@@ -39,7 +39,7 @@ func (c *Config) ListenAddr() string {
 	return net.JoinHostPort(c.Invoker.ListenHost, strconv.Itoa(c.Invoker.Port))
 }
 
-// ContainerPrefix is OpenWhisk's container name prefix (PROTOCOL §6.2): "wsk" + uniqueName + id, keeping
+// ContainerPrefix is OpenWhisk's container name prefix (docs/protocol.md#names-and-labels): "wsk" + uniqueName + id, keeping
 // letters, digits, '_', '.' and '-'. With --id 0 it is "wsk0"; with --uniqueName 0 --id 0, "wsk00".
 func (c *Config) ContainerPrefix() string {
 	raw := "wsk" + c.Invoker.UniqueName + strconv.Itoa(c.Invoker.ID)
@@ -65,7 +65,7 @@ func (c *Config) MessagingConfig() messaging.Config {
 	}
 }
 
-// MaxPeek is how many activations the feed takes from Kafka before any finishes (PROTOCOL §1.3).
+// MaxPeek is how many activations the feed takes from Kafka before any finishes (docs/protocol.md#consumer).
 func (c *Config) MaxPeek() int {
 	return messaging.MaxPeek(int(c.Pool.UserMemoryMB), c.Limits.Concurrency.Max, c.Pool.ConcurrentPeekFactor)
 }

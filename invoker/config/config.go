@@ -173,7 +173,7 @@ const (
 	NetworkHost = "host"
 )
 
-// DockerSection configures action containers (docker run flags, PROTOCOL §6.3).
+// DockerSection configures action containers (docker run flags, docs/protocol.md#limits).
 type DockerSection struct {
 	// Mode is "ip", "publish" or "host" ("container-ip" is read as "ip"). Default "ip".
 	Mode string `json:"mode"`
@@ -289,7 +289,7 @@ type EdgeFunction struct {
 // DocID is the action's fully qualified document id, "namespace/[package/]name" (pool.Key.Action).
 func (e EdgeFunction) DocID() string { return e.Namespace + "/" + e.Action }
 
-// RuntimesSection gives the runtimes manifest (PROTOCOL §5) and the image registries.
+// RuntimesSection gives the runtimes manifest (docs/protocol.md#runtime-manifest) and the image registries.
 type RuntimesSection struct {
 	// Manifest is the manifest JSON inline (env RUNTIMES_MANIFEST). One of Manifest and ManifestPath is
 	// required.

@@ -13,7 +13,7 @@
 //
 // Load(args, getenv) layers, from lowest to highest:
 //
-//  1. Defaults(): OpenWhisk's invoker defaults (PROTOCOL §7) and the paper's pool (2048 MB, 6 warm, 512 MB
+//  1. Defaults(): OpenWhisk's invoker defaults (docs/protocol.md#scheduling) and the paper's pool (2048 MB, 6 warm, 512 MB
 //     cold reserve, 3 s pre-warm tick);
 //  2. the JSON file named by --config or $NEMO_CONFIG (unknown fields are errors; durations are strings
 //     such as "10s" or "10 minutes"; sizes are MB integers or strings such as "2048m", "2g");

@@ -10,7 +10,7 @@ import (
 	"github.com/nemo-edge/nemo/invoker/wire"
 )
 
-// Environment variables Load reads (PROTOCOL.md §9.2, §9.3, §10). The CONFIG_* names follow OpenWhisk's
+// Environment variables Load reads (docs/protocol.md#environment, #devtools). The CONFIG_* names follow OpenWhisk's
 // transformEnvironment.sh; a CONFIG_* (or DB_PREFIX) value starting with "$" names another variable to
 // read. CONFIG_* variables not listed here are ignored.
 const (

@@ -41,7 +41,7 @@ func TestArgsNames(t *testing.T) {
 	c, err := Load([]string{"--id", "0", "--uniqueName", "0"}, envFunc(baseEnv()))
 	require.NoError(t, err)
 	assert.Equal(t, "invoker0/0", c.InstanceID().String())
-	assert.Equal(t, "wsk00", c.ContainerPrefix()) // PROTOCOL §6.2, ansible
+	assert.Equal(t, "wsk00", c.ContainerPrefix()) // ansible's --uniqueName 0 --id 0
 	c, err = Load([]string{"--id", "0", "--uniqueName", "kind worker/1", "--displayedName", "edge"}, envFunc(baseEnv()))
 	require.NoError(t, err)
 	assert.Equal(t, "invoker0/kind worker/1/edge", c.InstanceID().String())

@@ -9,7 +9,7 @@ import (
 	"github.com/IBM/sarama"
 )
 
-// Defaults. The Kafka-facing ones mirror OpenWhisk's invoker (PROTOCOL.md §1.2, §1.3, §1.5).
+// Defaults. The Kafka-facing ones mirror OpenWhisk's invoker (docs/protocol.md#kafka).
 const (
 	// DefaultVersion is the Kafka protocol level spoken when Config.Version is empty. 2.1.0 is the oldest
 	// level Kafka 4 brokers still accept and is understood by every broker since 2018.
@@ -164,7 +164,7 @@ func (c Config) base(clientID string) *sarama.Config {
 	return sc
 }
 
-// consumerConfig is the sarama config for the invoker{N} group (PROTOCOL §1.3).
+// consumerConfig is the sarama config for the invoker{N} group (docs/protocol.md#consumer).
 func (c Config) consumerConfig(capacity int) *sarama.Config {
 	sc := c.base(c.ConsumerClientID())
 	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
@@ -182,7 +182,7 @@ func (c Config) consumerConfig(capacity int) *sarama.Config {
 	return sc
 }
 
-// producerConfig is the sarama config for acks, pings and events (PROTOCOL §1.5).
+// producerConfig is the sarama config for acks, pings and events (docs/protocol.md#producer).
 func (c Config) producerConfig() *sarama.Config {
 	sc := c.base(c.ProducerClientID())
 	sc.Producer.RequiredAcks = sarama.WaitForLocal // acks=1

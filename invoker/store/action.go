@@ -10,7 +10,7 @@ import (
 )
 
 // GetAction reads action docID ("guest/hello", "guest/pkg/hello") at revision rev and resolves its code,
-// following PROTOCOL.md §4.3:
+// following docs/protocol.md#revisions:
 //   - rev != "": served from the (id, rev) cache when present; otherwise fetched with If-Match: "<rev>". If
 //     the stored revision differs (or the server answers 412), the document is fetched again, uncached and
 //     without If-Match, and that latest version is returned.

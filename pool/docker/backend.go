@@ -364,7 +364,7 @@ func (b *Backend) running(ctx context.Context, c *Container) bool {
 	return insp.ContainerJSONBase != nil && insp.State != nil && insp.State.Running
 }
 
-// Logs collects the activation's log lines from the container's cursor (PROTOCOL §6.5).
+// Logs collects the activation's log lines from the container's cursor (docs/protocol.md#logs).
 func (b *Backend) Logs(ctx context.Context, h pool.Handle, limitBytes int64, waitSentinels bool) pool.LogResult {
 	if limitBytes <= 0 {
 		return pool.LogResult{Lines: []string{}}
