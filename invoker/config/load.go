@@ -16,19 +16,12 @@ import (
 // EnvConfigPath names the config file when --config is not given.
 const EnvConfigPath = "NEMO_CONFIG"
 
-// Usage describes the command line Load accepts.
-const Usage = `usage: nemo [--config FILE] [--id N] [--uniqueName S] [--displayedName S] [--overwriteId N]
-  --config FILE       JSON configuration file (default $NEMO_CONFIG; none: defaults + environment)
-  --id N              invoker id (invoker{N}); wins over everything else
-  --uniqueName S      unique name; without --id it would need ZooKeeper id assignment, which NEMO does not do
-  --displayedName S   displayed name
-  --overwriteId N     with --uniqueName and no --id: use N as the id`
-
 // Load builds the configuration from, in increasing precedence: Defaults, the JSON file (--config or
 // $NEMO_CONFIG), the environment variables an OpenWhisk invoker deployment sets (see doc.go) and the
 // command line that OpenWhisk's /init.sh passes (--id, --uniqueName, --displayedName, --overwriteId).
 // getenv is usually os.Getenv. The result is validated; any problem is returned as one *Error wrapping
-// ErrInvalid. -h/--help returns an error wrapping flag.ErrHelp.
+// ErrInvalid (and ErrCommandLine when the command line itself is at fault). -h/--help returns an error
+// wrapping flag.ErrHelp; Flags declares the same flags for a caller that prints them.
 func Load(args []string, getenv func(string) string) (*Config, error) {
 	if getenv == nil {
 		getenv = func(string) string { return "" }
@@ -66,45 +59,64 @@ type cmdLine struct {
 	configPath                string
 }
 
-func parseArgs(args []string) (cmdLine, error) {
-	var cl cmdLine
-	fs := flag.NewFlagSet("nemo", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	var flagErr *Error // flag.FlagSet flattens a Func's error into text; keep ours
-	intFlag := func(name string, dst **int) {
-		fs.Func(name, "", func(s string) error {
+// Flags declares on fs the flags Load accepts, each with its usage text, so that a caller can print them
+// (fs.PrintDefaults) without repeating them: Load parses with the same declarations.
+func Flags(fs *flag.FlagSet) {
+	var (
+		cl      cmdLine
+		flagErr *Error
+	)
+	declareFlags(fs, &cl, &flagErr)
+}
+
+// declareFlags declares the command line on fs, parsing into cl; a bad integer value is also kept in
+// *flagErr, since flag.FlagSet flattens a Func's error into text.
+func declareFlags(fs *flag.FlagSet, cl *cmdLine, flagErr **Error) {
+	intFlag := func(name, usage string, dst **int) {
+		fs.Func(name, usage, func(s string) error {
 			n, err := strconv.Atoi(strings.TrimSpace(s))
 			if err != nil || n < 0 {
-				flagErr = invalid("--"+name, "%q is not a non-negative integer", s)
-				return flagErr
+				*flagErr = invalidCause("--"+name, ErrCommandLine, "%q is not a non-negative integer", s)
+				return *flagErr
 			}
 			*dst = &n
 			return nil
 		})
 	}
-	strFlag := func(name string, dst **string) {
-		fs.Func(name, "", func(s string) error {
+	strFlag := func(name, usage string, dst **string) {
+		fs.Func(name, usage, func(s string) error {
 			*dst = &s
 			return nil
 		})
 	}
-	intFlag("id", &cl.id)
-	intFlag("overwriteId", &cl.overwriteID)
-	strFlag("uniqueName", &cl.uniqueName)
-	strFlag("displayedName", &cl.displayedName)
-	fs.StringVar(&cl.configPath, "config", "", "")
+	intFlag("id", "this invoker's id `N`: it consumes the topic invoker{N}; wins over --overwriteId and invoker.id", &cl.id)
+	intFlag("overwriteId", "with no --id: use `N` as the id", &cl.overwriteID)
+	strFlag("uniqueName", "unique `name` of this invoker (container names wsk{name}{N}_…); without an id anywhere it\n"+
+		"would need ZooKeeper id assignment, which NEMO does not do", &cl.uniqueName)
+	strFlag("displayedName", "displayed `name` of this invoker", &cl.displayedName)
+	fs.StringVar(&cl.configPath, "config", "", "JSON configuration `file` (default $"+EnvConfigPath+"; none: defaults + environment)")
+}
+
+func parseArgs(args []string) (cmdLine, error) {
+	var (
+		cl      cmdLine
+		flagErr *Error
+	)
+	fs := flag.NewFlagSet("nemo", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	declareFlags(fs, &cl, &flagErr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return cl, fmt.Errorf("%w\n%s", flag.ErrHelp, Usage)
+			return cl, err
 		}
 		if flagErr != nil {
 			return cl, flagErr
 		}
 		// flag's own messages: "flag provided but not defined: -x", "flag needs an argument: -id".
-		return cl, invalidCause("command line", err, "%v", err)
+		return cl, invalidCause("command line", fmt.Errorf("%w: %w", ErrCommandLine, err), "%v", err)
 	}
 	if fs.NArg() > 0 {
-		return cl, invalid("command line", "unexpected argument %q (see --help)", fs.Arg(0))
+		return cl, invalidCause("command line", ErrCommandLine, "unexpected argument %q (see --help)", fs.Arg(0))
 	}
 	return cl, nil
 }
