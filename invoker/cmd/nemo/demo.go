@@ -25,18 +25,28 @@ import (
 	"github.com/nemo-edge/nemo/pool/docker"
 )
 
+// demoContainerPrefix is the name prefix of the demo's containers: OpenWhisk's wsk{uniqueName}{id} for
+// config.Demo's uniqueName "demo" and id 0. It keeps the demo apart from a real invoker0 on the same
+// engine (wsk0_…), whose containers the invoker's start-up cleanup would otherwise remove.
+const demoContainerPrefix = "wskdemo0"
+
 // runDemo runs the invoker on embedded defaults — an in-process Kafka (kfake), a file-backed store
 // seeded with a sample action, real Docker containers from the locally built test image — and plays
 // the controller: it sends activations to invoker0, prints the acks from completed0, the stored
 // records and the invoker's metrics, then shuts the invoker down.
-func runDemo(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	n := fs.Int("n", 4, "activations to send (the first is cold, later ones warm; the last is non-blocking)")
-	dir := fs.String("dir", "", "file store directory (default: a new temporary directory)")
-	image := fs.String("image", "nemo/action-go:latest", "image of the sample blackbox action")
-	verbose := fs.Bool("v", false, "print the invoker's own log lines")
-	if err := fs.Parse(args); err != nil {
+func runDemo(fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	n := fs.Int("n", 4, "send `N` activations: the first is cold, later ones warm; the last is non-blocking")
+	dir := fs.String("dir", "", "file store `directory` (default: a new temporary directory)")
+	image := fs.String("image", "nemo/action-go:latest", "`image` of the sample blackbox action")
+	verbose := fs.Bool("v", false, "print the invoker's own log lines (to stderr)")
+	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *n < 1 {
+		return badUsage("-n %d: send at least one activation", *n)
+	}
+	if strings.TrimSpace(*image) == "" {
+		return badUsage("-image: empty")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
