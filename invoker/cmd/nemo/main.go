@@ -92,7 +92,8 @@ as a CSV file and a PNG plot when asked. docs/simulator.md shows the figures and
 	},
 }
 
-// run is nemo's whole command line: it runs the command args name and returns the exit status.
+// run is nemo's command line: it runs the command args[0] names (the invoker when args start with a flag
+// or are empty) and returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
 	name, rest := "invoker", args
 	if len(args) > 0 {
