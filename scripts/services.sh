@@ -48,11 +48,8 @@ docker_up() {
   fi
   log "docker: starting dockerd"
   # setsid: a session of its own, so that whatever group started it (a test restarting the engine, a
-  # CI step) can be killed without taking the daemon along. The daemon keeps no descriptor but its log:
-  # one it inherited (the integration lock's, when a test restarts the engine under flock) would stay
-  # open, and the lock held, for as long as dockerd runs.
-  setsid nohup bash -c 'for fd in /proc/self/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && [ -e "/proc/self/fd/$n" ] && exec {n}>&-; done
-    exec dockerd' >>"$state/dockerd.log" 2>&1 </dev/null &
+  # CI step) can be killed without taking the daemon along.
+  setsid nohup dockerd >>"$state/dockerd.log" 2>&1 &
   echo $! >"$state/dockerd.pid"
   wait_for 60 "dockerd" docker info >/dev/null 2>&1 || { tail -20 "$state/dockerd.log" >&2; return 1; }
   log "docker: up ($(docker version --format '{{.Server.Version}} API {{.Server.APIVersion}}'))"
