@@ -44,10 +44,12 @@ wait_for() { # wait_for <seconds> <description> <command...>
 # execs (not being a group leader) nohup, which execs CMD.
 daemon() {
   (
+    # No redirection on the loop: bash would keep a saved copy of stderr above 2, close it here, and
+    # leave the daemon's stderr on /dev/null. Descriptors already gone (the listing's own) are skipped.
     for fd in /proc/$BASHPID/fd/*; do
       fd=${fd##*/}
-      if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi
-    done 2>/dev/null
+      if [ "$fd" -gt 2 ] && [ -e "/proc/$BASHPID/fd/$fd" ]; then eval "exec $fd>&-"; fi
+    done
     exec setsid nohup "$@"
   ) &
 }

@@ -397,10 +397,13 @@ const DemoManifest = `{
 
 // Demo returns the self-contained configuration of the demo: invoker 0 on 127.0.0.1:8085, an in-process
 // Kafka, a file store under the temporary directory (<TMPDIR>/nemo-demo/store, created by the store),
-// action containers published on 127.0.0.1, DemoManifest, no harvester. It is valid as returned.
+// action containers published on 127.0.0.1 and named wskdemo0_… (uniqueName "demo", so that the demo's
+// start-up cleanup leaves a real invoker0's wsk0_… containers alone), DemoManifest, no harvester. It is
+// valid as returned.
 func Demo() *Config {
 	c := Defaults()
 	c.Invoker.ID = 0
+	c.Invoker.UniqueName = "demo"
 	c.Invoker.ListenHost = "127.0.0.1"
 	c.Invoker.Port = 8085
 	c.Kafka.Embedded = true

@@ -43,7 +43,9 @@
 //
 //	config: pool.coldReserveMB: 2048 must be less than pool.userMemoryMB (2048)
 //
-// Only the first problem is reported.
+// Only the first problem is reported. Errors about the command line itself (an unknown flag, a missing or
+// bad value, a stray argument) also wrap ErrCommandLine, so the command can print its usage; Flags declares
+// the flags Load accepts, with their usage text, for that printing.
 //
 // # Known gaps
 //

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -26,8 +27,10 @@ import (
 
 // runInvoker is `nemo invoker`: OpenWhisk's /init.sh grammar (--id N, --uniqueName, --displayedName)
 // plus --config, with the deployment's environment variables (PORT, KAFKA_HOSTS, RUNTIMES_MANIFEST,
-// CONFIG_whisk_*). It runs until SIGTERM or SIGINT.
-func runInvoker(args []string) error {
+// CONFIG_whisk_*). It runs until SIGTERM or SIGINT. fs gets config's flags, for the usage text only:
+// config.Load parses args with the same declarations.
+func runInvoker(fs *flag.FlagSet, args []string) error {
+	config.Flags(fs)
 	cfg, err := config.Load(args, os.Getenv)
 	if err != nil {
 		return err
