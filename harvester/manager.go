@@ -149,7 +149,9 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger, opts ...Option) (*
 		return m, nil
 	}
 	if err := m.build(o); err != nil {
-		m.closeKnobs(context.Background())
+		if cerr := m.closeKnobs(context.Background()); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
 		return nil, err
 	}
 	return m, nil

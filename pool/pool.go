@@ -25,10 +25,11 @@ const (
 // ErrConfig is wrapped by Config.Validate errors.
 var ErrConfig = errors.New("pool: invalid config")
 
-// WithDefaults returns c with every zero field replaced by its default.
 // DefaultConfig is the pool's configuration with every default filled in; the invoker's configuration file
 // starts from it.
 func DefaultConfig() Config { return Config{}.WithDefaults() }
+
+// WithDefaults returns c with every zero field replaced by its default.
 
 func (c Config) WithDefaults() Config {
 	if c.UserMemoryMB == 0 {

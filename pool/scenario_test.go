@@ -67,7 +67,6 @@ var t0 = time.Date(2024, 6, 1, 10, 0, 0, 0, time.UTC)
 
 type scenario struct {
 	cfg     Config
-	started bool
 	pool    *Pool
 	now     time.Time
 	checker *invariantChecker

@@ -31,6 +31,8 @@ if [ -n "$unformatted" ]; then
   log "not gofmt-formatted (run gofmt -w):"; printf '  %s\n' $unformatted >&2
   exit 1
 fi
+log "golangci-lint (.golangci.yml)" # also before any service starts
+scripts/lint.sh
 
 scripts/services.sh up
 trap 'scripts/services.sh down' EXIT

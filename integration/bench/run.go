@@ -226,8 +226,9 @@ func (r *run) machine(ctx context.Context) {
 	mem := "?"
 	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
 		var kb int64
-		fmt.Sscanf(strings.SplitN(string(b), "\n", 2)[0], "MemTotal: %d kB", &kb)
-		mem = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
+		if _, err := fmt.Sscanf(strings.SplitN(string(b), "\n", 2)[0], "MemTotal: %d kB", &kb); err == nil {
+			mem = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
+		}
 	}
 	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
 	dv := "?"
@@ -709,7 +710,9 @@ func (r *run) drain(ctx context.Context) (time.Duration, error) {
 		inFlight := -1.0
 		for _, l := range strings.Split(string(b), "\n") {
 			if v, ok := strings.CutPrefix(l, "nemo_kafka_in_flight "); ok {
-				fmt.Sscanf(v, "%g", &inFlight)
+				if _, err := fmt.Sscanf(v, "%g", &inFlight); err != nil {
+					inFlight = -1
+				}
 			}
 		}
 		if inFlight < 0 {

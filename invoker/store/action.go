@@ -105,7 +105,6 @@ func (s *Store) fetchAction(ctx context.Context, id, rev string) (*wire.Action, 
 			}
 			s.logger(ctx).Debug().Str("action", id).Str("requestedRev", want).Str("storedRev", got).
 				Msg("revision mismatch, fetching the latest revision uncached")
-			want = ""
 			if a, _, err = s.getActionDoc(ctx, id, ""); err != nil {
 				return nil, err
 			}

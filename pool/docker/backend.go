@@ -139,17 +139,17 @@ func (b *Backend) Create(ctx context.Context, name string, spec pool.Spec) (pool
 		if strings.Contains(err.Error(), "executable file not found") {
 			return nil, &pool.CreateError{
 				Response: proxy.ErrorResponse(proxy.StatusDeveloperError, proxy.MsgCommandNotFound(spec.Image)),
-				Err:      fmt.Errorf("%w: %s: %v", ErrStart, name, err),
+				Err:      fmt.Errorf("%w: %s: %w", ErrStart, name, err),
 			}
 		}
-		return nil, fmt.Errorf("%w: %s: %v", ErrStart, name, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrStart, name, err)
 	}
 	ictx, cancel := context.WithTimeout(ctx, b.cfg.DockerTimeout)
 	insp, err := b.api.ContainerInspect(ictx, created.ID)
 	cancel()
 	if err != nil {
 		b.removeQuietly(ctx, created.ID, log)
-		return nil, fmt.Errorf("%w: %s: inspect: %v", ErrStart, name, err)
+		return nil, fmt.Errorf("%w: %s: inspect: %w", ErrStart, name, err)
 	}
 	addr, err := b.address(insp, hostPort)
 	if err != nil {

@@ -84,7 +84,7 @@ func runDemo(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	_, err = api.ImageInspect(pctx, *image)
 	cancel()
 	if err != nil {
-		return fmt.Errorf("demo: image %s is not available (%v); run scripts/demo.sh, which builds it", *image, err)
+		return fmt.Errorf("demo: image %s is not available (%w); run scripts/demo.sh, which builds it", *image, err)
 	}
 
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(1))
