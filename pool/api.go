@@ -109,6 +109,9 @@ type Config struct {
 	// StemCheckInterval is how often reactive stem-cell counts are recomputed and expired ones removed
 	// (OpenWhisk's prewarmExpirationCheckInterval). Default 1 minute.
 	StemCheckInterval time.Duration
+	// StemCheckInitDelay is when the first of those checks runs (OpenWhisk's prewarmExpirationCheckInitDelay).
+	// Default: one StemCheckInterval.
+	StemCheckInitDelay time.Duration
 }
 
 // State is a container's lifecycle state as the pool sees it.

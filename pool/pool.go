@@ -55,6 +55,9 @@ func (c Config) WithDefaults() Config {
 	if c.StemCheckInterval <= 0 {
 		c.StemCheckInterval = DefaultStemCheckInterval
 	}
+	if c.StemCheckInitDelay <= 0 {
+		c.StemCheckInitDelay = c.StemCheckInterval
+	}
 	return c
 }
 
@@ -186,7 +189,7 @@ func New(cfg Config, now time.Time) *Pool {
 		stemRetry:  make([]stemRetry, len(cfg.StemCells)),
 		stemWant:   make([]int, len(cfg.StemCells)),
 		stemCold:   make([]int, len(cfg.StemCells)),
-		stemCheck:  now.Add(cfg.StemCheckInterval),
+		stemCheck:  now.Add(cfg.StemCheckInitDelay),
 	}
 	for i, s := range cfg.StemCells {
 		p.stemTotal += s.kept() * s.MemoryMB

@@ -118,7 +118,7 @@ func Run(ctx context.Context, p Parts) error {
 
 	topic := p.Kafka.InvokerTopic()
 	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	err := messaging.EnsureTopic(sctx, p.Kafka, topic, messaging.InvokerTopicConfigs())
+	err := messaging.EnsureTopic(sctx, p.Kafka, topic, p.Kafka.InvokerTopicConfigs())
 	cancel()
 	if err != nil {
 		return fmt.Errorf("ensure topic %s: %w", topic, err)

@@ -28,7 +28,7 @@ import (
 // plus --config, with the deployment's environment variables (PORT, KAFKA_HOSTS, RUNTIMES_MANIFEST,
 // CONFIG_whisk_*). It runs until SIGTERM or SIGINT.
 func runInvoker(args []string) error {
-	cfg, err := config.Load(args, os.Getenv)
+	cfg, err := config.LoadEnviron(args, os.Environ())
 	if err != nil {
 		return err
 	}
