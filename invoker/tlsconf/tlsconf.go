@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/pavlo-v-chernykh/keystore-go/v4"
@@ -80,7 +81,7 @@ func parsePKCS12(data []byte, password string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{Certificate: c, Trusted: all}, nil
+	return &Store{Certificate: c, Trusted: dedupe(all)}, nil
 }
 
 func parseJKS(data []byte, password, keyPassword string) (*Store, error) {
@@ -123,6 +124,7 @@ func parseJKS(data []byte, password, keyPassword string) (*Store, error) {
 			s.Trusted = append(s.Trusted, certs...)
 		}
 	}
+	s.Trusted = dedupe(s.Trusted)
 	if s.Certificate == nil && len(s.Trusted) == 0 {
 		return nil, fmt.Errorf("%w: JKS holds no entry", ErrStore)
 	}
@@ -142,6 +144,17 @@ func parseCerts(in []keystore.Certificate) ([]*x509.Certificate, error) {
 		out = append(out, x)
 	}
 	return out, nil
+}
+
+// dedupe drops repeated certificates (a CA in a key entry's chain and again as a trusted entry).
+func dedupe(certs []*x509.Certificate) []*x509.Certificate {
+	var out []*x509.Certificate
+	for _, c := range certs {
+		if !slices.ContainsFunc(out, func(o *x509.Certificate) bool { return o.Equal(c) }) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // certificate pairs a key with its leaf (the certificate whose public key is the key's) and puts the leaf

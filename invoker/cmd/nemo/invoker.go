@@ -98,6 +98,9 @@ func runInvoker(args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr(), err)
 	}
+	if ln, err = serveTLS(cfg, ln, log); err != nil {
+		return err
+	}
 	parts := partsFromConfig(cfg, kcfg, st, api, ln, log)
 	parts.Harvester, parts.Backoff = h, relay
 	return app.Run(ctx, parts)
