@@ -151,7 +151,7 @@ func runDemo(args []string, stdout io.Writer) error {
 	fmt.Fprintln(stdout, "\nmetrics (excerpt):")
 	for _, l := range strings.Split(b.String(), "\n") {
 		if strings.HasPrefix(l, "nemo_activations_total") || strings.HasPrefix(l, "nemo_acks_total") ||
-			strings.HasPrefix(l, "nemo_pool_memory_used_mb{state=\"all\"}") || strings.HasPrefix(l, "nemo_scheduler_") {
+			strings.HasPrefix(l, "nemo_pool_memory_used_bytes{state=\"all\"}") || strings.HasPrefix(l, "nemo_scheduler_") {
 			fmt.Fprintln(stdout, "  "+l)
 		}
 	}

@@ -124,6 +124,7 @@ func partsFromConfig(cfg *config.Config, kcfg messaging.Config, st app.ArtifactS
 		Capacity:     cfg.MaxPeek(),
 		UserEvents:   cfg.Kafka.UserEvents,
 		ParameterKey: cfg.ParameterKey(),
+		KamonTags:    cfg.Invoker.KamonTags,
 		Listener:     ln,
 		NewServer: func(sw app.Switch, reg *metrics.Registry) app.HTTPServer {
 			return server.New(srvCfg, sw, reg, log)
