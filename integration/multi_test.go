@@ -32,7 +32,7 @@ func TestFourInvokersOneHost(t *testing.T) {
 	st := itest.OpenStore(t, svc.Couch, prefix)
 	itest.SeedAction(t, st, "multi-hello", 128, 1)
 	first := 200000 + rand.IntN(700000)
-	const n, perInvoker = 4, 12
+	const n, perInvoker = 4, 8
 
 	type inv struct {
 		id   int
