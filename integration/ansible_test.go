@@ -139,9 +139,9 @@ func TestAnsibleTLS(t *testing.T) {
 			Blocking: true, Controller: "0", Content: map[string]any{"name": name}}.Marshal()
 		require.NoError(t, err)
 		ctl.Produce(t, msg)
-		if !acks.WaitFor(2*time.Minute, func([]itest.Ack) bool {
-			for _, a := range acks.ForID(aid) {
-				if a.SlotFree() {
+		if !acks.WaitFor(2*time.Minute, func(all []itest.Ack) bool {
+			for _, a := range all { // not acks.ForID: WaitFor holds the log while cond runs
+				if a.AID == aid && a.SlotFree() {
 					return true
 				}
 			}
