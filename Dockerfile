@@ -18,7 +18,9 @@
 # working directory of /, where OpenWhisk reads container logs from the relative path containers/<id>/
 # (/var/lib/docker/containers mounted at /containers, docs/protocol.md#logs). NEMO itself reads the LogPath
 # Docker reports (/var/lib/docker/containers/<id>/…, mounted by the compose override too) or falls back to
-# the logs API. Docker is reached through /var/run/docker.sock; no docker CLI, runc or CA certificates.
+# the logs API. Docker is reached through /var/run/docker.sock; no docker CLI, runc or CA certificates: for
+# CouchDB over https (or a Kafka without a trust store) mount a CA bundle and set SSL_CERT_FILE (or
+# SSL_CERT_DIR), which the invoker honours (docs/deployments.md).
 FROM scratch
 
 ARG VERSION=dev

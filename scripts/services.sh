@@ -269,6 +269,8 @@ case "${1:-}" in
     echo "export NEMO_COUCHDB=http://nemo:nemo@127.0.0.1:$couch_port"
     echo "export NEMO_ZOOKEEPER=127.0.0.1:$zk_port"
     echo "export NEMO_ETCD=127.0.0.1:$etcd_port"
+    # The broker's jars, for tests that run a Kafka broker of their own (TLS/SASL listeners, own ports).
+    echo "export NEMO_KAFKA_LIBS=$kafka_libs"
     ;;
   *)
     echo "usage: $0 up|restart docker|down|status|env" >&2

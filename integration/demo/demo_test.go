@@ -150,7 +150,7 @@ func TestDemoScript(t *testing.T) {
 		assert.Equal(t, float64(activations), m[`nemo_activations_total{status="success"}`])
 		assert.Equal(t, count["Completion"], m[`nemo_acks_total{kind="completion"}`], "as many completion acks as printed")
 		assert.Equal(t, count["Result"], m[`nemo_acks_total{kind="result"}`], "as many result acks as printed")
-		assert.GreaterOrEqual(t, m[`nemo_pool_memory_used_mb{state="all"}`], 256.0, "the warm container holds its 256 MB")
+		assert.GreaterOrEqual(t, m[`nemo_pool_memory_used_bytes{state="all"}`], 256.0*(1<<20), "the warm container holds its 256 MB")
 		var invocations float64
 		for k, v := range m {
 			if strings.HasPrefix(k, "nemo_scheduler_state_total{") && k != `nemo_scheduler_state_total{state="S1"}` {

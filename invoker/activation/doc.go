@@ -34,4 +34,7 @@
 //     the action is not re-run.
 //
 // No activation that was consumed goes unanswered.
+//
+// Besides its nemo_* counters it counts how each run got its container under OpenWhisk's own metric name
+// (counter_invoker_containerStart…, owmetrics.go), spelled with or without Kamon tags as Config.KamonTags says.
 package activation

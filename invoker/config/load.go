@@ -24,7 +24,30 @@ const EnvConfigPath = "NEMO_CONFIG"
 // getenv is usually os.Getenv. The result is validated; any problem is returned as one *Error wrapping
 // ErrInvalid (and ErrCommandLine when the command line itself is at fault). -h/--help returns an error
 // wrapping flag.ErrHelp; Flags declares the same flags for a caller that prints them.
+//
+// getenv cannot list the environment, so settings known only by a prefix (container-args extra-args,
+// whisk.etcd.*, Kafka client settings) are found by Load only when they come from OPENWHISK_CONFIG or a -D
+// option; LoadEnviron, which the invoker uses, finds them in CONFIG_* variables too.
 func Load(args []string, getenv func(string) string) (*Config, error) {
+	return load(args, getenv, nil)
+}
+
+// LoadEnviron is Load over an environment given as KEY=VALUE strings (os.Environ()): every CONFIG_*
+// variable is seen, so every setting NEMO refuses is found wherever it is set.
+func LoadEnviron(args []string, environ []string) (*Config, error) {
+	m := make(map[string]string, len(environ))
+	names := make([]string, 0, len(environ))
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		if _, dup := m[k]; !dup {
+			names = append(names, k)
+		}
+		m[k] = v
+	}
+	return load(args, func(k string) string { return m[k] }, names)
+}
+
+func load(args []string, getenv func(string) string, names []string) (*Config, error) {
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}
@@ -42,7 +65,18 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 			return nil, err
 		}
 	}
-	if err := cfg.applyEnv(getenv); err != nil {
+	settings, err := collectSettings(getenv, names)
+	if err != nil {
+		return nil, err
+	}
+	src := owSource{s: settings, getenv: getenv}
+	if err := refuseUnsupported(src); err != nil {
+		return nil, err
+	}
+	if err := cfg.applyEnv(src.overlay()); err != nil {
+		return nil, err
+	}
+	if err := cfg.applyOpenWhisk(src); err != nil {
 		return nil, err
 	}
 	if err := cfg.applyArgs(cl, strings.TrimSpace(getenv(EnvZooKeeperHosts)) != ""); err != nil {

@@ -71,6 +71,11 @@ type Config struct {
 	// partition back at once instead of waiting out the dead member's session timeout. Below 2.3.0
 	// membership is always dynamic.
 	DynamicMembership bool
+	// Security authenticates the client to the brokers (TLS, SASL). Default: PLAINTEXT.
+	Security Security
+	// InvokerTopicOverrides replace InvokerTopicConfigs' values when invoker{N} is created
+	// (whisk.kafka.topics.invoker: retention.bytes, retention.ms, segment.bytes). Default none.
+	InvokerTopicOverrides map[string]string
 }
 
 // withDefaults returns a copy with every zero field replaced by its default, or an ErrConfig error.
@@ -111,6 +116,9 @@ func (c Config) withDefaults() (Config, error) {
 	setDuration(&c.DrainTimeout, defaultDrainTimeout)
 	if c.DrainTimeout < 0 {
 		c.DrainTimeout = 0
+	}
+	if err := c.Security.check(); err != nil {
+		return c, err
 	}
 	if c.MaxUncommitted < 0 {
 		return c, fmt.Errorf("%w: negative MaxUncommitted %d", ErrConfig, c.MaxUncommitted)
@@ -161,6 +169,7 @@ func (c Config) base(clientID string) *sarama.Config {
 	sc.Net.ReadTimeout = c.RequestTimeout
 	sc.Net.WriteTimeout = c.RequestTimeout
 	sc.Metadata.RefreshFrequency = c.MetadataRefresh
+	c.Security.apply(sc)
 	return sc
 }
 

@@ -28,6 +28,16 @@ func InvokerTopicConfigs() map[string]string {
 	}
 }
 
+// InvokerTopicConfigs are the configs this invoker creates invoker{N} with: the package's
+// InvokerTopicConfigs with InvokerTopicOverrides applied.
+func (c Config) InvokerTopicConfigs() map[string]string {
+	out := InvokerTopicConfigs()
+	for k, v := range c.InvokerTopicOverrides {
+		out[k] = v
+	}
+	return out
+}
+
 // topicAdmin is the part of sarama.ClusterAdmin that EnsureTopic needs.
 type topicAdmin interface {
 	ListTopics() (map[string]sarama.TopicDetail, error)

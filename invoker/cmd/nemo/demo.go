@@ -405,7 +405,7 @@ func metricsExcerpt(ctx context.Context, url string) ([]string, error) {
 	var out []string
 	for _, l := range strings.Split(string(body), "\n") {
 		if strings.HasPrefix(l, "nemo_activations_total") || strings.HasPrefix(l, "nemo_acks_total") ||
-			strings.HasPrefix(l, `nemo_pool_memory_used_mb{state="all"}`) || strings.HasPrefix(l, "nemo_scheduler_") {
+			strings.HasPrefix(l, `nemo_pool_memory_used_bytes{state="all"}`) || strings.HasPrefix(l, "nemo_scheduler_") {
 			out = append(out, l)
 		}
 	}

@@ -31,7 +31,7 @@ import (
 // config.Load parses args with the same declarations.
 func runInvoker(fs *flag.FlagSet, args []string) error {
 	config.Flags(fs)
-	cfg, err := config.Load(args, os.Getenv)
+	cfg, err := config.LoadEnviron(args, os.Environ())
 	if err != nil {
 		return err
 	}
@@ -101,6 +101,9 @@ func runInvoker(fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr(), err)
 	}
+	if ln, err = serveTLS(cfg, ln, log); err != nil {
+		return err
+	}
 	parts := partsFromConfig(cfg, kcfg, st, api, ln, log)
 	parts.Harvester, parts.Backoff = h, relay
 	return app.Run(ctx, parts)
@@ -124,6 +127,7 @@ func partsFromConfig(cfg *config.Config, kcfg messaging.Config, st app.ArtifactS
 		Capacity:     cfg.MaxPeek(),
 		UserEvents:   cfg.Kafka.UserEvents,
 		ParameterKey: cfg.ParameterKey(),
+		KamonTags:    cfg.Invoker.KamonTags,
 		Listener:     ln,
 		NewServer: func(sw app.Switch, reg *metrics.Registry) app.HTTPServer {
 			return server.New(srvCfg, sw, reg, log)
