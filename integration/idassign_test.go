@@ -67,6 +67,18 @@ func lastLine(s string) string {
 	return lines[len(lines)-1]
 }
 
+// errorLine is the last line the binary prefixed with its name: a usage error is followed by the usage
+// text, so the error is not always the last line.
+func errorLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.HasPrefix(lines[i], "nemo invoker: ") {
+			return lines[i]
+		}
+	}
+	return lastLine(s)
+}
+
 // TestIDAssignmentExitStatus runs the nemo binary with Helm's way of starting an invoker (--uniqueName, no
 // --id): ZooKeeper unreachable is worth retrying (exit 1, one line naming ZooKeeper), a bad flag or an
 // impossible --overwriteId is not (exit 2, one line naming the flag), and against a real ZooKeeper the id
@@ -112,8 +124,8 @@ func TestIDAssignmentExitStatus(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := startWith(t, bin, "2s", tc.args, tc.env...)
-			if line := lastLine(stderr); code != 2 || !strings.Contains(line, tc.want) {
-				t.Errorf("exit %d, last line %q; want 2 and %q", code, line, tc.want)
+			if line := errorLine(stderr); code != 2 || !strings.Contains(line, tc.want) {
+				t.Errorf("exit %d, error line %q; want 2 and %q\n%s", code, line, tc.want, stderr)
 			}
 		})
 	}
