@@ -58,7 +58,10 @@ var allowedImports = map[string][]string{
 	"invoker/fpc/etcdreg":      {"invoker/wire"},
 	"invoker/fpc/fetch":        {"invoker/fpc/activationpb", "invoker/wire"},
 	"invoker/fpc/lifecycle":    {"invoker/wire", "pool/proxy"},
-	"invoker/cmd/nemo":         {"*"}, // the binary assembles everything (but test equipment)
+	// The driver: the lifecycle's actions against the pool (through small interfaces), etcd, gRPC and Kafka.
+	"invoker/fpc/node": {"invoker/fpc/fetch", "invoker/fpc/lifecycle", "invoker/fpc/activationpb", "invoker/wire",
+		"pool", "pool/proxy"},
+	"invoker/cmd/nemo": {"*"}, // the binary assembles everything (but test equipment)
 }
 
 // testEquipment is the prefix of packages that only tests and benchmarks use.
