@@ -50,7 +50,8 @@ var allowedImports = map[string][]string{
 	"invoker/config": {"invoker/wire", "invoker/messaging", "invoker/store", "invoker/instanceid", "pool",
 		"pool/docker", "pool/proxy", "scheduler", "harvester", "invoker/fpc", "invoker/tlsconf"},
 	"invoker/app": {"invoker/activation", "invoker/messaging", "invoker/metrics", "invoker/wire", "pool",
-		"pool/proxy", "scheduler", "harvester"},
+		"pool/proxy", "scheduler", "harvester", "invoker/fpc", "invoker/fpc/etcdreg", "invoker/fpc/fetch",
+		"invoker/fpc/lifecycle", "invoker/fpc/node"},
 	// OpenWhisk 2.x's scheduler (FPC): mode selection, the gRPC client, the etcd session and the container
 	// lifecycle decisions, each speaking OpenWhisk through invoker/wire and nothing of the pool yet.
 	"invoker/fpc":              {"invoker/wire"},

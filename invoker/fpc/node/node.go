@@ -29,7 +29,7 @@ type LiveCounter interface {
 
 // AckSender sends a creation ack to creationAck<sid> (the Kafka producer).
 type AckSender interface {
-	SendCreationAck(ctx context.Context, ack *wire.ContainerCreationAckMessage) error
+	SendCreationAck(ctx context.Context, sid wire.SchedulerInstanceID, ack *wire.ContainerCreationAckMessage) error
 }
 
 // ActionReader reads an action document by id and revision (the artifact store); a creation whose action
@@ -225,7 +225,7 @@ func (n *Node) HandleMessage(ctx context.Context, raw []byte) {
 			cancel()
 			if err != nil {
 				log.Warn().Err(err).Msg("creation: the action cannot be read")
-				n.sendAck(wire.NewCreationAck(m, n.cfg.Instance, wire.CreationErrDBFetch, err.Error()))
+				n.sendAck(m.RootSchedulerIndex, wire.NewCreationAck(m, n.cfg.Instance, wire.CreationErrDBFetch, err.Error()))
 				return
 			}
 		}
@@ -340,7 +340,7 @@ func (n *Node) execLocked(a lifecycle.Action) {
 			n.log.Warn().Str("transid", a.Creation.TransID.ID()).Str("creationId", a.Creation.CreationID).
 				Str("error", string(a.Error)).Str("reason", a.Reason).Msg("creation failed")
 		}
-		n.sendAck(wire.NewCreationAck(a.Creation, n.cfg.Instance, a.Error, a.Reason))
+		n.sendAck(a.Creation.RootSchedulerIndex, wire.NewCreationAck(a.Creation, n.cfg.Instance, a.Error, a.Reason))
 	case lifecycle.ActPull:
 		c := n.contLocked(a)
 		for c.loops < max(a.Binding.Concurrency, 1) && c.puller != nil && !c.removing {
@@ -442,7 +442,7 @@ func (n *Node) startClient(c *cont, a lifecycle.Action) {
 
 // sendAck sends a creation ack in its own goroutine, after the etcd writes before it landed (the scheduler
 // may look for the existing-container key as soon as it reads the ack).
-func (n *Node) sendAck(ack *wire.ContainerCreationAckMessage) {
+func (n *Node) sendAck(sid wire.SchedulerInstanceID, ack *wire.ContainerCreationAckMessage) {
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
@@ -453,7 +453,7 @@ func (n *Node) sendAck(ack *wire.ContainerCreationAckMessage) {
 			n.log.Warn().Err(err).Msg("etcd writes still pending when the creation ack goes out")
 		}
 		fcancel()
-		if err := n.deps.Acks.SendCreationAck(ctx, ack); err != nil {
+		if err := n.deps.Acks.SendCreationAck(ctx, sid, ack); err != nil {
 			n.log.Error().Err(err).Str("transid", ack.TransID.ID()).Str("creationId", ack.CreationID).Msg("could not send the creation ack")
 		}
 	}()

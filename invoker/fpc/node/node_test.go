@@ -100,7 +100,10 @@ type fakeAcks struct {
 	existingAtAck [][]string
 }
 
-func (a *fakeAcks) SendCreationAck(_ context.Context, ack *wire.ContainerCreationAckMessage) error {
+func (a *fakeAcks) SendCreationAck(_ context.Context, sid wire.SchedulerInstanceID, ack *wire.ContainerCreationAckMessage) error {
+	if sid.AsString != "0" {
+		return fmt.Errorf("ack for scheduler %q", sid.AsString)
+	}
 	a.mu.Lock()
 	a.existingAtAck = append(a.existingAtAck, a.reg.keys("/invoker0/container/"))
 	a.mu.Unlock()
