@@ -95,7 +95,7 @@ type invoker struct {
 }
 
 // start runs the binary with the deployment's environment; fpc adds the FPC settings (SPIs, etcd, cluster).
-func (e *e2e) start(id int, fpc bool, name string) *invoker {
+func (e *e2e) start(id int, fpc bool, name string, extraEnv ...string) *invoker {
 	e.t.Helper()
 	port := itest.FreePort(e.t)
 	conf := filepath.Join(e.dir, name+".json")
@@ -111,6 +111,7 @@ func (e *e2e) start(id int, fpc bool, name string) *invoker {
 			"CONFIG_whisk_etcd_pool_threads=10", "CONFIG_whisk_invoker_containerCreation_maxPeek=500",
 			"CONFIG_whisk_cluster_name="+e.keys.Cluster)
 	}
+	env = append(env, extraEnv...)
 	p := itest.Spawn(e.t, itest.ProcSpec{Name: name, Bin: e.bin, Env: env, Dir: e.dir, LogPath: itest.LogFile(e.dir, name+".log"),
 		Args: []string{"invoker", "--id", strconv.Itoa(id), "--config", conf}})
 	e.t.Cleanup(func() {
@@ -502,5 +503,115 @@ func TestITFPCSigtermHandsBack(t *testing.T) {
 	}
 	if ids, _ := itest.InvokerContainers(e.id); len(ids) != 0 {
 		t.Fatalf("containers left: %q", ids)
+	}
+}
+
+// The rest of a container's life on real parts: after the pause grace it is frozen and registered as warmed
+// (existing key gone); the scheduler's warm-up creation gets no ack; a matching creation resumes the same
+// Docker container (warmed key gone, existing key back) and it serves again; deleting the lease key makes
+// the invoker take a new lease and rewrite every key; a deletion message (the action was updated) removes the
+// container, key first.
+func TestITFPCPauseResumeDeleteLease(t *testing.T) {
+	e := newE2E(t)
+	e.start(e.id, true, "fpc", "CONFIG_whisk_containerProxy_timeouts_pauseGrace=1 second")
+	e.waitUp(e.id)
+	e.sched.AddQueue(e.queue())
+	if a := e.create(itest.RandomHex(16)); !a.Ack.Success() {
+		t.Fatalf("creation ack %+v", a.Ack)
+	}
+	aid := itest.RandomHex(16)
+	e.sched.Enqueue(e.queue(), e.activation(aid, true, nil))
+	e.waitSlotFree(aid, 90*time.Second)
+	first, _ := itest.InvokerContainers(e.id)
+	if len(first) != 1 {
+		t.Fatalf("containers after the first run: %q", first)
+	}
+	warmed := func(kvs map[string]fpcsched.KV) []string {
+		var out []string
+		for _, k := range e.keysOf(kvs, e.id) {
+			if strings.Contains(k, "/warmed/") {
+				out = append(out, k)
+			}
+		}
+		return out
+	}
+	if _, ok := e.w.Wait(30*time.Second, func(kvs map[string]fpcsched.KV) bool {
+		return len(warmed(kvs)) == 1 && len(e.existingKeys(kvs, e.id)) == 0
+	}); !ok {
+		t.Fatalf("never paused: %q", e.keysOf(e.w.Snapshot(), e.id))
+	}
+	wk := warmed(e.w.Snapshot())[0]
+	if !strings.Contains(wk, "/invoker/"+strconv.Itoa(e.id)+"/container/") {
+		t.Fatalf("warmed key layout: %s", wk)
+	}
+
+	// The warm-up creation is dropped without an ack.
+	warmCID := itest.RandomHex(16)
+	warm := e.k.Creation(nil, wire.WarmUpNamespace, wire.FullyQualifiedName{Path: wire.WarmUpNamespace, Name: wire.WarmUpAction}, nil, e.meta, warmCID)
+	e.k.SendCreation(t, warm)
+
+	// A matching creation resumes the paused container.
+	if a := e.create(itest.RandomHex(16)); !a.Ack.Success() {
+		t.Fatalf("resume ack %+v", a.Ack)
+	}
+	kvs := e.w.Snapshot()
+	if len(warmed(kvs)) != 0 || len(e.existingKeys(kvs, e.id)) != 1 {
+		t.Fatalf("keys after the resume: %q", e.keysOf(kvs, e.id))
+	}
+	aid2 := itest.RandomHex(16)
+	e.sched.Enqueue(e.queue(), e.activation(aid2, true, nil))
+	e.waitSlotFree(aid2, 60*time.Second)
+	if now, _ := itest.InvokerContainers(e.id); len(now) != 1 || now[0] != first[0] {
+		t.Fatalf("containers after the resume: %q, before %q", now, first)
+	}
+	for _, a := range e.k.Acks.Snapshot() {
+		if a.Ack != nil && a.Ack.CreationID == warmCID {
+			t.Fatalf("the warm-up creation was acked: %s", a.Raw)
+		}
+	}
+
+	// The lease key deleted: a new lease, every key rewritten with it.
+	leaseKey := e.keys.InstanceLease(wire.InvokerInstanceID{Instance: e.id})
+	old := e.w.Snapshot()[leaseKey].Lease
+	e.w.Delete(t, leaseKey)
+	if _, ok := e.w.Wait(30*time.Second, func(kvs map[string]fpcsched.KV) bool {
+		l, ok := kvs[leaseKey]
+		if !ok || l.Lease == old || l.Value != strconv.FormatInt(l.Lease, 10) {
+			return false
+		}
+		ks := e.keysOf(kvs, e.id)
+		for _, k := range ks {
+			if kvs[k].Lease != l.Lease {
+				return false
+			}
+		}
+		return len(e.existingKeys(kvs, e.id)) == 1
+	}); !ok {
+		t.Fatalf("not re-registered: %+v", e.w.Snapshot())
+	}
+
+	// The action is updated: the deletion removes the container, its key first.
+	rev := e.rev
+	e.k.SendDeletion(t, &wire.ContainerDeletionMessage{TransID: wire.NewTransID("del", time.Now().UnixMilli()),
+		InvocationNamespace: itest.Namespace, Action: e.fqn, Revision: &rev, ActionMetaData: e.meta})
+	keyGoneFirst := make(chan bool, 1)
+	go func() {
+		_, _ = e.w.Wait(30*time.Second, func(kvs map[string]fpcsched.KV) bool { return len(e.existingKeys(kvs, e.id)) == 0 })
+		ids, _ := itest.InvokerContainers(e.id)
+		keyGoneFirst <- len(ids) == 1
+	}()
+	if !<-keyGoneFirst {
+		t.Fatal("the container went before its key")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ids, _ := itest.InvokerContainers(e.id)
+		if len(ids) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("containers left after the deletion: %q", ids)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
