@@ -30,7 +30,7 @@ const leaseTTL = 2
 // e2e is one FPC test: the stand-in scheduler (gRPC, Kafka, etcd watch), the databases with one action,
 // and `nemo invoker` processes of the real binary.
 type e2e struct {
-	t          *testing.T
+	t          testing.TB
 	svc        itest.Services
 	etcd       string
 	keys       wire.EtcdKeys
@@ -50,7 +50,7 @@ type e2e struct {
 	meta       wire.ActionMetaData
 }
 
-func newE2E(t *testing.T) *e2e {
+func newE2E(t testing.TB) *e2e {
 	t.Helper()
 	svc := itest.NeedServices(t)
 	ep := needEtcd(t)
