@@ -1,0 +1,221 @@
+package wire
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/nemo-edge/nemo/pool/proxy"
+)
+
+// Fast paths of the hot codecs (docs/allocations.md). Each writes, without reflection, exactly the bytes the
+// reference codec (encoding/json, through the writer in reference mode and MarshalNoEscape) writes; the fuzz
+// tests in fastjson_test.go compare the two on every input they find. Where a fast path meets something it
+// does not handle, it reports it and the caller takes the reference codec.
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string the way encoding/json does without HTML escaping: '"' and '\\'
+// backslash-escaped, \b \f \n \r \t by name, other control characters as \u00XX, each byte of an invalid
+// UTF-8 sequence as \ufffd, and U+2028 / U+2029 as \u2028 / \u2029.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '\\', '"':
+				dst = append(dst, '\\', b)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		c, size := utf8.DecodeRuneInString(s[i:])
+		if c == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		if c == '\u2028' || c == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[c&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// newFastWriter is a writer whose strings and known values are appended directly (no encoding/json).
+func newFastWriter(sizeHint int) *writer {
+	w := &writer{fast: true}
+	w.buf.Grow(sizeHint)
+	w.buf.WriteByte('{')
+	return w
+}
+
+// appendStr appends s as a JSON string to the buffer, growing it first so no intermediate slice is made.
+func (w *writer) appendStr(s string) {
+	w.buf.Grow(len(s) + 2)
+	w.buf.Write(appendString(w.buf.AvailableBuffer(), s))
+}
+
+// beginObject opens a nested object (after its key) and returns the enclosing member count for endObject.
+func (w *writer) beginObject() int {
+	c := w.count
+	w.count = 0
+	w.buf.WriteByte('{')
+	return c
+}
+
+func (w *writer) endObject(enclosing int) {
+	w.buf.WriteByte('}')
+	w.count = enclosing
+}
+
+// valueFast writes the values the hot codecs embed without reflection. It reports false for any other type
+// (the caller then uses MarshalNoEscape).
+func (w *writer) valueFast(v any) bool {
+	switch v := v.(type) {
+	case proxy.Response:
+		w.response(v)
+	case InvokerInstanceID:
+		c := w.beginObject()
+		v.write(w)
+		w.endObject(c)
+	default:
+		w.buf.Grow(64)
+		b, ok := appendValue(w.buf.AvailableBuffer(), v)
+		if !ok {
+			return false
+		}
+		w.buf.Write(b)
+	}
+	return true
+}
+
+// appendValue appends the JSON of the scalar and limits values annotations carry, as MarshalNoEscape
+// writes them. It reports false for any other type.
+func appendValue(dst []byte, v any) ([]byte, bool) {
+	switch v := v.(type) {
+	case string:
+		return appendString(dst, v), true
+	case bool:
+		return strconv.AppendBool(dst, v), true
+	case int64:
+		return strconv.AppendInt(dst, v, 10), true
+	case int:
+		return strconv.AppendInt(dst, int64(v), 10), true
+	case ActionLimits:
+		return appendLimits(dst, v), true
+	}
+	return dst, false
+}
+
+// appendLimits appends ActionLimits.MarshalJSON's object.
+func appendLimits(dst []byte, l ActionLimits) []byte {
+	dst = append(dst, `{"timeout":`...)
+	dst = strconv.AppendInt(dst, int64(l.TimeoutMs), 10)
+	dst = append(dst, `,"memory":`...)
+	dst = strconv.AppendInt(dst, int64(l.MemoryMB), 10)
+	dst = append(dst, `,"logs":`...)
+	dst = strconv.AppendInt(dst, int64(l.LogsMB), 10)
+	dst = append(dst, `,"concurrency":`...)
+	dst = strconv.AppendInt(dst, int64(l.Concurrency), 10)
+	if l.Instances != 0 {
+		dst = append(dst, `,"instances":`...)
+		dst = strconv.AppendInt(dst, int64(l.Instances), 10)
+	}
+	return append(dst, '}')
+}
+
+// annotationsFast is Annotations with every value appended to one buffer (each entry's Value a capped
+// slice of it) instead of one encoding/json pass per value.
+func annotationsFast(in AnnotationInput) []KeyValue {
+	out := make([]KeyValue, 0, 8)
+	buf := make([]byte, 0, 144+len(in.Path)+len(in.Kind)+len(in.Binding))
+	add := func(key string, v any) {
+		start := len(buf)
+		buf, _ = appendValue(buf, v)
+		out = append(out, KeyValue{Key: key, Value: buf[start:len(buf):len(buf)]})
+	}
+	add("limits", in.Limits)
+	add("path", in.Path)
+	add("kind", in.Kind)
+	add("timeout", in.TimedOut)
+	if in.CausedBySequence {
+		add("causedBy", "sequence")
+	}
+	if in.InitTimeMs != nil {
+		add("initTime", *in.InitTimeMs)
+	}
+	add("waitTime", in.WaitTimeMs)
+	if in.Binding != "" {
+		add("binding", in.Binding)
+	}
+	return out
+}
+
+// response writes r as proxy.Response.MarshalJSON does (statusCode, then result unless absent or null,
+// then size), the result compacted.
+func (w *writer) response(r proxy.Response) {
+	if r.Result != nil && len(bytes.TrimSpace(r.Result)) == 0 && w.err == nil {
+		// MarshalJSON refuses an empty result; the reference codec gives its error.
+		w.err = fmt.Errorf("%w: empty response result", ErrMalformed)
+	}
+	c := w.beginObject()
+	w.num("statusCode", int64(r.StatusCode))
+	if r.Result != nil && !isNull(r.Result) {
+		w.raw("result", r.Result)
+	}
+	if r.Size != nil {
+		w.num("size", int64(*r.Size))
+	}
+	w.endObject(c)
+}
+
+// sizeHint is a generous estimate of the record's JSON size, so the fast writer grows its buffer once.
+func (a *WhiskActivation) sizeHint() int {
+	n := 384 + len(a.Namespace) + len(a.Name) + len(a.Subject) + len(a.Version) + len(a.Response.Result)
+	for _, l := range a.Logs {
+		n += len(l) + 8
+	}
+	for _, kv := range a.Annotations {
+		n += len(kv.Key) + len(kv.Value) + 24
+	}
+	return n
+}
+
+// ackSizeHint estimates an ack's JSON size: the transid, the instance id and the activation, if any.
+func ackSizeHint(tid TransID, a *WhiskActivation) int {
+	n := 192 + len(tid.Raw)
+	if a != nil {
+		n += a.sizeHint()
+	}
+	return n
+}
