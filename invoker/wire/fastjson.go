@@ -2,8 +2,11 @@ package wire
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/nemo-edge/nemo/pool/proxy"
@@ -218,4 +221,92 @@ func ackSizeHint(tid TransID, a *WhiskActivation) int {
 		n += a.sizeHint()
 	}
 	return n
+}
+
+// runContextKeys are contextEnv's fixed keys, in its order.
+var runContextKeys = [...]string{"namespace", "action_name", "action_version", "activation_id", "transaction_id", "deadline"}
+
+// runBodyFast is RunBody without encoding/json: the authkey's members read with the scanner, the context
+// values appended. ok is false when the authkey is not a plain object (the reference codec decides then).
+func runBodyFast(msg *ActivationMessage, action *Action, deadlineMillis int64) ([]byte, bool) {
+	type member struct {
+		key   string
+		value json.RawMessage
+	}
+	var auth []member
+	if ak := msg.User.AuthKey; action.ProvideAPIKey() && len(ak) > 0 {
+		if !json.Valid(ak) {
+			return nil, false
+		}
+		s := scanner{b: ak}
+		if !s.enter('{') {
+			return nil, false
+		}
+		auth = make([]member, 0, 2)
+		for {
+			key, more, ok := s.member()
+			if !ok {
+				return nil, false
+			}
+			if !more {
+				break
+			}
+			for _, m := range auth {
+				if m.key == string(key) {
+					return nil, false // a repeated member: encoding/json keeps the last one
+				}
+			}
+			start, end := s.value()
+			auth = append(auth, member{key: string(key), value: ak[start:end]})
+		}
+		slices.SortFunc(auth, func(a, b member) int { return strings.Compare(a.key, b.key) })
+	}
+	tid := msg.TransID.ID()
+	var written [len(runContextKeys)]bool
+	w := newFastWriter(len(msg.Content) + 256 + len(msg.User.AuthKey) + len(msg.User.Namespace.Name) + 2*len(msg.Action.Path) +
+		len(msg.Action.Name) + len(msg.Action.Version) + len(tid))
+	writeContext := func(i int) {
+		written[i] = true
+		k := runContextKeys[i]
+		switch i {
+		case 0:
+			w.str(k, msg.User.Namespace.Name)
+		case 1:
+			w.str(k, msg.Action.WithLeadingSlash())
+		case 2:
+			if msg.Action.Version == "" {
+				w.key(k)
+				w.buf.WriteString("null")
+			} else {
+				w.str(k, msg.Action.Version)
+			}
+		case 3:
+			w.str(k, msg.ActivationID)
+		case 4:
+			w.str(k, tid)
+		case 5:
+			w.key(k)
+			w.buf.WriteByte('"')
+			w.buf.Write(strconv.AppendInt(w.buf.AvailableBuffer(), deadlineMillis, 10))
+			w.buf.WriteByte('"')
+		}
+	}
+	w.raw("value", msg.RunValue())
+	for _, m := range auth {
+		if m.key == "value" {
+			continue // an authkey member cannot replace the parameters
+		}
+		if i := slices.Index(runContextKeys[:], m.key); i >= 0 {
+			writeContext(i) // a context key wins over an authkey member of its name, in the member's place
+			continue
+		}
+		w.raw(m.key, m.value)
+	}
+	for i := range runContextKeys {
+		if !written[i] {
+			writeContext(i)
+		}
+	}
+	b, err := w.bytes()
+	return b, err == nil
 }

@@ -234,8 +234,21 @@ func TestFastPathsTakeTheFixtures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := parseActivationMessageFast(b); !ok {
+		msg, ok := parseActivationMessageFast(b)
+		if !ok {
 			t.Errorf("%s: the fast parser leaves it to the reference parser", name)
+			continue
+		}
+		doc, err := os.ReadFile(filepath.Join(fixturesDir, "action-doc-nodejs-inline.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := ParseAction(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := runBodyFast(msg, a, 1717236980000); !ok {
+			t.Errorf("%s: the /run body is left to the reference codec", name)
 		}
 	}
 	for _, name := range []string{"activation-record-success.json", "activation-record-application-error.json"} {
@@ -253,4 +266,38 @@ func TestFastPathsTakeTheFixtures(t *testing.T) {
 			t.Errorf("%s: the fast writer fails: %v", name, err)
 		}
 	}
+}
+
+// FuzzFastRunBody: RunBody writes the reference codec's /run body for any message the parser accepts,
+// whether the action passes the api key or not.
+func FuzzFastRunBody(f *testing.F) {
+	addFixtureSeeds(f, "activation-message-")
+	for _, ak := range []string{`{}`, `{"api_key":"u:k","namespace":"spoof","value":1,"b":[1, 2]}`, `{"a":1,"a":2}`, `[1]`, `{"\u0041":"x"}`} {
+		f.Add([]byte(`{"transid":["t\u00e9",1],"action":{"path":"g","name":"a"},"user":{"subject":"s","namespace":{"name":"g<&>","uuid":"u"},"authkey":` + ak +
+			`},"activationId":"0123456789abcdef0123456789abcdef","rootControllerIndex":{"asString":"0"},"blocking":false,"content":{"p":1,"i":2},"initArgs":["i"]}`))
+	}
+	doc, err := os.ReadFile(filepath.Join(fixturesDir, "action-doc-nodejs-inline.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		msg, err := ParseActivationMessage(in)
+		if err != nil {
+			return
+		}
+		for _, provide := range []string{"", "true", "false"} {
+			a, err := ParseAction(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if provide != "" {
+				a.Annotations = append(a.Annotations, KeyValue{Key: "provide-api-key", Value: json.RawMessage(provide)})
+			}
+			got, err := RunBody(msg, a, 1717236980000)
+			want, wantErr := runBodyReference(msg, a, 1717236980000)
+			if (err == nil) != (wantErr == nil) || !bytes.Equal(got, want) {
+				t.Fatalf("provide-api-key %q: RunBody differs from the reference:\n%s (%v)\n%s (%v)", provide, got, err, want, wantErr)
+			}
+		}
+	})
 }

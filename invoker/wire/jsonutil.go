@@ -232,7 +232,15 @@ func (w *writer) string(s string) {
 
 func (w *writer) str(k, v string) { w.key(k); w.string(v) }
 
-func (w *writer) num(k string, v int64) { w.key(k); w.buf.WriteString(strconv.FormatInt(v, 10)) }
+func (w *writer) num(k string, v int64) {
+	w.key(k)
+	if w.fast {
+		w.buf.Grow(20)
+		w.buf.Write(strconv.AppendInt(w.buf.AvailableBuffer(), v, 10))
+		return
+	}
+	w.buf.WriteString(strconv.FormatInt(v, 10))
+}
 
 func (w *writer) boolean(k string, v bool) { w.key(k); w.buf.WriteString(strconv.FormatBool(v)) }
 
