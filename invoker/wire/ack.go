@@ -81,7 +81,9 @@ func writeResponse(w *writer, a *WhiskActivation, id string) {
 
 // Marshal writes {"transid":…,"response":…} with the transid bytes unchanged.
 func (m *ResultMessage) Marshal() ([]byte, error) {
-	if b, err := m.marshal(newFastWriter(ackSizeHint(m.TransID, m.Activation))); err == nil {
+	var w writer
+	w.startFast(ackSizeHint(m.TransID, m.Activation))
+	if b, err := m.marshal(&w); err == nil {
 		return b, nil
 	}
 	return m.marshal(newWriter()) // the reference codec says what is wrong
@@ -110,7 +112,9 @@ func (m *ResultMessage) SlotFree() bool { return false }
 
 // Marshal writes {"transid","activationId","isSystemError","instance"} with the transid bytes unchanged.
 func (m *CompletionMessage) Marshal() ([]byte, error) {
-	if b, err := m.marshal(newFastWriter(ackSizeHint(m.TransID, nil))); err == nil {
+	var w writer
+	w.startFast(ackSizeHint(m.TransID, nil))
+	if b, err := m.marshal(&w); err == nil {
 		return b, nil
 	}
 	return m.marshal(newWriter())
@@ -132,7 +136,9 @@ func (m *CompletionMessage) SlotFree() bool { return true }
 
 // Marshal writes {"transid","response","isSystemError","instance"} with the transid bytes unchanged.
 func (m *CombinedMessage) Marshal() ([]byte, error) {
-	if b, err := m.marshal(newFastWriter(ackSizeHint(m.TransID, m.Activation))); err == nil {
+	var w writer
+	w.startFast(ackSizeHint(m.TransID, m.Activation))
+	if b, err := m.marshal(&w); err == nil {
 		return b, nil
 	}
 	return m.marshal(newWriter())

@@ -218,8 +218,9 @@ func (a *WhiskActivation) write(w *writer) {
 
 // MarshalJSON writes WhiskActivation.toJson: Option members (cause, duration) only when set.
 func (a *WhiskActivation) MarshalJSON() ([]byte, error) {
-	w := newFastWriter(a.sizeHint())
-	a.write(w)
+	var w writer
+	w.startFast(a.sizeHint())
+	a.write(&w)
 	if b, err := w.bytes(); err == nil {
 		return b, nil
 	}
@@ -236,7 +237,9 @@ func (a *WhiskActivation) marshalReference() ([]byte, error) {
 // Document is the activations DB document: the activation plus "_id" ("ns/aid"), "entityType":"activation" and
 // "updated" (epoch ms when the record was built). It has no _rev: it is always a new document.
 func (a *WhiskActivation) Document(updatedMillis int64) ([]byte, error) {
-	if b, err := a.document(newFastWriter(a.sizeHint()+96), updatedMillis); err == nil {
+	var w writer
+	w.startFast(a.sizeHint() + 96)
+	if b, err := a.document(&w, updatedMillis); err == nil {
 		return b, nil
 	}
 	return a.document(newWriter(), updatedMillis)

@@ -350,7 +350,7 @@ func (i InvokerInstanceID) MarshalJSON() ([]byte, error) {
 // write writes the members of MarshalJSON's object.
 func (i InvokerInstanceID) write(w *writer) {
 	w.num("instance", int64(i.Instance))
-	w.str("userMemory", FormatByteSize(i.UserMemoryBytes))
+	w.byteSize("userMemory", i.UserMemoryBytes)
 	w.str("instanceType", "invoker")
 	if i.UniqueName != "" {
 		w.str("uniqueName", i.UniqueName)
@@ -359,7 +359,7 @@ func (i InvokerInstanceID) write(w *writer) {
 		w.str("displayedName", i.DisplayedName)
 	}
 	if i.BusyMemoryBytes != nil {
-		w.str("busyMemory", FormatByteSize(*i.BusyMemoryBytes))
+		w.byteSize("busyMemory", *i.BusyMemoryBytes)
 	}
 	w.strs("tags", i.Tags)
 	w.strs("dedicatedNamespaces", i.DedicatedNamespaces)

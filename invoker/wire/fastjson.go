@@ -76,16 +76,35 @@ func appendString(dst []byte, s string) []byte {
 
 // newFastWriter is a writer whose strings and known values are appended directly (no encoding/json).
 func newFastWriter(sizeHint int) *writer {
-	w := &writer{fast: true}
+	w := &writer{}
+	w.startFast(sizeHint)
+	return w
+}
+
+// startFast makes a zero writer a fast one (a writer declared on the stack saves an allocation).
+func (w *writer) startFast(sizeHint int) {
+	w.fast = true
 	w.buf.Grow(sizeHint)
 	w.buf.WriteByte('{')
-	return w
 }
 
 // appendStr appends s as a JSON string to the buffer, growing it first so no intermediate slice is made.
 func (w *writer) appendStr(s string) {
 	w.buf.Grow(len(s) + 2)
 	w.buf.Write(appendString(w.buf.AvailableBuffer(), s))
+}
+
+// byteSize writes FormatByteSize(n) as a string member ("<n> B" needs no escaping).
+func (w *writer) byteSize(k string, n int64) {
+	if !w.fast {
+		w.str(k, FormatByteSize(n))
+		return
+	}
+	w.key(k)
+	w.buf.Grow(24)
+	b := append(w.buf.AvailableBuffer(), '"')
+	b = strconv.AppendInt(b, n, 10)
+	w.buf.Write(append(b, ' ', 'B', '"'))
 }
 
 // beginObject opens a nested object (after its key) and returns the enclosing member count for endObject.
@@ -161,25 +180,33 @@ func appendLimits(dst []byte, l ActionLimits) []byte {
 // slice of it) instead of one encoding/json pass per value.
 func annotationsFast(in AnnotationInput) []KeyValue {
 	out := make([]KeyValue, 0, 8)
-	buf := make([]byte, 0, 144+len(in.Path)+len(in.Kind)+len(in.Binding))
-	add := func(key string, v any) {
-		start := len(buf)
-		buf, _ = appendValue(buf, v)
+	buf := make([]byte, 0, 160+len(in.Path)+len(in.Kind)+len(in.Binding))
+	start := 0
+	add := func(key string) {
 		out = append(out, KeyValue{Key: key, Value: buf[start:len(buf):len(buf)]})
+		start = len(buf)
 	}
-	add("limits", in.Limits)
-	add("path", in.Path)
-	add("kind", in.Kind)
-	add("timeout", in.TimedOut)
+	buf = appendLimits(buf, in.Limits)
+	add("limits")
+	buf = appendString(buf, in.Path)
+	add("path")
+	buf = appendString(buf, in.Kind)
+	add("kind")
+	buf = strconv.AppendBool(buf, in.TimedOut)
+	add("timeout")
 	if in.CausedBySequence {
-		add("causedBy", "sequence")
+		buf = append(buf, `"sequence"`...)
+		add("causedBy")
 	}
 	if in.InitTimeMs != nil {
-		add("initTime", *in.InitTimeMs)
+		buf = strconv.AppendInt(buf, *in.InitTimeMs, 10)
+		add("initTime")
 	}
-	add("waitTime", in.WaitTimeMs)
+	buf = strconv.AppendInt(buf, in.WaitTimeMs, 10)
+	add("waitTime")
 	if in.Binding != "" {
-		add("binding", in.Binding)
+		buf = appendString(buf, in.Binding)
+		add("binding")
 	}
 	return out
 }
