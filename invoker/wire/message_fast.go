@@ -284,7 +284,7 @@ func (m *messageScanner) identity() (Identity, bool) {
 		if !more {
 			break
 		}
-		idx := -1
+		var idx int
 		switch string(key) {
 		case "subject":
 			idx = 0
