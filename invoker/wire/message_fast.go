@@ -6,28 +6,18 @@ import (
 	"strings"
 )
 
-// fastStringLimit: messages up to this size are converted to one string whose substrings become the
-// message's string members (one allocation for all of them); larger ones (a big content) get one small
-// string per member instead, so the content is not held twice.
-const fastStringLimit = 8 << 10
-
-// messageScanner reads an ActivationMessage's members from a valid JSON text.
+// messageScanner reads an ActivationMessage's members from a valid JSON text. Every string and raw member
+// is a copy of its own, as the reference parser makes them: a member kept after the activation (a name in
+// the pool's keys, a transid) must not hold the whole record, whose content may be a megabyte.
 type messageScanner struct {
 	scanner
-	raw   []byte // private copy of the input: raw members are capped slices of it
-	whole string // the input as one string, when it is small
 }
 
-func (m *messageScanner) str(start, end int) string {
-	if m.whole != "" {
-		return m.whole[start:end]
-	}
-	return string(m.b[start:end])
-}
+func (m *messageScanner) str(start, end int) string { return string(m.b[start:end]) }
 
 func (m *messageScanner) rawValue() json.RawMessage {
 	start, end := m.value()
-	return json.RawMessage(m.raw[start:end:end])
+	return append(json.RawMessage(nil), m.b[start:end]...)
 }
 
 // plain reads a plain string member value.
@@ -64,10 +54,7 @@ func parseActivationMessageFast(b []byte) (*ActivationMessage, bool) {
 	if len(t) == 0 || t[0] != '{' || !json.Valid(t) {
 		return nil, false
 	}
-	ms := &messageScanner{scanner: scanner{b: t}, raw: append([]byte(nil), t...)}
-	if len(t) <= fastStringLimit {
-		ms.whole = string(t)
-	}
+	ms := &messageScanner{scanner: scanner{b: t}}
 	msg := &ActivationMessage{}
 	if !ms.enter('{') {
 		return nil, false
@@ -213,7 +200,7 @@ func (m *messageScanner) transid(msg *ActivationMessage) bool {
 	for m.element() {
 		m.value()
 	}
-	msg.TransID = TransID{Raw: json.RawMessage(m.raw[start:m.i:m.i])}
+	msg.TransID = TransID{Raw: append(json.RawMessage(nil), m.b[start:m.i]...)}
 	return true
 }
 
