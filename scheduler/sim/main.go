@@ -66,8 +66,8 @@ func DefaultNEMO() scheduler.Config { return scheduler.Config{} }
 func Main(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
 	fs.SetOutput(stdout)
-	traceDir := fs.String("traces", "scheduler/sim/testdata/traces", "directory holding azure2019_sample100_{invocations,durations,memory}.csv")
-	workload := fs.String("workload", "azure", "azure | poisson")
+	traceDir := fs.String("traces", "scheduler/sim/testdata/traces", "directory holding azure2019_sample100_{invocations,durations,memory}.csv and azure2021_first998_invocations.csv")
+	workload := fs.String("workload", "azure", "azure (2019 sample100, -functions) | azure2021 (the 2021 sample) | poisson")
 	functions := fs.String("functions", "30", "azure: comma-separated list of K (first K functions of sample100; 0 = all)")
 	memories := fs.String("memory", "2048", "comma-separated pool sizes in MB (several = a memory sweep)")
 	containerMB := fs.Int("container-mb", 256, "memory per container in MB (0 = the trace's per-function memory)")
@@ -128,6 +128,13 @@ func Main(args []string, stdout io.Writer) error {
 			w.Name = fmt.Sprintf("T%d", len(w.Functions))
 			loads = append(loads, w)
 		}
+	case "azure2021":
+		w, err := LoadAzure2021(Azure2021(*traceDir))
+		if err != nil {
+			return err
+		}
+		w.Name = "A21"
+		loads = append(loads, w)
 	case "poisson":
 		gaps, err := durationList(*pInterval)
 		if err != nil {
@@ -155,7 +162,7 @@ func Main(args []string, stdout io.Writer) error {
 		}
 		loads = append(loads, w)
 	default:
-		return fmt.Errorf("sim: unknown -workload %q (azure | poisson)", *workload)
+		return fmt.Errorf("sim: unknown -workload %q (azure | azure2021 | poisson)", *workload)
 	}
 
 	var all []*Metrics

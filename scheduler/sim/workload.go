@@ -291,3 +291,77 @@ func Poisson(cfg PoissonConfig) (*Workload, error) {
 	}
 	return w, nil
 }
+
+// Azure2021 is the file name of the bundled 2021 sample in a traces directory.
+func Azure2021(dir string) string { return filepath.Join(dir, "azure2021_first998_invocations.csv") }
+
+// LoadAzure2021 reads an Azure Functions 2021 invocation trace (app, func,
+// end_timestamp, duration; one row per invocation, seconds). Each row is one
+// arrival at end_timestamp − duration. Functions are numbered by first
+// appearance; a function's warm run time is the mean of its durations and
+// its cold extra the maximum minus the mean, the convention the 2019 loader
+// follows (the trace records no cold starts); the trace has no memory
+// column, so TraceMB is 256. The span runs to the end of the minute of the
+// last arrival.
+func LoadAzure2021(path string) (*Workload, error) {
+	rows, err := readCSV(path)
+	if err != nil {
+		return nil, err
+	}
+	name := filepath.Base(path)
+	h := rows[0]
+	fCol, err := column(h, "func", name)
+	if err != nil {
+		return nil, err
+	}
+	endCol, err := column(h, "end_timestamp", name)
+	if err != nil {
+		return nil, err
+	}
+	durCol, err := column(h, "duration", name)
+	if err != nil {
+		return nil, err
+	}
+	type fn struct {
+		idx       int
+		sum, max  float64
+		n         int
+		firstName string
+	}
+	fns := map[string]*fn{}
+	w := &Workload{Name: name}
+	var last time.Duration
+	for ln, r := range rows[1:] {
+		end, err1 := strconv.ParseFloat(r[endCol], 64)
+		dur, err2 := strconv.ParseFloat(r[durCol], 64)
+		if err1 != nil || err2 != nil || end < 0 || dur < 0 || math.IsInf(end, 0) || math.IsInf(dur, 0) ||
+			math.IsNaN(end) || math.IsNaN(dur) {
+			return nil, fmt.Errorf("%w: %s line %d: bad end_timestamp/duration %q/%q", ErrBadTrace, name, ln+2, r[endCol], r[durCol])
+		}
+		id := r[fCol]
+		if id == "" {
+			return nil, fmt.Errorf("%w: %s line %d: empty func", ErrBadTrace, name, ln+2)
+		}
+		f := fns[id]
+		if f == nil {
+			f = &fn{idx: len(w.Functions)}
+			fns[id] = f
+			w.Functions = append(w.Functions, Function{Name: id[:min(12, len(id))], Trigger: "unknown", TraceMB: 256})
+		}
+		f.sum += dur
+		f.max = math.Max(f.max, dur)
+		f.n++
+		at := time.Duration(math.Max(0, end-dur) * float64(time.Second))
+		last = max(last, at)
+		w.Arrivals = append(w.Arrivals, Arrival{At: at, Fn: f.idx})
+	}
+	for _, f := range fns {
+		mean := f.sum / float64(f.n)
+		fi := &w.Functions[f.idx]
+		fi.Warm = time.Duration(mean * float64(time.Second))
+		fi.ColdExtra = time.Duration((f.max - mean) * float64(time.Second))
+	}
+	w.Span = (last/time.Minute + 1) * time.Minute
+	sortArrivals(w.Arrivals)
+	return w, nil
+}
