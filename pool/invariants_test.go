@@ -29,6 +29,7 @@ type modelContainer struct {
 	initialized bool
 	started     bool
 	released    bool // a Released removal: its memory no longer counts
+	doomed      bool // destroyed: removed once its runs end
 	active      map[string]bool
 }
 
@@ -83,6 +84,11 @@ func (k *invariantChecker) event(ev Event) {
 	case RunFinished:
 		if c := k.live[e.C]; c != nil {
 			delete(c.active, e.ID)
+			c.doomed = c.doomed || e.Destroy
+		}
+	case Destroy:
+		if c := k.live[e.C]; c != nil {
+			c.doomed = true
 		}
 	}
 }
@@ -259,6 +265,33 @@ func (k *invariantChecker) checkEvictionOrder(s Snapshot) {
 	}
 }
 
+// checkNoWaitForIdle: a request never waits in the buffer for memory idle containers hold: when free
+// memory plus the idle function containers' would place the head, the pool must have evicted them (unless
+// a broken container's removal, or one to be removed once its runs end, whose memory is coming back, makes
+// the pool wait for that instead).
+func (k *invariantChecker) checkNoWaitForIdle(s Snapshot) {
+	if len(s.Buffered) == 0 {
+		return
+	}
+	head, ok := k.requests[s.Buffered[0]]
+	if !ok {
+		return
+	}
+	avail := s.UserMemoryMB - s.UsedMB
+	for _, c := range s.Containers {
+		switch {
+		case (c.State == StateRemoving && !c.Released) || (k.live[c.C] != nil && k.live[c.C].doomed):
+			return
+		case !c.Key.IsZero() && !c.Suspended && c.Waiting == 0 && (c.State == StateIdle || c.State == StateFrozen):
+			avail += c.MemoryMB
+		}
+	}
+	if avail >= head.Spec.MemoryMB {
+		k.fail("%s waits in the buffer for %d MB while free and idle containers hold %d MB", head.ID,
+			head.Spec.MemoryMB, avail)
+	}
+}
+
 // check compares the pool with the model after a step.
 func (k *invariantChecker) check(p *Pool) error {
 	defer clear(k.canceled)
@@ -289,6 +322,7 @@ func (k *invariantChecker) check(p *Pool) error {
 	if sum != s.UsedMB {
 		k.fail("used %d MB != sum over containers %d MB", s.UsedMB, sum)
 	}
+	k.checkNoWaitForIdle(s)
 	if model := k.liveMB(); model != s.UsedMB {
 		k.fail("used %d MB != model %d MB (creates minus removals)", s.UsedMB, model)
 	}
