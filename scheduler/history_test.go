@@ -97,11 +97,13 @@ func TestScores(t *testing.T) {
 // ending.
 func TestRankingValueAndDuplicates(t *testing.T) {
 	c := NewController(Config{})
-	now := t0.Add(3 * time.Hour) // "cold" last ran 3 hours ago
+	now := t0.Add(5 * time.Hour) // "cold" ran hourly, the last time 3 hours ago
 	hot, cold := spec("hot"), spec("cold")
+	for i := 0; i < 3; i++ {
+		c.hist.Arrived(fnName(cold.Key), t0.Add(time.Duration(i)*time.Hour))
+	}
 	for i := 0; i < 20; i++ {
 		c.hist.Arrived(fnName(hot.Key), now.Add(-time.Duration(20-i)*5*time.Second))
-		c.hist.Arrived(fnName(cold.Key), t0.Add(time.Duration(i)*time.Second))
 	}
 	snap := pool.Snapshot{Containers: []pool.ContainerInfo{
 		{C: 1, Key: hot.Key, MemoryMB: 256, State: pool.StateIdle, LastUsed: now.Add(-time.Second)},

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -364,4 +365,69 @@ func LoadAzure2021(path string) (*Workload, error) {
 	w.Span = (last/time.Minute + 1) * time.Minute
 	sortArrivals(w.Arrivals)
 	return w, nil
+}
+
+// PoissonWeights are the popularity weights Poisson draws cfg's functions with (∝ 1/rank^Zipf),
+// normalised to sum to 1.
+func PoissonWeights(cfg PoissonConfig) []float64 {
+	n := cfg.Functions
+	if n <= 0 {
+		n = 10
+	}
+	w := make([]float64, n)
+	total := 0.0
+	for i := range w {
+		w[i] = 1 / math.Pow(float64(i+1), cfg.Zipf)
+		total += w[i]
+	}
+	for i := range w {
+		w[i] /= total
+	}
+	return w
+}
+
+// Floor is a lower bound on the cold-start ratio and mean added latency of any policy that cannot see the
+// future, on a Poisson workload w whose functions were drawn with weights p, with slots containers of
+// memory. Each arrival's function is drawn independently of everything before it, and at most slots
+// initialised containers exist, all of functions already seen. So the first arrival of a function always
+// misses (counted as it happened), and any other misses with probability at least (the weight of the
+// functions seen so far) − (the largest total weight of slots of them), paying at least the smallest
+// weight × cold extra such a choice leaves out. The sum along w's arrivals, divided by their number, bounds
+// what a policy can expect on w; concurrency, queueing and eviction costs only add to it.
+func Floor(w *Workload, p []float64, slots int) (cold float64, added time.Duration) {
+	seen := make([]bool, len(w.Functions))
+	var seenP, seenPC []float64 // weights, and weight × cold extra (s), of the functions seen
+	var sumP, sumPC float64
+	var missSum, costSum float64
+	top := func(xs []float64) float64 {
+		s := slices.Clone(xs)
+		slices.Sort(s)
+		sum := 0.0
+		for i := len(s) - 1; i >= 0 && i >= len(s)-slots; i-- {
+			sum += s[i]
+		}
+		return sum
+	}
+	for _, a := range w.Arrivals {
+		if !seen[a.Fn] {
+			missSum++
+			costSum += w.Functions[a.Fn].ColdExtra.Seconds()
+			seen[a.Fn] = true
+			seenP = append(seenP, p[a.Fn])
+			seenPC = append(seenPC, p[a.Fn]*w.Functions[a.Fn].ColdExtra.Seconds())
+			sumP += p[a.Fn]
+			sumPC += p[a.Fn] * w.Functions[a.Fn].ColdExtra.Seconds()
+			continue
+		}
+		// Given the past, this arrival is function i with probability p_i: conditioned on being one of the
+		// seen functions, it misses with probability (sumP − top)/sumP. Times the probability of a seen
+		// function (sumP) that is the unconditional bound; the unseen case is counted as it happens (above).
+		missSum += (sumP - top(seenP)) / sumP
+		costSum += (sumPC - top(seenPC)) / sumP
+	}
+	n := float64(len(w.Arrivals))
+	if n == 0 {
+		return 0, 0
+	}
+	return missSum / n, time.Duration(costSum / n * float64(time.Second))
 }
