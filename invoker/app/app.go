@@ -150,10 +150,9 @@ func Run(ctx context.Context, p Parts) error {
 	poolCfg := p.Pool
 	if !p.PlainPool {
 		inv.sched = scheduler.NewInvoker(p.Scheduler, h, p.Log) // pushes its eviction ranking into the pool
-		// The controller keeps the warm pool at its bound (pre-warming, replacing and evicting by
-		// score); the pool's own MaxWarm trimming would evict a cold container's neighbour the moment
-		// it is created under a burst, so it is left to the controller.
-		poolCfg.Pool.MaxWarm = -1
+		// The pool as the controller runs it, here and in the simulator: its own warm-count bound and idle
+		// timeout are left to the controller (pre-warming, keeping until memory is needed, evicting by value).
+		poolCfg.Pool = scheduler.ControlledPool(poolCfg.Pool)
 	}
 	mctx, mcancel := context.WithTimeout(ctx, 2*time.Minute)
 	inv.manager, err = pool.NewManager(mctx, poolCfg, p.Backend, p.Log)

@@ -20,7 +20,9 @@ type startLog struct {
 	starts map[string]pool.StartKind
 }
 
-func logStarts(p policyHooks) *startLog { return &startLog{policyHooks: p, starts: map[string]pool.StartKind{}} }
+func logStarts(p policyHooks) *startLog {
+	return &startLog{policyHooks: p, starts: map[string]pool.StartKind{}}
+}
 
 func (s *startLog) finished(e *engine, inv *schedtest.Invocation) {
 	s.starts[inv.ID] = inv.Start

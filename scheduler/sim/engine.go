@@ -41,9 +41,10 @@ type Setup struct {
 // cost was measured; for comparisons).
 var NoEvictionCost = EvictionCost{Remove: -1}
 
+// withDefaults fills in the machine the invoker ships with (pool.DefaultConfig, scheduler.DefaultConfig).
 func (s Setup) withDefaults() Setup {
 	if s.UserMemoryMB <= 0 {
-		s.UserMemoryMB = 2048
+		s.UserMemoryMB = pool.DefaultUserMemoryMB
 	}
 	if s.ContainerMB < 0 {
 		s.ContainerMB = 0
@@ -51,10 +52,10 @@ func (s Setup) withDefaults() Setup {
 		s.ContainerMB = 256
 	}
 	if s.ColdReserveMB == 0 {
-		s.ColdReserveMB = 512
+		s.ColdReserveMB = pool.DefaultColdReserveMB
 	}
 	if s.MaxWarm == 0 {
-		s.MaxWarm = 6
+		s.MaxWarm = scheduler.DefaultConfig().MaxWarm
 	}
 	if s.StartShare <= 0 || s.StartShare >= 1 {
 		s.StartShare = 0.3

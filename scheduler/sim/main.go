@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/nemo-edge/nemo/pool"
 	"github.com/nemo-edge/nemo/scheduler"
 )
 
@@ -69,10 +70,10 @@ func Main(args []string, stdout io.Writer) error {
 	traceDir := fs.String("traces", "scheduler/sim/testdata/traces", "directory holding azure2019_sample100_{invocations,durations,memory}.csv and azure2021_first998_invocations.csv")
 	workload := fs.String("workload", "azure", "azure (2019 sample100, -functions) | azure2021 (the 2021 sample) | poisson")
 	functions := fs.String("functions", "30", "azure: comma-separated list of K (first K functions of sample100; 0 = all)")
-	memories := fs.String("memory", "2048", "comma-separated pool sizes in MB (several = a memory sweep)")
+	memories := fs.String("memory", strconv.Itoa(pool.DefaultUserMemoryMB), "comma-separated pool sizes in MB (several = a memory sweep)")
 	containerMB := fs.Int("container-mb", 256, "memory per container in MB (0 = the trace's per-function memory)")
-	reserve := fs.Int("reserve", 512, "NEMO cold reserve in MB")
-	maxWarm := fs.Int("max-warm", 6, "NEMO warm pool size")
+	reserve := fs.Int("reserve", pool.DefaultColdReserveMB, "NEMO cold reserve in MB")
+	maxWarm := fs.Int("max-warm", scheduler.DefaultConfig().MaxWarm, "NEMO pre-warm pool size (containers that cannot be evicted at once)")
 	startShare := fs.Float64("start-share", 0.3, "share of the cold extra spent creating the container (rest is /init)")
 	policies := fs.String("policies", strings.Join(AllPolicies, ","), "comma-separated: openwhisk, ttl-10m, greedy-dual, hybrid-hist, nemo, nemo-paper")
 	pFuncs := fs.Int("poisson-functions", 10, "poisson: number of functions")
@@ -83,8 +84,8 @@ func Main(args []string, stdout io.Writer) error {
 	sweepFrom := fs.String("sweep-from", "", "redraw a sweep from the CSV an earlier sweep wrote (-csv), without simulating")
 	csvPath := fs.String("csv", "", "write results as CSV to this file")
 	pngPath := fs.String("png", "", "write a plot of the cold-start ratio to this PNG file")
-	tick := fs.Duration("nemo-tick", 3*time.Second, "NEMO pre-warm daemon period")
-	stop := fs.Duration("nemo-stop-after", 0, "NEMO: stop functions idle this long (0 = controller default, <0 = never)")
+	tick := fs.Duration("nemo-tick", scheduler.DefaultConfig().Tick, "NEMO pre-warm daemon period")
+	stop := fs.Duration("nemo-stop-after", 0, "NEMO: stop functions idle this long (0 = the controller's default: never, keep until memory is needed)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
