@@ -145,7 +145,7 @@ func TestMainSweepAndRedraw(t *testing.T) {
 	var out bytes.Buffer
 	args := []string{"-workload", "poisson", "-poisson-interval", "5s,30s", "-poisson-zipf", "0,1", "-seed", "1,2",
 		"-poisson-span", "10m", "-policies", "openwhisk,greedy-dual,nemo", "-csv", csvPath, "-png", fig}
-	if err := Main(args, &out); err != nil {
+	if err := Main(newFlagSet(), args, &out); err != nil {
 		t.Fatal(err)
 	}
 	if n := strings.Count(out.String(), "\n| "); n != 4 {
@@ -161,7 +161,7 @@ func TestMainSweepAndRedraw(t *testing.T) {
 		t.Fatalf("figure: %v", err)
 	}
 	var again bytes.Buffer
-	if err := Main([]string{"-workload", "poisson", "-sweep-from", csvPath}, &again); err != nil {
+	if err := Main(newFlagSet(), []string{"-workload", "poisson", "-sweep-from", csvPath}, &again); err != nil {
 		t.Fatal(err)
 	}
 	if again.String() != out.String() {
@@ -172,10 +172,13 @@ func TestMainSweepAndRedraw(t *testing.T) {
 		{"-workload", "poisson", "-poisson-zipf", "0,-1"},
 		{"-workload", "poisson", "-seed", "1,a"},
 		{"-workload", "poisson", "-seed", "1,2", "-memory", "1024,2048"},
-		{"-workload", "poisson", "-sweep-from", filepath.Join(dir, "missing.csv")},
 	} {
-		if err := Main(bad, &bytes.Buffer{}); err == nil {
-			t.Errorf("Main(%v) accepted", bad)
+		if err := Main(newFlagSet(), bad, &bytes.Buffer{}); !errors.Is(err, ErrInvalidOptions) {
+			t.Errorf("Main(%v) = %v, want an error wrapping ErrInvalidOptions", bad, err)
 		}
+	}
+	missing := []string{"-workload", "poisson", "-sweep-from", filepath.Join(dir, "missing.csv")}
+	if err := Main(newFlagSet(), missing, &bytes.Buffer{}); err == nil || errors.Is(err, ErrInvalidOptions) {
+		t.Errorf("Main(%v) = %v, want an I/O error", missing, err)
 	}
 }

@@ -324,10 +324,9 @@ func LoadAzure2021(path string) (*Workload, error) {
 		return nil, err
 	}
 	type fn struct {
-		idx       int
-		sum, max  float64
-		n         int
-		firstName string
+		idx      int
+		sum, max float64
+		n        int
 	}
 	fns := map[string]*fn{}
 	w := &Workload{Name: name}
