@@ -42,8 +42,11 @@
 // daemon can warm it later. P conditions the empirical distribution of the
 // recent gaps on the time already elapsed (a hazard estimate: each gap
 // smeared over ±2 %, at least ±0.5 s, for jitter) and is blended with a
-// Poisson estimate from the decayed rate, the gaps weighing n/(n+3) after n
-// samples. When the silence is longer than every recent gap the pattern is
+// Poisson estimate from the decayed rate, the gaps weighing k/(k+3) where k
+// counts the gaps that outlasted the time elapsed less the horizon (a timer
+// due within the horizon keeps all its gaps; ten minutes into a silence that
+// only two of forty irregular gaps outlasted, those two are noise, not a
+// pattern). When the silence is longer than every recent gap the pattern is
 // broken and only the decayed rate (which keeps decaying) speaks. Nothing
 // looks at the future. weight is 1 by default (the simulator's goal metric
 // counts cold starts, not seconds); ExpectedBenefit.CostWeight mixes in the

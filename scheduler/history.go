@@ -188,8 +188,14 @@ func (s *Stats) arrivalProbability(now time.Time, horizon time.Duration, longRun
 		later, _ := s.survival(elapsed+horizon, kernel)
 		empirical = (surv - later) / surv
 	}
-	// Confidence in the gaps grows with the sample count.
-	w := float64(s.gapCount) / float64(s.gapCount+3)
+	// Confidence in the gaps grows with the number of them that speak: those that outlasted the time
+	// elapsed less the horizon (a timer due within the horizon still speaks; a hazard read from the two
+	// longest of many irregular gaps is noise).
+	k := float64(s.gapCount)
+	if speak, _ := s.survival(max(elapsed-horizon, 0), kernel); total > 0 {
+		k *= speak / total
+	}
+	w := k / (k + 3)
 	return w*empirical + (1-w)*poisson
 }
 
