@@ -133,7 +133,8 @@ func (s *Stats) survival(d, minKernel time.Duration) (above, total float64) {
 // given that none has arrived since LastInvoked. It conditions the empirical
 // distribution of recent gaps on the time already elapsed (a hazard
 // estimate) and blends it with a Poisson estimate from the decayed rate,
-// trusting the gaps more as samples accumulate. It looks only at the past.
+// trusting the gaps more the more of them outlasted the time elapsed less the
+// horizon. It looks only at the past.
 func (s *Stats) ArrivalProbability(now time.Time, horizon time.Duration) float64 {
 	return s.arrivalProbability(now, horizon, false, false)
 }
