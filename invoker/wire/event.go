@@ -71,9 +71,31 @@ func (b *ActivationEventBody) write(w *writer) {
 
 // Marshal writes the event compactly.
 func (e *EventMessage) Marshal() ([]byte, error) {
-	w := newWriter()
+	var w writer
+	w.startFast(320 + len(e.Source) + len(e.Subject) + len(e.Namespace) + len(e.UserID))
+	if b, err := e.marshal(&w); err == nil {
+		return b, nil
+	}
+	return e.marshal(newWriter()) // the reference codec says what is wrong
+}
+
+func (e *EventMessage) marshal(w *writer) ([]byte, error) {
 	w.str("source", e.Source)
 	w.key("body")
+	if w.fast {
+		c := w.beginObject()
+		switch {
+		case e.Activation != nil:
+			e.Activation.write(w)
+		case e.Metric != nil:
+			w.str("metricName", e.Metric.MetricName)
+			w.num("metricValue", e.Metric.MetricValue)
+		default:
+			return nil, malformed("event message", "no body")
+		}
+		w.endObject(c)
+		return e.writeTail(w)
+	}
 	bw := newWriter()
 	switch {
 	case e.Activation != nil:
@@ -89,6 +111,11 @@ func (e *EventMessage) Marshal() ([]byte, error) {
 		return nil, err
 	}
 	w.buf.Write(bb)
+	return e.writeTail(w)
+}
+
+// writeTail writes the members after the body.
+func (e *EventMessage) writeTail(w *writer) ([]byte, error) {
 	w.str("subject", e.Subject)
 	w.str("namespace", e.Namespace)
 	w.str("userId", e.UserID)

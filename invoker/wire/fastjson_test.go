@@ -301,3 +301,28 @@ func FuzzFastRunBody(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFastMarshalEvent: user events marshal to the reference codec's bytes.
+func FuzzFastMarshalEvent(f *testing.F) {
+	f.Add("invoker0", "guest/hello", "0123456789abcdef0123456789abcdef", 0, int64(41), int64(608), int64(37), "nodejs:20", true, 256,
+		"sequence", 26, true, "guest", "guest", "23bc46b1-71f6-4ed5-8c54-816aa4f8c502", int64(1717236920686), false)
+	f.Add("inv\u2028", "n<&>\xff", "", -3, int64(-1), int64(0), int64(0), "", false, 0, "", 0, false, "\x00", "", "", int64(0), true)
+	f.Fuzz(func(t *testing.T, source, name, aid string, status int, duration, wait, init int64, kind string, conductor bool, memory int,
+		causedBy string, size int, hasSize bool, subject, namespace, userID string, ts int64, metric bool) {
+		e := &EventMessage{Source: source, Subject: subject, Namespace: namespace, UserID: userID, EventType: EventTypeActivation, Timestamp: ts}
+		if metric {
+			e.Metric = &MetricEventBody{MetricName: name, MetricValue: duration}
+		} else {
+			e.Activation = &ActivationEventBody{Name: name, ActivationID: aid, StatusCode: status, Duration: duration, WaitTime: wait,
+				InitTime: init, Kind: kind, Conductor: conductor, Memory: memory, CausedBy: causedBy}
+			if hasSize {
+				e.Activation.Size, e.Activation.UserDefinedStatusCode = &size, &status
+			}
+		}
+		got, err := e.Marshal()
+		want, wantErr := e.marshal(newWriter())
+		if (err == nil) != (wantErr == nil) || !bytes.Equal(got, want) {
+			t.Fatalf("event differs from the reference:\n%s (%v)\n%s (%v)", got, err, want, wantErr)
+		}
+	})
+}
