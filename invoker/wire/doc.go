@@ -25,7 +25,7 @@
 //
 // Fast paths (docs/allocations.md): the codecs every activation passes through — ParseActivationMessage,
 // the transid accessors, the ack Marshal methods, WhiskActivation.MarshalJSON and Document, Annotations
-// and KV, RunBody, EventMessage.Marshal — read and write JSON without reflection (fastjson.go, scan.go, message_fast.go). Each
+// and KV, RunBody, EventMessage.Marshal and ActivationEvent — read and write JSON without reflection (fastjson.go, scan.go, message_fast.go). Each
 // produces exactly what the reference codec (encoding/json, through the writer of newWriter) produces and
 // leaves every input it is not sure of (escapes, repeated members, errors) to it; the FuzzFast* targets
 // compare the two on every input.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -336,4 +337,101 @@ func runBodyFast(msg *ActivationMessage, action *Action, deadlineMillis int64) (
 	}
 	b, err := w.bytes()
 	return b, err == nil
+}
+
+// plainJSONString is the value of a JSON string that needs no decoding: quoted, no escape, no control
+// character, valid UTF-8. ok is false for anything else.
+func plainJSONString(v []byte) (string, bool) {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return "", false
+	}
+	in := v[1 : len(v)-1]
+	for _, c := range in {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return "", false
+		}
+	}
+	if !utf8.Valid(in) {
+		return "", false
+	}
+	return string(in), true
+}
+
+// findMember scans the object v (valid JSON) for key. found is false when v has no such member; ok is
+// false when the answer is not certain (v is not an object, a key needs decoding, key is repeated).
+func findMember(v []byte, key string) (value []byte, found, ok bool) {
+	s := scanner{b: v}
+	if !s.enter('{') {
+		return nil, false, false
+	}
+	for {
+		k, more, kok := s.member()
+		if !kok {
+			return nil, false, false
+		}
+		if !more {
+			return value, found, true
+		}
+		start, end := s.value()
+		if string(k) == key {
+			if found {
+				return nil, false, false // encoding/json keeps the last one
+			}
+			value, found = v[start:end], true
+		}
+	}
+}
+
+// limitsMemoryFast is limitsMemory without encoding/json.
+func limitsMemoryFast(v []byte) (int, bool) {
+	v = bytes.TrimSpace(v)
+	if !json.Valid(v) {
+		return 0, false
+	}
+	mem, found, ok := findMember(v, "memory")
+	if !ok {
+		return 0, false
+	}
+	if !found || isNull(mem) {
+		return 0, true
+	}
+	n, integral := parseIntegral(mem)
+	if !integral || n < math.MinInt32 || n > math.MaxInt32 {
+		return 0, true
+	}
+	return int(n), true
+}
+
+// userDefinedStatusCodeFast is UserDefinedStatusCode without encoding/json.
+func userDefinedStatusCodeFast(result []byte) (*int, bool) {
+	if kindOf(result) != "object" {
+		return nil, true
+	}
+	t := bytes.TrimSpace(result)
+	if !json.Valid(t) {
+		return nil, false
+	}
+	errVal, hasErr, ok := findMember(t, "error")
+	if !ok {
+		return nil, false
+	}
+	if hasErr && kindOf(errVal) == "object" {
+		code, found, ok := findMember(errVal, "statusCode")
+		if !ok {
+			return nil, false
+		}
+		if found {
+			n := statusCodeValue(code)
+			return &n, true
+		}
+	}
+	code, found, ok := findMember(t, "statusCode")
+	if !ok {
+		return nil, false
+	}
+	if !found {
+		return nil, true
+	}
+	n := statusCodeValue(code)
+	return &n, true
 }

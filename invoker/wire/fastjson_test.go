@@ -251,6 +251,15 @@ func TestFastPathsTakeTheFixtures(t *testing.T) {
 			t.Errorf("%s: the /run body is left to the reference codec", name)
 		}
 	}
+	if _, ok := userDefinedStatusCodeFast([]byte(`{"payload":"Hello World"}`)); !ok {
+		t.Error("the user-defined status code of a plain result is left to the reference codec")
+	}
+	if _, ok := limitsMemoryFast([]byte(`{"timeout":60000,"memory":256,"logs":10,"concurrency":1}`)); !ok {
+		t.Error("the memory limit is left to the reference codec")
+	}
+	if _, ok := plainJSONString([]byte(`"guest/hello"`)); !ok {
+		t.Error("a plain string annotation is left to the reference codec")
+	}
 	for _, name := range []string{"activation-record-success.json", "activation-record-application-error.json"} {
 		b, err := os.ReadFile(filepath.Join(fixturesDir, name))
 		if err != nil {
@@ -323,6 +332,33 @@ func FuzzFastMarshalEvent(f *testing.F) {
 		want, wantErr := e.marshal(newWriter())
 		if (err == nil) != (wantErr == nil) || !bytes.Equal(got, want) {
 			t.Fatalf("event differs from the reference:\n%s (%v)\n%s (%v)", got, err, want, wantErr)
+		}
+	})
+}
+
+// FuzzFastEventFields: what a user event reads from a record (string annotations, the memory limit, the
+// user-defined status code) is what encoding/json reads.
+func FuzzFastEventFields(f *testing.F) {
+	for _, s := range []string{`"guest/hello"`, ` "x" `, `"a\"b"`, `"é\u00e9"`, "\"\x01\"", `"a" "b"`, `1`, `null`, "\"\xff\"",
+		`{"timeout":60000,"memory":256,"logs":10,"concurrency":1}`, `{"memory":1e3}`, `{"memory":1.5}`, `{"memory":null}`,
+		`{"memory":4294967296}`, `{"memory":1,"memory":2}`, `{"m\u0065mory":3}`, `[]`,
+		`{"payload":"Hello"}`, `{"error":{"statusCode":404}}`, `{"error":{"statusCode":"418"},"statusCode":200}`, `{"error":"x","statusCode":201}`,
+		`{"statusCode":null}`, `{"statusCode":1,"statusCode":2}`, `{"error":{"statusCode":1,"statusCode":2}}`, `{"st\u0061tusCode":7}`,
+		` {"statusCode": 1e40 } `, `{"statusCode":"+12"}`, `{"error":[1],"statusCode":3}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, v []byte) {
+		if s, ok := plainJSONString(v); ok {
+			if want, wok := annotationStringReference(v); !wok || want != s {
+				t.Fatalf("string %s: fast %q, reference %q (%v)", v, s, want, wok)
+			}
+		}
+		if got, want := limitsMemory(v), limitsMemoryReference(v); got != want {
+			t.Fatalf("limits %s: memory %d, reference %d", v, got, want)
+		}
+		got, want := UserDefinedStatusCode(v), userDefinedStatusCodeReference(v)
+		if (got == nil) != (want == nil) || (got != nil && *got != *want) {
+			t.Fatalf("result %s: status code %v, reference %v", v, got, want)
 		}
 	})
 }
