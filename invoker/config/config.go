@@ -211,6 +211,9 @@ type SchedulerSection struct {
 	// MaxSuspend bounds how long a pre-warm stays suspended for an invocation; negative = until the
 	// invocation ends (the paper). Default 10s.
 	MaxSuspend Duration `json:"maxSuspend"`
+	// ThreadManagement suspends (freezes) pre-warms in flight while an invocation runs (states S3, S4-2);
+	// false lets them run on beside it. Default true.
+	ThreadManagement bool `json:"threadManagement"`
 	// FailureBackoff: a function whose pre-warm failed is not pre-warmed again for this long. Default 1m.
 	FailureBackoff Duration `json:"failureBackoff"`
 	// PrewarmTimeout is the /init timeout of a pre-warm. Default 60s.
@@ -347,7 +350,7 @@ func Defaults() *Config {
 		Scheduler: SchedulerSection{
 			Enabled: true, PrewarmInterval: Duration(3 * time.Second), KeepAlive: Duration(10 * time.Minute),
 			MinScore: 0.4, ReplaceMargin: 0.5, Evict: "score", MaxSuspend: Duration(10 * time.Second),
-			FailureBackoff: Duration(time.Minute), PrewarmTimeout: Duration(60 * time.Second),
+			ThreadManagement: true, FailureBackoff: Duration(time.Minute), PrewarmTimeout: Duration(60 * time.Second),
 			ControlTimeout: Duration(10 * time.Second),
 			Score: ScoreSection{Kind: ScoreExpectedBenefit, Slack: Duration(9 * time.Second),
 				MinHorizon: Duration(10 * time.Second), RecencyScale: Duration(10 * time.Minute)},
