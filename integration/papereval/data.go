@@ -86,7 +86,9 @@ func and(fs ...func(Row) bool) func(Row) bool {
 }
 
 func condIs(c Cond) func(Row) bool {
-	return func(r Row) bool { return r["nf"] == c.NF && (c.NF == "" || r.I("size") == c.Size && r["prio"] == c.Prio) }
+	return func(r Row) bool {
+		return r["nf"] == c.NF && (c.NF == "" || r.I("size") == c.Size && r["prio"] == c.Prio)
+	}
 }
 
 // perRep applies f to the rows of each repetition and returns the values (NaN results dropped), keyed by

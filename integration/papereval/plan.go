@@ -135,7 +135,7 @@ func QuickParams() Params {
 		HeadConfigs: []string{CfgNative, CfgNativeWarm, CfgColocated, CfgHarvest, CfgPrewarm, CfgNEMO, CfgNEMONoTM},
 		HeadGap:     15 * time.Second,
 		MinDuration: time.Minute, SpanGaps: 3,
-		Controlled:  true, CtlConfigs: ControlledConfigs,
+		Controlled: true, CtlConfigs: ControlledConfigs,
 		NFAlone: true, NFAloneDur: 20 * time.Second,
 	}
 }

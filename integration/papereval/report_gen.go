@@ -1082,7 +1082,9 @@ func (r *reporter) mixedDetail(gap string, conds []Cond) {
 			}
 			m := func(f func(Row) float64) float64 { return Summarize(mapRows(runs, f)).Median }
 			fwd := m(func(x Row) float64 { return ratio(x.Fz("nf_forwarded"), x.Fz("gen_sent")) })
-			drops := m(func(x Row) float64 { return ratio(x.Fz("nf_kernel_drops")+math.Max(0, x.Fz("nf_lost")), x.Fz("gen_sent")) })
+			drops := m(func(x Row) float64 {
+				return ratio(x.Fz("nf_kernel_drops")+math.Max(0, x.Fz("nf_lost")), x.Fz("gen_sent"))
+			})
 			states := "–"
 			if _, ok := runs[0].F("s2"); ok {
 				states = fmt.Sprintf("%.0f / %.0f / %.0f / %.0f / %.0f", m(colF("s1")), m(colF("s2")), m(colF("s3")), m(colF("s41")), m(colF("s42")))
