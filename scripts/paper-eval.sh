@@ -17,7 +17,9 @@
 #   --no-report    run, do not render the report
 #
 # Knobs (environment): NFS (firewall,nat,lb) SIZES (1024,1500) PRIOS (rt,normal) REPS (3) SEED (1)
-#   CONFIGS (mixed configurations at HEAD_GAP) SWEEP_CONFIGS GAPS (5s,30s,2m,15m) HEAD_GAP (30s)
+#   CONFIGS (mixed configurations at HEAD_GAP, every NF, size, prio: native,native-warm,colocated,nemo)
+#   DETAIL_CONFIGS (at HEAD_GAP, first NF and size: harvest,prewarm,nemo-no-tm) SWEEP_CONFIGS
+#   (native,colocated,nemo) GAPS (5s,30s,2m,15m) SWEEP_REPS (1) HEAD_GAP (30s)
 #   MIN_DURATION (5m) SPAN_GAPS (3) WARM_CALLS (3) TRAIN_ON (0 = derived from the profile's rx-usecs)
 #   LOAD_1024 (0.70) LOAD_1500 (0.55) NF_CORE (1) SVC_CORE (0) CSV (docs/paper-eval.csv) WORKDIR (logs)
 #   BUDGET: run in slices of at most this long (e.g. 13m), each under `flock $LOCK` when LOCK names a lock
@@ -39,7 +41,7 @@ while [ $# -gt 0 ]; do
 	--plan) MODE=plan ;;
 	--only) ONLY=$2; shift ;;
 	--no-report) REPORT=0 ;;
-	-h | --help) sed -n '2,31p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
 	*) echo "paper-eval: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -70,17 +72,19 @@ plan=()
 [ -n "${REPS:-}" ] && plan+=(-reps "$REPS")
 [ -n "${SEED:-}" ] && plan+=(-seed "$SEED")
 [ -n "${CONFIGS:-}" ] && plan+=(-configs "$CONFIGS")
+[ -n "${DETAIL_CONFIGS:-}" ] && plan+=(-detail-configs "$DETAIL_CONFIGS")
 [ -n "${SWEEP_CONFIGS:-}" ] && plan+=(-sweep-configs "$SWEEP_CONFIGS")
+[ -n "${SWEEP_REPS:-}" ] && plan+=(-sweep-reps "$SWEEP_REPS")
 [ -n "${GAPS:-}" ] && plan+=(-gaps "$GAPS")
 [ -n "${HEAD_GAP:-}" ] && plan+=(-head-gap "$HEAD_GAP")
 [ -n "${MIN_DURATION:-}" ] && plan+=(-min-duration "$MIN_DURATION")
 [ -n "${SPAN_GAPS:-}" ] && plan+=(-span-gaps "$SPAN_GAPS")
 case "$ONLY" in
 "") ;;
-controlled) plan+=(-configs none -sweep-configs none -nf-alone false) ;;
-nf-alone) plan+=(-configs none -sweep-configs none -controlled false) ;;
+controlled) plan+=(-configs none -detail-configs none -sweep-configs none -nf-alone false) ;;
+nf-alone) plan+=(-configs none -detail-configs none -sweep-configs none -controlled false) ;;
 head) plan+=(-sweep-configs none -controlled false -nf-alone false) ;;
-sweep) plan+=(-configs none -controlled false -nf-alone false) ;;
+sweep) plan+=(-configs none -detail-configs none -controlled false -nf-alone false) ;;
 *) say "--only takes controlled, nf-alone, head or sweep"; exit 2 ;;
 esac
 machine=(-warm-calls "${WARM_CALLS:-3}" -train-on "${TRAIN_ON:-0}" -load-1024 "${LOAD_1024:-0.70}"

@@ -95,11 +95,14 @@ type Params struct {
 	Seed  uint64
 
 	// Mixed runs: HeadConfigs at HeadGap for every NF x size x prio (no-NF configurations once);
-	// SweepConfigs at every gap of Gaps, under the sweep condition (the first NF, size and prio).
-	HeadConfigs  []string
-	HeadGap      time.Duration
-	SweepConfigs []string
-	Gaps         []time.Duration
+	// DetailConfigs at HeadGap for the first NF and size at every prio; SweepConfigs at every gap of Gaps,
+	// under the sweep condition (the first NF, size and prio), in the first SweepReps repetitions.
+	HeadConfigs   []string
+	DetailConfigs []string
+	HeadGap       time.Duration
+	SweepConfigs  []string
+	Gaps          []time.Duration
+	SweepReps     int
 	// Duration of a mixed stream: max(MinDuration, SpanGaps x gap).
 	MinDuration time.Duration
 	SpanGaps    float64
@@ -117,11 +120,13 @@ func DefaultParams() Params {
 	return Params{
 		NFs: []string{"firewall", "nat", "lb"}, Sizes: []int{1024, 1500}, Prios: []string{PrioRT, PrioNormal},
 		Reps: 3, Seed: 1,
-		HeadConfigs:  []string{CfgNative, CfgNativeWarm, CfgColocated, CfgHarvest, CfgPrewarm, CfgNEMO, CfgNEMONoTM},
-		HeadGap:      30 * time.Second,
-		SweepConfigs: []string{CfgNative, CfgColocated, CfgNEMO},
-		Gaps:         []time.Duration{5 * time.Second, 30 * time.Second, 2 * time.Minute, 15 * time.Minute},
-		MinDuration:  5 * time.Minute, SpanGaps: 3,
+		HeadConfigs:   []string{CfgNative, CfgNativeWarm, CfgColocated, CfgNEMO},
+		DetailConfigs: []string{CfgHarvest, CfgPrewarm, CfgNEMONoTM},
+		HeadGap:       30 * time.Second,
+		SweepConfigs:  []string{CfgNative, CfgColocated, CfgNEMO},
+		Gaps:          []time.Duration{5 * time.Second, 30 * time.Second, 2 * time.Minute, 15 * time.Minute},
+		SweepReps:     1,
+		MinDuration:   5 * time.Minute, SpanGaps: 3,
 		Controlled: true, CtlConfigs: ControlledConfigs,
 		NFAlone: true, NFAloneDur: time.Minute,
 	}
@@ -163,7 +168,7 @@ func (p Params) Validate() error {
 			return fmt.Errorf("papereval: unknown priority %q (normal, rt)", pr)
 		}
 	}
-	for _, c := range append(append([]string{}, p.HeadConfigs...), p.SweepConfigs...) {
+	for _, c := range slices.Concat(p.HeadConfigs, p.DetailConfigs, p.SweepConfigs) {
 		if !slices.Contains(MixedConfigs, c) {
 			return fmt.Errorf("papereval: unknown configuration %q (%s)", c, strings.Join(MixedConfigs, ", "))
 		}
@@ -176,7 +181,7 @@ func (p Params) Validate() error {
 	if p.Reps < 1 {
 		return fmt.Errorf("papereval: reps %d < 1", p.Reps)
 	}
-	if len(p.HeadConfigs) > 0 && p.HeadGap <= 0 {
+	if len(p.HeadConfigs)+len(p.DetailConfigs) > 0 && p.HeadGap <= 0 {
 		return fmt.Errorf("papereval: head gap must be positive")
 	}
 	for _, g := range p.Gaps {
@@ -184,14 +189,14 @@ func (p Params) Validate() error {
 			return fmt.Errorf("papereval: gap %v must be positive", g)
 		}
 	}
-	if (len(p.HeadConfigs) > 0 || len(p.SweepConfigs) > 0) && p.MinDuration <= 0 {
+	if len(p.HeadConfigs)+len(p.DetailConfigs)+len(p.SweepConfigs) > 0 && p.MinDuration <= 0 {
 		return fmt.Errorf("papereval: mixed duration must be positive")
 	}
 	if p.NFAlone && p.NFAloneDur <= 0 {
 		return fmt.Errorf("papereval: nf-alone duration must be positive")
 	}
 	needNF := p.NFAlone || p.Controlled && slices.ContainsFunc(p.CtlConfigs, HasNF) ||
-		slices.ContainsFunc(p.HeadConfigs, HasNF) || slices.ContainsFunc(p.SweepConfigs, HasNF)
+		slices.ContainsFunc(slices.Concat(p.HeadConfigs, p.DetailConfigs, p.SweepConfigs), HasNF)
 	if needNF && (len(p.NFs) == 0 || len(p.Sizes) == 0 || len(p.Prios) == 0) {
 		return fmt.Errorf("papereval: NF runs need at least one NF, size and priority")
 	}
@@ -260,7 +265,16 @@ func (p Params) Plan() []RunSpec {
 		if len(p.HeadConfigs) > 0 {
 			mixed(p.HeadConfigs, p.HeadGap, p.conds())
 		}
-		if len(p.SweepConfigs) > 0 && len(p.conds()) > 0 {
+		if len(p.DetailConfigs) > 0 {
+			var detail []cond
+			for _, c := range p.conds() {
+				if c.nf == p.NFs[0] && c.size == p.Sizes[0] {
+					detail = append(detail, c)
+				}
+			}
+			mixed(p.DetailConfigs, p.HeadGap, detail)
+		}
+		if len(p.SweepConfigs) > 0 && len(p.conds()) > 0 && (p.SweepReps <= 0 || rep <= p.SweepReps) {
 			for _, g := range p.Gaps {
 				mixed(p.SweepConfigs, g, p.conds()[:1])
 			}

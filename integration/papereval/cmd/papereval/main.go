@@ -78,7 +78,9 @@ func runCmd(name string, args []string) error {
 	sizes := fs.String("sizes", "", "frame sizes (1024,1500)")
 	prios := fs.String("prios", "", "NF priorities (rt,normal)")
 	configs := fs.String("configs", "", "mixed configurations at -head-gap, every NF x size x prio ("+strings.Join(papereval.MixedConfigs, ",")+"; \"none\" for no mixed runs)")
+	detail := fs.String("detail-configs", "", "mixed configurations at -head-gap for the first NF and size, every prio (\"none\" to skip)")
 	sweep := fs.String("sweep-configs", "", "mixed configurations of the gap sweep (first NF, size and prio; \"none\" to skip)")
+	sweepReps := fs.Int("sweep-reps", 0, "the sweep runs in the first N repetitions (0 = the plan's default)")
 	gaps := fs.String("gaps", "", "mean gaps per function of the sweep (e.g. 5s,30s,2m,15m)")
 	headGap := fs.Duration("head-gap", 0, "mean gap per function of the headline mixed runs")
 	minDur := fs.Duration("min-duration", 0, "shortest mixed stream")
@@ -145,7 +147,11 @@ func runCmd(name string, args []string) error {
 		}
 	}
 	listOrNone(*configs, &p.HeadConfigs)
+	listOrNone(*detail, &p.DetailConfigs)
 	listOrNone(*sweep, &p.SweepConfigs)
+	if *sweepReps > 0 {
+		p.SweepReps = *sweepReps
+	}
 	listOrNone(*ctlConfigs, &p.CtlConfigs)
 	if *gaps != "" {
 		p.Gaps = nil
