@@ -42,3 +42,6 @@ go test -race -count=1 ./...
 
 log "integration tests (real Docker, Kafka 3.9, pouchdb-server), one package at a time"
 go test -tags integration -count=1 -p 1 -timeout 30m ./...
+
+log "paper evaluation smoke test: the whole pipeline on one NF and size (scripts/paper-eval.sh --quick)"
+scripts/paper-eval.sh --quick
