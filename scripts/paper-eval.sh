@@ -131,7 +131,8 @@ run_slice() {
 	local cmd=("$BIN/papereval" run "${plan[@]}" "${machine[@]}" "${slice[@]}" -csv "$CSV" -workdir "$WORKDIR"
 		-nemo "$BIN/nemo" -refnf "$BIN/refnf" -trafficgen "$BIN/trafficgen")
 	if [ -n "${LOCK:-}" ]; then
-		flock "$LOCK" "${cmd[@]}"
+		# -o: the lock's descriptor is not inherited, so nothing the run starts can keep the lock after it.
+		flock -o "$LOCK" "${cmd[@]}"
 	else
 		"${cmd[@]}"
 	fi

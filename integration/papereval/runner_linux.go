@@ -558,9 +558,10 @@ func (r *Runner) invokerRun(ctx context.Context, spec RunSpec, dir string, nf *N
 	if err != nil {
 		return nil, nil, err
 	}
+	// Deferred in this order so the invoker stops before its topics go.
+	defer func() { _ = deleteTopics(kcfg, ctlID) }()
 	stopInvoker := func() { _ = inv.stop(syscall.SIGTERM, 90*time.Second) }
 	defer stopInvoker()
-	defer func() { _ = deleteTopics(kcfg, ctlID) }()
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	if err := waitHTTP(ctx, inv, base+"/ping", 90*time.Second); err != nil {
 		return nil, nil, err
