@@ -21,6 +21,7 @@
 #   DETAIL_CONFIGS (at HEAD_GAP, first NF and size: harvest,prewarm,nemo-no-tm) SWEEP_CONFIGS
 #   (native,colocated,nemo) GAPS (5s,30s,2m,15m) SWEEP_REPS (1) HEAD_GAP (30s)
 #   MIN_DURATION (5m) SPAN_GAPS (3) WARM_CALLS (3) TRAIN_ON (0 = derived from the profile's rx-usecs)
+#   WAKEUP_COST (20us: the NF's CPU per wake-up, the interrupt work a NIC would cost its core)
 #   LOAD_1024 (0.70) LOAD_1500 (0.55) NF_CORE (1) SVC_CORE (0) CSV (docs/paper-eval.csv) WORKDIR (logs)
 #   BUDGET: run in slices of at most this long (e.g. 13m), each under `flock $LOCK` when LOCK names a lock
 #   file, so other users of the machine's services get their turn between slices; ALLOW_LONG=1 lets a
@@ -87,7 +88,7 @@ head) plan+=(-sweep-configs none -controlled false -nf-alone false) ;;
 sweep) plan+=(-configs none -detail-configs none -controlled false -nf-alone false) ;;
 *) say "--only takes controlled, nf-alone, head or sweep"; exit 2 ;;
 esac
-machine=(-warm-calls "${WARM_CALLS:-3}" -train-on "${TRAIN_ON:-0}" -load-1024 "${LOAD_1024:-0.70}"
+machine=(-warm-calls "${WARM_CALLS:-3}" -train-on "${TRAIN_ON:-0}" -wakeup-cost "${WAKEUP_COST:-20us}" -load-1024 "${LOAD_1024:-0.70}"
 	-load-1500 "${LOAD_1500:-0.55}" -nf-core "${NF_CORE:-1}" -svc-core "${SVC_CORE:-0}" -brokers "$KAFKA" -couchdb "$COUCH")
 
 if [ "$MODE" = quick ]; then

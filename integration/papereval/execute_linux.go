@@ -22,11 +22,11 @@ type Slice struct {
 
 // overheadPerRun is the fixed cost of a run besides its stream: invoker start and stop (container
 // clean-up), the stem cells, the NF's settling time, the drain. Measured on this machine, rounded up.
-const overheadPerRun = 40 * time.Second
+const overheadPerRun = 20 * time.Second
 
 // EstimateRun is a run's planned wall time.
 func EstimateRun(r RunSpec, env Env) time.Duration {
-	return Estimate([]RunSpec{r}, overheadPerRun, 8*time.Second, time.Second, env.WarmCalls, len(env.CtlFunctions))
+	return Estimate([]RunSpec{r}, overheadPerRun, 6*time.Second, time.Second, env.WarmCalls, len(env.CtlFunctions))
 }
 
 // Execute runs what the plan still lacks in the CSV at csvPath, appending each run's rows as it ends,
@@ -52,7 +52,7 @@ func Execute(ctx context.Context, env Env, p Params, csvPath string, sl Slice, a
 	}
 	plan := p.Plan()
 	env.logf("plan: %d runs, %d done, %d to do (estimated %v)", len(plan), len(plan)-len(todo), len(todo),
-		Estimate(todo, overheadPerRun, 8*time.Second, time.Second, env.WarmCalls, len(env.CtlFunctions)).Round(time.Minute))
+		Estimate(todo, overheadPerRun, 6*time.Second, time.Second, env.WarmCalls, len(env.CtlFunctions)).Round(time.Minute))
 	if len(todo) == 0 {
 		return nil
 	}
@@ -149,6 +149,8 @@ func sessionMeta(env Env, p Params, argv []string) []Row {
 		meta("svc_core", strconv.Itoa(env.SvcCore)),
 		meta("nf_rt_prio", strconv.Itoa(env.NFRTPrio)),
 		meta("gen_rt_prio", strconv.Itoa(env.GenRTPrio)),
+		meta("wakeup_cost", env.WakeupCost.String()),
+		meta("gen_share_max", strconv.FormatFloat(env.GenShareMax, 'f', -1, 64)),
 		meta("train_on", strconv.Itoa(env.TrainOn)),
 		meta("line_mbps", strconv.FormatFloat(env.LineMbps, 'f', -1, 64)),
 		meta("target_load", fmt.Sprint(env.TargetLoad)),

@@ -109,10 +109,12 @@ type NF struct {
 }
 
 // StartNF starts refnf in mode on the NF end, pinned to the NF core, SCHED_FIFO at rtPrio when > 0,
-// following the clickshm segment shm with burst 1 when no writer is live.
-func (n *Node) StartNF(ctx context.Context, bin, mode, shm string, rtPrio int, logPath string) (*NF, error) {
+// following the clickshm segment shm with burst 1 when no writer is live, charging its core wakeupCost of
+// CPU per wake-up (the interrupt work a NIC would cost it).
+func (n *Node) StartNF(ctx context.Context, bin, mode, shm string, rtPrio int, wakeupCost time.Duration, logPath string) (*NF, error) {
 	args := []string{bin, "-mode", mode, "-netns", n.Pair.NFNetns, "-if", n.Pair.NFIf, "-shm", shm, "-burst", "1",
-		"-shm-interval", "10ms", "-stats-addr", "127.0.0.1:0", "-cpu", strconv.Itoa(n.NFCore)}
+		"-shm-interval", "10ms", "-stats-addr", "127.0.0.1:0", "-cpu", strconv.Itoa(n.NFCore),
+		"-wakeup-cost", wakeupCost.String()}
 	if rtPrio > 0 {
 		args = append(args, "-rt-prio", strconv.Itoa(rtPrio))
 	}

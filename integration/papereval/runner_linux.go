@@ -39,10 +39,12 @@ type Env struct {
 	Trafficgen   string // integration/trafficgen/cmd/trafficgen
 	NFCore       int
 	SvcCore      int
-	NFRTPrio     int     // SCHED_FIFO priority of the NF's packet thread in "rt" runs
-	GenRTPrio    int     // SCHED_FIFO priority of the generator's sending thread (0 = normal)
-	TrainOn      int     // generator train while harvesting; 0 = derived from the profile's rx-usecs
-	LineMbps     float64 // reference link rate of that derivation
+	NFRTPrio     int           // SCHED_FIFO priority of the NF's packet thread in "rt" runs
+	WakeupCost   time.Duration // the NF's CPU per wake-up: the interrupt work a NIC would cost its core
+	GenShareMax  float64       // calibration keeps the generator's share of the service core below this
+	GenRTPrio    int           // SCHED_FIFO priority of the generator's sending thread (0 = normal)
+	TrainOn      int           // generator train while harvesting; 0 = derived from the profile's rx-usecs
+	LineMbps     float64       // reference link rate of that derivation
 	TargetLoad   map[int]float64
 	WarmCalls    int      // controlled runs: warm calls after the cold one
 	CtlFunctions []string // controlled runs: the functions measured
@@ -98,12 +100,18 @@ func withKind(base Row, kind string) Row {
 // ---------------------------------------------------------------- calibration
 
 // Calibrate finds the frame rate at which the NF alone (smooth traffic, burst 1, SCHED_FIFO) uses the
-// target share of its core for this frame size: two or three 3-second measurements, each correcting the
-// rate in proportion to the measured load.
+// target share of its core for this frame size: up to four 3-second measurements, each correcting the
+// rate in proportion to the measured load, never asking the generator for more than GenShareMax of the
+// service core (it shares that core with the invoker, Kafka and the store). When that cap binds, the NF
+// gets less than its target and the calibration row says so (column value = target, nf_cpu = reached).
 func (r *Runner) Calibrate(ctx context.Context, nf string, size int) (float64, Row, error) {
 	target := r.Env.TargetLoad[size]
 	if target <= 0 {
 		target = 0.6
+	}
+	shareMax := r.Env.GenShareMax
+	if shareMax <= 0 {
+		shareMax = 0.5
 	}
 	dir, err := r.runDir(fmt.Sprintf("calibrate-%s-%d", nf, size))
 	if err != nil {
@@ -111,15 +119,16 @@ func (r *Runner) Calibrate(ctx context.Context, nf string, size int) (float64, R
 	}
 	shm := r.shmPath(nf)
 	defer os.Remove(shm)
-	proc, err := r.Node.StartNF(ctx, r.Env.Refnf, nf, shm, r.Env.NFRTPrio, filepath.Join(dir, "refnf.log"))
+	proc, err := r.Node.StartNF(ctx, r.Env.Refnf, nf, shm, r.Env.NFRTPrio, r.Env.WakeupCost, filepath.Join(dir, "refnf.log"))
 	if err != nil {
 		return 0, nil, err
 	}
 	defer proc.stop(syscall.SIGTERM, 10*time.Second)
-	pps := target / 25e-6 // a first guess: ~25 µs of NF CPU per smooth packet on this VM (docs/nf-burst.md)
-	var load, sentRate float64
-	for i := 0; i < 3; i++ {
-		gen, err := r.Node.StartGenerator(r.Env.Trafficgen, size, pps, 5*time.Second, shm, 1, r.Env.LineMbps,
+	pps := 10000.0
+	var load, delivered, svcShare, sendCost float64
+	capped := false
+	for i := 0; i < 4; i++ {
+		gen, err := r.Node.StartGenerator(r.Env.Trafficgen, size, pps, 6*time.Second, shm, 1, r.Env.LineMbps,
 			r.Env.GenRTPrio, filepath.Join(dir, fmt.Sprintf("trafficgen-%d.log", i)))
 		if err != nil {
 			return 0, nil, err
@@ -127,10 +136,14 @@ func (r *Runner) Calibrate(ctx context.Context, nf string, size int) (float64, R
 		time.Sleep(time.Second)
 		s0, err0 := proc.Stats()
 		rx0, _ := r.Node.IfaceCounters()
+		c0, _ := ReadCores()
+		genCPU0, _ := ProcCPUSeconds(gen.pid())
 		t0 := time.Now()
 		time.Sleep(3 * time.Second)
 		s1, err1 := proc.Stats()
 		rx1, _ := r.Node.IfaceCounters()
+		c1, _ := ReadCores()
+		genCPU1, _ := ProcCPUSeconds(gen.pid())
 		el := time.Since(t0).Seconds()
 		if _, err := gen.Finish(); err != nil {
 			return 0, nil, err
@@ -139,24 +152,42 @@ func (r *Runner) Calibrate(ctx context.Context, nf string, size int) (float64, R
 			return 0, nil, err
 		}
 		load = float64(s1.TotalNs-s0.TotalNs) / 1e9 / el
-		sentRate = float64(rx1-rx0) / el
-		r.logf("calibrate %s %d B: %.0f pps offered, %.0f delivered, NF CPU %.1f%% (target %.0f%%)",
-			nf, size, pps, sentRate, 100*load, 100*target)
-		if load <= 0 {
-			return 0, nil, fmt.Errorf("papereval: calibration of %s: the NF used no CPU at %.0f pps", nf, pps)
+		delivered = float64(rx1-rx0) / el
+		svcShare = BusyShare(c0, c1, r.Node.SvcCore)
+		if delivered > 0 {
+			sendCost = (genCPU1 - genCPU0) / el / delivered
 		}
-		if math.Abs(load-target) < 0.03 {
+		r.logf("calibrate %s %d B: %.0f pps offered, %.0f delivered, NF CPU %.1f%% (target %.0f%%), service core %.0f%% busy, generator %.1f µs/frame",
+			nf, size, pps, delivered, 100*load, 100*target, 100*svcShare, 1e6*sendCost)
+		if load <= 0 || delivered <= 0 {
+			return 0, nil, fmt.Errorf("papereval: calibration of %s: the NF received nothing at %.0f pps", nf, pps)
+		}
+		// The NF's load follows the offered rate; the generator's CPU per frame bounds the rate the
+		// service core can afford.
+		scale := target / load
+		if sendCost > 0 && delivered*scale*sendCost > shareMax {
+			scale, capped = shareMax/(sendCost*delivered), true
+		} else {
+			capped = false
+		}
+		next := pps * scale
+		if math.Abs(load-target) < 0.03 && !capped {
 			break
 		}
-		if i < 2 {
-			pps *= target / load
+		if i < 3 {
+			pps = math.Round(next)
 		}
 	}
 	row := Row{"kind": RowCalibrate, "nf": nf, "size": strconv.Itoa(size)}
 	row.Set("offered_pps", math.Round(pps))
 	row.Set("nf_cpu", load)
-	row.Set("gen_sent", sentRate)
+	row.Set("gen_sent", delivered)
+	row.Set("svc_core_busy", svcShare)
 	row.Set("value", target)
+	row.Set("train", sendCost*1e6) // the generator's CPU per frame, µs
+	if capped {
+		row["note"] = fmt.Sprintf("generator capped at %.0f%% of the service core", 100*shareMax)
+	}
 	return math.Round(pps), row, nil
 }
 
@@ -200,7 +231,7 @@ func (r *Runner) Run(ctx context.Context, spec RunSpec, pps float64) ([]Row, err
 		if spec.Prio == PrioRT {
 			prio = r.Env.NFRTPrio
 		}
-		if nf, err = r.Node.StartNF(ctx, r.Env.Refnf, spec.NF, shm, prio, filepath.Join(dir, "refnf.log")); err != nil {
+		if nf, err = r.Node.StartNF(ctx, r.Env.Refnf, spec.NF, shm, prio, r.Env.WakeupCost, filepath.Join(dir, "refnf.log")); err != nil {
 			return nil, err
 		}
 		defer nf.stop(syscall.SIGTERM, 10*time.Second)
@@ -214,7 +245,16 @@ func (r *Runner) Run(ctx context.Context, spec RunSpec, pps float64) ([]Row, err
 				_, _ = gen.Finish()
 			}
 		}()
+		// On cancellation the generator stops at once: it must not keep the service core busy while the
+		// invoker shuts down.
+		stopOnCancel := context.AfterFunc(ctx, func() { _ = gen.stop(syscall.SIGINT, 10*time.Second) })
+		defer stopOnCancel()
 		time.Sleep(2 * time.Second) // the NF reaches its steady state before anything is measured
+	}
+	stopTraffic := func() {
+		if gen != nil && !gen.exited() {
+			genRes, _ = gen.Finish()
+		}
 	}
 
 	var rows []Row
@@ -223,16 +263,15 @@ func (r *Runner) Run(ctx context.Context, spec RunSpec, pps float64) ([]Row, err
 	case KindNFAlone:
 		rows, err = r.nfAlone(ctx, spec, nf, shm, pps)
 	case KindMixed, KindControlled:
-		rows, run, err = r.invokerRun(ctx, spec, dir, nf, shm, pps)
+		rows, run, err = r.invokerRun(ctx, spec, dir, nf, shm, pps, stopTraffic)
 	default:
 		err = fmt.Errorf("papereval: unknown run kind %q", spec.Kind)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if gen != nil {
-		genRes, err = gen.Finish()
-		if err != nil {
+	if gen != nil && !gen.exited() {
+		if genRes, err = gen.Finish(); err != nil {
 			return nil, err
 		}
 	}
@@ -481,7 +520,8 @@ func readInvokerLog(path string) map[string]logEntry {
 
 // invokerRun starts a fresh invoker with the run's configuration and databases, drives it as the
 // controller would and measures.
-func (r *Runner) invokerRun(ctx context.Context, spec RunSpec, dir string, nf *NF, shm string, pps float64) ([]Row, Row, error) {
+func (r *Runner) invokerRun(ctx context.Context, spec RunSpec, dir string, nf *NF, shm string, pps float64,
+	stopTraffic func()) ([]Row, Row, error) {
 	r.n++
 	tag := fmt.Sprintf("%d%03d", os.Getpid()%100000, r.n%1000)
 	invID := 100000 + (os.Getpid()*31+r.n)%800000
@@ -613,6 +653,7 @@ func (r *Runner) invokerRun(ctx context.Context, spec RunSpec, dir string, nf *N
 	stopSampling()
 	swg.Wait()
 	final, merr := scrapeMetrics(base + "/metrics")
+	stopTraffic()
 	stopInvoker()
 	if err := errors.Join(closeErr); err != nil {
 		return nil, nil, err

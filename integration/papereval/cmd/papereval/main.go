@@ -101,6 +101,8 @@ func runCmd(name string, args []string) error {
 	svcCore := fs.Int("svc-core", 0, "the core of the invoker, Kafka, the store and the generator")
 	nfRT := fs.Int("nf-rt-prio", 10, "SCHED_FIFO priority of the NF in rt runs")
 	genRT := fs.Int("gen-rt-prio", 10, "SCHED_FIFO priority of the generator (0 = normal)")
+	wakeupCost := fs.Duration("wakeup-cost", 20*time.Microsecond, "the NF's CPU per wake-up: the interrupt work a NIC would cost its core, which veth moves to the sender")
+	genShare := fs.Float64("gen-share-max", 0.5, "calibration keeps the generator below this share of the service core")
 	trainOn := fs.Int("train-on", 0, "generator train while harvesting (0 = the frames a -line-mbps link carries in the profile's rx-usecs)")
 	lineMbps := fs.Float64("line-mbps", 1000, "reference link rate for the train")
 	load1024 := fs.Float64("load-1024", 0.70, "NF CPU share the offered rate aims at with 1024-byte frames")
@@ -207,6 +209,7 @@ func runCmd(name string, args []string) error {
 	env.Nemo, env.Refnf, env.Trafficgen = *nemo, *refnfBin, *tg
 	env.NFCore, env.SvcCore = *nfCore, *svcCore
 	env.NFRTPrio, env.GenRTPrio = *nfRT, *genRT
+	env.WakeupCost, env.GenShareMax = *wakeupCost, *genShare
 	env.TrainOn, env.LineMbps = *trainOn, *lineMbps
 	env.TargetLoad = map[int]float64{1024: *load1024, 1500: *load1500}
 	env.WarmCalls = *warmCalls
