@@ -139,9 +139,9 @@ func QuickParams() Params {
 		NFs: []string{"firewall"}, Sizes: []int{1024}, Prios: []string{PrioRT}, Reps: 1, Seed: 1,
 		HeadConfigs: []string{CfgNative, CfgNativeWarm, CfgColocated, CfgHarvest, CfgPrewarm, CfgNEMO, CfgNEMONoTM},
 		HeadGap:     15 * time.Second,
-		MinDuration: time.Minute, SpanGaps: 3,
+		MinDuration: 45 * time.Second, SpanGaps: 3,
 		Controlled: true, CtlConfigs: ControlledConfigs,
-		NFAlone: true, NFAloneDur: 20 * time.Second,
+		NFAlone: true, NFAloneDur: 15 * time.Second,
 	}
 }
 
