@@ -107,6 +107,7 @@ func synthetic() []Row {
 						s := withKind(ident(spec), RowSample)
 						s.Set("t_s", float64(t))
 						s.Set("nf_forwarded", 19000+100*rng.Float64())
+						s.Set("gen_sent", 19100.0)
 						rows = append(rows, s)
 					}
 				}

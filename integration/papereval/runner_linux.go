@@ -806,10 +806,12 @@ func (s *sampler) run(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	var prevNF refnf.Stats
+	var prevRx, prevDrop uint64
 	prevCores, _ := ReadCores()
 	prevAt := time.Now()
 	if s.nf != nil {
 		prevNF, _ = s.nf.Stats()
+		prevRx, prevDrop = s.r.Node.IfaceCounters()
 	}
 	for {
 		select {
@@ -833,6 +835,9 @@ func (s *sampler) run(ctx context.Context) {
 				row.Set("nf_cpu", float64(d.TotalNs)/1e9/el)
 				prevNF = st
 			}
+			rx, drop := s.r.Node.IfaceCounters()
+			row.Set("gen_sent", float64(rx-prevRx+drop-prevDrop)/el)
+			prevRx, prevDrop = rx, drop
 		}
 		if m, err := scrapeMetrics(s.metricsURL); err == nil {
 			if v, ok := m["nemo_harvest_active"]; ok {
