@@ -38,6 +38,7 @@ func TestActionsRunUnderPython(t *testing.T) {
 	dir := t.TempDir()
 	for _, f := range Functions {
 		t.Run(f.Name, func(t *testing.T) {
+			t.Parallel()
 			src, err := f.Source()
 			require.NoError(t, err)
 			path := filepath.Join(dir, f.File)
