@@ -639,15 +639,17 @@ func (r *reporter) harvestLimits() string {
 		rs := filter(alone, condIs(c))
 		off := Summarize(col(filter(rs, eq("phase", "harvest-off")), "nf_cpu")).Median
 		on := Summarize(col(filter(rs, eq("phase", "harvest-on")), "nf_cpu")).Median
-		parts = append(parts, fmt.Sprintf("%s %s: NF CPU %s → %s", c.Label(), c.Prio, fmtPct(off), fmtPct(on)))
+		parts = append(parts, fmt.Sprintf("%s %s: NF CPU %s → %s, so an EF's share of the core goes from %s to %s (%s)",
+			c.Label(), c.Prio, fmtPct(off), fmtPct(on), fmtPct(1-off), fmtPct(1-on), fmtX((1-on)/(1-off))))
 	}
 	return "What limits the harvest speed-up: it can only be as large as the CPU harvesting frees for the EFs. " +
 		"The NF-alone runs show what harvesting frees on this machine (" + strings.Join(parts, "; ") + "). " +
-		"With the NF at SCHED_FIFO an EF gets 1 − NF CPU of the core, so the speed-up is about (1 − on)/(1 − off); " +
-		"the paper's 12.7× needs an NF that leaves almost nothing without harvesting and much with it. " +
-		"What would change it: a higher offered load (`-load-1024 0.85`) leaves less without harvesting; " +
-		"longer trains (`-train-on 16`: the NIC coalescing more per interrupt) free more with it; " +
-		"a real NIC would also move the interrupt work that veth charges to the sender."
+		"With the NF at SCHED_FIFO an EF gets what the NF leaves, so the speed-up is about (1 − on)/(1 − off); " +
+		"anything else on the NF's core (on a shared machine, other jobs: see *core busy* in the run table) takes " +
+		"from both. The paper's 12.7× needs an NF that leaves almost nothing without harvesting and much with it. " +
+		"What would change it: a higher offered load (`LOAD_1024=0.85`) leaves less without harvesting; longer " +
+		"trains (`TRAIN_ON=16`, a NIC coalescing more frames per interrupt) free more with it; a larger per-interrupt " +
+		"cost (`WAKEUP_COST`) makes coalescing worth more, as on a NIC whose interrupt path is expensive."
 }
 
 func (r *reporter) nfAloneConds() []Cond {
