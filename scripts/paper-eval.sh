@@ -7,7 +7,7 @@
 # Usage: scripts/paper-eval.sh [--quick | --report-only | --plan] [--only PART] [--no-report]
 #   (none)         the full plan, resumable: runs already in the CSV are skipped, so an interrupted or
 #                  sliced run continues where it stopped; then the report
-#   --quick        the CI smoke test: one NF, one size, every configuration once (~1 min each), into a
+#   --quick        the CI smoke test: one NF, one size, every configuration once (30-s streams), into a
 #                  temporary CSV; asserts every invocation answered, the NF forwarded packets and every
 #                  configuration produced numbers (no ratio is judged), then renders a report from it
 #   --report-only  regenerate docs/paper-eval.md and the figures from the CSV alone
@@ -29,7 +29,7 @@
 #
 # Needs root, iproute2, the services (scripts/services.sh up: Docker, Kafka on 127.0.0.1:9092,
 # pouchdb-server on 127.0.0.1:5984) and the Python image (scripts/build-images.sh --python, built here if
-# missing). The full plan takes many hours (`--plan` prints the estimate); --quick about 12 minutes.
+# missing). The full plan takes many hours (`--plan` prints the estimate); --quick about 10 minutes.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -133,15 +133,16 @@ func DefaultParams() Params {
 }
 
 // QuickParams is the CI smoke test: one NF, one size, one priority, every mixed configuration once for
-// 45 s, controlled runs of the four edge functions, and the NF alone (about 10 minutes in all).
+// 30 s (about 15 invocations), controlled runs of the four edge functions, and the NF alone (about 8-10
+// minutes in all).
 func QuickParams() Params {
 	return Params{
 		NFs: []string{"firewall"}, Sizes: []int{1024}, Prios: []string{PrioRT}, Reps: 1, Seed: 1,
 		HeadConfigs: []string{CfgNative, CfgNativeWarm, CfgColocated, CfgHarvest, CfgPrewarm, CfgNEMO, CfgNEMONoTM},
-		HeadGap:     15 * time.Second,
-		MinDuration: 45 * time.Second, SpanGaps: 3,
+		HeadGap:     20 * time.Second,
+		MinDuration: 30 * time.Second, SpanGaps: 1.5,
 		Controlled: true, CtlConfigs: ControlledConfigs,
-		NFAlone: true, NFAloneDur: 15 * time.Second,
+		NFAlone: true, NFAloneDur: 10 * time.Second,
 	}
 }
 

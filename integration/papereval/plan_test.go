@@ -47,7 +47,7 @@ func TestQuickPlan(t *testing.T) {
 	for _, r := range runs {
 		if r.Kind == KindMixed {
 			mixed = append(mixed, r.Config)
-			require.Equal(t, 45*time.Second, r.Duration)
+			require.Equal(t, 30*time.Second, r.Duration)
 		}
 	}
 	require.ElementsMatch(t, MixedConfigs, mixed, "the smoke test runs every configuration")

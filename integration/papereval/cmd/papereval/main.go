@@ -123,7 +123,7 @@ func runCmd(name string, args []string) error {
 	if *quick {
 		p = papereval.QuickParams()
 		env.CtlFunctions = papereval.EdgeFunctions()
-		*warmCalls = min(*warmCalls, 2)
+		*warmCalls = min(*warmCalls, 1)
 	}
 	if *nfs != "" {
 		p.NFs = splitList(*nfs)
