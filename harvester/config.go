@@ -13,113 +13,123 @@ import (
 // the offending field in JSON notation, e.g. "nfs[1].interface".
 var ErrInvalidConfig = errors.New("harvester: invalid config")
 
-// Config is the harvester section of the invoker's JSON configuration. Zero
-// values mean "use the default" where a default is documented.
+// Config configures the harvester. Zero values mean "use the default" where a default is documented. The
+// invoker's configuration file maps its "harvester" section onto it (invoker/config owns the file format:
+// camelCase keys, durations as "200ms"); field names in Validate's errors are those keys.
 type Config struct {
 	// Enabled switches the whole harvester on. When false, Begin is a no-op
 	// counter and no NIC or shared-memory state is touched. Default is false.
-	Enabled bool `json:"enabled"`
-	// LingerMs keeps harvesting on this long after the last session ends, so
-	// back-to-back invocations do not flap the NIC. Default is 200; -1 means 0.
-	LingerMs int `json:"linger_ms,omitempty"`
+	Enabled bool
+	// Linger keeps harvesting on this long after the last session ends, so
+	// back-to-back invocations do not flap the NIC. Default is 200 ms; negative
+	// means no linger.
+	Linger time.Duration
 	// StateFile is where original NIC coalescing settings are persisted before
 	// the first change, so a restart after a crash restores them. Default is
 	// /var/lib/nemo/harvester-nic.json.
-	StateFile string `json:"state_file,omitempty"`
+	StateFile string
 	// NICCoalescing enables the ethtool rx-usecs knob. Default is true.
-	NICCoalescing *bool `json:"nic_coalescing,omitempty"`
+	NICCoalescing *bool
 	// MaxRxUsecs caps every profile's rx-usecs (paper §3.3: latency overhead
 	// is bounded by rx-usecs, kept below about 60 µs). Default is 60.
-	MaxRxUsecs uint32 `json:"max_rx_usecs,omitempty"`
-	// ShmLeaseMs is the clickshm writer lease. Default is 1000.
-	ShmLeaseMs uint32 `json:"shm_lease_ms,omitempty"`
-	// CPUSampleMs is the NF CPU sampling period (paper §3.1: 100 ms). Default is 100.
-	CPUSampleMs int `json:"cpu_sample_ms,omitempty"`
-	// TagWindowMs is the window over which the packet-size part of the tag is
-	// measured from the interface counters. Default is 1000.
-	TagWindowMs int `json:"tag_window_ms,omitempty"`
+	MaxRxUsecs uint32
+	// ShmLease is the clickshm writer lease (whole milliseconds). Default is 1 s.
+	ShmLease time.Duration
+	// CPUSample is the NF CPU sampling period (paper §3.1: 100 ms). Default is 100 ms.
+	CPUSample time.Duration
+	// TagWindow is the window over which the packet-size part of the tag is
+	// measured from the interface counters. Default is 1 s.
+	TagWindow time.Duration
 	// TagMinPackets: a window with fewer packets keeps the previous tag.
 	// Default is 100.
-	TagMinPackets uint64 `json:"tag_min_packets,omitempty"`
-	// LogEveryMs is the period of the accounting log line. Default is 10000.
-	LogEveryMs int `json:"log_every_ms,omitempty"`
+	TagMinPackets uint64
+	// LogEvery is the period of the accounting log line. Default is 10 s.
+	LogEvery time.Duration
 	// SysClassNet is the sysfs directory holding interface statistics.
 	// Default is /sys/class/net.
-	SysClassNet string `json:"sys_class_net,omitempty"`
+	SysClassNet string
 	// NFs are the network functions whose spare cycles are harvested.
-	NFs []NFConfig `json:"nfs"`
+	NFs []NFConfig
 	// Profiles override the built-in profile table (DefaultProfiles).
-	Profiles []ProfileConfig `json:"profiles,omitempty"`
+	Profiles []ProfileConfig
 	// QoS configures the guard that backs off when NFs degrade.
-	QoS QoSConfig `json:"qos"`
+	QoS QoSConfig
 }
 
 // NFConfig describes one network function.
 type NFConfig struct {
 	// Name is the nf_name part of the tag; unique, [a-zA-Z0-9_.-]. Required.
-	Name string `json:"name"`
+	Name string
 	// Interface is the NIC the NF receives on (coalescing knob, counters). Required.
-	Interface string `json:"interface"`
+	Interface string
 	// PID of the NF process, for CPU accounting via /proc/<pid>/stat.
-	PID int `json:"pid,omitempty"`
+	PID int
 	// Cgroup is the NF's cgroup directory (v1 cpuacct or v2 unified); preferred
 	// over PID when both are set.
-	Cgroup string `json:"cgroup,omitempty"`
+	Cgroup string
 	// Cores the NF is pinned to. Utilisation is normalised by their count, and
 	// with neither PID nor Cgroup they are the CPU source (/proc/stat).
-	Cores []int `json:"cores,omitempty"`
+	Cores []int
 	// Shm is the clickshm segment path (e.g. /dev/shm/nemo-fw); empty means the
 	// NF has no Click burst knob.
-	Shm string `json:"shm,omitempty"`
+	Shm string
 }
 
 // ProfileConfig overrides one entry of the profile table.
 type ProfileConfig struct {
 	// NF name, or "*" for every NF without a specific entry.
-	NF string `json:"nf"`
+	NF string
 	// PktSize is a bucket: 0 (idle), 64, 128, 256, 512, 1024 or 1500.
-	PktSize int `json:"pkt_size"`
+	PktSize int
 	// RxUsecs while harvesting; 0 leaves NIC coalescing alone.
-	RxUsecs uint32 `json:"rx_usecs"`
+	RxUsecs uint32
 	// Burst while harvesting; 1 (or 0) leaves Click at one packet per dispatch.
-	Burst uint32 `json:"burst"`
+	Burst uint32
 }
 
 // QoSConfig configures the QoS guard (see Guard).
 type QoSConfig struct {
 	// Enabled turns the guard on. Default is false.
-	Enabled bool `json:"enabled"`
-	// SampleMs is the guard's sampling period. Default is 500.
-	SampleMs int `json:"sample_ms,omitempty"`
+	Enabled bool
+	// Sample is the guard's sampling period. Default is 500 ms.
+	Sample time.Duration
 	// MaxDropRate: rx drops per second (rx_dropped + rx_missed_errors) above
 	// which an NF counts as degraded. Default is 100.
-	MaxDropRate float64 `json:"max_drop_rate,omitempty"`
+	MaxDropRate float64
 	// MaxDropRatio: drops / (packets + drops) above which an NF counts as
 	// degraded. Default is 0.001.
-	MaxDropRatio float64 `json:"max_drop_ratio,omitempty"`
+	MaxDropRatio float64
 	// ThroughputDrop: a fall of received bytes/s below the healthy baseline by
 	// more than this fraction, together with any drops, counts as degraded.
 	// Default is 0.2.
-	ThroughputDrop float64 `json:"throughput_drop,omitempty"`
+	ThroughputDrop float64
 	// RecoverSamples: consecutive healthy samples needed to leave back-off.
 	// Default is 6.
-	RecoverSamples int `json:"recover_samples,omitempty"`
-	// MinBackoffMs: back-off lasts at least this long. Default is 5000.
-	MinBackoffMs int `json:"min_backoff_ms,omitempty"`
+	RecoverSamples int
+	// MinBackoff: back-off lasts at least this long. Default is 5 s.
+	MinBackoff time.Duration
 }
 
-// Durations and defaults resolved from the JSON numbers.
+// DefaultConfig is the configuration with every default filled in (Linger resolved to its 200 ms); the
+// invoker's configuration file starts from it.
+func DefaultConfig() Config {
+	d := (&Config{}).withDefaults()
+	d.Linger = d.linger()
+	return d
+}
+
+// linger resolves Linger's default (zero) and "none" (negative).
 func (c *Config) linger() time.Duration {
 	switch {
-	case c.LingerMs < 0:
+	case c.Linger < 0:
 		return 0
-	case c.LingerMs == 0:
+	case c.Linger == 0:
 		return 200 * time.Millisecond
 	}
-	return time.Duration(c.LingerMs) * time.Millisecond
+	return c.Linger
 }
 
-func orDefault[T int | uint32 | uint64 | float64](v, d T) T {
+func orDefault[T int | uint32 | uint64 | float64 | time.Duration](v, d T) T {
 	if v == 0 {
 		return d
 	}
@@ -134,23 +144,23 @@ func (c *Config) withDefaults() Config {
 		d.NICCoalescing = &t
 	}
 	d.MaxRxUsecs = orDefault(d.MaxRxUsecs, 60)
-	d.ShmLeaseMs = orDefault(d.ShmLeaseMs, 1000)
-	d.CPUSampleMs = orDefault(d.CPUSampleMs, 100)
-	d.TagWindowMs = orDefault(d.TagWindowMs, 1000)
+	d.ShmLease = orDefault(d.ShmLease, time.Second)
+	d.CPUSample = orDefault(d.CPUSample, 100*time.Millisecond)
+	d.TagWindow = orDefault(d.TagWindow, time.Second)
 	d.TagMinPackets = orDefault(d.TagMinPackets, 100)
-	d.LogEveryMs = orDefault(d.LogEveryMs, 10000)
+	d.LogEvery = orDefault(d.LogEvery, 10*time.Second)
 	d.SysClassNet = orString(d.SysClassNet, "/sys/class/net")
 	d.QoS = d.QoS.withDefaults()
 	return d
 }
 
 func (q QoSConfig) withDefaults() QoSConfig {
-	q.SampleMs = orDefault(q.SampleMs, 500)
+	q.Sample = orDefault(q.Sample, 500*time.Millisecond)
 	q.MaxDropRate = orDefault(q.MaxDropRate, 100)
 	q.MaxDropRatio = orDefault(q.MaxDropRatio, 0.001)
 	q.ThroughputDrop = orDefault(q.ThroughputDrop, 0.2)
 	q.RecoverSamples = orDefault(q.RecoverSamples, 6)
-	q.MinBackoffMs = orDefault(q.MinBackoffMs, 5000)
+	q.MinBackoff = orDefault(q.MinBackoff, 5*time.Second)
 	return q
 }
 
@@ -183,40 +193,40 @@ func (c *Config) Validate() error {
 	var errs []error
 	add := func(field, format string, args ...any) { errs = append(errs, fieldErr(field, format, args...)) }
 
-	if c.LingerMs < -1 || c.LingerMs > 60_000 {
-		add("linger_ms", "%d out of range [-1, 60000]", c.LingerMs)
+	if c.Linger > time.Minute {
+		add("linger", "%s exceeds 1m", c.Linger)
 	}
 	if c.MaxRxUsecs > 1000 {
-		add("max_rx_usecs", "%d exceeds 1000", c.MaxRxUsecs)
+		add("maxRxUsecs", "%d exceeds 1000", c.MaxRxUsecs)
 	}
-	if c.ShmLeaseMs != 0 && (c.ShmLeaseMs < 20 || c.ShmLeaseMs > 60_000) {
-		add("shm_lease_ms", "%d out of range [20, 60000]", c.ShmLeaseMs)
+	if c.ShmLease != 0 && (c.ShmLease < 20*time.Millisecond || c.ShmLease > time.Minute) {
+		add("shmLease", "%s out of range [20ms, 1m]", c.ShmLease)
 	}
 	for _, p := range []struct {
 		name string
-		v    int
-	}{{"cpu_sample_ms", c.CPUSampleMs}, {"tag_window_ms", c.TagWindowMs}, {"log_every_ms", c.LogEveryMs}, {"qos.sample_ms", c.QoS.SampleMs}, {"qos.min_backoff_ms", c.QoS.MinBackoffMs}} {
-		if p.v < 0 || p.v > 3_600_000 {
-			add(p.name, "%d out of range [0, 3600000]", p.v)
+		v    time.Duration
+	}{{"cpuSample", c.CPUSample}, {"tagWindow", c.TagWindow}, {"logEvery", c.LogEvery}, {"qos.sample", c.QoS.Sample}, {"qos.minBackoff", c.QoS.MinBackoff}} {
+		if p.v < 0 || p.v > time.Hour {
+			add(p.name, "%s out of range [0, 1h]", p.v)
 		}
 	}
-	if c.CPUSampleMs != 0 && c.CPUSampleMs < 10 {
-		add("cpu_sample_ms", "%d below 10", c.CPUSampleMs)
+	if c.CPUSample != 0 && c.CPUSample < 10*time.Millisecond {
+		add("cpuSample", "%s below 10ms", c.CPUSample)
 	}
 	if c.StateFile != "" && !filepath.IsAbs(c.StateFile) {
-		add("state_file", "%q must be an absolute path", c.StateFile)
+		add("stateFile", "%q must be an absolute path", c.StateFile)
 	}
 	if c.QoS.MaxDropRate < 0 {
-		add("qos.max_drop_rate", "negative")
+		add("qos.maxDropRate", "negative")
 	}
 	if c.QoS.MaxDropRatio < 0 || c.QoS.MaxDropRatio > 1 {
-		add("qos.max_drop_ratio", "%g out of range [0, 1]", c.QoS.MaxDropRatio)
+		add("qos.maxDropRatio", "%g out of range [0, 1]", c.QoS.MaxDropRatio)
 	}
 	if c.QoS.ThroughputDrop < 0 || c.QoS.ThroughputDrop >= 1 {
-		add("qos.throughput_drop", "%g out of range [0, 1)", c.QoS.ThroughputDrop)
+		add("qos.throughputDrop", "%g out of range [0, 1)", c.QoS.ThroughputDrop)
 	}
 	if c.QoS.RecoverSamples < 0 {
-		add("qos.recover_samples", "negative")
+		add("qos.recoverSamples", "negative")
 	}
 
 	names := map[string]int{}
@@ -270,10 +280,10 @@ func (c *Config) Validate() error {
 			}
 		}
 		if !slices.Contains(Buckets, p.PktSize) && p.PktSize != 0 {
-			add(f+".pkt_size", "%d is not a bucket (0, %v)", p.PktSize, Buckets)
+			add(f+".pktSize", "%d is not a bucket (0, %v)", p.PktSize, Buckets)
 		}
 		if p.RxUsecs > maxRx {
-			add(f+".rx_usecs", "%d exceeds max_rx_usecs %d", p.RxUsecs, maxRx)
+			add(f+".rxUsecs", "%d exceeds maxRxUsecs %d", p.RxUsecs, maxRx)
 		}
 		if p.Burst > 1024 {
 			add(f+".burst", "%d exceeds 1024", p.Burst)

@@ -1,7 +1,6 @@
 package harvester
 
 import (
-	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -11,29 +10,24 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-const sampleConfig = `{
-  "enabled": true,
-  "linger_ms": 250,
-  "state_file": "/var/lib/nemo/harvester-nic.json",
-  "nfs": [
-    {"name": "firewall", "interface": "ens1f0", "pid": 4242, "cores": [2, 3], "shm": "/dev/shm/nemo-firewall"},
-    {"name": "nat", "interface": "ens1f1", "cgroup": "/sys/fs/cgroup/cpuacct/nf/nat", "shm": "/dev/shm/nemo-nat"}
-  ],
-  "profiles": [
-    {"nf": "nat", "pkt_size": 1500, "rx_usecs": 40, "burst": 64},
-    {"nf": "*", "pkt_size": 512, "rx_usecs": 0, "burst": 1}
-  ],
-  "qos": {"enabled": true, "max_drop_rate": 50}
-}`
-
-func TestSampleConfigDecodesAndValidates(t *testing.T) {
-	var c Config
-	require.NoError(t, json.Unmarshal([]byte(sampleConfig), &c))
+func TestSampleConfigValidatesAndTakesDefaults(t *testing.T) {
+	c := Config{
+		Enabled: true, Linger: 250 * time.Millisecond, StateFile: "/var/lib/nemo/harvester-nic.json",
+		NFs: []NFConfig{
+			{Name: "firewall", Interface: "ens1f0", PID: 4242, Cores: []int{2, 3}, Shm: "/dev/shm/nemo-firewall"},
+			{Name: "nat", Interface: "ens1f1", Cgroup: "/sys/fs/cgroup/cpuacct/nf/nat", Shm: "/dev/shm/nemo-nat"},
+		},
+		Profiles: []ProfileConfig{{NF: "nat", PktSize: 1500, RxUsecs: 40, Burst: 64}, {NF: "*", PktSize: 512, RxUsecs: 0, Burst: 1}},
+		QoS:      QoSConfig{Enabled: true, MaxDropRate: 50},
+	}
 	require.NoError(t, c.Validate())
 	d := c.withDefaults()
 	assert.Equal(t, 250*time.Millisecond, d.linger())
 	assert.Equal(t, uint32(60), d.MaxRxUsecs)
-	assert.Equal(t, 100, d.CPUSampleMs)
+	assert.Equal(t, 100*time.Millisecond, d.CPUSample)
+	assert.Equal(t, time.Second, d.ShmLease)
+	assert.Equal(t, 500*time.Millisecond, d.QoS.Sample)
+	assert.Equal(t, 5*time.Second, d.QoS.MinBackoff)
 	assert.True(t, *d.NICCoalescing)
 	assert.Equal(t, 50.0, d.QoS.MaxDropRate)
 	assert.Equal(t, 6, d.QoS.RecoverSamples)
@@ -46,8 +40,8 @@ func TestSampleConfigDecodesAndValidates(t *testing.T) {
 
 func TestLingerDefaults(t *testing.T) {
 	assert.Equal(t, 200*time.Millisecond, (&Config{}).linger())
-	assert.Equal(t, time.Duration(0), (&Config{LingerMs: -1}).linger())
-	assert.Equal(t, 5*time.Millisecond, (&Config{LingerMs: 5}).linger())
+	assert.Equal(t, time.Duration(0), (&Config{Linger: -1}).linger())
+	assert.Equal(t, 5*time.Millisecond, (&Config{Linger: 5 * time.Millisecond}).linger())
 }
 
 func TestValidateNamesTheField(t *testing.T) {
@@ -70,19 +64,19 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"nfs[0].cores", func(c *Config) { c.NFs[0].Cores = []int{1, 1} }},
 		{"nfs[0].shm", func(c *Config) { c.NFs[0].Shm = "nemo-fw" }},
 		{"nfs[1].shm", func(c *Config) { c.NFs[1].Shm = "/dev/shm/a" }},
-		{"linger_ms", func(c *Config) { c.LingerMs = -5 }},
-		{"state_file", func(c *Config) { c.StateFile = "state.json" }},
-		{"max_rx_usecs", func(c *Config) { c.MaxRxUsecs = 5000 }},
-		{"shm_lease_ms", func(c *Config) { c.ShmLeaseMs = 5 }},
-		{"cpu_sample_ms", func(c *Config) { c.CPUSampleMs = 1 }},
-		{"tag_window_ms", func(c *Config) { c.TagWindowMs = -1 }},
-		{"qos.max_drop_ratio", func(c *Config) { c.QoS.MaxDropRatio = 2 }},
-		{"qos.max_drop_rate", func(c *Config) { c.QoS.MaxDropRate = -1 }},
-		{"qos.throughput_drop", func(c *Config) { c.QoS.ThroughputDrop = 1 }},
-		{"qos.recover_samples", func(c *Config) { c.QoS.RecoverSamples = -1 }},
+		{"linger", func(c *Config) { c.Linger = 2 * time.Minute }},
+		{"stateFile", func(c *Config) { c.StateFile = "state.json" }},
+		{"maxRxUsecs", func(c *Config) { c.MaxRxUsecs = 5000 }},
+		{"shmLease", func(c *Config) { c.ShmLease = 5 * time.Millisecond }},
+		{"cpuSample", func(c *Config) { c.CPUSample = time.Millisecond }},
+		{"tagWindow", func(c *Config) { c.TagWindow = -1 }},
+		{"qos.maxDropRatio", func(c *Config) { c.QoS.MaxDropRatio = 2 }},
+		{"qos.maxDropRate", func(c *Config) { c.QoS.MaxDropRate = -1 }},
+		{"qos.throughputDrop", func(c *Config) { c.QoS.ThroughputDrop = 1 }},
+		{"qos.recoverSamples", func(c *Config) { c.QoS.RecoverSamples = -1 }},
 		{"profiles[0].nf", func(c *Config) { c.Profiles = []ProfileConfig{{NF: "dpi", PktSize: 64}} }},
-		{"profiles[0].pkt_size", func(c *Config) { c.Profiles = []ProfileConfig{{NF: "*", PktSize: 100}} }},
-		{"profiles[0].rx_usecs", func(c *Config) { c.Profiles = []ProfileConfig{{NF: "*", PktSize: 1500, RxUsecs: 61}} }},
+		{"profiles[0].pktSize", func(c *Config) { c.Profiles = []ProfileConfig{{NF: "*", PktSize: 100}} }},
+		{"profiles[0].rxUsecs", func(c *Config) { c.Profiles = []ProfileConfig{{NF: "*", PktSize: 1500, RxUsecs: 61}} }},
 		{"profiles[0].burst", func(c *Config) { c.Profiles = []ProfileConfig{{NF: "fw", PktSize: 1500, Burst: 2048}} }},
 		{"profiles[1]", func(c *Config) { c.Profiles = []ProfileConfig{{NF: "fw", PktSize: 64}, {NF: "fw", PktSize: 64}} }},
 	}
@@ -100,11 +94,11 @@ func TestValidateNamesTheField(t *testing.T) {
 }
 
 func TestValidateReportsEveryProblem(t *testing.T) {
-	c := Config{NFs: []NFConfig{{Name: "", Interface: ""}}, LingerMs: -9}
+	c := Config{NFs: []NFConfig{{Name: "", Interface: ""}}, Linger: time.Hour}
 	err := c.Validate()
 	require.Error(t, err)
 	var n int
-	for _, f := range []string{"nfs[0].name", "nfs[0].interface", "linger_ms"} {
+	for _, f := range []string{"nfs[0].name", "nfs[0].interface", "linger"} {
 		if strings.Contains(err.Error(), f) {
 			n++
 		}

@@ -6,9 +6,9 @@
 // Manager.Begin(ctx, reason) opens a reference-counted harvest session and
 // returns an idempotent release. The first open session switches harvesting
 // on (the paper's changeMode) before Begin returns; the last release switches
-// it off after Config.LingerMs, so back-to-back invocations do not flap the
+// it off after Config.Linger, so back-to-back invocations do not flap the
 // NIC. The switch is a handful of ioctls and shared-memory stores; its cost is
-// exported as nemo_harvest_switch_seconds.
+// exported as nemo_harvest_switch_seconds_total and _max.
 //
 // # Knobs
 //
@@ -24,7 +24,7 @@
 //
 // Each NF is tagged (nf_name, pkt_size): the packet-size bucket (64, 128,
 // 256, 512, 1024, 1500) is measured from /sys/class/net/<if>/statistics over
-// Config.TagWindowMs. Profiles map tags to settings; DefaultProfiles follows
+// Config.TagWindow. Profiles map tags to settings; DefaultProfiles follows
 // the paper (no harvesting below 512-byte packets, rx-usecs under 60 µs) and
 // Config.Profiles overrides it.
 //
@@ -35,7 +35,7 @@
 // Accountant (utilisation and harvested share per tag), and feeds interface
 // drops and throughput to a Guard. When an NF degrades while harvesting or
 // edge-function load is on, the guard turns harvesting off and calls
-// Backoff.SuspendPrewarms; it recovers with hysteresis. WriteMetrics exports
+// Backoff.SuspendPrewarms; it recovers with hysteresis. Metrics reports
 // everything in the Prometheus text format.
 //
 // # Boundaries
@@ -45,4 +45,11 @@
 // This package never creates or freezes containers (Backoff is implemented by
 // the scheduler), never changes anything but rx-usecs on the configured
 // interfaces, and never touches an interface that is not in Config.NFs.
+//
+// # Tests
+//
+// testdata/guard/*.txt replay the Guard in the datadriven format
+// (github.com/cockroachdb/datadriven): config, then one sample directive per
+// step with the guard's decision as expected output. go test ./harvester -run
+// TestGuardScenarios -rewrite regenerates them (docs/testing.md).
 package harvester

@@ -186,12 +186,6 @@ func (s *fakeShm) last() (clickshm.Settings, bool) {
 	return s.published[len(s.published)-1], true
 }
 
-func (s *fakeShm) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.published)
-}
-
 type shmSet struct {
 	mu sync.Mutex
 	m  map[string]*fakeShm
@@ -290,7 +284,7 @@ type rig struct {
 func oneNF(t *testing.T) Config {
 	return Config{
 		Enabled:   true,
-		LingerMs:  100,
+		Linger:    100 * time.Millisecond,
 		StateFile: filepath.Join(t.TempDir(), "nic-state.json"),
 		NFs:       []NFConfig{{Name: "fw", Interface: "ens1", PID: 1, Cores: []int{1}, Shm: "/dev/shm/nemo-fw"}},
 	}

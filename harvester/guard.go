@@ -59,7 +59,7 @@ type Degradation struct {
 // ratio exceeds the limits, or when its received throughput fell more than
 // ThroughputDrop below its healthy baseline while it dropped packets.
 // Degradation together with contention enters back-off; back-off ends after
-// RecoverSamples consecutive healthy windows and at least MinBackoffMs
+// RecoverSamples consecutive healthy windows and at least MinBackoff
 // (hysteresis). Degradation without contention is not ours to fix and only
 // reported. Not safe for concurrent use.
 type Guard struct {
@@ -116,7 +116,7 @@ func (g *Guard) Step(now time.Time, samples []GuardSample, contention bool) (Gua
 		return GuardNone, degraded
 	}
 	g.healthy++
-	if g.healthy >= g.cfg.RecoverSamples && now.Sub(g.since) >= time.Duration(g.cfg.MinBackoffMs)*time.Millisecond {
+	if g.healthy >= g.cfg.RecoverSamples && now.Sub(g.since) >= g.cfg.MinBackoff {
 		g.backoff, g.healthy = false, 0
 		return GuardRecover, nil
 	}

@@ -3,8 +3,10 @@ package harvester
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -83,7 +85,7 @@ func TestStaleLingerCallbackIsIgnored(t *testing.T) {
 
 func TestReleaseIsIdempotent(t *testing.T) {
 	cfg := oneNF(t)
-	cfg.LingerMs = -1
+	cfg.Linger = -1
 	r := newRig(t, cfg, newFakeNIC("ens1"))
 	rel := r.m.Begin(t.Context(), "a")
 	other := r.m.Begin(t.Context(), "b")
@@ -99,7 +101,7 @@ func TestReleaseIsIdempotent(t *testing.T) {
 
 func TestConcurrentSessions(t *testing.T) {
 	cfg := oneNF(t)
-	cfg.LingerMs = -1
+	cfg.Linger = -1
 	r := newRig(t, cfg, newFakeNIC("ens1"))
 	require.NoError(t, r.m.SetTag(t.Context(), "fw", 1500))
 
@@ -158,7 +160,7 @@ func TestUnsupportedCoalescingWarnsOnceAndClickContinues(t *testing.T) {
 	nic.unsupported["veth0"] = true
 	cfg := oneNF(t)
 	cfg.NFs[0].Interface = "veth0"
-	cfg.LingerMs = -1
+	cfg.Linger = -1
 	r := newRig(t, cfg, nic)
 	require.NoError(t, r.m.SetTag(t.Context(), "fw", 1500))
 
@@ -174,9 +176,7 @@ func TestUnsupportedCoalescingWarnsOnceAndClickContinues(t *testing.T) {
 	_, err := os.Stat(cfg.StateFile)
 	assert.ErrorIs(t, err, os.ErrNotExist, "nothing to persist for an unsupported device")
 
-	var b strings.Builder
-	require.NoError(t, r.m.WriteMetrics(&b))
-	assert.Contains(t, b.String(), `nemo_harvest_knob_unsupported{knob="nic:veth0"} 1`)
+	assert.Contains(t, samples(r.m), `nemo_harvest_knob_unsupported{knob="nic:veth0"} 1`)
 }
 
 func TestOriginalPersistedBeforeFirstChange(t *testing.T) {
@@ -420,15 +420,13 @@ func TestKnobErrorIsLoggedAndCounted(t *testing.T) {
 	require.NoError(t, r.m.SetTag(t.Context(), "fw", 1500))
 	rel := r.m.Begin(t.Context(), "a")
 	rel()
-	var b strings.Builder
-	require.NoError(t, r.m.WriteMetrics(&b))
-	assert.Contains(t, b.String(), `nemo_harvest_knob_errors_total{knob="nic:ens1"} 1`)
+	assert.Contains(t, samples(r.m), `nemo_harvest_knob_errors_total{knob="nic:ens1"} 1`)
 	assert.True(t, r.m.Active(), "the session still harvests with the other knob")
 }
 
 func TestGuardBacksOffAndRecovers(t *testing.T) {
 	cfg := oneNF(t)
-	cfg.QoS = QoSConfig{Enabled: true, RecoverSamples: 2, MinBackoffMs: 1000, MaxDropRate: 10}
+	cfg.QoS = QoSConfig{Enabled: true, RecoverSamples: 2, MinBackoff: time.Second, MaxDropRate: 10}
 	nic := newFakeNIC("ens1")
 	r := newRig(t, cfg, nic)
 	require.NoError(t, r.m.SetTag(t.Context(), "fw", 1500))
@@ -548,9 +546,7 @@ func TestCPUAccountingPerTagAndMetrics(t *testing.T) {
 	tick(time.Second)
 	assert.Equal(t, 1, strings.Count(r.logs.String(), "cannot read NF CPU time"))
 
-	var b strings.Builder
-	require.NoError(t, m.WriteMetrics(&b))
-	out := b.String()
+	out := samples(m)
 	assert.Contains(t, out, `nemo_nf_cpu_utilisation{nf="fw",tag="1500"} 0.375`)
 	assert.Contains(t, out, `nemo_nf_cpu_utilisation_current{nf="fw",tag="1500"} 0.25`)
 	assert.Contains(t, out, `nemo_nf_harvest_share{nf="fw",tag="1500"} 0.5`)
@@ -558,10 +554,10 @@ func TestCPUAccountingPerTagAndMetrics(t *testing.T) {
 	assert.Contains(t, out, `nemo_nf_tag_info{nf="fw",tag="1500"} 1`)
 	assert.Contains(t, out, "nemo_harvest_active 0\n", "the 100 ms linger expired during the next tick")
 	assert.Contains(t, out, "nemo_harvest_switches_total 2\n")
-	assert.Contains(t, out, "nemo_harvest_switch_seconds_count 2\n")
-	assert.Contains(t, out, "# TYPE nemo_harvest_switch_seconds summary\n")
+	assert.Contains(t, out, "nemo_harvest_switch_seconds_total 0.")
+	assert.Contains(t, out, "# TYPE nemo_harvest_switches_total counter\n")
 	m.logSummary()
-	assert.Contains(t, r.logs.String(), `"harvest_share":0.5`)
+	assert.Contains(t, r.logs.String(), `"harvestShare":0.5`)
 }
 
 // BenchmarkBeginReleaseSwitch: with no linger every iteration is a full
@@ -569,7 +565,7 @@ func TestCPUAccountingPerTagAndMetrics(t *testing.T) {
 // (the ioctl cost is measured by the integration benchmarks).
 func BenchmarkBeginReleaseSwitch(b *testing.B) {
 	dir := b.TempDir()
-	cfg := Config{Enabled: true, LingerMs: -1, StateFile: dir + "/nic.json",
+	cfg := Config{Enabled: true, Linger: -1, StateFile: dir + "/nic.json",
 		NFs: []NFConfig{{Name: "fw", Interface: "ens1", Shm: dir + "/nemo-fw"}}}
 	m, err := New(context.Background(), cfg, zerolog.Nop(), WithCoalescer(newFakeNIC("ens1")),
 		WithCPUSources(func(NFConfig) CPUSource { return nil }))
@@ -591,7 +587,7 @@ func BenchmarkBeginReleaseSwitch(b *testing.B) {
 // only the reference count.
 func BenchmarkBeginReleaseNested(b *testing.B) {
 	dir := b.TempDir()
-	cfg := Config{Enabled: true, LingerMs: -1, StateFile: dir + "/nic.json",
+	cfg := Config{Enabled: true, Linger: -1, StateFile: dir + "/nic.json",
 		NFs: []NFConfig{{Name: "fw", Interface: "ens1", Shm: dir + "/nemo-fw"}}}
 	m, err := New(context.Background(), cfg, zerolog.Nop(), WithCoalescer(newFakeNIC("ens1")),
 		WithCPUSources(func(NFConfig) CPUSource { return nil }))
@@ -605,4 +601,30 @@ func BenchmarkBeginReleaseNested(b *testing.B) {
 	for b.Loop() {
 		m.Begin(ctx, "bench")()
 	}
+}
+
+// samples renders what Metrics emits, one "name{label="value",…} value" line per sample after a
+// "# TYPE name type" line per family (for assertions; the invoker's registry writes the real exposition).
+func samples(m *Manager) string {
+	var b strings.Builder
+	typed := map[string]bool{}
+	m.Metrics(func(name, help, typ string, value float64, labels ...string) {
+		if !typed[name] {
+			typed[name] = true
+			fmt.Fprintf(&b, "# TYPE %s %s\n", name, typ)
+		}
+		b.WriteString(name)
+		for i := 0; i+1 < len(labels); i += 2 {
+			sep := ","
+			if i == 0 {
+				sep = "{"
+			}
+			fmt.Fprintf(&b, "%s%s=%q", sep, labels[i], labels[i+1])
+		}
+		if len(labels) > 0 {
+			b.WriteByte('}')
+		}
+		fmt.Fprintf(&b, " %s\n", strconv.FormatFloat(value, 'g', -1, 64))
+	})
+	return b.String()
 }

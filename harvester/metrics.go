@@ -1,16 +1,14 @@
 package harvester
 
 import (
-	"bufio"
-	"fmt"
-	"io"
 	"maps"
 	"slices"
-	"strings"
 )
 
-// WriteMetrics writes the harvester's metrics in the Prometheus text format.
-func (m *Manager) WriteMetrics(w io.Writer) error {
+// Metrics reports the harvester's numbers at scrape time through emit (the invoker's metrics registry
+// writes them in the Prometheus format): name, help and type of the family, the value, and labels as
+// name/value pairs.
+func (m *Manager) Metrics(emit func(name, help, typ string, value float64, labels ...string)) {
 	m.mu.Lock()
 	s := m.stats
 	active, refs, backoff := m.active, m.refs, m.suppressed
@@ -23,47 +21,29 @@ func (m *Manager) WriteMetrics(w io.Writer) error {
 	unsupported := maps.Clone(m.unsupported)
 	m.mu.Unlock()
 
-	bw := bufio.NewWriter(w)
-	metric := func(name, typ, help string) {
-		fmt.Fprintf(bw, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
-	}
-	b2f := func(b bool) int {
+	b2f := func(b bool) float64 {
 		if b {
 			return 1
 		}
 		return 0
 	}
-
-	metric("nemo_harvest_active", "gauge", "1 while NF spare-cycle harvesting (coalescing + Click burst) is switched on.")
-	fmt.Fprintf(bw, "nemo_harvest_active %d\n", b2f(active))
-	metric("nemo_harvest_sessions", "gauge", "Open harvest sessions (invocations in flight).")
-	fmt.Fprintf(bw, "nemo_harvest_sessions %d\n", refs)
-	metric("nemo_harvest_sessions_total", "counter", "Harvest sessions opened.")
-	fmt.Fprintf(bw, "nemo_harvest_sessions_total %d\n", s.sessions)
-	metric("nemo_harvest_switches_total", "counter", "Harvest on/off switches applied.")
-	fmt.Fprintf(bw, "nemo_harvest_switches_total %d\n", s.switches)
-	metric("nemo_harvest_retunes_total", "counter", "Re-applications of settings after a tag change while harvesting.")
-	fmt.Fprintf(bw, "nemo_harvest_retunes_total %d\n", s.retunes)
-	metric("nemo_harvest_switch_seconds", "summary", "Time spent applying one harvest switch (ioctl + shared memory).")
-	fmt.Fprintf(bw, "nemo_harvest_switch_seconds_sum %g\nnemo_harvest_switch_seconds_count %d\n", s.switchSum.Seconds(), s.switches)
-	metric("nemo_harvest_switch_seconds_max", "gauge", "Slowest harvest switch so far.")
-	fmt.Fprintf(bw, "nemo_harvest_switch_seconds_max %g\n", s.switchMax.Seconds())
-	metric("nemo_harvest_backoff", "gauge", "1 while the QoS guard holds harvesting off.")
-	fmt.Fprintf(bw, "nemo_harvest_backoff %d\n", b2f(backoff))
-	metric("nemo_harvest_backoffs_total", "counter", "QoS guard back-offs.")
-	fmt.Fprintf(bw, "nemo_harvest_backoffs_total %d\n", s.backoffs)
-	metric("nemo_harvest_knob_errors_total", "counter", "Failed knob applications, by knob.")
+	emit("nemo_harvest_active", "1 while NF spare-cycle harvesting (coalescing + Click burst) is switched on.", "gauge", b2f(active))
+	emit("nemo_harvest_sessions", "Open harvest sessions (invocations in flight).", "gauge", float64(refs))
+	emit("nemo_harvest_sessions_total", "Harvest sessions opened.", "counter", float64(s.sessions))
+	emit("nemo_harvest_switches_total", "Harvest on/off switches applied.", "counter", float64(s.switches))
+	emit("nemo_harvest_retunes_total", "Re-applications of settings after a tag change while harvesting.", "counter", float64(s.retunes))
+	emit("nemo_harvest_switch_seconds_total", "Time spent applying harvest switches (ioctl + shared memory).", "counter", s.switchSum.Seconds())
+	emit("nemo_harvest_switch_seconds_max", "Slowest harvest switch so far.", "gauge", s.switchMax.Seconds())
+	emit("nemo_harvest_backoff", "1 while the QoS guard holds harvesting off.", "gauge", b2f(backoff))
+	emit("nemo_harvest_backoffs_total", "QoS guard back-offs.", "counter", float64(s.backoffs))
 	for _, k := range slices.Sorted(maps.Keys(knobErrs)) {
-		fmt.Fprintf(bw, "nemo_harvest_knob_errors_total{knob=%s} %d\n", label(k), knobErrs[k])
+		emit("nemo_harvest_knob_errors_total", "Failed knob applications, by knob.", "counter", float64(knobErrs[k]), "knob", k)
 	}
-	metric("nemo_harvest_knob_unsupported", "gauge", "1 for knobs the device does not support (e.g. coalescing on veth).")
 	for _, k := range slices.Sorted(maps.Keys(unsupported)) {
-		fmt.Fprintf(bw, "nemo_harvest_knob_unsupported{knob=%s} 1\n", label(k))
+		emit("nemo_harvest_knob_unsupported", "1 for knobs the device does not support (e.g. coalescing on veth).", "gauge", 1, "knob", k)
 	}
-
-	metric("nemo_nf_tag_info", "gauge", "The current tag (nf_name, pkt_size bucket) of each NF.")
 	for _, nf := range slices.Sorted(maps.Keys(current)) {
-		fmt.Fprintf(bw, "nemo_nf_tag_info{nf=%s,tag=%s} 1\n", label(nf), label(current[nf].Label()))
+		emit("nemo_nf_tag_info", "The current tag (nf_name, pkt_size bucket) of each NF.", "gauge", 1, "nf", nf, "tag", current[nf].Label())
 	}
 	type series struct {
 		name, typ, help string
@@ -81,18 +61,10 @@ func (m *Manager) WriteMetrics(w io.Writer) error {
 		{"nemo_nf_harvested_core_seconds_total", "counter", "Spare core-seconds of the NF's cores while harvesting was on.",
 			func(t TagStats) (float64, bool) { return t.HarvestSpare.Seconds(), true }},
 	} {
-		metric(se.name, se.typ, se.help)
 		for _, t := range tags {
 			if v, ok := se.val(t); ok {
-				fmt.Fprintf(bw, "%s{nf=%s,tag=%s} %g\n", se.name, label(t.Tag.NF), label(t.Tag.Label()), v)
+				emit(se.name, se.help, se.typ, v, "nf", t.Tag.NF, "tag", t.Tag.Label())
 			}
 		}
 	}
-	return bw.Flush()
-}
-
-// label quotes a Prometheus label value: backslash, double quote and newline
-// are escaped, everything else is written as is (UTF-8).
-func label(s string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s) + `"`
 }

@@ -47,7 +47,7 @@ func newTestNetns(t testing.TB) *testNetns {
 	run := func(args ...string) error {
 		out, err := exec.Command(ip, args...).CombinedOutput()
 		if err != nil {
-			return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+			return fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, out)
 		}
 		return nil
 	}
@@ -130,7 +130,7 @@ func TestIntegrationVethHarvestingContinuesWithClickOnly(t *testing.T) {
 	shm := filepath.Join(shmDir(t), "nemo-fw")
 	cfg := Config{
 		Enabled:   true,
-		LingerMs:  -1,
+		Linger:    -1,
 		StateFile: filepath.Join(t.TempDir(), "nic.json"),
 		NFs:       []NFConfig{{Name: "fw", Interface: vethName, Shm: shm}},
 	}

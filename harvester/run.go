@@ -6,9 +6,9 @@ import (
 	"time"
 )
 
-// Run samples until ctx is done: NF CPU every CPUSampleMs, packet-size tags
-// every TagWindowMs, the QoS guard every QoS.SampleMs (when enabled), and an
-// accounting log line every LogEveryMs. It returns ctx.Err(). The decisions
+// Run samples until ctx is done: NF CPU every CPUSample, packet-size tags
+// every TagWindow, the QoS guard every QoS.Sample (when enabled), and an
+// accounting log line every LogEvery. It returns ctx.Err(). The decisions
 // live in Accountant, measureBucket and Guard; these loops only read counters
 // and feed them.
 func (m *Manager) Run(ctx context.Context) error {
@@ -17,9 +17,9 @@ func (m *Manager) Run(ctx context.Context) error {
 		return ctx.Err()
 	}
 	var wg sync.WaitGroup
-	every := func(ms int, f func(context.Context)) {
+	every := func(period time.Duration, f func(context.Context)) {
 		wg.Go(func() {
-			t := time.NewTicker(time.Duration(ms) * time.Millisecond)
+			t := time.NewTicker(period)
 			defer t.Stop()
 			for {
 				select {
@@ -33,12 +33,12 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 	m.sampleCPU(ctx)
 	m.sampleTags(ctx)
-	every(m.cfg.CPUSampleMs, m.sampleCPU)
-	every(m.cfg.TagWindowMs, m.sampleTags)
+	every(m.cfg.CPUSample, m.sampleCPU)
+	every(m.cfg.TagWindow, m.sampleTags)
 	if m.cfg.QoS.Enabled {
-		every(m.cfg.QoS.SampleMs, m.sampleQoS)
+		every(m.cfg.QoS.Sample, m.sampleQoS)
 	}
-	every(m.cfg.LogEveryMs, func(context.Context) { m.logSummary() })
+	every(m.cfg.LogEvery, func(context.Context) { m.logSummary() })
 	wg.Wait()
 	return ctx.Err()
 }
@@ -160,7 +160,7 @@ func (m *Manager) guardStep(ctx context.Context, now time.Time, samples []GuardS
 	}
 	switch action {
 	case GuardBackoff:
-		m.log.Warn().Int("degraded_nfs", len(degraded)).Msg("QoS guard: backing off (harvesting off, pre-warms suspended)")
+		m.log.Warn().Int("degradedNfs", len(degraded)).Msg("QoS guard: backing off (harvesting off, pre-warms suspended)")
 		m.reconcile(ctx, "qos backoff")
 		m.backoff.SuspendPrewarms(ctx)
 	case GuardRecover:
@@ -187,12 +187,12 @@ func (m *Manager) logSummary() {
 	ev := m.log.Info().Bool("active", active).Int("sessions", refs).Bool("backoff", backoff).
 		Uint64("switches", s.switches)
 	if s.switches > 0 {
-		ev = ev.Dur("switch_mean", s.switchSum/time.Duration(s.switches)).Dur("switch_max", s.switchMax)
+		ev = ev.Dur("switchMean", s.switchSum/time.Duration(s.switches)).Dur("switchMax", s.switchMax)
 	}
 	ev.Msg("harvester")
 	for _, t := range stats {
 		m.log.Info().Str("nf", t.Tag.NF).Str("tag", t.Tag.Label()).
-			Float64("cpu_utilisation", round3(t.Utilisation)).Float64("harvest_share", round3(t.HarvestShare)).
+			Float64("cpu_utilisation", round3(t.Utilisation)).Float64("harvestShare", round3(t.HarvestShare)).
 			Float64("harvested_core_seconds", round3(t.HarvestSpare.Seconds())).
 			Dur("in_tag", t.Wall).Msg("NF accounting")
 	}

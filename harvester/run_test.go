@@ -2,7 +2,6 @@ package harvester
 
 import (
 	"context"
-	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -17,7 +16,7 @@ import (
 // value is under -race.
 func TestEverythingConcurrently(t *testing.T) {
 	cfg := oneNF(t)
-	cfg.LingerMs = 1
+	cfg.Linger = time.Millisecond
 	cfg.QoS = QoSConfig{Enabled: true, MaxDropRate: 1}
 	nic := newFakeNIC("ens1")
 	r := newRig(t, cfg, nic)
@@ -44,7 +43,7 @@ func TestEverythingConcurrently(t *testing.T) {
 		loop(func(int) { r.m.Begin(ctx, "x")() })
 	}
 	loop(func(i int) { _ = r.m.SetTag(ctx, "fw", []int{64, 1024, 1500}[i%3]) })
-	loop(func(int) { _ = r.m.WriteMetrics(io.Discard) })
+	loop(func(int) { _ = samples(r.m) })
 	loop(func(i int) {
 		r.ctrs.add("ens1", 1500*100, 100, uint64(i%2))
 		r.m.sampleTags(ctx)
@@ -71,9 +70,9 @@ func TestEverythingConcurrently(t *testing.T) {
 
 func TestRunSamplesUntilCancelled(t *testing.T) {
 	cfg := oneNF(t)
-	cfg.CPUSampleMs, cfg.TagWindowMs, cfg.LogEveryMs = 10, 10, 20
+	cfg.CPUSample, cfg.TagWindow, cfg.LogEvery = 10*time.Millisecond, 10*time.Millisecond, 20*time.Millisecond
 	cfg.TagMinPackets = 1
-	cfg.QoS = QoSConfig{Enabled: true, SampleMs: 10}
+	cfg.QoS = QoSConfig{Enabled: true, Sample: 10 * time.Millisecond}
 	logs := &syncBuffer{}
 	ctrs := &fakeCounters{}
 	ctrs.add("ens1", 0, 0, 0)
@@ -96,8 +95,7 @@ func TestRunSamplesUntilCancelled(t *testing.T) {
 			return false
 		}
 		// The accounting of the new tag starts with the next CPU sample after the tag changed.
-		var b strings.Builder
-		return m.WriteMetrics(&b) == nil && strings.Contains(b.String(), `nemo_nf_tag_seconds_total{nf="fw",tag="1024"}`)
+		return strings.Contains(samples(m), `nemo_nf_tag_seconds_total{nf="fw",tag="1024"}`)
 	}, 5*time.Second, 5*time.Millisecond)
 	cancel()
 	select {
@@ -106,7 +104,5 @@ func TestRunSamplesUntilCancelled(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not return after cancel")
 	}
-	var b strings.Builder
-	require.NoError(t, m.WriteMetrics(&b))
-	assert.Contains(t, b.String(), `nemo_nf_tag_seconds_total{nf="fw",tag="1024"}`)
+	assert.Contains(t, samples(m), `nemo_nf_tag_seconds_total{nf="fw",tag="1024"}`)
 }

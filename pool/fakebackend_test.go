@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nemo-edge/nemo/invoker/wire"
+	"github.com/nemo-edge/nemo/pool/proxy"
 )
 
 type fakeHandle struct {
@@ -170,7 +170,7 @@ func (f *fakeBackend) Run(ctx context.Context, h Handle, body []byte, timeout ti
 	if c != nil {
 		c.running--
 	}
-	res := RunResult{Response: wire.ActivationResponse{StatusCode: wire.StatusSuccess, Result: json.RawMessage(`{"ok":true}`)}}
+	res := RunResult{Response: proxy.Response{StatusCode: proxy.StatusSuccess, Result: json.RawMessage(`{"ok":true}`)}}
 	if f.runResult != nil {
 		res = f.runResult(h.Name(), body)
 	}
@@ -196,7 +196,7 @@ func (f *fakeBackend) Logs(ctx context.Context, h Handle, limitBytes int64, wait
 	if f.logResult != nil {
 		return f.logResult(h.Name())
 	}
-	return LogResult{Lines: []string{wire.FormatLogLine("2024-06-01T10:15:20.649123456Z", "stdout", "hello")}}
+	return LogResult{Lines: []string{proxy.FormatLogLine("2024-06-01T10:15:20.649123456Z", "stdout", "hello")}}
 }
 
 func (f *fakeBackend) Freeze(ctx context.Context, h Handle) error {

@@ -2,7 +2,6 @@ package pool
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -10,32 +9,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-
-	"github.com/nemo-edge/nemo/invoker/wire"
 )
-
-// Job is what the Manager needs of one activation. Its fields are identical (names, types, order) to the
-// activation path's activation.Job, so the lead's adapter converts with (*pool.Job)(job).
-type Job struct {
-	Msg     *wire.ActivationMessage
-	Action  *wire.Action      // fetched, code resolved
-	Runtime *wire.RuntimeKind // resolved manifest entry (nil for a non-native blackbox)
-	TransID string            // Msg.TransID.ID(), for logs
-	Log     zerolog.Logger    // already carries transid
-}
-
-// Outcome is the result of one activation. Its fields are identical to activation.Outcome, so
-// (*activation.Outcome)(o) converts.
-type Outcome struct {
-	Response       wire.ActivationResponse
-	Logs           []string      // formatted lines, filled after log collection
-	InitDuration   time.Duration // 0 when no /init ran for this activation
-	Start, End     time.Time     // run interval (Start excludes init)
-	TimedOut       bool
-	WaitStart      time.Time // when /init (or /run if warm) started
-	ContainerState string    // "cold" | "prewarmed" | "warm" | "warming"
-	Conflict       string    // scheduler state S1..S4 (set by the scheduler, empty here)
-}
 
 // ManagerConfig configures a Manager. Zero durations take the defaults given.
 type ManagerConfig struct {
@@ -54,19 +28,18 @@ type ManagerConfig struct {
 	// CallMargin is added to the action timeout for the ctx of Init/Run/Logs, so the backend can report a
 	// timeout itself before the context expires. Default 5s.
 	CallMargin time.Duration
-	// DefaultTimeout is the action timeout when an action's limits carry none. Default 60s.
+	// DefaultTimeout is the action timeout of a Job (or pre-warm) that carries none. Default 60s.
 	DefaultTimeout time.Duration
-	// DefaultMemoryMB is the memory when an action's limits carry none. Default 256.
-	DefaultMemoryMB int
-	// MaxReschedules is how often a run is moved to another container when its container broke before
-	// /run (thaw failure, stopped outside the pool) or the backend asked for it (RunResult.Reschedule).
-	// Default 2.
+	// PrewarmLogLimit is how many bytes of a pre-warm's /init output are drained (it belongs to no
+	// activation). Default 10 MiB (OpenWhisk's default log limit).
+	PrewarmLogLimit int64
+	// MaxReschedules bounds how often one activation is moved to another container because its container
+	// broke before the action saw it: thaw failure, stopped outside the pool, vanished during /init, or the
+	// backend asked for it (InitResult/RunResult.Reschedule: refused connection, HTTP 503). One counter per
+	// activation covers every cause. Default 2.
 	MaxReschedules int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
-	// CPUSetFor, when not nil, gives the cpuset an action's containers are pinned to (by action
-	// document id; "" for the backend's default): the NF cores of a configured edge function.
-	CPUSetFor func(docID string) string
 }
 
 func (c ManagerConfig) withDefaults() ManagerConfig {
@@ -83,8 +56,8 @@ func (c ManagerConfig) withDefaults() ManagerConfig {
 	def(&c.CleanupTimeout, 60*time.Second)
 	def(&c.CallMargin, 5*time.Second)
 	def(&c.DefaultTimeout, 60*time.Second)
-	if c.DefaultMemoryMB <= 0 {
-		c.DefaultMemoryMB = 256
+	if c.PrewarmLogLimit <= 0 {
+		c.PrewarmLogLimit = 10 << 20
 	}
 	if c.MaxReschedules <= 0 {
 		c.MaxReschedules = 2
@@ -95,10 +68,12 @@ func (c ManagerConfig) withDefaults() ManagerConfig {
 	return c
 }
 
-// Manager drives a Pool against a Backend: it owns the pool behind a mutex, executes its actions with
-// deadlines, feeds the results back as events and ticks the pool's timers with a real clock. It is safe for
-// concurrent use. Actions of one container are started in the order the pool emitted them; Create, Freeze,
-// Thaw and Remove complete before the next action of that container starts, /init and /run run alongside.
+// Manager drives a Pool against a Backend. This file is its executor: it owns the pool behind a mutex,
+// executes the pool's actions with deadlines, one lane per container, feeds the outcomes back as events and
+// ticks the pool's timers with a real clock. run.go runs activations through it (Run), control.go is the
+// scheduler's and the invoker's API (Prewarm, Suspend, Resume, Evict, Snapshot). It is safe for concurrent
+// use. Actions of one container are started in the order the pool emitted them; Create, Freeze, Thaw and
+// Remove complete before the next action of that container starts, /init and /run run alongside.
 type Manager struct {
 	cfg     ManagerConfig
 	backend Backend
@@ -118,9 +93,6 @@ type Manager struct {
 	stopTick chan struct{}
 	wg       sync.WaitGroup // tick loop, lanes, /init calls
 
-	hashMu sync.Mutex
-	hashes map[string]string // "docid@rev" → action content hash (a revision's content never changes)
-
 	died, rescheduled atomic.Int64 // see Stats
 }
 
@@ -139,60 +111,16 @@ func (m *Manager) Stats() ManagerStats {
 	return ManagerStats{Died: m.died.Load(), Rescheduled: m.rescheduled.Load()}
 }
 
-// maxCachedHashes bounds the content-hash cache; it is simply emptied when full.
-const maxCachedHashes = 4096
-
-// contentHash is a.ContentHash(), computed once per action revision: it re-encodes and hashes the whole
-// action, which showed up in profiles when done for every activation.
-func (m *Manager) contentHash(a *wire.Action) string {
-	if a.Rev == "" {
-		return a.ContentHash()
-	}
-	key := a.DocID() + "@" + a.Rev
-	m.hashMu.Lock()
-	h, ok := m.hashes[key]
-	m.hashMu.Unlock()
-	if ok {
-		return h
-	}
-	h = a.ContentHash()
-	m.hashMu.Lock()
-	if m.hashes == nil || len(m.hashes) >= maxCachedHashes {
-		m.hashes = make(map[string]string)
-	}
-	m.hashes[key] = h
-	m.hashMu.Unlock()
-	return h
-}
-
 // pending is a request the pool knows about, waiting for its answer.
 type pending struct {
 	id       string
 	job      *Job   // nil for a pre-warm
 	initBody []byte // pre-warm only
 	timeout  time.Duration
-	moved    int        // times an unhealthy /init moved this request to another container
-	ch       chan grant // capacity 1: exactly one answer per request
-}
-
-// grant is the pool's answer to a request.
-type grant struct {
-	c         ContainerID
-	h         Handle
-	kind      StartKind
-	init      *initInfo // the container's /init, when this request's init ran (or failed)
-	broken    bool      // the container broke before /run (thaw failed): reschedule
-	warmed    bool
-	rejected  string
-	failed    *Failed
-	createErr error
-}
-
-type initInfo struct {
-	forID      string
-	start, end time.Time
-	res        InitResult
-	logs       []string
+	// rescheduled counts the moves of this activation to another container, whatever the cause (see
+	// ManagerConfig.MaxReschedules); it survives re-registration.
+	rescheduled int
+	ch          chan grant // capacity 1: exactly one answer per registration
 }
 
 // mcont is the driver's side of one container.
@@ -278,9 +206,6 @@ func (m *Manager) containerDied(name string) {
 	}
 }
 
-// ---------------------------------------------------------------------------------------------------------
-// Stepping and executing actions
-
 // stepLocked feeds ev to the pool and schedules the resulting actions. m.mu must be held.
 func (m *Manager) stepLocked(ev Event) []Action {
 	acts := m.pool.Step(m.now(), ev)
@@ -312,42 +237,34 @@ func (m *Manager) apply(acts []Action) {
 				go m.doInit(c, forID, src)
 			})
 		case Run:
-			c := m.cont(a)
-			if c == nil {
-				continue
+			if c := m.cont(a); c != nil {
+				m.enqueue(c, func() { m.deliverRun(c, a) })
 			}
-			m.enqueue(c, func() { m.deliverRun(c, a) })
 		case Freeze:
-			c := m.cont(a)
-			if c == nil {
-				continue
+			if c := m.cont(a); c != nil {
+				m.enqueue(c, func() { m.doFreeze(c) })
 			}
-			m.enqueue(c, func() { m.doFreeze(c) })
 		case Thaw:
-			c := m.cont(a)
-			if c == nil {
-				continue
+			if c := m.cont(a); c != nil {
+				m.enqueue(c, func() { m.doThaw(c) })
 			}
-			m.enqueue(c, func() { m.doThaw(c) })
 		case Remove:
-			c := m.cont(a)
-			if c == nil {
-				continue
+			if c := m.cont(a); c != nil {
+				m.log.Debug().Str("container", c.name).Str("reason", a.Reason).Msg("removing container")
+				m.enqueue(c, func() { m.doRemove(c) })
 			}
-			m.log.Debug().Str("container", c.name).Str("reason", a.Reason).Msg("removing container")
-			m.enqueue(c, func() { m.doRemove(c) })
 		case Buffered:
 			m.log.Debug().Str("request", a.ID).Msg("request buffered: pool memory full")
 		case Reject:
-			m.deliver(a.ID, grant{rejected: a.Reason})
+			m.deliver(a.ID, rejected{reason: a.Reason})
 		case Failed:
-			g := grant{c: a.C, failed: &a}
+			f := failed{Failed: a}
 			if c := m.conts[a.C]; c != nil {
-				g.init, g.createErr = c.init, c.createErr
+				f.init, f.createErr = c.init, c.createErr
 			}
-			m.deliver(a.ID, g)
+			m.deliver(a.ID, f)
 		case Warmed:
-			m.deliver(a.ID, grant{c: a.C, warmed: true})
+			m.deliver(a.ID, warmed{c: a.C})
 		case Ignored:
 			m.log.Debug().Str("event", a.Event).Str("reason", a.Reason).Msg("pool ignored event")
 		}
@@ -356,20 +273,7 @@ func (m *Manager) apply(acts []Action) {
 
 // cont returns the driver state of the container an action is about; a miss is a bug, logged and skipped.
 func (m *Manager) cont(a Action) *mcont {
-	var id ContainerID
-	switch a := a.(type) {
-	case Init:
-		id = a.C
-	case Run:
-		id = a.C
-	case Freeze:
-		id = a.C
-	case Thaw:
-		id = a.C
-	case Remove:
-		id = a.C
-	}
-	c := m.conts[id]
+	c := m.conts[a.Container()]
 	if c == nil {
 		m.log.Error().Str("action", a.String()).Msg("action for a container the driver does not know")
 	}
@@ -429,83 +333,6 @@ func (m *Manager) doCreate(c *mcont) {
 	}
 	c.h = h
 	m.stepLocked(Started{C: c.id})
-}
-
-// initContext returns the /init body, action timeout and the job (nil for a pre-warm) of src.
-func (m *Manager) initContext(src *pending) ([]byte, time.Duration, *Job, error) {
-	if src == nil {
-		return nil, m.cfg.DefaultTimeout, nil, errors.New("no request to take the init context from")
-	}
-	if src.job == nil {
-		return src.initBody, src.timeout, nil, nil
-	}
-	deadline := m.now().Add(src.timeout)
-	body, err := wire.InitBody(src.job.Msg, src.job.Action, deadline.UnixMilli())
-	return body, src.timeout, src.job, err
-}
-
-func (m *Manager) doInit(c *mcont, forID string, src *pending) {
-	defer m.wg.Done()
-	m.mu.Lock()
-	h := c.h
-	m.mu.Unlock()
-	body, timeout, job, err := m.initContext(src)
-	info := &initInfo{forID: forID, start: m.now()}
-	if err != nil {
-		info.res = InitResult{Response: wire.ErrorResponse(wire.StatusWhiskError, wire.MsgAbnormalInit), Dead: true}
-		m.log.Error().Err(err).Str("container", c.name).Msg("cannot build the /init body")
-	} else {
-		ctx, cancel := context.WithTimeout(m.base, timeout+m.cfg.CallMargin)
-		info.res = m.backend.Init(ctx, h, body, timeout)
-		switch {
-		case !info.res.OK && job != nil:
-			// The init error's logs belong to the activation that triggered it (read without sentinels).
-			if limit := logLimit(job); limit > 0 {
-				lr := m.backend.Logs(ctx, h, limit, false)
-				info.logs = lr.Lines
-			}
-		case info.res.OK && job == nil:
-			// A controller pre-warm's init output belongs to no activation: drain it.
-			m.backend.Logs(ctx, h, int64(wire.DefaultLogsMB)<<20, false)
-		}
-		cancel()
-	}
-	info.end = m.now()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	c.init = info
-	if info.res.OK {
-		m.stepLocked(Initialized{C: c.id, Duration: info.res.Duration})
-		return
-	}
-	if info.res.Reschedule && job != nil && src.moved < m.cfg.MaxReschedules {
-		// Unhealthy container: destroying it puts the requests waiting on it back at the head of the queue.
-		src.moved++
-		m.rescheduled.Add(1)
-		m.log.Warn().Str("container", c.name).Str("request", forID).Int("attempt", src.moved).
-			Msg("/init answered 503 (container unhealthy); moving the activation to another container")
-		c.broken = true
-		m.stepLocked(Destroy{C: c.id, Reason: "unhealthy at /init (503)"})
-		return
-	}
-	m.stepLocked(InitFailed{C: c.id, Reason: responseReason(info.res.Response)})
-}
-
-// deliverRun hands a Run to the waiting Run call (after any Thaw before it in the lane).
-func (m *Manager) deliverRun(c *mcont, a Run) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	p := m.pending[a.ID]
-	if p == nil {
-		m.log.Error().Str("request", a.ID).Msg("run for an unknown request; releasing the container")
-		m.stepLocked(RunFinished{C: a.C, ID: a.ID})
-		return
-	}
-	g := grant{c: a.C, h: c.h, kind: a.Start, broken: c.broken || c.gone}
-	if c.init != nil && c.init.forID == a.ID {
-		g.init = c.init
-	}
-	p.ch <- g // the Run call forgets p once it reports RunFinished
 }
 
 func (m *Manager) doFreeze(c *mcont) {
@@ -580,366 +407,6 @@ func (m *Manager) tickLoop() {
 		m.mu.Unlock()
 		t.Reset(next)
 	}
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Activation path
-
-// Run executes one activation (the activation.Runner contract): it gets a container from the pool (warm,
-// stem cell or cold; waiting in the run buffer when memory is full), runs /init once per container with this
-// activation's context when needed, /run, calls onRunDone (may be nil) right after /run returned, collects
-// the logs and tells the pool the run finished (destroying the container on developer/whisk error, timeout,
-// dead container or log-collection failure). onRunDone is not called when no /run took place (init or
-// start failure: the returned Outcome carries that error).
-//
-// The error is non-nil only when no container could be provided: ErrProvision (start failure without a
-// specific response, container broken too often), ErrRejected (memory above what the pool can ever
-// provide), ErrClosed, or ctx's error when ctx ended before a run started.
-func (m *Manager) Run(ctx context.Context, job *Job, onRunDone func(*Outcome)) (*Outcome, error) {
-	if job == nil || job.Msg == nil || job.Action == nil {
-		return nil, fmt.Errorf("%w: job without message or action", ErrProvision)
-	}
-	spec := m.specFor(job)
-	for attempt := 0; ; attempt++ {
-		o, retry, err := m.runOnce(ctx, job, spec, onRunDone)
-		if !retry {
-			return o, err
-		}
-		if attempt >= m.cfg.MaxReschedules {
-			return nil, fmt.Errorf("%w: container broke %d times before /run", ErrProvision, attempt+1)
-		}
-		m.rescheduled.Add(1)
-		job.Log.Warn().Int("attempt", attempt+1).Msg("container broke before /run; rescheduling")
-	}
-}
-
-// SpecFor returns the pool Spec of an activation (exported for the scheduler, which keys its history the
-// same way).
-func (m *Manager) SpecFor(job *Job) Spec { return m.specFor(job) }
-
-func (m *Manager) specFor(job *Job) Spec {
-	a := job.Action
-	hash := m.contentHash(a)
-	if b := job.Msg.Action.Binding; b != "" {
-		hash += "@" + b // containers are not shared across bindings (OpenWhisk compares the binding too)
-	}
-	s := Spec{
-		Key:         Key{Namespace: job.Msg.User.Namespace.Name, Action: a.FullyQualifiedName(), ContentHash: hash},
-		Kind:        a.Exec.Kind,
-		Image:       a.Exec.Image,
-		MemoryMB:    a.Limits.MemoryMB,
-		Concurrency: max(a.Limits.Concurrency, 1),
-	}
-	if job.Runtime != nil {
-		s.Image = job.Runtime.Image
-	}
-	if m.cfg.CPUSetFor != nil {
-		s.CPUSet = m.cfg.CPUSetFor(a.DocID())
-	}
-	if s.MemoryMB <= 0 {
-		s.MemoryMB = m.cfg.DefaultMemoryMB
-	}
-	return s
-}
-
-func (m *Manager) actionTimeout(job *Job) time.Duration {
-	if ms := job.Action.Limits.TimeoutMs; ms > 0 {
-		return time.Duration(ms) * time.Millisecond
-	}
-	return m.cfg.DefaultTimeout
-}
-
-func logLimit(job *Job) int64 { return int64(job.Action.Limits.LogsMB) << 20 }
-
-// register creates a pending request and steps it into the pool. m.mu must be held.
-func (m *Manager) registerLocked(base string, p *pending, req Request) error {
-	if m.closed {
-		return ErrClosed
-	}
-	m.seq++
-	p.id = base
-	if p.id == "" || m.pending[p.id] != nil {
-		p.id = fmt.Sprintf("%s~%d", base, m.seq)
-	}
-	p.ch = make(chan grant, 1)
-	m.pending[p.id] = p
-	req.ID = p.id
-	m.stepLocked(req)
-	return nil
-}
-
-// wait returns the pool's answer for p, or ctx's error after withdrawing the request.
-func (m *Manager) wait(ctx context.Context, p *pending) (grant, error) {
-	select {
-	case g := <-p.ch:
-		return g, nil
-	case <-ctx.Done():
-	}
-	m.mu.Lock()
-	m.stepLocked(Cancel{ID: p.id})
-	m.mu.Unlock()
-	// Exactly one answer comes: the cancellation, or what raced with it (a run already handed out).
-	g := <-p.ch
-	if g.failed == nil && g.rejected == "" && !g.warmed && g.c != 0 {
-		m.finish(p, g.c, false) // a run was handed out: give the container back unused
-	}
-	return grant{}, ctx.Err()
-}
-
-func (m *Manager) finish(p *pending, c ContainerID, destroy bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.pending, p.id)
-	m.stepLocked(RunFinished{C: c, ID: p.id, Destroy: destroy})
-}
-
-func (m *Manager) runOnce(ctx context.Context, job *Job, spec Spec, onRunDone func(*Outcome)) (o *Outcome, retry bool, err error) {
-	timeout := m.actionTimeout(job)
-	p := &pending{job: job, timeout: timeout}
-	m.mu.Lock()
-	err = m.registerLocked(job.Msg.ActivationID, p, Request{Spec: spec})
-	m.mu.Unlock()
-	if err != nil {
-		return nil, false, err
-	}
-	g, err := m.wait(ctx, p)
-	if err != nil {
-		return nil, false, err
-	}
-	switch {
-	case g.rejected != "":
-		return nil, false, fmt.Errorf("%w: %s", ErrRejected, g.rejected)
-	case g.failed != nil:
-		return m.failedOutcome(p, g)
-	case g.broken:
-		m.finish(p, g.c, true)
-		return nil, true, nil
-	}
-
-	o = &Outcome{ContainerState: string(g.kind)}
-	if g.init != nil {
-		o.InitDuration = g.init.res.Duration
-		o.WaitStart = g.init.start
-	}
-	runStart := m.now()
-	if o.WaitStart.IsZero() {
-		o.WaitStart = runStart
-	}
-	body, err := wire.RunBody(job.Msg, job.Action, runStart.Add(timeout).UnixMilli())
-	if err != nil {
-		job.Log.Error().Err(err).Msg("cannot build the /run body")
-		m.finish(p, g.c, false)
-		o.Response = wire.ErrorResponse(wire.StatusWhiskError, wire.MsgAbnormalRun)
-		o.Start, o.End = runStart, m.now()
-		return o, false, nil
-	}
-	rctx, cancel := context.WithTimeout(ctx, timeout+m.cfg.CallMargin)
-	rr := m.backend.Run(rctx, g.h, body, timeout)
-	cancel()
-	if rr.Reschedule {
-		// The action never saw the request (its container is gone): like a container broken before /run.
-		m.finish(p, g.c, true)
-		return nil, true, nil
-	}
-	o.Response, o.Start, o.End, o.TimedOut = rr.Response, rr.Start, rr.End, rr.TimedOut
-	if o.Start.IsZero() {
-		o.Start = runStart
-	}
-	if o.End.IsZero() {
-		o.End = m.now()
-	}
-	// Log collection runs alongside the early callback (a blocking activation's Result ack), so the
-	// container is free again after the longer of the two, not their sum. The callback runs on this
-	// goroutine: the Result is what a blocking caller waits for, so it must not queue behind a new
-	// goroutine's start; the logs are only needed for the Completion.
-	code := o.Response.StatusCode
-	destroy := rr.Dead || rr.TimedOut || code == wire.StatusDeveloperError || code == wire.StatusWhiskError
-	var logs chan LogResult
-	if limit := logLimit(job); limit > 0 {
-		waitSentinels := job.Runtime != nil && job.Runtime.SentinelledLogs && code != wire.StatusDeveloperError
-		logs = make(chan LogResult, 1)
-		go func() {
-			lctx, cancel := context.WithTimeout(ctx, logsTimeout(job)+m.cfg.CallMargin)
-			defer cancel()
-			logs <- m.backend.Logs(lctx, g.h, limit, waitSentinels)
-		}()
-	}
-	if onRunDone != nil {
-		snapshot := *o
-		onRunDone(&snapshot)
-	}
-	if logs != nil {
-		lr := <-logs
-		o.Logs = lr.Lines
-		if lr.Failed {
-			destroy = true
-		}
-	}
-	m.finish(p, g.c, destroy)
-	return o, false, nil
-}
-
-// logsTimeout is OpenWhisk's overall log-collection bound: max(limit MB, 5) × 2 s.
-func logsTimeout(job *Job) time.Duration {
-	return time.Duration(max(job.Action.Limits.LogsMB, 5)) * 2 * time.Second
-}
-
-// failedOutcome turns a Failed answer into the activation's outcome or error.
-func (m *Manager) failedOutcome(p *pending, g grant) (*Outcome, bool, error) {
-	f := g.failed
-	now := m.now()
-	switch f.Cause {
-	case FailInit:
-		o := &Outcome{ContainerState: string(StartWarming), Start: now, End: now, WaitStart: now}
-		if g.init != nil {
-			o.Response = g.init.res.Response
-			o.Start, o.End, o.WaitStart = g.init.start, g.init.end, g.init.start
-			if g.init.forID == p.id {
-				o.ContainerState = string(StartCold)
-				o.InitDuration = g.init.res.Duration
-				o.Logs = g.init.logs
-			}
-		} else {
-			o.Response = wire.ErrorResponse(wire.StatusDeveloperError, f.Reason)
-		}
-		return o, false, nil
-	case FailStart:
-		var ce *CreateError
-		if errors.As(g.createErr, &ce) {
-			return &Outcome{Response: ce.Response, ContainerState: string(StartCold), Start: now, End: now,
-				WaitStart: now}, false, nil
-		}
-		return nil, false, fmt.Errorf("%w: %s", ErrProvision, f.Reason)
-	case FailGone:
-		return nil, true, nil
-	case FailShutdown:
-		return nil, false, fmt.Errorf("%w: %s", ErrClosed, f.Reason)
-	default:
-		return nil, false, fmt.Errorf("%w: %s (%s)", ErrProvision, f.Reason, f.Cause)
-	}
-}
-
-// responseReason extracts the error text of an error response for the pool's event log.
-func responseReason(r wire.ActivationResponse) string {
-	var v struct {
-		Error json.RawMessage `json:"error"`
-	}
-	if json.Unmarshal(r.Result, &v) == nil && len(v.Error) > 0 {
-		var s string
-		if json.Unmarshal(v.Error, &s) == nil {
-			return s
-		}
-		return string(v.Error)
-	}
-	return fmt.Sprintf("status %d", r.StatusCode)
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Scheduler API
-
-// Prewarm asks the pool to create and initialise a container for spec (the controller's pre-warm of one
-// function) with the given /init body and action timeout. It returns the container once it is initialised
-// (or at once if the function is already warm). Errors: ErrRejected (no room outside the cold reserve,
-// MaxWarm reached, buffer not empty), ErrProvision (start or init failed), ErrClosed, ctx's error.
-func (m *Manager) Prewarm(ctx context.Context, spec Spec, initBody []byte, timeout time.Duration) (ContainerID, error) {
-	if timeout <= 0 {
-		timeout = m.cfg.DefaultTimeout
-	}
-	p := &pending{initBody: initBody, timeout: timeout}
-	m.mu.Lock()
-	err := m.registerLocked("prewarm", p, Request{Spec: spec, Prewarm: true})
-	m.mu.Unlock()
-	if err != nil {
-		return 0, err
-	}
-	g, err := m.wait(ctx, p)
-	switch {
-	case err != nil:
-		return 0, err
-	case g.warmed:
-		return g.c, nil
-	case g.rejected != "":
-		return 0, fmt.Errorf("%w: %s", ErrRejected, g.rejected)
-	case g.failed != nil && g.failed.Cause == FailShutdown:
-		return 0, fmt.Errorf("%w: %s", ErrClosed, g.failed.Reason)
-	case g.failed != nil:
-		return 0, fmt.Errorf("%w: pre-warm %s: %s", ErrProvision, g.failed.Cause, g.failed.Reason)
-	}
-	return 0, fmt.Errorf("%w: unexpected answer to a pre-warm", ErrProvision)
-}
-
-// Suspend freezes container c on the controller's behalf (a stem cell, a warming or an idle container) and
-// returns once the freeze was executed. While suspended, c is never handed a run nor evicted.
-func (m *Manager) Suspend(ctx context.Context, c ContainerID) error {
-	return m.controlAndWait(ctx, Suspend{C: c})
-}
-
-// Resume undoes Suspend (thaws what Suspend froze; a deferred /init starts) and returns once the thaw was
-// executed.
-func (m *Manager) Resume(ctx context.Context, c ContainerID) error {
-	return m.controlAndWait(ctx, Resume{C: c})
-}
-
-// Evict removes an idle container at the controller's request (asynchronously).
-func (m *Manager) Evict(ctx context.Context, c ContainerID) error {
-	return m.controlAndWait(ctx, Evict{C: c})
-}
-
-func (m *Manager) controlAndWait(ctx context.Context, ev Event) error {
-	var c ContainerID
-	switch e := ev.(type) {
-	case Suspend:
-		c = e.C
-	case Resume:
-		c = e.C
-	case Evict:
-		c = e.C
-	}
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return ErrClosed
-	}
-	for _, a := range m.stepLocked(ev) {
-		if ig, ok := a.(Ignored); ok {
-			m.mu.Unlock()
-			if ig.Reason == "unknown container" {
-				return fmt.Errorf("container %s: %w", c, ErrUnknownContainer)
-			}
-			return fmt.Errorf("container %s: %w: %s", c, ErrNotApplicable, ig.Reason)
-		}
-	}
-	if _, ok := ev.(Evict); ok {
-		m.mu.Unlock()
-		return nil
-	}
-	done := make(chan struct{})
-	if mc := m.conts[c]; mc != nil {
-		m.enqueue(mc, func() { close(done) }) // after the Freeze/Thaw just scheduled
-	} else {
-		close(done)
-	}
-	m.mu.Unlock()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// Snapshot returns the pool's state (memory per state, containers) for metrics and the scheduler.
-func (m *Manager) Snapshot() Snapshot {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.pool.Snapshot()
-}
-
-// Lookup returns the live containers of key k.
-func (m *Manager) Lookup(k Key) []ContainerInfo {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.pool.Lookup(k)
 }
 
 // Close shuts the pool down: new work is refused, waiting requests fail, idle containers are removed at once

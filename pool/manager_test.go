@@ -14,60 +14,35 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/nemo-edge/nemo/invoker/wire"
+	"github.com/nemo-edge/nemo/pool/proxy"
 )
 
-// runner is the activation.Runner shape of CONTRACTS.md (declared here: the lead's package may not exist).
+// runner is the activation path's Runner shape, which the Manager implements.
 type runner interface {
 	Run(ctx context.Context, job *Job, onRunDone func(*Outcome)) (*Outcome, error)
 }
 
 var _ runner = (*Manager)(nil)
 
-// leadJob and leadOutcome copy activation.Job/Outcome from CONTRACTS.md: the conversions below compile
-// only while pool.Job/Outcome keep the identical layout the lead's adapter relies on.
-type leadJob struct {
-	Msg     *wire.ActivationMessage
-	Action  *wire.Action
-	Runtime *wire.RuntimeKind
-	TransID string
-	Log     zerolog.Logger
-}
-
-type leadOutcome struct {
-	Response       wire.ActivationResponse
-	Logs           []string
-	InitDuration   time.Duration
-	Start, End     time.Time
-	TimedOut       bool
-	WaitStart      time.Time
-	ContainerState string
-	Conflict       string
-}
-
-var (
-	_ = (*Job)((*leadJob)(nil))
-	_ = (*leadOutcome)((*Outcome)(nil))
-)
-
+// testJob is an activation of action ("ns/name") with memMB and concurrency conc. Its bodies are shaped
+// like OpenWhisk's (the invoker builds the real ones), with the activation id and deadline in them.
 func testJob(id, action string, memMB, conc int) *Job {
 	ns, name, _ := strings.Cut(action, "/")
 	return &Job{
-		Msg: &wire.ActivationMessage{
-			TransID:      wire.NewTransID("tid"+id, 1717236980000),
-			Action:       wire.FullyQualifiedName{Path: ns, Name: name},
-			User:         wire.Identity{Subject: ns, Namespace: wire.Namespace{Name: ns, UUID: "uuid"}},
-			ActivationID: id,
-			Content:      json.RawMessage(`{"name":"World"}`),
+		ID: id,
+		Spec: Spec{Key: Key{Namespace: ns, Action: action, ContentHash: "h-" + action}, Kind: "nodejs:20",
+			Image: "openwhisk/action-nodejs-v20:nightly", MemoryMB: memMB, Concurrency: max(conc, 1)},
+		Timeout: 5 * time.Second,
+		InitBody: func(deadline time.Time) ([]byte, error) {
+			return fmt.Appendf(nil, `{"value":{"name":%q,"main":"main","binary":false,"code":"function main(p) { return p }",`+
+				`"env":{"__OW_ACTIVATION_ID":%q,"__OW_DEADLINE":"%d"}}}`, name, id, deadline.UnixMilli()), nil
 		},
-		Action: &wire.Action{
-			Namespace: ns, Name: name,
-			Exec:   wire.Exec{Kind: "nodejs:20", Code: "function main(p) { return p }"},
-			Limits: wire.ActionLimits{TimeoutMs: 5000, MemoryMB: memMB, LogsMB: 10, Concurrency: conc},
+		RunBody: func(deadline time.Time) ([]byte, error) {
+			return fmt.Appendf(nil, `{"value":{"name":"World"},"activation_id":%q,"deadline":"%d"}`, id, deadline.UnixMilli()), nil
 		},
-		Runtime: &wire.RuntimeKind{Kind: "nodejs:20", Image: "openwhisk/action-nodejs-v20:nightly", SentinelledLogs: true},
-		TransID: "tid" + id,
-		Log:     zerolog.Nop(),
+		LogLimit:        10 << 20,
+		SentinelledLogs: true,
+		Log:             zerolog.Nop(),
 	}
 }
 
@@ -157,7 +132,7 @@ func TestManagerColdThenWarmRun(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "cold", o.ContainerState)
 	assert.Equal(t, 5*time.Millisecond, o.InitDuration)
-	assert.Equal(t, wire.StatusSuccess, o.Response.StatusCode)
+	assert.Equal(t, proxy.StatusSuccess, o.Response.StatusCode)
 	assert.Len(t, o.Logs, 1)
 	require.NotNil(t, early, "onRunDone not called")
 	assert.Equal(t, 1, runsAtEarly, "onRunDone comes once /run returned")
@@ -195,7 +170,7 @@ func TestManagerRunBodyPerActivation(t *testing.T) {
 		mu.Lock()
 		runBodies = append(runBodies, string(body))
 		mu.Unlock()
-		return RunResult{Response: wire.ActivationResponse{Result: json.RawMessage(`{}`)}}
+		return RunResult{Response: proxy.Response{Result: json.RawMessage(`{}`)}}
 	}
 	m := newTestManager(t, testManagerConfig(), fb)
 	for _, id := range []string{"x1", "x2"} {
@@ -238,7 +213,7 @@ func TestManagerLoadMemoryReturnsToZero(t *testing.T) {
 				errs <- err
 				return
 			}
-			if o.Response.StatusCode != wire.StatusSuccess {
+			if o.Response.StatusCode != proxy.StatusSuccess {
 				errs <- fmt.Errorf("a%d: status %d", i, o.Response.StatusCode)
 			}
 			mu.Lock()
@@ -273,7 +248,7 @@ func TestManagerStartFailure(t *testing.T) {
 		case strings.Contains(name, "plain"):
 			return errors.New("docker run exit 125")
 		case strings.Contains(name, "pull"):
-			return &CreateError{Response: wire.ErrorResponse(wire.StatusDeveloperError, "Failed to pull container image 'x'."),
+			return &CreateError{Response: proxy.ErrorResponse(proxy.StatusDeveloperError, "Failed to pull container image 'x'."),
 				Err: errors.New("pull failed")}
 		}
 		return nil
@@ -285,7 +260,7 @@ func TestManagerStartFailure(t *testing.T) {
 
 	o, err := m.Run(t.Context(), testJob("s2", "guest/pull", 256, 1), nil)
 	require.NoError(t, err)
-	assert.Equal(t, wire.StatusDeveloperError, o.Response.StatusCode)
+	assert.Equal(t, proxy.StatusDeveloperError, o.Response.StatusCode)
 	assert.Contains(t, string(o.Response.Result), "Failed to pull")
 
 	assert.Zero(t, m.Snapshot().UsedMB, "memory of failed starts is returned")
@@ -295,7 +270,7 @@ func TestManagerStartFailure(t *testing.T) {
 func TestManagerInitFailure(t *testing.T) {
 	fb := newFakeBackend()
 	fb.initResult = func(name string, body []byte) InitResult {
-		return InitResult{Response: wire.ErrorResponse(wire.StatusDeveloperError, "The action failed during initialization."),
+		return InitResult{Response: proxy.ErrorResponse(proxy.StatusDeveloperError, "The action failed during initialization."),
 			Duration: 7 * time.Millisecond}
 	}
 	fb.logResult = func(string) LogResult { return LogResult{Lines: []string{"init log"}} }
@@ -303,7 +278,7 @@ func TestManagerInitFailure(t *testing.T) {
 
 	o, err := m.Run(t.Context(), testJob("i1", "guest/bad", 256, 1), func(*Outcome) { t.Error("onRunDone without /run") })
 	require.NoError(t, err)
-	assert.Equal(t, wire.StatusDeveloperError, o.Response.StatusCode)
+	assert.Equal(t, proxy.StatusDeveloperError, o.Response.StatusCode)
 	assert.Equal(t, 7*time.Millisecond, o.InitDuration)
 	assert.Equal(t, []string{"init log"}, o.Logs)
 	assert.Equal(t, "cold", o.ContainerState)
@@ -338,7 +313,7 @@ func TestManagerInitFailure(t *testing.T) {
 	wg.Wait()
 	for _, o := range outs {
 		require.NotNil(t, o)
-		assert.Equal(t, wire.StatusDeveloperError, o.Response.StatusCode)
+		assert.Equal(t, proxy.StatusDeveloperError, o.Response.StatusCode)
 	}
 	assert.Equal(t, 2, fb.count("init"))
 }
@@ -349,11 +324,11 @@ func TestManagerDestroyOnErrors(t *testing.T) {
 		run  RunResult
 		logs LogResult
 	}{
-		{"developer error", RunResult{Response: wire.ErrorResponse(wire.StatusDeveloperError, "boom")}, LogResult{}},
-		{"whisk error", RunResult{Response: wire.ErrorResponse(wire.StatusWhiskError, "boom")}, LogResult{}},
-		{"timeout", RunResult{Response: wire.ErrorResponse(wire.StatusDeveloperError, wire.MsgTimeout(5000)), TimedOut: true}, LogResult{}},
-		{"oom", RunResult{Response: wire.ErrorResponse(wire.StatusDeveloperError, wire.MsgMemoryExhausted), Dead: true}, LogResult{}},
-		{"log failure", RunResult{Response: wire.ActivationResponse{Result: json.RawMessage(`{}`)}}, LogResult{Failed: true}},
+		{"developer error", RunResult{Response: proxy.ErrorResponse(proxy.StatusDeveloperError, "boom")}, LogResult{}},
+		{"whisk error", RunResult{Response: proxy.ErrorResponse(proxy.StatusWhiskError, "boom")}, LogResult{}},
+		{"timeout", RunResult{Response: proxy.ErrorResponse(proxy.StatusDeveloperError, proxy.MsgTimeout(5000)), TimedOut: true}, LogResult{}},
+		{"oom", RunResult{Response: proxy.ErrorResponse(proxy.StatusDeveloperError, proxy.MsgMemoryExhausted), Dead: true}, LogResult{}},
+		{"log failure", RunResult{Response: proxy.Response{Result: json.RawMessage(`{}`)}}, LogResult{Failed: true}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -375,7 +350,7 @@ func TestManagerDestroyOnErrors(t *testing.T) {
 	t.Run("application error keeps the container", func(t *testing.T) {
 		fb := newFakeBackend()
 		fb.runResult = func(string, []byte) RunResult {
-			return RunResult{Response: wire.ErrorResponse(wire.StatusApplicationError, "app")}
+			return RunResult{Response: proxy.ErrorResponse(proxy.StatusApplicationError, "app")}
 		}
 		m := newTestManager(t, testManagerConfig(), fb)
 		for _, id := range []string{"e1", "e2"} {
@@ -456,7 +431,13 @@ func TestManagerReject(t *testing.T) {
 	_, err := m.Run(t.Context(), testJob("r1", "guest/huge", 4096, 1), nil)
 	require.ErrorIs(t, err, ErrRejected)
 	_, err = m.Run(t.Context(), &Job{}, nil)
-	require.ErrorIs(t, err, ErrProvision)
+	require.ErrorIs(t, err, ErrProvision, "a job without bodies")
+	noMemory := testJob("r2", "guest/x", 256, 1)
+	noMemory.Spec.MemoryMB = 0
+	_, err = m.Run(t.Context(), noMemory, nil)
+	require.ErrorIs(t, err, ErrProvision, "a job without memory")
+	_, err = m.Run(t.Context(), nil, nil)
+	require.ErrorIs(t, err, ErrProvision, "no job")
 	assert.Zero(t, fb.count("create"))
 }
 
@@ -464,8 +445,8 @@ func TestManagerPrewarmSuspendResume(t *testing.T) {
 	fb := newFakeBackend()
 	m := newTestManager(t, testManagerConfig(), fb)
 	job := testJob("p", "guest/pw", 256, 1)
-	spec := m.SpecFor(job)
-	init, err := wire.NewInitRequest(job.Action, nil).Marshal()
+	spec := job.Spec
+	init, err := job.InitBody(time.Now().Add(5 * time.Second))
 	require.NoError(t, err)
 
 	// Suspend mid-/init: the freeze must not wait behind the in-flight /init.
@@ -612,35 +593,6 @@ func testLogger(t *testing.T) zerolog.Logger {
 	return zerolog.Nop()
 }
 
-func TestSpecContentHashIsCachedPerRevision(t *testing.T) {
-	m := newTestManager(t, testManagerConfig(), newFakeBackend())
-	a1 := testJob("a1", "guest/hello", 256, 1)
-	a1.Action.Rev = "1-aaa"
-	b1 := testJob("b1", "guest/hello", 256, 1)
-	b1.Action.Rev = "1-aaa"
-	require.Equal(t, m.SpecFor(a1).Key, m.SpecFor(b1).Key)
-	assert.Equal(t, a1.Action.ContentHash(), m.SpecFor(a1).Key.ContentHash)
-
-	c2 := testJob("c2", "guest/hello", 256, 1)
-	c2.Action.Rev = "2-bbb"
-	c2.Action.Exec.Code = "function main(p) { return {changed: true} }"
-	assert.NotEqual(t, m.SpecFor(a1).Key, m.SpecFor(c2).Key, "a new revision with new code is another function")
-	assert.Equal(t, c2.Action.ContentHash(), m.SpecFor(c2).Key.ContentHash)
-}
-
-func TestSpecCarriesTheEdgeFunctionCPUSet(t *testing.T) {
-	cfg := testManagerConfig()
-	cfg.CPUSetFor = func(docID string) string {
-		if docID == "guest/hello" {
-			return "2-3"
-		}
-		return ""
-	}
-	m := newTestManager(t, cfg, newFakeBackend())
-	assert.Equal(t, "2-3", m.SpecFor(testJob("a1", "guest/hello", 256, 1)).CPUSet)
-	assert.Equal(t, "", m.SpecFor(testJob("b1", "guest/other", 256, 1)).CPUSet)
-}
-
 // watchingBackend is the fake backend plus a DeathWatcher whose reports the test triggers.
 type watchingBackend struct {
 	*fakeBackend
@@ -684,7 +636,7 @@ func TestManagerDestroysContainerReportedDead(t *testing.T) {
 	o, err = m.Run(t.Context(), testJob("a2", "guest/hello", 256, 1), nil)
 	require.NoError(t, err)
 	assert.Equal(t, "cold", o.ContainerState, "a new container, not the dead one")
-	assert.Equal(t, wire.StatusSuccess, o.Response.StatusCode)
+	assert.Equal(t, proxy.StatusSuccess, o.Response.StatusCode)
 	assert.Equal(t, 2, fb.count("create"))
 	assert.Equal(t, ManagerStats{Died: 1}, m.Stats(), "the second report counted nothing")
 }
@@ -704,15 +656,15 @@ func TestManagerReschedulesRunThatNeverReachedTheAction(t *testing.T) {
 	}
 	fb.runResult = func(name string, body []byte) RunResult {
 		if name == first {
-			return RunResult{Response: wire.ErrorResponse(wire.StatusDeveloperError, wire.MsgAbnormalRun), Dead: true, Reschedule: true}
+			return RunResult{Response: proxy.ErrorResponse(proxy.StatusDeveloperError, proxy.MsgAbnormalRun), Dead: true, Reschedule: true}
 		}
-		return RunResult{Response: wire.ActivationResponse{StatusCode: wire.StatusSuccess, Result: json.RawMessage(`{"ok":true}`)}}
+		return RunResult{Response: proxy.Response{StatusCode: proxy.StatusSuccess, Result: json.RawMessage(`{"ok":true}`)}}
 	}
 	fb.mu.Unlock()
 
 	o, err = m.Run(t.Context(), testJob("a2", "guest/hello", 256, 1), nil)
 	require.NoError(t, err)
-	assert.Equal(t, wire.StatusSuccess, o.Response.StatusCode, "run on a new container, not blamed on the action")
+	assert.Equal(t, proxy.StatusSuccess, o.Response.StatusCode, "run on a new container, not blamed on the action")
 	assert.Equal(t, "cold", o.ContainerState)
 	assert.Equal(t, 2, fb.count("create"))
 	eventually(t, "the gone container removed", func() bool {
@@ -728,7 +680,7 @@ func TestManagerReschedulesRunThatNeverReachedTheAction(t *testing.T) {
 // A 503 from /init is OpenWhisk's ContainerHealthError: the activation moves to a new container, at most
 // MaxReschedules times; after that the init error is the activation's answer.
 func TestManagerMovesActivationOffUnhealthyInit(t *testing.T) {
-	unhealthy := InitResult{Response: wire.ErrorResponse(wire.StatusDeveloperError, "unhealthy"), Dead: true, Reschedule: true}
+	unhealthy := InitResult{Response: proxy.ErrorResponse(proxy.StatusDeveloperError, "unhealthy"), Dead: true, Reschedule: true}
 	t.Run("once", func(t *testing.T) {
 		fb := newFakeBackend()
 		first := ""
@@ -742,7 +694,7 @@ func TestManagerMovesActivationOffUnhealthyInit(t *testing.T) {
 		m := newTestManager(t, testManagerConfig(), fb)
 		o, err := m.Run(t.Context(), testJob("a1", "guest/hello", 256, 1), nil)
 		require.NoError(t, err)
-		assert.Equal(t, wire.StatusSuccess, o.Response.StatusCode)
+		assert.Equal(t, proxy.StatusSuccess, o.Response.StatusCode)
 		assert.Equal(t, 2, fb.count("create"), "a second container")
 		assert.Equal(t, ManagerStats{Rescheduled: 1}, m.Stats())
 		eventually(t, "the unhealthy container removed", func() bool { return fb.count("remove") >= 1 })
@@ -755,8 +707,59 @@ func TestManagerMovesActivationOffUnhealthyInit(t *testing.T) {
 		m := newTestManager(t, cfg, fb)
 		o, err := m.Run(t.Context(), testJob("a1", "guest/hello", 256, 1), nil)
 		require.NoError(t, err)
-		assert.Equal(t, wire.StatusDeveloperError, o.Response.StatusCode, "the init error, once moving gave up")
+		assert.Equal(t, proxy.StatusDeveloperError, o.Response.StatusCode, "the init error, once moving gave up")
 		assert.Equal(t, 3, fb.count("create"), "the first container and two moves")
 		assert.Equal(t, ManagerStats{Rescheduled: 2}, m.Stats())
 	})
+}
+
+// MaxReschedules is one bound per activation, whatever moved it: an unhealthy /init and runs that never
+// reached the action count against the same budget.
+func TestManagerReschedulesAreBoundOncePerActivation(t *testing.T) {
+	fb := newFakeBackend()
+	first := ""
+	fb.initResult = func(name string, body []byte) InitResult {
+		if first == "" || first == name {
+			first = name
+			return InitResult{Response: proxy.ErrorResponse(proxy.StatusDeveloperError, "unhealthy"), Dead: true, Reschedule: true}
+		}
+		return InitResult{OK: true, Duration: time.Millisecond}
+	}
+	fb.runResult = func(string, []byte) RunResult {
+		return RunResult{Response: proxy.ErrorResponse(proxy.StatusDeveloperError, proxy.MsgAbnormalRun), Dead: true, Reschedule: true}
+	}
+	cfg := testManagerConfig()
+	cfg.MaxReschedules = 2
+	m := newTestManager(t, cfg, fb)
+	_, err := m.Run(t.Context(), testJob("a1", "guest/hello", 256, 1), nil)
+	require.ErrorIs(t, err, ErrProvision, "gave up once the activation was moved twice")
+	assert.Equal(t, 3, fb.count("create"), "the first container (503 at /init) and two moves")
+	assert.Equal(t, ManagerStats{Rescheduled: 2}, m.Stats())
+}
+
+// The controller's ranking reaches the pool through Manager.Rank: the next eviction follows it instead of
+// LRU. The outcome names the container the run used.
+func TestManagerRankOrdersEvictions(t *testing.T) {
+	fb := newFakeBackend()
+	cfg := testManagerConfig()
+	cfg.Pool.UserMemoryMB, cfg.Pool.MaxWarm, cfg.Pool.ColdReserveMB = 512, -1, -1
+	m := newTestManager(t, cfg, fb)
+	var used []ContainerID
+	for i, fn := range []string{"guest/f1", "guest/f2"} {
+		o, err := m.Run(t.Context(), testJob(fmt.Sprintf("a%d", i+1), fn, 256, 1), nil)
+		require.NoError(t, err)
+		used = append(used, o.Container)
+	}
+	require.Equal(t, []ContainerID{1, 2}, used)
+	require.NoError(t, m.Rank(t.Context(), []ContainerID{2}), "c2 first, although c1 was used longer ago")
+	_, err := m.Run(t.Context(), testJob("a3", "guest/f3", 256, 1), nil)
+	require.NoError(t, err)
+	_, c1 := m.Container(1)
+	_, c2 := m.Container(2)
+	assert.True(t, c1, "c1 kept")
+	assert.False(t, c2, "c2 evicted for a3")
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	assert.ErrorIs(t, m.Rank(ctx, nil), context.Canceled)
 }

@@ -20,6 +20,9 @@ type HistoryConfig struct {
 	TimeSmoothing float64
 }
 
+// DefaultHistoryConfig is HistoryConfig with every default filled in.
+func DefaultHistoryConfig() HistoryConfig { return HistoryConfig{}.withDefaults() }
+
 func (c HistoryConfig) withDefaults() HistoryConfig {
 	if c.RateHalfLife <= 0 {
 		c.RateHalfLife = 10 * time.Minute

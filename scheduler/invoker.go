@@ -4,24 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 
-	"github.com/nemo-edge/nemo/invoker/wire"
 	"github.com/nemo-edge/nemo/pool"
 )
 
 // Manager is the part of pool.Manager the Invoker drives.
 type Manager interface {
 	Run(ctx context.Context, job *pool.Job, onRunDone func(*pool.Outcome)) (*pool.Outcome, error)
-	SpecFor(job *pool.Job) pool.Spec
 	Prewarm(ctx context.Context, spec pool.Spec, initBody []byte, timeout time.Duration) (pool.ContainerID, error)
 	Suspend(ctx context.Context, c pool.ContainerID) error
 	Resume(ctx context.Context, c pool.ContainerID) error
 	Evict(ctx context.Context, c pool.ContainerID) error
+	Rank(ctx context.Context, order []pool.ContainerID) error
+	WaitGone(ctx context.Context, c pool.ContainerID) error
+	Container(c pool.ContainerID) (pool.ContainerInfo, bool)
 	Snapshot() pool.Snapshot
 }
 
@@ -51,8 +51,23 @@ type InvokerConfig struct {
 	// RemoveWait bounds how long the daemon waits for a stopped container to
 	// disappear before the next command of the same tick. Default 2 s.
 	RemoveWait time.Duration
+	// SourceTTL is how long the /init context of a function's last
+	// invocation is kept for pre-warming it after the function was last
+	// invoked; MaxSources bounds how many functions' contexts are kept
+	// (least recently invoked dropped first). A function without one is not
+	// pre-warmed until it is invoked again. Defaults 24 h and 1024.
+	SourceTTL  time.Duration
+	MaxSources int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+}
+
+// DefaultInvokerConfig is the driver's configuration with every default filled in (the controller's
+// included); the invoker's configuration file starts from it.
+func DefaultInvokerConfig() InvokerConfig {
+	c := InvokerConfig{}.withDefaults()
+	c.Controller = DefaultConfig()
+	return c
 }
 
 func (c InvokerConfig) withDefaults() InvokerConfig {
@@ -65,6 +80,12 @@ func (c InvokerConfig) withDefaults() InvokerConfig {
 	if c.RemoveWait <= 0 {
 		c.RemoveWait = 2 * time.Second
 	}
+	if c.SourceTTL <= 0 {
+		c.SourceTTL = 24 * time.Hour
+	}
+	if c.MaxSources <= 0 {
+		c.MaxSources = 1024
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -73,19 +94,20 @@ func (c InvokerConfig) withDefaults() InvokerConfig {
 
 // Invoker is NEMO's function controller in the invoker: it implements the
 // activation path's Runner (Run) over a pool Manager, wraps every invocation
-// and warming in a harvest session, and runs the pre-warm daemon.
-//
-// Lock order: the Manager may call the Evictor (which takes i.mu) while
-// holding its own lock, so the Invoker never calls the Manager with i.mu
-// held.
+// and warming in a harvest session, runs the pre-warm daemon, and pushes the
+// controller's eviction ranking into the pool (Manager.Rank) before each
+// invocation reaches it and after every tick, pre-warm and invocation end.
+// It never calls the Manager with i.mu held, and the Manager never calls it.
 type Invoker struct {
 	cfg  InvokerConfig
 	h    Harvester
 	log  zerolog.Logger
 	mu   sync.Mutex
 	ctrl *Controller
-	jobs map[pool.Key]*pool.Job // latest job per function: /init context for pre-warms
-	seq  uint64
+	// sources hold, per function, the /init context of its latest invocation (a pre-warm initialises with
+	// it); pruned by SourceTTL and MaxSources.
+	sources map[pool.Key]prewarmSource
+	seq     uint64
 
 	mgr Manager
 	// heldBack is set by the harvester's QoS guard (SuspendPrewarms): no pre-warm starts while an NF
@@ -96,31 +118,19 @@ type Invoker struct {
 	wg       sync.WaitGroup
 }
 
-// NewInvoker returns an Invoker; give Evictor() to the pool's Config, then
-// Start it with the Manager.
+// NewInvoker returns an Invoker; Start it with the Manager.
 func NewInvoker(cfg InvokerConfig, h Harvester, log zerolog.Logger) *Invoker {
 	cfg = cfg.withDefaults()
 	if h == nil {
 		h = NoopHarvester{}
 	}
 	return &Invoker{
-		cfg:  cfg,
-		h:    h,
-		log:  log.With().Str("component", "scheduler").Logger(),
-		ctrl: NewController(cfg.Controller),
-		jobs: map[pool.Key]*pool.Job{},
+		cfg:     cfg,
+		h:       h,
+		log:     log.With().Str("component", "scheduler").Logger(),
+		ctrl:    NewController(cfg.Controller),
+		sources: map[pool.Key]prewarmSource{},
 	}
-}
-
-// Evictor is the controller's eviction order for pool.Config.Evictor.
-func (i *Invoker) Evictor() pool.Evictor { return lockedEvictor{i} }
-
-type lockedEvictor struct{ i *Invoker }
-
-func (l lockedEvictor) Victims(now time.Time, need pool.Need, c []pool.Candidate) []pool.ContainerID {
-	l.i.mu.Lock()
-	defer l.i.mu.Unlock()
-	return l.i.ctrl.Evictor().Victims(now, need, c)
 }
 
 // Start binds the Manager and starts the pre-warm daemon until ctx ends or
@@ -152,24 +162,19 @@ func (i *Invoker) Counts() map[State]int64 {
 	return i.ctrl.Counts()
 }
 
-// WriteMetrics writes the state counters in Prometheus text format (for
-// metrics.Registry.Collect).
-func (i *Invoker) WriteMetrics(w io.Writer) {
+// Metrics reports the state counters and what is in flight through emit (the invoker's metrics registry
+// writes them): name, help and type of the family, the value, labels as name/value pairs.
+func (i *Invoker) Metrics(emit func(name, help, typ string, value float64, labels ...string)) {
 	counts := i.Counts()
 	i.mu.Lock()
 	invs, pws := i.ctrl.InFlight()
 	i.mu.Unlock()
-	fmt.Fprintln(w, "# HELP nemo_scheduler_state_total Invocations (S2..S4-2) and pre-warms (S1) per thread-management state.")
-	fmt.Fprintln(w, "# TYPE nemo_scheduler_state_total counter")
 	for _, s := range AllStates() {
-		fmt.Fprintf(w, "nemo_scheduler_state_total{state=%q} %d\n", s.String(), counts[s])
+		emit("nemo_scheduler_state_total", "Invocations (S2..S4-2) and pre-warms (S1) per thread-management state.",
+			"counter", float64(counts[s]), "state", s.String())
 	}
-	fmt.Fprintln(w, "# HELP nemo_scheduler_prewarms_in_flight Pre-warms started and not finished.")
-	fmt.Fprintln(w, "# TYPE nemo_scheduler_prewarms_in_flight gauge")
-	fmt.Fprintf(w, "nemo_scheduler_prewarms_in_flight %d\n", pws)
-	fmt.Fprintln(w, "# HELP nemo_scheduler_invocations_in_flight Invocations started and not finished.")
-	fmt.Fprintln(w, "# TYPE nemo_scheduler_invocations_in_flight gauge")
-	fmt.Fprintf(w, "nemo_scheduler_invocations_in_flight %d\n", invs)
+	emit("nemo_scheduler_prewarms_in_flight", "Pre-warms started and not finished.", "gauge", float64(pws))
+	emit("nemo_scheduler_invocations_in_flight", "Invocations started and not finished.", "gauge", float64(invs))
 }
 
 // Run executes one activation (the activation.Runner contract, with pool's
@@ -183,15 +188,15 @@ func (i *Invoker) Run(ctx context.Context, job *pool.Job, onRunDone func(*pool.O
 	if mgr == nil {
 		return nil, ErrNotStarted
 	}
-	if job == nil || job.Msg == nil || job.Action == nil {
+	if job == nil || job.InitBody == nil {
 		return mgr.Run(ctx, job, onRunDone) // the pool reports the bad job
 	}
-	spec := mgr.SpecFor(job)
+	spec := job.Spec
 	snap := mgr.Snapshot()
 	i.mu.Lock()
 	i.seq++
-	id := fmt.Sprintf("%s#%d", job.Msg.ActivationID, i.seq)
-	i.jobs[spec.Key] = job
+	id := fmt.Sprintf("%s#%d", job.ID, i.seq)
+	i.sources[spec.Key] = prewarmSource{initBody: job.InitBody, lastUsed: i.cfg.Now()}
 	d := i.ctrl.Begin(i.cfg.Now(), id, spec, snap)
 	i.mu.Unlock()
 	log := job.Log.With().Str("component", "scheduler").Str("state", d.State.String()).Logger()
@@ -212,11 +217,23 @@ func (i *Invoker) Run(ctx context.Context, job *pool.Job, onRunDone func(*pool.O
 		cmds := i.ctrl.End(i.cfg.Now(), id, m)
 		i.mu.Unlock()
 		i.exec(context.WithoutCancel(ctx), mgr, cmds, log)
+		i.rank(context.WithoutCancel(ctx), mgr, log)
 	}()
 
 	i.exec(ctx, mgr, d.Commands, log)
+	i.rank(ctx, mgr, log)
+	// The run's container turns idle when the pool learns the run finished, which may evict at once for a
+	// buffered request: rank it as idle before that (Controller.Ranking).
+	runDone := func(o *pool.Outcome) {
+		if onRunDone != nil {
+			onRunDone(o)
+		}
+		if o.Container != 0 {
+			i.rank(ctx, mgr, log, o.Container)
+		}
+	}
 	release := i.h.Begin(ctx, "invoke")
-	out, err = mgr.Run(ctx, job, onRunDone)
+	out, err = mgr.Run(ctx, job, runDone)
 	release()
 	if out != nil {
 		out.Conflict = d.State.String()
@@ -264,38 +281,33 @@ func (i *Invoker) exec(ctx context.Context, mgr Manager, cmds []Command, log zer
 	}
 }
 
-// waitRemoved waits (bounded) until c is gone, so the memory it frees is
-// there for the next command of the same tick.
-func (i *Invoker) waitRemoved(ctx context.Context, mgr Manager, c pool.ContainerID) {
-	deadline := time.NewTimer(i.cfg.RemoveWait)
-	defer deadline.Stop()
-	poll := time.NewTicker(10 * time.Millisecond)
-	defer poll.Stop()
-	for {
-		gone := true
-		for _, ci := range mgr.Snapshot().Containers {
-			if ci.C == c {
-				gone = false
-				break
-			}
-		}
-		if gone {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-deadline.C:
-			return
-		case <-poll.C:
-		}
+// rank pushes the controller's eviction order for the pool's current idle
+// containers, and those whose run is ending (Controller.Ranking), into the
+// pool.
+func (i *Invoker) rank(ctx context.Context, mgr Manager, log zerolog.Logger, ending ...pool.ContainerID) {
+	snap := mgr.Snapshot()
+	i.mu.Lock()
+	r := i.ctrl.Ranking(i.cfg.Now(), snap, ending...)
+	i.mu.Unlock()
+	cctx, cancel := context.WithTimeout(ctx, i.cfg.ControlTimeout)
+	defer cancel()
+	if err := mgr.Rank(cctx, r.Order); err != nil {
+		log.Debug().Err(err).Msg("eviction ranking not applied")
 	}
+}
+
+// waitRemoved waits (bounded by RemoveWait) until c is gone, so the memory
+// it frees is there for the next command of the same tick.
+func (i *Invoker) waitRemoved(ctx context.Context, mgr Manager, c pool.ContainerID) {
+	wctx, cancel := context.WithTimeout(ctx, i.cfg.RemoveWait)
+	defer cancel()
+	_ = mgr.WaitGone(wctx, c)
 }
 
 func (i *Invoker) prewarm(mgr Manager, p Prewarm, log zerolog.Logger) {
 	defer i.wg.Done()
 	i.mu.Lock()
-	job := i.jobs[p.Spec.Key]
+	src, known := i.sources[p.Spec.Key]
 	ctx := i.ctx
 	i.mu.Unlock()
 	fail := func(rejected bool, err error) {
@@ -307,12 +319,13 @@ func (i *Invoker) prewarm(mgr Manager, p Prewarm, log zerolog.Logger) {
 		}
 		i.mu.Unlock()
 		log.Debug().Err(err).Str("function", p.Spec.Key.String()).Msg("pre-warm not done")
+		i.rank(ctx, mgr, log)
 	}
-	if job == nil {
-		fail(false, errors.New("no activation seen to build the /init body"))
+	if !known {
+		fail(false, errors.New("no recent invocation to build the /init body from"))
 		return
 	}
-	body, err := wire.InitBody(job.Msg, job.Action, i.cfg.Now().Add(i.cfg.PrewarmTimeout).UnixMilli())
+	body, err := src.initBody(i.cfg.Now().Add(i.cfg.PrewarmTimeout))
 	if err != nil {
 		fail(false, err)
 		return
@@ -325,14 +338,13 @@ func (i *Invoker) prewarm(mgr Manager, p Prewarm, log zerolog.Logger) {
 		return
 	}
 	var init time.Duration
-	for _, ci := range mgr.Snapshot().Containers {
-		if ci.C == c {
-			init = ci.InitCost
-		}
+	if ci, ok := mgr.Container(c); ok {
+		init = ci.InitCost
 	}
 	i.mu.Lock()
 	i.ctrl.PrewarmDone(i.cfg.Now(), p.ID, true, init)
 	i.mu.Unlock()
+	i.rank(ctx, mgr, log)
 }
 
 func (i *Invoker) daemon(ctx context.Context) {
@@ -350,12 +362,14 @@ func (i *Invoker) daemon(ctx context.Context) {
 		i.mu.Unlock()
 		snap := mgr.Snapshot()
 		i.mu.Lock()
+		i.pruneSourcesLocked()
 		cmds := i.ctrl.Tick(i.cfg.Now(), snap)
 		if i.heldBack {
 			cmds = i.dropPrewarmsLocked(cmds)
 		}
 		i.mu.Unlock()
 		i.exec(ctx, mgr, cmds, i.log)
+		i.rank(ctx, mgr, i.log)
 	}
 }
 
@@ -393,4 +407,31 @@ func (i *Invoker) dropPrewarmsLocked(cmds []Command) []Command {
 		kept = append(kept, c)
 	}
 	return kept
+}
+
+// prewarmSource is what the Invoker keeps of a function's latest invocation to pre-warm it.
+type prewarmSource struct {
+	initBody func(deadline time.Time) ([]byte, error)
+	lastUsed time.Time
+}
+
+// pruneSourcesLocked drops the /init contexts of functions not invoked for SourceTTL, then the least
+// recently invoked ones above MaxSources: they hold the activation's message and the action's code.
+func (i *Invoker) pruneSourcesLocked() {
+	now := i.cfg.Now()
+	for k, s := range i.sources {
+		if now.Sub(s.lastUsed) > i.cfg.SourceTTL {
+			delete(i.sources, k)
+		}
+	}
+	for len(i.sources) > i.cfg.MaxSources {
+		var oldest pool.Key
+		var at time.Time
+		for k, s := range i.sources {
+			if at.IsZero() || s.lastUsed.Before(at) {
+				oldest, at = k, s.lastUsed
+			}
+		}
+		delete(i.sources, oldest)
+	}
 }

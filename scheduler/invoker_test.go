@@ -3,8 +3,8 @@ package scheduler
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -12,7 +12,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/nemo-edge/nemo/invoker/wire"
 	"github.com/nemo-edge/nemo/pool"
 )
 
@@ -25,6 +24,8 @@ type fakeManager struct {
 	runHook  func() // called inside Run (e.g. to check the harvest session)
 	prewarms chan []byte
 	suspErr  error
+	ranks    []string // Rank calls, apart from calls: "rank@<call index> c1,c2"
+	runC     pool.ContainerID
 }
 
 func (f *fakeManager) record(s string) {
@@ -40,7 +41,7 @@ func (f *fakeManager) Calls() []string {
 }
 
 func (f *fakeManager) Run(ctx context.Context, job *pool.Job, onRunDone func(*pool.Outcome)) (*pool.Outcome, error) {
-	f.record("run " + job.Msg.ActivationID)
+	f.record("run " + job.ID)
 	if f.runHook != nil {
 		f.runHook()
 	}
@@ -48,15 +49,12 @@ func (f *fakeManager) Run(ctx context.Context, job *pool.Job, onRunDone func(*po
 		return nil, f.runErr
 	}
 	now := time.Now()
-	o := &pool.Outcome{InitDuration: 2 * time.Second, Start: now, End: now.Add(50 * time.Millisecond), ContainerState: "cold"}
+	o := &pool.Outcome{InitDuration: 2 * time.Second, Start: now, End: now.Add(50 * time.Millisecond), ContainerState: "cold",
+		Container: f.runC}
 	if onRunDone != nil {
 		onRunDone(o)
 	}
 	return o, nil
-}
-
-func (f *fakeManager) SpecFor(job *pool.Job) pool.Spec {
-	return pool.Spec{Key: pool.Key{Namespace: "guest", Action: job.Action.FullyQualifiedName()}, Kind: "nodejs:20", MemoryMB: 256, Concurrency: 1}
 }
 
 func (f *fakeManager) Prewarm(ctx context.Context, spec pool.Spec, body []byte, timeout time.Duration) (pool.ContainerID, error) {
@@ -80,6 +78,37 @@ func (f *fakeManager) Resume(ctx context.Context, c pool.ContainerID) error {
 func (f *fakeManager) Evict(ctx context.Context, c pool.ContainerID) error {
 	f.record("evict " + c.String())
 	return nil
+}
+
+func (f *fakeManager) Rank(ctx context.Context, order []pool.ContainerID) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ids := make([]string, len(order))
+	for i, c := range order {
+		ids[i] = c.String()
+	}
+	f.ranks = append(f.ranks, fmt.Sprintf("rank@%d %s", len(f.calls), strings.Join(ids, ",")))
+	return nil
+}
+
+func (f *fakeManager) Ranks() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.ranks...)
+}
+
+func (f *fakeManager) WaitGone(ctx context.Context, c pool.ContainerID) error {
+	f.record("wait-gone " + c.String())
+	return nil
+}
+
+func (f *fakeManager) Container(c pool.ContainerID) (pool.ContainerInfo, bool) {
+	for _, ci := range f.Snapshot().Containers {
+		if ci.C == c {
+			return ci, true
+		}
+	}
+	return pool.ContainerInfo{}, false
 }
 
 func (f *fakeManager) Snapshot() pool.Snapshot {
@@ -114,11 +143,16 @@ func (c *countingHarvester) Open() int {
 
 func testJob(t *testing.T, id, name string) *pool.Job {
 	t.Helper()
-	msg := &wire.ActivationMessage{ActivationID: id, Action: wire.FullyQualifiedName{Path: "guest", Name: name}}
-	msg.User.Namespace.Name = "guest"
-	msg.TransID = wire.TransID{Raw: json.RawMessage(`["tid-1",1700000000000]`)}
-	a := &wire.Action{Namespace: "guest", Name: name, Exec: wire.Exec{Kind: "nodejs:20", Code: "function main(){return {}}"}}
-	return &pool.Job{Msg: msg, Action: a, TransID: "tid-1", Log: zerolog.Nop()}
+	return &pool.Job{
+		ID:   id,
+		Spec: pool.Spec{Key: pool.Key{Namespace: "guest", Action: "guest/" + name}, Kind: "nodejs:20", MemoryMB: 256, Concurrency: 1},
+		InitBody: func(deadline time.Time) ([]byte, error) {
+			return fmt.Appendf(nil, `{"value":{"name":%q,"code":"function main(){return {}}","env":{"__OW_DEADLINE":"%d"}}}`,
+				name, deadline.UnixMilli()), nil
+		},
+		RunBody: func(time.Time) ([]byte, error) { return []byte(`{"value":{}}`), nil },
+		Log:     zerolog.Nop(),
+	}
 }
 
 func TestInvokerRunWrapsHarvestAndReportsState(t *testing.T) {
@@ -146,14 +180,18 @@ func TestInvokerRunWrapsHarvestAndReportsState(t *testing.T) {
 	if h.Open() != 0 {
 		t.Fatalf("%d harvest sessions left open", h.Open())
 	}
-	s := inv.ctrl.History().Get(fnName(fm.SpecFor(testJob(t, "x", "hello")).Key))
+	s := inv.ctrl.History().Get(fnName(testJob(t, "x", "hello").Spec.Key))
 	if s == nil || s.Invocations != 1 || s.InitTime != 2*time.Second {
 		t.Fatalf("history not updated: %+v", s)
 	}
-	var b bytes.Buffer
-	inv.WriteMetrics(&b)
-	if !strings.Contains(b.String(), `nemo_scheduler_state_total{state="S2"} 1`) {
-		t.Fatalf("metrics:\n%s", b.String())
+	var s2 float64 = -1
+	inv.Metrics(func(name, _, typ string, v float64, labels ...string) {
+		if name == "nemo_scheduler_state_total" && typ == "counter" && len(labels) == 2 && labels[1] == "S2" {
+			s2 = v
+		}
+	})
+	if s2 != 1 {
+		t.Fatalf("nemo_scheduler_state_total{state=S2} = %v, want 1", s2)
 	}
 }
 
@@ -166,7 +204,7 @@ func TestInvokerSuspendsAndResumesOnFailure(t *testing.T) {
 	defer inv.Close()
 	// A pre-warm of "other" is in flight as container c3.
 	other := testJob(t, "p", "other")
-	otherKey := fm.SpecFor(other).Key
+	otherKey := other.Spec.Key
 	inv.mu.Lock()
 	inv.ctrl.prewarm["prewarm-x"] = prewarmReq{key: otherKey}
 	inv.mu.Unlock()
@@ -186,13 +224,46 @@ func TestInvokerSuspendsAndResumesOnFailure(t *testing.T) {
 	}
 }
 
+// The controller's eviction ranking reaches the pool as data: pushed after
+// the invocation's commands and before its run, when the run returns (its
+// container ranked as the idle container it is about to become), and once
+// the invocation ended; least valuable idle container first.
+func TestInvokerPushesRankingAroundRun(t *testing.T) {
+	fm := &fakeManager{runC: 3}
+	inv := NewInvoker(InvokerConfig{Now: func() time.Time { return t0.Add(time.Hour) }}, nil, zerolog.Nop())
+	inv.Start(context.Background(), fm)
+	defer inv.Close()
+	hot, cold := testJob(t, "h", "hot").Spec.Key, testJob(t, "c", "cold").Spec.Key
+	inv.mu.Lock()
+	for i := 0; i < 20; i++ {
+		inv.ctrl.hist.Arrived(fnName(hot), t0.Add(time.Hour-time.Duration(20-i)*5*time.Second))
+		inv.ctrl.hist.Arrived(fnName(cold), t0.Add(time.Duration(i)*time.Second))
+	}
+	inv.mu.Unlock()
+	fm.snap = pool.Snapshot{UserMemoryMB: 2048, ColdReserveMB: 512, MaxWarm: -1, Containers: []pool.ContainerInfo{
+		{C: 1, Key: hot, MemoryMB: 256, State: pool.StateIdle, LastUsed: t0.Add(time.Hour - time.Second)},
+		{C: 2, Key: cold, MemoryMB: 256, State: pool.StateFrozen, LastUsed: t0.Add(time.Hour - time.Second)},
+		{C: 3, Key: cold, MemoryMB: 256, State: pool.StateBusy, Active: 1},
+		{C: 4, Key: hot, MemoryMB: 256, State: pool.StateIdle, Suspended: true},
+	}}
+	if _, err := inv.Run(context.Background(), testJob(t, "a1", "x"), nil); err != nil {
+		t.Fatal(err)
+	}
+	want := "rank@0 c2,c1; rank@1 c2,c3,c1; rank@1 c2,c1"
+	if got := strings.Join(fm.Ranks(), "; "); got != want {
+		t.Fatalf("rankings %q, want %q: c2 (cold function) before c1 (hot), busy and suspended ones left out, "+
+			"pushed before run a1 (call 0); when a1's run returns, its c3 ranked as the most recent idle container "+
+			"of cold (c2 becomes its second one, worth a tenth); and after a1 ended", got, want)
+	}
+}
+
 // A suspend that fails leaves nothing held (no resume later).
 func TestInvokerSuspendFailureForgets(t *testing.T) {
 	fm := &fakeManager{suspErr: pool.ErrNotApplicable}
 	inv := NewInvoker(InvokerConfig{}, nil, zerolog.Nop())
 	inv.Start(context.Background(), fm)
 	defer inv.Close()
-	otherKey := fm.SpecFor(testJob(t, "p", "other")).Key
+	otherKey := testJob(t, "p", "other").Spec.Key
 	inv.mu.Lock()
 	inv.ctrl.prewarm["prewarm-x"] = prewarmReq{key: otherKey}
 	inv.mu.Unlock()
@@ -289,5 +360,39 @@ func TestInvokerHoldsPrewarmsBackWhileNFDegraded(t *testing.T) {
 	case <-fm.prewarms:
 	case <-time.After(10 * time.Second):
 		t.Fatal("no pre-warm after ResumePrewarms")
+	}
+}
+
+// The /init contexts kept for pre-warms (they hold the activation and the action's code) are pruned: those
+// of functions not invoked for SourceTTL, then the least recently invoked above MaxSources.
+func TestInvokerPrunesPrewarmSources(t *testing.T) {
+	fm := &fakeManager{}
+	var now time.Time
+	inv := NewInvoker(InvokerConfig{SourceTTL: time.Hour, MaxSources: 2, Now: func() time.Time { return now }}, nil, zerolog.Nop())
+	inv.mgr = fm
+	for i, name := range []string{"a", "b", "c"} {
+		now = t0.Add(time.Duration(i) * time.Minute)
+		if _, err := inv.Run(context.Background(), testJob(t, name, name), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kept := func() []string {
+		inv.mu.Lock()
+		defer inv.mu.Unlock()
+		inv.pruneSourcesLocked()
+		var out []string
+		for _, n := range []string{"a", "b", "c"} {
+			if _, ok := inv.sources[pool.Key{Namespace: "guest", Action: "guest/" + n}]; ok {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	if got := strings.Join(kept(), ","); got != "b,c" {
+		t.Fatalf("kept %s, want b,c (a is the least recently invoked above MaxSources)", got)
+	}
+	now = t0.Add(time.Hour + 90*time.Second)
+	if got := strings.Join(kept(), ","); got != "c" {
+		t.Fatalf("kept %s, want c (b not invoked for over SourceTTL)", got)
 	}
 }

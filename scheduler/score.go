@@ -46,14 +46,21 @@ type ExpectedBenefit struct {
 	CostWeight float64
 }
 
+// Defaults of ExpectedBenefit and PaperScore.
+const (
+	DefaultSlack        = 9 * time.Second
+	DefaultMinHorizon   = 10 * time.Second
+	DefaultRecencyScale = 10 * time.Minute
+)
+
 // Horizon returns the look-ahead used for s.
 func (e ExpectedBenefit) Horizon(s *Stats) time.Duration {
 	slack, minH := e.Slack, e.MinHorizon
 	if slack <= 0 {
-		slack = 9 * time.Second
+		slack = DefaultSlack
 	}
 	if minH <= 0 {
-		minH = 10 * time.Second
+		minH = DefaultMinHorizon
 	}
 	cost := s.InitTime
 	if cost <= 0 {
@@ -91,7 +98,7 @@ func (p PaperScore) Score(now time.Time, s *Stats) float64 {
 	}
 	scale := p.RecencyScale
 	if scale <= 0 {
-		scale = 10 * time.Minute
+		scale = DefaultRecencyScale
 	}
 	bw := s.BWarm()
 	if bw == 0 {

@@ -4,6 +4,8 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"github.com/nemo-edge/nemo/scheduler/sim/chart"
 )
 
 // Summary describes one set of latency samples.
@@ -65,21 +67,14 @@ type Spread struct {
 
 // SpreadOf summarises repeated measurements. NaN values (a repetition that produced nothing) are ignored.
 func SpreadOf(vals []float64) Spread {
-	s := make([]float64, 0, len(vals))
-	for _, v := range vals {
-		if !math.IsNaN(v) {
-			s = append(s, v)
+	v := chart.Spread(vals) // the figures' median and range, so tables and plots agree
+	n := 0
+	for _, x := range vals {
+		if !math.IsNaN(x) {
+			n++
 		}
 	}
-	if len(s) == 0 {
-		return Spread{Median: math.NaN(), Min: math.NaN(), Max: math.NaN()}
-	}
-	slices.Sort(s)
-	med := s[len(s)/2]
-	if len(s)%2 == 0 {
-		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
-	}
-	return Spread{Median: med, Min: s[0], Max: s[len(s)-1], N: len(s)}
+	return Spread{Median: v.Mid, Min: v.Lo, Max: v.Hi, N: n}
 }
 
 // Ratios divides value by floor repetition by repetition (the floor measured in the same repetition).

@@ -350,14 +350,14 @@ func (r *run) startInvoker(bin string, nf *nfHandle) *invokerHandle {
 		// consult it yet).
 		"scheduler": map[string]any{"minScore": 1e12},
 		"harvester": map[string]any{
-			"enabled":    true,
-			"linger_ms":  lingerMs,
-			"state_file": filepath.Join(r.dir, "harvester-nic.json"),
+			"enabled":   true,
+			"linger":    fmt.Sprintf("%dms", lingerMs),
+			"stateFile": filepath.Join(r.dir, "harvester-nic.json"),
 			"nfs": []map[string]any{{
 				"name": nfName, "interface": r.pair.PeerIf, "pid": nf.pid, "shm": r.shmPath,
 			}},
 			"profiles": []map[string]any{{
-				"nf": nfName, "pkt_size": 0, "rx_usecs": 20, "burst": harvestBurst,
+				"nf": nfName, "pktSize": 0, "rxUsecs": 20, "burst": harvestBurst,
 			}},
 		},
 	}

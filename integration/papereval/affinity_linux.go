@@ -49,7 +49,7 @@ func PinServices(ports []int, core int) (*ServicePins, error) {
 		}
 		sp.saved[pid] = orig
 		if err := setThreads(pid, &set); err != nil {
-			sp.Restore()
+			_ = sp.Restore() // best effort: the pin error is the one to report
 			return nil, fmt.Errorf("papereval: pin %s (pid %d): %w", what, pid, err)
 		}
 		sp.Names = append(sp.Names, fmt.Sprintf("%s=%s(pid %d)", what, comm(pid), pid))

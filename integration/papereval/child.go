@@ -75,16 +75,6 @@ func (c *child) stop(sig syscall.Signal, grace time.Duration) error {
 	}
 }
 
-// wait waits for the child to end by itself.
-func (c *child) wait(ctx context.Context) error {
-	select {
-	case <-c.done:
-		return c.err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 func (c *child) tail(n int) string {
 	b, _ := os.ReadFile(c.logPath)
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")

@@ -136,26 +136,8 @@ func col(rows []Row, c string) []float64 {
 	return out
 }
 
-func meanCol(c string) func([]Row) float64 {
-	return func(rs []Row) float64 { return Mean(col(rs, c)) }
-}
-
 func medianCol(c string) func([]Row) float64 {
 	return func(rs []Row) float64 { return Summarize(col(rs, c)).Median }
-}
-
-func sumCol(c string) func([]Row) float64 {
-	return func(rs []Row) float64 {
-		xs := col(rs, c)
-		if len(xs) == 0 {
-			return math.NaN()
-		}
-		var s float64
-		for _, v := range xs {
-			s += v
-		}
-		return s
-	}
 }
 
 // answered keeps invocations that got a result.

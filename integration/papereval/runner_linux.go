@@ -123,7 +123,7 @@ func (r *Runner) Calibrate(ctx context.Context, nf string, size int) (float64, R
 	if err != nil {
 		return 0, nil, err
 	}
-	defer proc.stop(syscall.SIGTERM, 10*time.Second)
+	defer func() { _ = proc.stop(syscall.SIGTERM, 10*time.Second) }()
 	pps := 10000.0
 	var load, delivered, svcShare, sendCost float64
 	capped := false
@@ -217,7 +217,7 @@ func (r *Runner) Run(ctx context.Context, spec RunSpec, pps float64) ([]Row, err
 		if err != nil {
 			return nil, err
 		}
-		defer pins.Restore()
+		defer func() { _ = pins.Restore() }()
 	}
 
 	var nf *NF
@@ -234,7 +234,7 @@ func (r *Runner) Run(ctx context.Context, spec RunSpec, pps float64) ([]Row, err
 		if nf, err = r.Node.StartNF(ctx, r.Env.Refnf, spec.NF, shm, prio, r.Env.WakeupCost, filepath.Join(dir, "refnf.log")); err != nil {
 			return nil, err
 		}
-		defer nf.stop(syscall.SIGTERM, 10*time.Second)
+		defer func() { _ = nf.stop(syscall.SIGTERM, 10*time.Second) }()
 		life := spec.Duration*2 + r.Env.DrainTimeout + 15*time.Minute
 		if gen, err = r.Node.StartGenerator(r.Env.Trafficgen, spec.Size, pps, life, shm, r.Env.TrainOn, r.Env.LineMbps,
 			r.Env.GenRTPrio, filepath.Join(dir, "trafficgen.log")); err != nil {

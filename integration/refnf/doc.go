@@ -16,7 +16,7 @@
 //     NIC costs the NF's core per interrupt, which veth moves to the sender's core;
 //   - the clickshm follower: polls a clickshm segment, applies Enable/Burst
 //     clamped to [1, 1024] and writes the ack line, like the NemoBurstCtl
-//     element sketched in notes/click-shm.md §2;
+//     element of deployments/click;
 //   - counters (packets, bytes, verdict drops, kernel drops, wake-ups, syscalls,
 //     process CPU from getrusage) exposed as JSON.
 //

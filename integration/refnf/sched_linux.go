@@ -2,6 +2,7 @@ package refnf
 
 import (
 	"fmt"
+	"runtime"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -24,10 +25,8 @@ func spinThreadCPU(d time.Duration) {
 			x = x*6364136223846793005 + 1442695040888963407
 		}
 	}
-	spinSink = x
+	runtime.KeepAlive(x) // the arithmetic is the point: keep it
 }
-
-var spinSink uint64
 
 // SetThreadRealtime gives the calling OS thread SCHED_FIFO at prio (1..99).
 // Call it after runtime.LockOSThread. Only that thread changes class; the

@@ -2,22 +2,15 @@ package activation
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/rs/zerolog"
 
 	"github.com/nemo-edge/nemo/invoker/metrics"
-	"github.com/nemo-edge/nemo/invoker/store"
 	"github.com/nemo-edge/nemo/invoker/wire"
-	"github.com/nemo-edge/nemo/pool"
-)
-
-// Job and Outcome are the pool's: the pool.Manager and scheduler.Invoker implement Runner over them.
-type (
-	Job     = pool.Job
-	Outcome = pool.Outcome
+	"github.com/nemo-edge/nemo/pool/proxy"
 )
 
 // Runner executes one activation (pool.Manager, or scheduler.Invoker wrapping it). onRunDone, when not
@@ -28,7 +21,10 @@ type Runner interface {
 	Run(ctx context.Context, job *Job, onRunDone func(*Outcome)) (*Outcome, error)
 }
 
-// Store is the artifact store as the activation path uses it (invoker/store, invoker/filestore).
+// Store is the artifact store as the activation path uses it (invoker/store, invoker/filestore). Its
+// errors carry the shared classes of github.com/containerd/errdefs: not found, data loss (the document is
+// not a readable action), not implemented (an action the invoker cannot execute), unavailable (worth
+// retrying), conflict (an activation already recorded).
 type Store interface {
 	GetAction(ctx context.Context, docID, rev string) (*wire.Action, error)
 	PutActivation(ctx context.Context, a *wire.WhiskActivation) error
@@ -53,6 +49,9 @@ type Config struct {
 	MaxMessageBytes int
 	// Blocked reports whether a namespace is blacklisted; nil means none is.
 	Blocked func(namespace string) bool
+	// CPUSetFor, when not nil, gives the cpuset an action's containers are pinned to (by action document
+	// id; "" for the backend's default): the NF cores of a configured edge function.
+	CPUSetFor func(docID string) string
 	// ParameterKey decrypts the parameters a message names in lockedArgs; nil passes them through
 	// encrypted, as OpenWhisk does without a parameter-storage key.
 	ParameterKey *wire.ParameterKey
@@ -64,6 +63,8 @@ type Config struct {
 	StoreTimeout time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// KamonTags spells OpenWhisk's container-start metric with tags (METRICS_KAMON_TAGS; owmetrics.go).
+	KamonTags bool
 }
 
 // MaxActivationBytes is OpenWhisk's MAX_ACTIVATION_LIMIT: payload max 1 MiB plus serdes overhead.
@@ -121,11 +122,13 @@ type Path struct {
 	runner Runner
 	acks   Acker
 	log    zerolog.Logger
+	jobs   *jobs
 
 	activations *metrics.CounterVec
 	ackCount    *metrics.CounterVec
 	results     *metrics.CounterVec
 	ackErrors   *metrics.CounterVec
+	starts      *containerStarts
 }
 
 // New builds a Path. reg may be nil.
@@ -133,12 +136,16 @@ func New(cfg Config, st Store, runner Runner, acks Acker, reg *metrics.Registry,
 	if reg == nil {
 		reg = metrics.NewRegistry()
 	}
+	starts := newContainerStarts(cfg.KamonTags)
+	reg.CollectFunc(starts.metrics)
 	return &Path{
+		starts: starts,
 		cfg:    cfg.withDefaults(),
 		store:  st,
 		runner: runner,
 		acks:   acks,
 		log:    log.With().Str("component", "activation").Logger(),
+		jobs:   &jobs{cpuSetFor: cfg.CPUSetFor},
 		activations: reg.Counter("nemo_activations_total",
 			"Activations answered, by status (success, application_error, developer_error, whisk_error).", "status"),
 		ackCount: reg.Counter("nemo_acks_total",
@@ -182,7 +189,7 @@ func (p *Path) process(ctx context.Context, it Item) Result {
 	}
 
 	if p.cfg.Blocked != nil && p.cfg.Blocked(msg.User.Namespace.Name) {
-		act := wire.FallbackActivation(msg, wire.ErrorResponse(wire.StatusApplicationError, wire.MsgBlacklisted), p.nowMillis())
+		act := wire.FallbackActivation(msg, proxy.ErrorResponse(proxy.StatusApplicationError, wire.MsgBlacklisted), p.nowMillis())
 		log.Warn().Str("namespace", msg.User.Namespace.Name).Msg("namespace is blacklisted; not invoked, not stored")
 		// Blacklist acks are always sent as for a non-blocking invocation: shrunk.
 		p.sendAck(ctx, msg, wire.NewCombinedMessage(msg.TransID, act, p.cfg.Instance).Shrink(), act, log)
@@ -196,7 +203,7 @@ func (p *Path) process(ctx context.Context, it Item) Result {
 				Msg("locked parameters but no parameter-storage key configured; the action gets them encrypted")
 		} else if err := msg.Unlock(p.cfg.ParameterKey); err != nil {
 			// OpenWhisk fails such an activation with an invoker exception: a whisk error.
-			act := wire.FallbackActivation(msg, wire.ErrorResponse(wire.StatusWhiskError, wire.MsgAbnormalRun), p.nowMillis())
+			act := wire.FallbackActivation(msg, proxy.ErrorResponse(proxy.StatusWhiskError, proxy.MsgAbnormalRun), p.nowMillis())
 			log.Error().Err(err).Msg("cannot decrypt the activation's locked parameters (is the parameter-storage key the controller's?)")
 			p.finishCombined(ctx, msg, act, log)
 			return ResultUnlockFailed
@@ -205,7 +212,7 @@ func (p *Path) process(ctx context.Context, it Item) Result {
 
 	action, err := p.fetch(ctx, msg, log)
 	if err != nil {
-		resp := store.FetchErrorResponse(err)
+		resp := fetchErrorResponse(err)
 		act := wire.FallbackActivation(msg, resp, p.nowMillis())
 		log.Error().Err(err).Str("result", resultText(resp)).Msg("action fetch failed")
 		p.finishCombined(ctx, msg, act, log)
@@ -213,7 +220,7 @@ func (p *Path) process(ctx context.Context, it Item) Result {
 	}
 	runtime, err := p.cfg.Manifest.ResolveExec(&action.Exec)
 	if err != nil {
-		act := wire.FallbackActivation(msg, wire.ErrorResponse(wire.StatusWhiskError, wire.MsgVersionIncompatible), p.nowMillis())
+		act := wire.FallbackActivation(msg, proxy.ErrorResponse(proxy.StatusWhiskError, wire.MsgVersionIncompatible), p.nowMillis())
 		log.Error().Err(err).Str("kind", action.Exec.Kind).Msg("action kind is not in the runtimes manifest")
 		p.finishCombined(ctx, msg, act, log)
 		return ResultFetchFailed
@@ -222,7 +229,7 @@ func (p *Path) process(ctx context.Context, it Item) Result {
 }
 
 func (p *Path) run(ctx context.Context, msg *wire.ActivationMessage, action *wire.Action, runtime *wire.RuntimeKind, log zerolog.Logger) Result {
-	job := &Job{Msg: msg, Action: action, Runtime: runtime, TransID: msg.TransID.ID(), Log: log}
+	job := p.jobs.forActivation(msg, action, runtime, log)
 	split := action.LogsToBeCollected()
 
 	// For a blocking split invocation the Result goes out as soon as /run returns; the Completion
@@ -245,7 +252,7 @@ func (p *Path) run(ctx context.Context, msg *wire.ActivationMessage, action *wir
 	o, err := p.runner.Run(ctx, job, onRunDone)
 	if err != nil {
 		// /run never happened, so no Result went out: the answer is one Combined ack.
-		resp := wire.ErrorResponse(wire.StatusWhiskError, wire.MsgProvisionFailed)
+		resp := proxy.ErrorResponse(proxy.StatusWhiskError, proxy.MsgProvisionFailed)
 		act := wire.FallbackActivation(msg, resp, p.nowMillis())
 		act.Annotations = wire.Annotations(wire.AnnotationInput{
 			Limits: action.Limits, Path: action.FullyQualifiedName(), Kind: action.Exec.Kind,
@@ -263,12 +270,14 @@ func (p *Path) run(ctx context.Context, msg *wire.ActivationMessage, action *wir
 			// OpenWhisk answers such a blocking activation with one Combined ack.
 			close(resultSent)
 			act := p.buildActivation(msg, action, o)
+			p.starts.record(msg, o.ContainerState)
 			p.finishCombined(ctx, msg, act, log)
 			return ResultRan
 		}
 	}
 
 	act := p.buildActivation(msg, action, o)
+	p.starts.record(msg, o.ContainerState)
 	log.Info().Str("status", act.Response.StatusName()).Str("start", o.ContainerState).
 		Str("conflict", o.Conflict).Int64("durationMs", derefInt64(act.Duration)).
 		Int("logLines", len(act.Logs)).Msg("activation finished")
@@ -359,10 +368,10 @@ func (p *Path) storeRecord(ctx context.Context, msg *wire.ActivationMessage, act
 		switch {
 		case err == nil:
 			return
-		case errors.Is(err, store.ErrConflict):
+		case errdefs.IsConflict(err):
 			log.Info().Msg("activation record already stored (redelivered record)")
 			return
-		case errors.Is(err, store.ErrUnavailable) && sctx.Err() == nil:
+		case errdefs.IsUnavailable(err) && sctx.Err() == nil:
 			log.Warn().Err(err).Dur("retryIn", backoff).Msg("artifact store unavailable; retrying the activation record")
 			select {
 			case <-sctx.Done():
@@ -382,7 +391,7 @@ func (p *Path) reackIfRecorded(ctx context.Context, msg *wire.ActivationMessage,
 	defer cancel()
 	act, err := p.store.GetActivation(sctx, msg.User.Namespace.Name, msg.ActivationID)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errdefs.IsNotFound(err):
 		return false
 	case err != nil:
 		// Cannot tell: running it again is the safe side (an answer beats a lost activation).
@@ -414,7 +423,7 @@ func (p *Path) fetch(ctx context.Context, msg *wire.ActivationMessage, log zerol
 	backoff := 100 * time.Millisecond
 	for {
 		a, err := p.store.GetAction(fctx, msg.Action.DocID(), rev)
-		if err == nil || !errors.Is(err, store.ErrUnavailable) {
+		if err == nil || !errdefs.IsUnavailable(err) {
 			return a, err
 		}
 		log.Warn().Err(err).Dur("retryIn", backoff).Msg("artifact store unavailable; retrying the action fetch")
@@ -429,7 +438,7 @@ func (p *Path) fetch(ctx context.Context, msg *wire.ActivationMessage, log zerol
 	}
 }
 
-// buildActivation is ContainerProxy.constructWhiskActivation (PROTOCOL.md §2.5).
+// buildActivation is ContainerProxy.constructWhiskActivation (docs/protocol.md#activation-records).
 func (p *Path) buildActivation(msg *wire.ActivationMessage, action *wire.Action, o *Outcome) *wire.WhiskActivation {
 	start, end := o.Start, o.End
 	if start.IsZero() {
@@ -492,22 +501,39 @@ func (p *Path) nowMillis() int64 { return p.cfg.Now().UnixMilli() }
 
 func statusLabel(code int) string {
 	switch code {
-	case wire.StatusSuccess:
+	case proxy.StatusSuccess:
 		return "success"
-	case wire.StatusApplicationError:
+	case proxy.StatusApplicationError:
 		return "application_error"
-	case wire.StatusDeveloperError:
+	case proxy.StatusDeveloperError:
 		return "developer_error"
 	default:
 		return "whisk_error"
 	}
 }
 
-func resultText(r wire.ActivationResponse) string { return string(r.Result) }
+func resultText(r proxy.Response) string { return string(r.Result) }
 
 func derefInt64(p *int64) int64 {
 	if p == nil {
 		return 0
 	}
 	return *p
+}
+
+// fetchErrorResponse is the activation response OpenWhisk records when the action cannot be fetched
+// (InvokerReactive.handleActivationMessage), by the error's class:
+//   - not found → application error "Action could not be found or may have been deleted.";
+//   - data loss (not an action, undecodable) → whisk error "Action version is not compatible and cannot
+//     be invoked.";
+//   - anything else (not executable here, store unavailable…) → whisk error "Action could not be fetched.".
+func fetchErrorResponse(err error) proxy.Response {
+	switch {
+	case errdefs.IsNotFound(err):
+		return proxy.ErrorResponse(proxy.StatusApplicationError, wire.MsgActionNotFound)
+	case errdefs.IsDataLoss(err):
+		return proxy.ErrorResponse(proxy.StatusWhiskError, wire.MsgVersionIncompatible)
+	default:
+		return proxy.ErrorResponse(proxy.StatusWhiskError, wire.MsgActionNotFetched)
+	}
 }

@@ -17,13 +17,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/nemo-edge/nemo/invoker/metrics"
-	"github.com/nemo-edge/nemo/invoker/store"
 	"github.com/nemo-edge/nemo/invoker/wire"
+	"github.com/nemo-edge/nemo/pool/proxy"
 )
 
 const fixtures = "../wire/testdata/fixtures"
@@ -56,11 +57,11 @@ func (s *fakeStore) GetAction(ctx context.Context, docID, rev string) (*wire.Act
 	s.gets++
 	if s.unavailable > 0 {
 		s.unavailable--
-		return nil, fmt.Errorf("fake: %w", store.ErrUnavailable)
+		return nil, fmt.Errorf("fake: %w", errdefs.ErrUnavailable)
 	}
 	a, ok := s.actions[docID]
 	if !ok {
-		return nil, fmt.Errorf("fake %s: %w", docID, store.ErrNotFound)
+		return nil, fmt.Errorf("fake %s: %w", docID, errdefs.ErrNotFound)
 	}
 	cp := *a
 	return &cp, nil
@@ -73,7 +74,7 @@ func (s *fakeStore) PutActivation(ctx context.Context, a *wire.WhiskActivation) 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.records[a.DocID()]; ok {
-		return fmt.Errorf("fake: %w", store.ErrConflict)
+		return fmt.Errorf("fake: %w", errdefs.ErrConflict)
 	}
 	s.records[a.DocID()] = a
 	return nil
@@ -84,7 +85,7 @@ func (s *fakeStore) GetActivation(ctx context.Context, ns, aid string) (*wire.Wh
 	defer s.mu.Unlock()
 	a, ok := s.records[ns+"/"+aid]
 	if !ok {
-		return nil, fmt.Errorf("fake: %w", store.ErrNotFound)
+		return nil, fmt.Errorf("fake: %w", errdefs.ErrNotFound)
 	}
 	return a, nil
 }
@@ -165,7 +166,7 @@ var t0 = time.UnixMilli(1717236920000)
 func successOutcome() *Outcome {
 	size := 26
 	return &Outcome{
-		Response:       wire.ActivationResponse{StatusCode: 0, Result: json.RawMessage(`{"payload":"Hello World"}`), Size: &size},
+		Response:       proxy.Response{StatusCode: 0, Result: json.RawMessage(`{"payload":"Hello World"}`), Size: &size},
 		Logs:           []string{"2024-06-01T10:15:20.649123456Z stdout: hello World"},
 		InitDuration:   37 * time.Millisecond,
 		Start:          t0.Add(645 * time.Millisecond),
@@ -340,7 +341,7 @@ func TestMissingActionGetsApplicationErrorCombinedAck(t *testing.T) {
 			}
 			rec := h.store.records["guest/c7a9e52b1f0d4e3ab9e52b1f0d5e3a77"]
 			require.NotNil(t, rec, "fallback activations are stored")
-			assert.Equal(t, wire.StatusApplicationError, rec.Response.StatusCode)
+			assert.Equal(t, proxy.StatusApplicationError, rec.Response.StatusCode)
 			assert.Zero(t, h.runner.calls)
 		})
 	}
@@ -396,14 +397,14 @@ func TestProvisioningFailureIsWhiskErrorCombined(t *testing.T) {
 	require.Len(t, h.acks.acks, 1)
 	f := ackFields(t, h.acks.acks[0].body)
 	assert.JSONEq(t, `true`, string(f["isSystemError"]))
-	assert.Contains(t, string(f["response"]), wire.MsgProvisionFailed)
+	assert.Contains(t, string(f["response"]), proxy.MsgProvisionFailed)
 }
 
 func TestInitFailureOnBlockingSplitIsOneCombinedAck(t *testing.T) {
 	h := newHarness(t, nil)
 	h.store.actions["guest/hello"] = helloAction(t, 10)
 	o := successOutcome()
-	o.Response = wire.ErrorResponse(wire.StatusDeveloperError, "boom")
+	o.Response = proxy.ErrorResponse(proxy.StatusDeveloperError, "boom")
 	h.runner.outcome, h.runner.skipRun = o, true
 	h.path.Process(context.Background(), Item{Value: blockingMsg(t)})
 	require.Len(t, h.acks.acks, 1)
@@ -481,7 +482,7 @@ func (s *flakyStore) PutActivation(ctx context.Context, a *wire.WhiskActivation)
 	fail := s.puts <= s.putFailures
 	s.mu.Unlock()
 	if fail {
-		return fmt.Errorf("flaky: %w", store.ErrUnavailable)
+		return fmt.Errorf("flaky: %w", errdefs.ErrUnavailable)
 	}
 	return s.fakeStore.PutActivation(ctx, a)
 }
@@ -524,8 +525,7 @@ func TestLockedParametersAreDecryptedForTheAction(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.ParameterKey = pk })
 	h.store.actions["guest/hello"] = helloAction(t, 10)
 	require.Equal(t, ResultRan, h.path.Process(context.Background(), Item{Value: lockedActivation(t, key, "hunter2")}))
-	var value map[string]string
-	require.NoError(t, json.Unmarshal(h.runner.lastJob.Msg.RunValue(), &value))
+	value := runValue(t, h.runner.lastJob)
 	assert.Equal(t, map[string]string{"name": "World", "password": "hunter2"}, value)
 	assert.NotContains(t, h.logs.String(), "hunter2", "the secret is never logged")
 }
@@ -536,8 +536,7 @@ func TestLockedParametersWithoutAKeyPassThroughEncrypted(t *testing.T) {
 	h := newHarness(t, nil)
 	h.store.actions["guest/hello"] = helloAction(t, 10)
 	require.Equal(t, ResultRan, h.path.Process(context.Background(), Item{Value: raw}))
-	var value map[string]string
-	require.NoError(t, json.Unmarshal(h.runner.lastJob.Msg.RunValue(), &value))
+	value := runValue(t, h.runner.lastJob)
 	assert.NotEqual(t, "hunter2", value["password"], "no key: the value stays locked, as in OpenWhisk")
 	assert.Contains(t, h.logs.String(), "no parameter-storage key configured")
 }
@@ -555,4 +554,32 @@ func TestLockedParametersThatDoNotDecryptAreAWhiskError(t *testing.T) {
 	assert.JSONEq(t, `true`, string(f["isSystemError"]), "a whisk error")
 	require.Len(t, h.store.records, 1, "the failed activation is recorded")
 	assert.Contains(t, h.logs.String(), "cannot decrypt the activation's locked parameters")
+}
+
+// runValue is the "value" member of the /run body the job would send.
+func runValue(t *testing.T, job *Job) map[string]string {
+	t.Helper()
+	body, err := job.RunBody(time.Now().Add(time.Minute))
+	require.NoError(t, err)
+	var run struct {
+		Value map[string]string `json:"value"`
+	}
+	require.NoError(t, json.Unmarshal(body, &run))
+	return run.Value
+}
+
+func TestFetchErrorResponseByErrorClass(t *testing.T) {
+	for _, c := range []struct {
+		err    error
+		status int
+		msg    string
+	}{
+		{fmt.Errorf("couchdb: %w", errdefs.ErrNotFound), proxy.StatusApplicationError, wire.MsgActionNotFound},
+		{fmt.Errorf("a trigger: %w", errdefs.ErrDataLoss), proxy.StatusWhiskError, wire.MsgVersionIncompatible},
+		{fmt.Errorf("a sequence: %w", errdefs.ErrNotImplemented), proxy.StatusWhiskError, wire.MsgActionNotFetched},
+		{fmt.Errorf("down: %w", errdefs.ErrUnavailable), proxy.StatusWhiskError, wire.MsgActionNotFetched},
+		{errors.New("anything else"), proxy.StatusWhiskError, wire.MsgActionNotFetched},
+	} {
+		assert.Equal(t, proxy.ErrorResponse(c.status, c.msg), fetchErrorResponse(c.err), c.err.Error())
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -58,8 +57,14 @@ type Parts struct {
 	Capacity int
 	// UserEvents sends user events to the events topic.
 	UserEvents bool
+	// KamonTags spells OpenWhisk's own metric names with tags (METRICS_KAMON_TAGS=true) or with the tag in
+	// the name (OpenWhisk's default); see openWhiskPoolMetrics and activation.Config.KamonTags.
+	KamonTags bool
 	// ParameterKey decrypts locked activation parameters; nil passes them through (OpenWhisk's default).
 	ParameterKey *wire.ParameterKey
+	// CPUSetFor pins an action's containers (by document id) to a cpuset, "" for the backend's default:
+	// the NF cores of a configured edge function. nil pins nothing.
+	CPUSetFor func(docID string) string
 	// BlacklistInterval is how often blocked namespaces are re-read (OpenWhisk: 5 minutes).
 	BlacklistInterval time.Duration
 	// Listener is where the HTTP server listens (PORT).
@@ -101,7 +106,7 @@ type Invoker struct {
 // Registry is the invoker's metrics registry.
 func (inv *Invoker) Registry() *metrics.Registry { return inv.reg }
 
-// Run starts the invoker in OpenWhisk's start-up order (PROTOCOL.md §9.2) and blocks until ctx ends,
+// Run starts the invoker in OpenWhisk's start-up order (docs/protocol.md#start-up-order) and blocks until ctx ends,
 // then shuts down: stop consuming and drain in-flight activations, stop pinging, remove containers,
 // restore the NIC, close Kafka and the store.
 func Run(ctx context.Context, p Parts) error {
@@ -116,7 +121,7 @@ func Run(ctx context.Context, p Parts) error {
 
 	topic := p.Kafka.InvokerTopic()
 	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	err := messaging.EnsureTopic(sctx, p.Kafka, topic, messaging.InvokerTopicConfigs())
+	err := messaging.EnsureTopic(sctx, p.Kafka, topic, p.Kafka.InvokerTopicConfigs())
 	cancel()
 	if err != nil {
 		return fmt.Errorf("ensure topic %s: %w", topic, err)
@@ -147,8 +152,7 @@ func Run(ctx context.Context, p Parts) error {
 	}
 	poolCfg := p.Pool
 	if !p.PlainPool {
-		inv.sched = scheduler.NewInvoker(p.Scheduler, h, p.Log)
-		poolCfg.Pool.Evictor = inv.sched.Evictor()
+		inv.sched = scheduler.NewInvoker(p.Scheduler, h, p.Log) // pushes its eviction ranking into the pool
 		// The controller keeps the warm pool at its bound (pre-warming, replacing and evicting by
 		// score); the pool's own MaxWarm trimming would evict a cold container's neighbour the moment
 		// it is created under a burst, so it is left to the controller.
@@ -180,6 +184,8 @@ func Run(ctx context.Context, p Parts) error {
 		UserEvents:   p.UserEvents,
 		Blocked:      inv.isBlocked,
 		ParameterKey: p.ParameterKey,
+		CPUSetFor:    p.CPUSetFor,
+		KamonTags:    p.KamonTags,
 	}, p.Store, runner, inv.producer, inv.reg, p.Log)
 
 	userMB := int(p.Instance.UserMemoryBytes >> 20)
@@ -368,31 +374,14 @@ func (inv *Invoker) registerMetrics() {
 		}
 		return 0
 	})
-	inv.reg.GaugeFunc("nemo_pool_user_memory_mb", "User memory the pool manages (advertised in pings).",
-		func() float64 { return float64(inv.parts.Instance.UserMemoryBytes >> 20) })
-	inv.reg.Collect(func(w io.Writer) {
-		s := inv.manager.Snapshot()
-		fmt.Fprintf(w, "# HELP nemo_pool_memory_used_mb Memory held by containers, by state.\n# TYPE nemo_pool_memory_used_mb gauge\n")
-		fmt.Fprintf(w, "nemo_pool_memory_used_mb{state=\"all\"} %d\n", s.UsedMB)
-		for _, st := range pool.States() {
-			fmt.Fprintf(w, "nemo_pool_memory_used_mb{state=%q} %d\n", st.String(), s.MemoryByState[st])
-		}
-		fmt.Fprintf(w, "# HELP nemo_pool_containers Containers, by state.\n# TYPE nemo_pool_containers gauge\n")
-		for _, st := range pool.States() {
-			fmt.Fprintf(w, "nemo_pool_containers{state=%q} %d\n", st.String(), s.CountByState[st])
-		}
-		st := inv.manager.Stats()
-		fmt.Fprintf(w, "# HELP nemo_pool_containers_died_total Containers that stopped outside the pool's control "+
-			"(killed, crashed while idle, Docker restarted).\n# TYPE nemo_pool_containers_died_total counter\n")
-		fmt.Fprintf(w, "nemo_pool_containers_died_total %d\n", st.Died)
-		fmt.Fprintf(w, "# HELP nemo_pool_rescheduled_total Activations moved to another container before the action "+
-			"saw them (container gone or unhealthy).\n# TYPE nemo_pool_rescheduled_total counter\n")
-		fmt.Fprintf(w, "nemo_pool_rescheduled_total %d\n", st.Rescheduled)
-	})
+	inv.reg.GaugeFunc("nemo_pool_user_memory_bytes", "User memory the pool manages (advertised in pings), in bytes.",
+		func() float64 { return float64(inv.parts.Instance.UserMemoryBytes) })
+	inv.reg.CollectFunc(inv.manager.Metrics)
+	inv.reg.CollectFunc(openWhiskPoolMetrics(inv.manager, inv.parts.KamonTags))
 	if inv.sched != nil {
-		inv.reg.Collect(func(w io.Writer) { inv.sched.WriteMetrics(w) })
+		inv.reg.CollectFunc(inv.sched.Metrics)
 	}
 	if h := inv.parts.Harvester; h != nil {
-		inv.reg.Collect(func(w io.Writer) { _ = h.WriteMetrics(w) })
+		inv.reg.CollectFunc(h.Metrics)
 	}
 }

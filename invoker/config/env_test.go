@@ -154,7 +154,6 @@ func TestEnvVariables(t *testing.T) {
 		}},
 		{"CONFIG_whisk_memory_*", []string{"CONFIG_whisk_memory_min", "64m", "CONFIG_whisk_memory_max", "2g", "CONFIG_whisk_memory_std", "128 MB"}, func(t *testing.T, c *Config) {
 			assert.Equal(t, MBRange{Min: 64, Max: 2048, Std: 128}, c.Limits.Memory)
-			assert.Equal(t, 128, c.PoolConfig().DefaultMemoryMB)
 		}},
 		{"CONFIG_whisk_timeLimit_*", []string{"CONFIG_whisk_timeLimit_min", "50 ms", "CONFIG_whisk_timeLimit_max", "10 minutes", "CONFIG_whisk_timeLimit_std", "2 minutes"}, func(t *testing.T, c *Config) {
 			assert.Equal(t, DurationRange{Min: Duration(50 * time.Millisecond), Max: Duration(10 * time.Minute), Std: Duration(2 * time.Minute)}, c.Limits.Time)
@@ -224,7 +223,7 @@ func TestEnvInvalid(t *testing.T) {
 		{"userMemory below cold reserve", []string{"CONFIG_whisk_containerPool_userMemory", "512m"}, "pool.coldReserveMB", "512 must be less than pool.userMemoryMB (512)"},
 		{"userCpus", []string{"CONFIG_whisk_containerPool_userCpus", "two"}, "CONFIG_whisk_containerPool_userCpus", "not a number"},
 		{"peek factor", []string{"CONFIG_whisk_containerPool_concurrentPeekFactor", "x"}, "CONFIG_whisk_containerPool_concurrentPeekFactor", "not a number"},
-		{"extraEnvVars not KEY=VALUE", []string{"CONFIG_whisk_containerFactory_containerArgs_extraEnvVars_1", "FOO"}, "CONFIG_whisk_containerFactory_containerArgs_extraEnvVars_1", `"FOO" is not KEY=VALUE`},
+		{"extraEnvVars without a key", []string{"CONFIG_whisk_containerFactory_containerArgs_extraEnvVars_1", "=FOO"}, "CONFIG_whisk_containerFactory_containerArgs_extraEnvVars_1", `"=FOO" is not KEY=VALUE`},
 		{"dnsServers not an IP", []string{"CONFIG_whisk_containerFactory_containerArgs_dnsServers_0", "dns.local"}, "CONFIG_whisk_containerFactory_containerArgs_dnsServers_0", "not an IP address"},
 		{"idleContainer", []string{"CONFIG_whisk_containerProxy_timeouts_idleContainer", "10 fortnights"}, "CONFIG_whisk_containerProxy_timeouts_idleContainer", "not a duration"},
 		{"pauseGrace", []string{"CONFIG_whisk_containerProxy_timeouts_pauseGrace", "soon"}, "CONFIG_whisk_containerProxy_timeouts_pauseGrace", "not a duration"},
@@ -259,31 +258,38 @@ func TestEnvInvalid(t *testing.T) {
 	}
 }
 
-// TestStoreEnvMatchesStorePackage checks that the CouchDB settings Load derives from CONFIG_whisk_couchdb_*
-// are exactly what store.ConfigFromEnv derives from the same environment.
-func TestStoreEnvMatchesStorePackage(t *testing.T) {
-	envs := []map[string]string{
-		baseEnv(),
-		with(baseEnv(), "CONFIG_whisk_couchdb_protocol", "HTTPS", "CONFIG_whisk_couchdb_port", " 6984 ", "CONFIG_whisk_couchdb_host", " db "),
-		with(baseEnv(), "CONFIG_whisk_couchdb_password", "$PW", "PW", " spaced ", "DB_PREFIX", "$PFX", "PFX", "p_"),
-		with(baseEnv(), "CONFIG_whisk_couchdb_databases_WhiskEntity", "ents", "DB_PREFIX", "x_"),
+// TestStoreEnv checks the CouchDB settings Load derives from CONFIG_whisk_couchdb_* (OpenWhisk's names, "$VAR"
+// indirection as transformEnvironment.sh does it, DB_PREFIX for the database names an explicit name overrides).
+func TestStoreEnv(t *testing.T) {
+	base := store.Config{Protocol: "http", Host: "127.0.0.1", Port: 5984, Username: "nemo", Password: "nemo",
+		WhisksDB: "local_whisks", ActivationsDB: "local_activations", SubjectsDB: "local_subjects"}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want func(*store.Config)
+	}{
+		{"defaults and prefix", baseEnv(), func(*store.Config) {}},
+		{"protocol and port normalised",
+			with(baseEnv(), "CONFIG_whisk_couchdb_protocol", "HTTPS", "CONFIG_whisk_couchdb_port", " 6984 ", "CONFIG_whisk_couchdb_host", " db "),
+			func(c *store.Config) { c.Protocol, c.Port, c.Host = "https", 6984, "db" }},
+		{"dollar indirection", with(baseEnv(), "CONFIG_whisk_couchdb_password", "$PW", "PW", " spaced ", "DB_PREFIX", "$PFX", "PFX", "p_"),
+			func(c *store.Config) {
+				c.Password = " spaced "
+				c.WhisksDB, c.ActivationsDB, c.SubjectsDB = "p_whisks", "p_activations", "p_subjects"
+			}},
+		{"explicit database name wins over the prefix", with(baseEnv(), "CONFIG_whisk_couchdb_databases_WhiskEntity", "ents", "DB_PREFIX", "x_"),
+			func(c *store.Config) {
+				c.WhisksDB, c.ActivationsDB, c.SubjectsDB = "ents", "x_activations", "x_subjects"
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load([]string{"--id", "0"}, envFunc(tc.env))
+			require.NoError(t, err)
+			want := base
+			tc.want(&want)
+			assert.Equal(t, want, c.StoreConfig())
+		})
 	}
-	for i, m := range envs {
-		full := with(m, "CONFIG_whisk_couchdb_protocol", orDefault(m["CONFIG_whisk_couchdb_protocol"], "http"),
-			"CONFIG_whisk_couchdb_port", orDefault(m["CONFIG_whisk_couchdb_port"], "5984"))
-		want, err := store.ConfigFromEnv(envFunc(full))
-		require.NoError(t, err, "case %d", i)
-		c, err := Load([]string{"--id", "0"}, envFunc(m))
-		require.NoError(t, err, "case %d", i)
-		assert.Equal(t, want, c.StoreConfig(), "case %d", i)
-	}
-}
-
-func orDefault(v, d string) string {
-	if v == "" {
-		return d
-	}
-	return v
 }
 
 func TestParameterKeyErrorDoesNotEchoTheKey(t *testing.T) {

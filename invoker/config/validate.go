@@ -23,6 +23,7 @@ func (c *Config) Validate() error {
 	for _, check := range []func() error{
 		c.validateInvoker, c.validateKafka, c.validateStore, c.validateRuntimes, c.validateLimits,
 		c.validatePool, c.validateDocker, c.validateScheduler, c.validateHarvester, c.validateEdgeFunctions,
+		c.validateOpenWhisk,
 	} {
 		if err := check(); err != nil {
 			return err
@@ -31,15 +32,20 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-var logLevels = []string{"trace", "debug", "info", "warn", "error"}
+var logLevels = []string{"trace", "debug", "info", "warn", "error", "disabled"}
 
 func (c *Config) validateInvoker() error {
 	in := &c.Invoker
 	switch {
-	case in.ID == unsetID:
-		return invalid("invoker.id", "not set: pass --id N (or set invoker.id in the config file)")
+	case in.ID == unsetID && c.pendingID == nil:
+		return invalid("invoker.id", "not set: pass --id N (or --uniqueName S with ZOOKEEPER_HOSTS, or set invoker.id in the config file)")
+	case in.ID == unsetID: // ZooKeeper will give it (PendingID)
 	case in.ID < 0:
 		return invalid("invoker.id", "%d is negative", in.ID)
+	}
+	switch {
+	case in.ZooKeeperTimeout <= 0:
+		return invalid("invoker.zookeeperTimeout", "%s must be positive", in.ZooKeeperTimeout)
 	case in.Port < 1 || in.Port > 65535:
 		return invalid("invoker.port", "%d is not a port number (1-65535)", in.Port)
 	case in.ListenHost != "" && strings.ContainsAny(in.ListenHost, " /?#@"):
@@ -95,7 +101,7 @@ func (c *Config) validateKafka() error {
 	return nil
 }
 
-// validateStore fills the CouchDB database names from the prefix (store.ConfigFromEnv's rule) and checks
+// validateStore fills the CouchDB database names from the prefix (<prefix>whisks, …) and checks
 // the fields store.New would refuse.
 func (c *Config) validateStore() error {
 	s := &c.Store
@@ -395,7 +401,8 @@ func (c *Config) validateScheduler() error {
 }
 
 func (c *Config) validateHarvester() error {
-	err := c.Harvester.Validate()
+	hc := c.HarvesterConfig()
+	err := hc.Validate()
 	if err == nil {
 		return nil
 	}
@@ -420,7 +427,7 @@ var entityNameRE = regexp.MustCompile(`^([\w]|[\w][\w@ .-]*[\w@.-]+)$`)
 var prewarmHints = []string{PrewarmAuto, PrewarmAlways, PrewarmNever}
 
 func (c *Config) validateEdgeFunctions() error {
-	nfs := map[string]harvester.NFConfig{}
+	nfs := map[string]HarvestNF{}
 	for _, nf := range c.Harvester.NFs {
 		nfs[nf.Name] = nf
 	}

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nemo-edge/nemo/harvester"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -19,11 +18,12 @@ func validConfig() *Config {
 	c.Kafka.Brokers = []string{"127.0.0.1:9092"}
 	c.Store = StoreSection{Kind: StoreCouchDB, CouchDB: CouchDBSection{Protocol: "http", Host: "127.0.0.1", Port: 5984,
 		Username: "nemo", Password: "nemo", DBPrefix: "local_"}}
-	c.Harvester = harvester.Config{Enabled: true, NFs: []harvester.NFConfig{
+	c.Harvester.Enabled = true
+	c.Harvester.NFs = []HarvestNF{
 		{Name: "fw", Interface: "eth1", Cores: []int{1}},
 		{Name: "nat", Interface: "eth2", Cores: []int{3, 2}},
 		{Name: "idle", Interface: "eth3"},
-	}}
+	}
 	c.EdgeFunctions = []EdgeFunction{
 		{Namespace: "guest", Action: "fw-stats", NF: "fw"},
 		{Namespace: "guest", Action: "img/resize", CPUSet: "4"},
@@ -50,6 +50,7 @@ func TestDemoIsValid(t *testing.T) {
 	assert.Equal(t, StoreFile, c.Store.Kind)
 	assert.Equal(t, NetworkPublish, c.Docker.Mode)
 	assert.Equal(t, "127.0.0.1", c.Docker.PublishHost)
+	assert.Equal(t, "wskdemo0", c.ContainerPrefix(), "apart from a real invoker0's wsk0_… containers")
 	for kind, image := range map[string]string{
 		"go:1.22": "nemo/action-go:latest", "go:default": "nemo/action-go:latest",
 		"python:3": "nemo/action-python:3.11", "python:default": "nemo/action-python:3.11",
@@ -169,7 +170,7 @@ func TestValidateInvalid(t *testing.T) {
 		{"history smoothing", func(c *Config) { c.Scheduler.History.TimeSmoothing = 0 }, "scheduler.history.timeSmoothing", "out of range (0, 1]"},
 		// harvester (its own Validate; first problem reported, the rest counted)
 		{"harvester nf interface", func(c *Config) { c.Harvester.NFs[1].Interface = "" }, "harvester.nfs[1].interface", "required"},
-		{"harvester several problems", func(c *Config) { c.Harvester.LingerMs = -5; c.Harvester.NFs[0].Name = "" }, "harvester.linger_ms", "out of range [-1, 60000] (and 1 more)"},
+		{"harvester several problems", func(c *Config) { c.Harvester.Linger = Duration(2 * time.Minute); c.Harvester.NFs[0].Name = "" }, "harvester.linger", "2m0s exceeds 1m (and 1 more)"},
 		// edge functions
 		{"ef namespace", func(c *Config) { c.EdgeFunctions[0].Namespace = "" }, "edgeFunctions[0].namespace", "not a namespace name"},
 		{"ef action empty", func(c *Config) { c.EdgeFunctions[1].Action = "" }, "edgeFunctions[1].action", "not an action name"},
@@ -211,12 +212,10 @@ func TestEdgeFunctionLookups(t *testing.T) {
 	assert.False(t, ok, "namespaces are not mixed up")
 }
 
-func TestPoolConfigPinsEdgeFunctionsToTheirCPUSet(t *testing.T) {
+func TestEdgeFunctionsArePinnedToTheirCPUSet(t *testing.T) {
 	c := validConfig()
 	require.NoError(t, c.Validate())
-	pc := c.PoolConfig()
-	require.NotNil(t, pc.CPUSetFor)
-	assert.Equal(t, "1", pc.CPUSetFor("guest/fw-stats"), "the NF's cores")
-	assert.Equal(t, "4", pc.CPUSetFor("guest/img/resize"))
-	assert.Equal(t, "", pc.CPUSetFor("guest/other"), "not an edge function: the backend default")
+	assert.Equal(t, "1", c.EdgeFunctionCPUSet("guest/fw-stats"), "the NF's cores")
+	assert.Equal(t, "4", c.EdgeFunctionCPUSet("guest/img/resize"))
+	assert.Equal(t, "", c.EdgeFunctionCPUSet("guest/other"), "not an edge function: the backend default")
 }

@@ -13,22 +13,22 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/nemo-edge/nemo/invoker/store"
+	"github.com/containerd/errdefs"
 	"github.com/nemo-edge/nemo/invoker/wire"
 )
 
 // GetAction reads action docID ("guest/hello", "guest/pkg/hello") and resolves its code, with the CouchDB
 // store's semantics: the file holds the latest revision only, so when rev is set and differs from it, the
-// latest revision is returned (OpenWhisk's revision-mismatch retry, PROTOCOL.md §4.3). Code is resolved for
+// latest revision is returned (OpenWhisk's revision-mismatch retry, docs/protocol.md#revisions). Code is resolved for
 // attachments: mem: is decoded from its name, couch:<uuid> and legacy names are read from
 // whisks/<esc(docid)>.<esc(name)>. Binary code becomes standard base64, other code a UTF-8 string.
 //
-// Errors wrap store.ErrNotFound (no document or no attachment file), store.ErrUnreadable (not an action, bad
-// JSON, no _rev, _id of another document, attachment bytes not matching length/digest), store.ErrNotFetchable (a
-// sequence, an external attachment scheme), store.ErrUnavailable (I/O, ctx) or store.ErrInvalid (empty id).
+// Errors wrap errdefs.ErrNotFound (no document or no attachment file), errdefs.ErrDataLoss (not an action, bad
+// JSON, no _rev, _id of another document, attachment bytes not matching length/digest), errdefs.ErrNotImplemented (a
+// sequence, an external attachment scheme), errdefs.ErrUnavailable (I/O, ctx) or errdefs.ErrInvalidArgument (empty id).
 func (s *Store) GetAction(ctx context.Context, docID, rev string) (*wire.Action, error) {
 	if docID == "" {
-		return nil, fmt.Errorf("%w: empty action id", store.ErrInvalid)
+		return nil, fmt.Errorf("%w: empty action id", errdefs.ErrInvalidArgument)
 	}
 	if err := checkRead(ctx, "action "+docID); err != nil {
 		return nil, err
@@ -47,22 +47,22 @@ func (s *Store) GetAction(ctx context.Context, docID, rev string) (*wire.Action,
 	switch {
 	case err == nil:
 	case errors.Is(err, wire.ErrNotExecutable):
-		return nil, fmt.Errorf("%w: action %s (%s): %w", store.ErrNotFetchable, docID, path, err)
+		return nil, fmt.Errorf("%w: action %s (%s): %w", errdefs.ErrNotImplemented, docID, path, err)
 	default:
-		return nil, fmt.Errorf("%w: action %s (%s): %w", store.ErrUnreadable, docID, path, err)
+		return nil, fmt.Errorf("%w: action %s (%s): %w", errdefs.ErrDataLoss, docID, path, err)
 	}
 	if a.Rev == "" {
-		return nil, fmt.Errorf("%w: action %s (%s): document has no _rev", store.ErrUnreadable, docID, path)
+		return nil, fmt.Errorf("%w: action %s (%s): document has no _rev", errdefs.ErrDataLoss, docID, path)
 	}
 	switch a.ID {
 	case "":
 		a.ID = docID
 	case docID:
 	default:
-		return nil, fmt.Errorf("%w: action %s (%s): document _id is %q", store.ErrUnreadable, docID, path, a.ID)
+		return nil, fmt.Errorf("%w: action %s (%s): document _id is %q", errdefs.ErrDataLoss, docID, path, a.ID)
 	}
 	if rev != "" && a.Rev != rev {
-		s.logger(ctx).Debug().Str("action", docID).Str("requested_rev", rev).Str("stored_rev", a.Rev).
+		s.logger(ctx).Debug().Str("action", docID).Str("requestedRev", rev).Str("storedRev", a.Rev).
 			Msg("revision mismatch, returning the latest revision")
 	}
 	if err := s.resolveCode(a); err != nil {
@@ -82,22 +82,22 @@ func (s *Store) resolveCode(a *wire.Action) error {
 	case wire.SchemeMem:
 		var err error
 		if data, err = wire.DecodeMemAttachment(ref.Name); err != nil {
-			return fmt.Errorf("%w: action %s: mem: attachment: %w", store.ErrUnreadable, a.ID, err)
+			return fmt.Errorf("%w: action %s: mem: attachment: %w", errdefs.ErrDataLoss, a.ID, err)
 		}
 	case wire.SchemeCouch, wire.SchemeLegacy:
 		name := ref.CouchName()
 		path, err := s.attachmentPath(a.ID, name)
 		if err != nil {
-			return fmt.Errorf("%w: action %s: attachment %q: %w", store.ErrUnreadable, a.ID, name, err)
+			return fmt.Errorf("%w: action %s: attachment %q: %w", errdefs.ErrDataLoss, a.ID, name, err)
 		}
 		if data, err = readFile(path, "action "+a.ID+" code attachment "+name); err != nil {
 			return err
 		}
 	default:
-		return fmt.Errorf("%w: action %s: attachment %q needs an external attachment store", store.ErrNotFetchable, a.ID, ref.Name)
+		return fmt.Errorf("%w: action %s: attachment %q needs an external attachment store", errdefs.ErrNotImplemented, a.ID, ref.Name)
 	}
 	if err := wire.CheckAttachmentBytes(*ref, data); err != nil {
-		return fmt.Errorf("%w: action %s: %w", store.ErrUnreadable, a.ID, err)
+		return fmt.Errorf("%w: action %s: %w", errdefs.ErrDataLoss, a.ID, err)
 	}
 	a.Exec.Code = wire.CodeFromBytes(data, a.Exec.Binary)
 	return nil
@@ -117,18 +117,18 @@ func (s *Store) resolveCode(a *wire.Action) error {
 func (s *Store) PutActionDoc(ctx context.Context, doc []byte) (string, error) {
 	fields, err := decodeFields(doc)
 	if err != nil {
-		return "", fmt.Errorf("%w: action document: %v", store.ErrInvalid, err)
+		return "", fmt.Errorf("%w: action document: %v", errdefs.ErrInvalidArgument, err)
 	}
 	id, err := stringField(fields, "_id")
 	if err != nil {
-		return "", fmt.Errorf("%w: action document: %v", store.ErrInvalid, err)
+		return "", fmt.Errorf("%w: action document: %v", errdefs.ErrInvalidArgument, err)
 	}
 	if id == "" {
-		return "", fmt.Errorf("%w: action document has no _id", store.ErrInvalid)
+		return "", fmt.Errorf("%w: action document has no _id", errdefs.ErrInvalidArgument)
 	}
 	rev, err := stringField(fields, "_rev")
 	if err != nil {
-		return "", fmt.Errorf("%w: action document %s: %v", store.ErrInvalid, id, err)
+		return "", fmt.Errorf("%w: action document %s: %v", errdefs.ErrInvalidArgument, id, err)
 	}
 	path, err := s.docPath(id)
 	if err != nil {
@@ -153,7 +153,7 @@ func (s *Store) PutActionDoc(ctx context.Context, doc []byte) (string, error) {
 
 	curAtts, err := attachmentsOf(cur)
 	if err != nil {
-		return "", fmt.Errorf("%w: %s (%s): stored _attachments: %v", store.ErrUnreadable, id, path, err)
+		return "", fmt.Errorf("%w: %s (%s): stored _attachments: %v", errdefs.ErrDataLoss, id, path, err)
 	}
 	newAtts, files, err := s.resolveAttachments(fields, id, curAtts, n)
 	if err != nil {
@@ -162,7 +162,7 @@ func (s *Store) PutActionDoc(ctx context.Context, doc []byte) (string, error) {
 	if len(newAtts) > 0 {
 		raw, err := wire.MarshalNoEscape(newAtts)
 		if err != nil {
-			return "", fmt.Errorf("%w: action %s: _attachments: %v", store.ErrInvalid, id, err)
+			return "", fmt.Errorf("%w: action %s: _attachments: %v", errdefs.ErrInvalidArgument, id, err)
 		}
 		fields["_attachments"] = raw
 	} else {
@@ -170,7 +170,7 @@ func (s *Store) PutActionDoc(ctx context.Context, doc []byte) (string, error) {
 	}
 	newRev, body, err := withRevision(fields, curRev, n, nil)
 	if err != nil {
-		return "", fmt.Errorf("%w: action %s: %v", store.ErrInvalid, id, err)
+		return "", fmt.Errorf("%w: action %s: %v", errdefs.ErrInvalidArgument, id, err)
 	}
 	for _, f := range files {
 		if err := s.replaceFile(f.path, f.data); err != nil {
@@ -200,7 +200,7 @@ func (s *Store) PutActionDoc(ctx context.Context, doc []byte) (string, error) {
 // ErrConflict (rev is not the stored revision), ErrUnreadable (the stored document is corrupt), ErrClosed.
 func (s *Store) PutAttachment(ctx context.Context, docID, rev, name, contentType string, body []byte) (string, error) {
 	if docID == "" || rev == "" || name == "" {
-		return "", fmt.Errorf("%w: attachment needs a document id, a revision and a name", store.ErrInvalid)
+		return "", fmt.Errorf("%w: attachment needs a document id, a revision and a name", errdefs.ErrInvalidArgument)
 	}
 	if contentType == "" {
 		contentType = "application/octet-stream"
@@ -226,7 +226,7 @@ func (s *Store) PutAttachment(ctx context.Context, docID, rev, name, contentType
 		return "", err
 	}
 	if cur == nil {
-		return "", fmt.Errorf("%w: %s: no such document to attach %s to", store.ErrNotFound, docID, name)
+		return "", fmt.Errorf("%w: %s: no such document to attach %s to", errdefs.ErrNotFound, docID, name)
 	}
 	if err := checkRev(docID, true, curRev, rev); err != nil {
 		return "", err
@@ -234,25 +234,25 @@ func (s *Store) PutAttachment(ctx context.Context, docID, rev, name, contentType
 	n := curN + 1
 	atts, err := attachmentsOf(cur)
 	if err != nil {
-		return "", fmt.Errorf("%w: %s (%s): stored _attachments: %v", store.ErrUnreadable, docID, path, err)
+		return "", fmt.Errorf("%w: %s (%s): stored _attachments: %v", errdefs.ErrDataLoss, docID, path, err)
 	}
 	if atts == nil {
 		atts = map[string]json.RawMessage{}
 	}
 	stub, err := newStub(contentType, body, n)
 	if err != nil {
-		return "", fmt.Errorf("%w: %s: %v", store.ErrInvalid, docID, err)
+		return "", fmt.Errorf("%w: %s: %v", errdefs.ErrInvalidArgument, docID, err)
 	}
 	atts[name] = stub
 	raw, err := wire.MarshalNoEscape(atts)
 	if err != nil {
-		return "", fmt.Errorf("%w: %s: _attachments: %v", store.ErrUnreadable, docID, err)
+		return "", fmt.Errorf("%w: %s: _attachments: %v", errdefs.ErrDataLoss, docID, err)
 	}
 	cur["_attachments"] = raw
 	sum := md5.Sum(body)
 	newRev, doc, err := withRevision(cur, curRev, n, sum[:])
 	if err != nil {
-		return "", fmt.Errorf("%w: %s: %v", store.ErrUnreadable, docID, err)
+		return "", fmt.Errorf("%w: %s: %v", errdefs.ErrDataLoss, docID, err)
 	}
 	if err := s.replaceFile(attPath, body); err != nil {
 		return "", fmt.Errorf("action %s attachment %s: %w", docID, name, err)
@@ -266,7 +266,7 @@ func (s *Store) PutAttachment(ctx context.Context, docID, rev, name, contentType
 // readStoredFields reads the stored revision of id: (nil, "", 0, nil) when there is none.
 func (s *Store) readStoredFields(id, path string) (fields map[string]json.RawMessage, rev string, n int, err error) {
 	b, err := readFile(path, "action "+id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, errdefs.ErrNotFound) {
 		return nil, "", 0, nil
 	}
 	if err != nil {
@@ -277,11 +277,11 @@ func (s *Store) readStoredFields(id, path string) (fields map[string]json.RawMes
 		rev, err = stringField(fields, "_rev")
 	}
 	if err != nil {
-		return nil, "", 0, fmt.Errorf("%w: stored document %s (%s): %v", store.ErrUnreadable, id, path, err)
+		return nil, "", 0, fmt.Errorf("%w: stored document %s (%s): %v", errdefs.ErrDataLoss, id, path, err)
 	}
 	n, err = revNumber(rev)
 	if err != nil {
-		return nil, "", 0, fmt.Errorf("%w: %s (%s): %v", store.ErrUnreadable, id, path, err)
+		return nil, "", 0, fmt.Errorf("%w: %s (%s): %v", errdefs.ErrDataLoss, id, path, err)
 	}
 	return fields, rev, n, nil
 }
@@ -290,11 +290,11 @@ func (s *Store) readStoredFields(id, path string) (fields map[string]json.RawMes
 func checkRev(id string, exists bool, stored, given string) error {
 	switch {
 	case !exists && given != "":
-		return fmt.Errorf("%w: %s: revision %q given but the document does not exist", store.ErrConflict, id, given)
+		return fmt.Errorf("%w: %s: revision %q given but the document does not exist", errdefs.ErrConflict, id, given)
 	case exists && given == "":
-		return fmt.Errorf("%w: %s: document exists at revision %s, an update must carry it", store.ErrConflict, id, stored)
+		return fmt.Errorf("%w: %s: document exists at revision %s, an update must carry it", errdefs.ErrConflict, id, stored)
 	case exists && given != stored:
-		return fmt.Errorf("%w: %s: revision %s given, stored revision is %s", store.ErrConflict, id, given, stored)
+		return fmt.Errorf("%w: %s: revision %s given, stored revision is %s", errdefs.ErrConflict, id, given, stored)
 	}
 	return nil
 }
@@ -359,7 +359,7 @@ type pendingFile struct {
 func (s *Store) resolveAttachments(fields map[string]json.RawMessage, id string, stored map[string]json.RawMessage, n int) (map[string]json.RawMessage, []pendingFile, error) {
 	given, err := attachmentsOf(fields)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %s: %v", store.ErrInvalid, id, err)
+		return nil, nil, fmt.Errorf("%w: %s: %v", errdefs.ErrInvalidArgument, id, err)
 	}
 	out := make(map[string]json.RawMessage, len(given))
 	var files []pendingFile
@@ -374,13 +374,13 @@ func (s *Store) resolveAttachments(fields map[string]json.RawMessage, id string,
 			ContentType string  `json:"content_type"`
 		}
 		if err := json.Unmarshal(raw, &entry); err != nil {
-			return nil, nil, fmt.Errorf("%w: %s: _attachments.%s: %v", store.ErrInvalid, id, name, err)
+			return nil, nil, fmt.Errorf("%w: %s: _attachments.%s: %v", errdefs.ErrInvalidArgument, id, name, err)
 		}
 		switch {
 		case entry.Data != nil:
 			data, err := base64.StdEncoding.DecodeString(*entry.Data)
 			if err != nil {
-				return nil, nil, fmt.Errorf("%w: %s: _attachments.%s.data is not base64: %v", store.ErrInvalid, id, name, err)
+				return nil, nil, fmt.Errorf("%w: %s: _attachments.%s.data is not base64: %v", errdefs.ErrInvalidArgument, id, name, err)
 			}
 			ct := entry.ContentType
 			if ct == "" {
@@ -388,18 +388,18 @@ func (s *Store) resolveAttachments(fields map[string]json.RawMessage, id string,
 			}
 			stub, err := newStub(ct, data, n)
 			if err != nil {
-				return nil, nil, fmt.Errorf("%w: %s: %v", store.ErrInvalid, id, err)
+				return nil, nil, fmt.Errorf("%w: %s: %v", errdefs.ErrInvalidArgument, id, err)
 			}
 			out[name] = stub
 			files = append(files, pendingFile{name: name, path: path, data: data})
 		case entry.Stub:
 			old, ok := stored[name]
 			if !ok {
-				return nil, nil, fmt.Errorf("%w: %s: stub for attachment %q that the stored revision does not have", store.ErrRejected, id, name)
+				return nil, nil, fmt.Errorf("%w: %s: stub for attachment %q that the stored revision does not have", errdefs.ErrInvalidArgument, id, name)
 			}
 			out[name] = old
 		default:
-			return nil, nil, fmt.Errorf("%w: %s: _attachments.%s needs \"stub\":true or \"data\"", store.ErrInvalid, id, name)
+			return nil, nil, fmt.Errorf("%w: %s: _attachments.%s needs \"stub\":true or \"data\"", errdefs.ErrInvalidArgument, id, name)
 		}
 	}
 	return out, files, nil

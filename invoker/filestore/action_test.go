@@ -10,10 +10,10 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/containerd/errdefs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/nemo-edge/nemo/invoker/store"
 	"github.com/nemo-edge/nemo/invoker/wire"
 )
 
@@ -95,7 +95,7 @@ func TestActionRoundTripCouchAttachment(t *testing.T) {
 	requireRev(t, "1", rev1)
 	// Between the two PUTs the code is missing, as a CouchDB attachment GET would answer 404.
 	_, err := s.GetAction(t.Context(), id, "")
-	require.ErrorIs(t, err, store.ErrNotFound)
+	require.ErrorIs(t, err, errdefs.ErrNotFound)
 
 	code := fixture(t, "action-doc-python-attachment.codefile.py")
 	const uuid = "7c0f5b7e-2a6d-4b1e-9f43-5d8c2e7a1b90"
@@ -121,20 +121,20 @@ func TestActionRoundTripCouchAttachment(t *testing.T) {
 	// A missing attachment file is "not found", like a 404 on the attachment GET.
 	require.NoError(t, os.Remove(attFile))
 	_, err = s.GetAction(t.Context(), id, rev2)
-	require.ErrorIs(t, err, store.ErrNotFound)
+	require.ErrorIs(t, err, errdefs.ErrNotFound)
 }
 
 func TestPutAttachmentErrors(t *testing.T) {
 	s := newTestStore(t)
 	id, rev := putNew(t, s, "action-doc-nodejs-inline.json")
 	_, err := s.PutAttachment(t.Context(), id, "1-00000000000000000000000000000000", "codefile", "", []byte("x"))
-	assert.ErrorIs(t, err, store.ErrConflict, "stale revision")
+	assert.ErrorIs(t, err, errdefs.ErrConflict, "stale revision")
 	_, err = s.PutAttachment(t.Context(), "guest/none", "1-00000000000000000000000000000000", "codefile", "", []byte("x"))
-	assert.ErrorIs(t, err, store.ErrNotFound)
+	assert.ErrorIs(t, err, errdefs.ErrNotFound)
 	_, err = s.PutAttachment(t.Context(), id, rev, "json", "", []byte("x"))
-	assert.ErrorIs(t, err, store.ErrInvalid, "reserved name")
+	assert.ErrorIs(t, err, errdefs.ErrInvalidArgument, "reserved name")
 	_, err = s.PutAttachment(t.Context(), id, "", "codefile", "", []byte("x"))
-	assert.ErrorIs(t, err, store.ErrInvalid)
+	assert.ErrorIs(t, err, errdefs.ErrInvalidArgument)
 
 	a, err := s.GetAction(t.Context(), id, "")
 	require.NoError(t, err)
@@ -182,7 +182,7 @@ func TestLegacyAttachmentInlineDataAndDrop(t *testing.T) {
 	doc["_attachments"] = map[string]any{"other": map[string]any{"stub": true}}
 	b, _ = json.Marshal(doc)
 	_, err = s.PutActionDoc(t.Context(), b)
-	require.ErrorIs(t, err, store.ErrRejected)
+	require.ErrorIs(t, err, errdefs.ErrInvalidArgument)
 
 	// An update without _attachments drops the attachment, as CouchDB does.
 	doc["exec"] = map[string]any{"kind": "nodejs:20", "code": "inline now"}
@@ -202,21 +202,21 @@ func TestRevisionsAndConflicts(t *testing.T) {
 	id := "anon-Yzycx8QnIYDp3Tby0Fnj23KcMtH/action_tests_name2"
 
 	_, err := s.PutActionDoc(t.Context(), withMember(t, doc, "_rev", "1-00000000000000000000000000000000"))
-	require.ErrorIs(t, err, store.ErrConflict, "a revision on a new document")
+	require.ErrorIs(t, err, errdefs.ErrConflict, "a revision on a new document")
 
 	rev1, err := s.PutActionDoc(t.Context(), doc)
 	require.NoError(t, err)
 	requireRev(t, "1", rev1)
 
 	_, err = s.PutActionDoc(t.Context(), doc)
-	require.ErrorIs(t, err, store.ErrConflict, "no revision on an existing document")
+	require.ErrorIs(t, err, errdefs.ErrConflict, "no revision on an existing document")
 
 	rev2, err := s.PutActionDoc(t.Context(), withMember(t, withMember(t, doc, "version", "0.0.2"), "_rev", rev1))
 	require.NoError(t, err)
 	requireRev(t, "2", rev2)
 
 	_, err = s.PutActionDoc(t.Context(), withMember(t, withMember(t, doc, "version", "0.0.3"), "_rev", rev1))
-	require.ErrorIs(t, err, store.ErrConflict, "stale revision")
+	require.ErrorIs(t, err, errdefs.ErrConflict, "stale revision")
 
 	a, err := s.GetAction(t.Context(), id, "")
 	require.NoError(t, err)
@@ -242,20 +242,17 @@ func TestRevisionMismatchReturnsLatest(t *testing.T) {
 func TestGetActionNotFound(t *testing.T) {
 	s := newTestStore(t)
 	_, err := s.GetAction(t.Context(), "guest/missing", "")
-	require.ErrorIs(t, err, store.ErrNotFound)
-	assert.Equal(t, wire.ErrorResponse(wire.StatusApplicationError, wire.MsgActionNotFound), store.FetchErrorResponse(err),
-		"the CouchDB store's fetch-error mapping applies unchanged")
+	require.ErrorIs(t, err, errdefs.ErrNotFound)
 
 	_, err = s.GetAction(t.Context(), "", "")
-	assert.ErrorIs(t, err, store.ErrInvalid)
+	assert.ErrorIs(t, err, errdefs.ErrInvalidArgument)
 }
 
 func TestGetActionNotExecutable(t *testing.T) {
 	s := newTestStore(t)
 	id, _ := putNew(t, s, "action-doc-sequence.json")
 	_, err := s.GetAction(t.Context(), id, "")
-	require.ErrorIs(t, err, store.ErrNotFetchable)
-	assert.Equal(t, wire.ErrorResponse(wire.StatusWhiskError, wire.MsgActionNotFetched), store.FetchErrorResponse(err))
+	require.ErrorIs(t, err, errdefs.ErrNotImplemented)
 }
 
 func TestGetActionCorruptFile(t *testing.T) {
@@ -273,14 +270,13 @@ func TestGetActionCorruptFile(t *testing.T) {
 	for name, content := range cases {
 		require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
 		_, err := s.GetAction(t.Context(), "guest/broken", "")
-		require.ErrorIs(t, err, store.ErrUnreadable, name)
-		assert.Equal(t, wire.ErrorResponse(wire.StatusWhiskError, wire.MsgVersionIncompatible), store.FetchErrorResponse(err), name)
+		require.ErrorIs(t, err, errdefs.ErrDataLoss, name)
 	}
 
 	// A corrupt stored revision is not overwritten by a seed: the bytes survive for a human to inspect.
 	require.NoError(t, os.WriteFile(path, []byte(cases["truncated JSON"]), 0o600))
 	_, err := s.PutActionDoc(t.Context(), withMember(t, []byte(inline), "_id", "guest/broken"))
-	require.ErrorIs(t, err, store.ErrUnreadable)
+	require.ErrorIs(t, err, errdefs.ErrDataLoss)
 	assert.Contains(t, err.Error(), path)
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
@@ -301,7 +297,7 @@ func TestPutActionDocBadInput(t *testing.T) {
 		"reserved att name": `{"_id":"guest/x","_attachments":{"json":{"data":"YQ=="}}}`,
 	} {
 		_, err := s.PutActionDoc(t.Context(), []byte(doc))
-		assert.ErrorIs(t, err, store.ErrInvalid, name)
+		assert.ErrorIs(t, err, errdefs.ErrInvalidArgument, name)
 	}
 	entries, err := os.ReadDir(filepath.Join(s.Root(), WhisksDir))
 	require.NoError(t, err)
@@ -320,7 +316,7 @@ func TestPutActionDocWriteFailureKeepsPreviousRevision(t *testing.T) {
 	}
 	doc := withMember(t, withMember(t, fixture(t, "action-doc-nodejs-inline.json"), "version", "9.9.9"), "_rev", rev1)
 	_, err = s.PutActionDoc(t.Context(), doc)
-	require.ErrorIs(t, err, store.ErrUnavailable)
+	require.ErrorIs(t, err, errdefs.ErrUnavailable)
 
 	after, err := os.ReadFile(filepath.Join(s.Root(), WhisksDir, escape(id)+".json"))
 	require.NoError(t, err)
@@ -342,5 +338,5 @@ func TestGetActionCanceledContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	_, err := s.GetAction(ctx, id, "")
-	assert.ErrorIs(t, err, store.ErrUnavailable)
+	assert.ErrorIs(t, err, errdefs.ErrUnavailable)
 }

@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/nemo-edge/nemo/invoker/store"
+	"github.com/containerd/errdefs"
 	"github.com/nemo-edge/nemo/invoker/wire"
 )
 
@@ -21,11 +21,11 @@ import (
 //   - ErrClosed after Close.
 func (s *Store) PutActivation(ctx context.Context, a *wire.WhiskActivation) error {
 	if a == nil {
-		return fmt.Errorf("%w: nil activation", store.ErrInvalid)
+		return fmt.Errorf("%w: nil activation", errdefs.ErrInvalidArgument)
 	}
 	doc, err := a.Document(s.now().UnixMilli())
 	if err != nil {
-		return fmt.Errorf("%w: activation %s/%s: %w", store.ErrInvalid, a.Namespace, a.ActivationID, err)
+		return fmt.Errorf("%w: activation %s/%s: %w", errdefs.ErrInvalidArgument, a.Namespace, a.ActivationID, err)
 	}
 	return s.PutActivationDoc(ctx, doc)
 }
@@ -35,13 +35,13 @@ func (s *Store) PutActivation(ctx context.Context, a *wire.WhiskActivation) erro
 func (s *Store) PutActivationDoc(ctx context.Context, doc []byte) error {
 	a, _, err := wire.ParseActivationDocument(doc)
 	if err != nil {
-		return fmt.Errorf("%w: activation document: %w", store.ErrInvalid, err)
+		return fmt.Errorf("%w: activation document: %w", errdefs.ErrInvalidArgument, err)
 	}
 	var head struct {
 		ID string `json:"_id"`
 	}
 	if err := json.Unmarshal(doc, &head); err != nil || head.ID == "" {
-		return fmt.Errorf("%w: activation document %s has no _id", store.ErrInvalid, a.DocID())
+		return fmt.Errorf("%w: activation document %s has no _id", errdefs.ErrInvalidArgument, a.DocID())
 	}
 	path, err := s.activationPath(head.ID)
 	if err != nil {
@@ -49,7 +49,7 @@ func (s *Store) PutActivationDoc(ctx context.Context, doc []byte) error {
 	}
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, doc); err != nil {
-		return fmt.Errorf("%w: activation document %s: %v", store.ErrInvalid, head.ID, err)
+		return fmt.Errorf("%w: activation document %s: %v", errdefs.ErrInvalidArgument, head.ID, err)
 	}
 	compact.WriteByte('\n')
 	done, err := s.beginWrite(ctx, "activation "+head.ID)
@@ -61,7 +61,7 @@ func (s *Store) PutActivationDoc(ctx context.Context, doc []byte) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, errExists):
-		return fmt.Errorf("%w: activation %s: already recorded in %s", store.ErrConflict, head.ID, path)
+		return fmt.Errorf("%w: activation %s: already recorded in %s", errdefs.ErrConflict, head.ID, path)
 	default:
 		s.log.Warn().Err(err).Str("activation", head.ID).Msg("activation record not written")
 		return fmt.Errorf("activation %s: %w", head.ID, err)
@@ -73,7 +73,7 @@ func (s *Store) PutActivationDoc(ctx context.Context, doc []byte) error {
 // an activation document, ErrInvalid for an empty namespace or id, ErrUnavailable for I/O.
 func (s *Store) GetActivation(ctx context.Context, namespace, activationID string) (*wire.WhiskActivation, error) {
 	if namespace == "" || activationID == "" {
-		return nil, fmt.Errorf("%w: activation needs a namespace and an id", store.ErrInvalid)
+		return nil, fmt.Errorf("%w: activation needs a namespace and an id", errdefs.ErrInvalidArgument)
 	}
 	id := namespace + "/" + activationID
 	if err := checkRead(ctx, "activation "+id); err != nil {
@@ -89,10 +89,10 @@ func (s *Store) GetActivation(ctx context.Context, namespace, activationID strin
 	}
 	a, _, err := wire.ParseActivationDocument(b)
 	if err != nil {
-		return nil, fmt.Errorf("%w: activation %s (%s): %w", store.ErrUnreadable, id, path, err)
+		return nil, fmt.Errorf("%w: activation %s (%s): %w", errdefs.ErrDataLoss, id, path, err)
 	}
 	if a.DocID() != id {
-		return nil, fmt.Errorf("%w: activation %s (%s): the file holds %s", store.ErrUnreadable, id, path, a.DocID())
+		return nil, fmt.Errorf("%w: activation %s (%s): the file holds %s", errdefs.ErrDataLoss, id, path, a.DocID())
 	}
 	return a, nil
 }

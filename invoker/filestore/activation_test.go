@@ -12,11 +12,12 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/containerd/errdefs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/nemo-edge/nemo/invoker/store"
 	"github.com/nemo-edge/nemo/invoker/wire"
+	"github.com/nemo-edge/nemo/pool/proxy"
 )
 
 // sampleActivation is the success fixture (compacted, as records are stored) re-keyed to namespace/id.
@@ -55,7 +56,7 @@ func TestActivationRoundTrip(t *testing.T) {
 func TestActivationNotFound(t *testing.T) {
 	s := newTestStore(t)
 	_, err := s.GetActivation(t.Context(), "guest", activationID(7))
-	assert.ErrorIs(t, err, store.ErrNotFound)
+	assert.ErrorIs(t, err, errdefs.ErrNotFound)
 }
 
 func TestPutActivationConflictKeepsFirstRecord(t *testing.T) {
@@ -64,9 +65,9 @@ func TestPutActivationConflictKeepsFirstRecord(t *testing.T) {
 	require.NoError(t, s.PutActivation(t.Context(), first))
 
 	second := sampleActivation(t, "guest", activationID(1))
-	second.Response = wire.ErrorResponse(wire.StatusWhiskError, "a different outcome")
+	second.Response = proxy.ErrorResponse(proxy.StatusWhiskError, "a different outcome")
 	err := s.PutActivation(t.Context(), second)
-	require.ErrorIs(t, err, store.ErrConflict)
+	require.ErrorIs(t, err, errdefs.ErrConflict)
 
 	got, err := s.GetActivation(t.Context(), "guest", first.ActivationID)
 	require.NoError(t, err)
@@ -135,7 +136,7 @@ func TestConcurrentPutActivationSameIDRecordsOnce(t *testing.T) {
 				case err == nil:
 					ok++
 					winner = i
-				case errors.Is(err, store.ErrConflict):
+				case errors.Is(err, errdefs.ErrConflict):
 					conflicts++
 				default:
 					t.Errorf("writer %d: unexpected error %v", i, err)
@@ -174,11 +175,11 @@ func TestPutActivationWriteFailureLeavesNothing(t *testing.T) {
 			tc.setup(s)
 			a := sampleActivation(t, "guest", activationID(3))
 			err := s.PutActivation(t.Context(), a)
-			require.ErrorIs(t, err, store.ErrUnavailable)
-			assert.NotErrorIs(t, err, store.ErrConflict)
+			require.ErrorIs(t, err, errdefs.ErrUnavailable)
+			assert.NotErrorIs(t, err, errdefs.ErrConflict)
 
 			_, err = s.GetActivation(t.Context(), "guest", a.ActivationID)
-			assert.ErrorIs(t, err, store.ErrNotFound, "no partial record")
+			assert.ErrorIs(t, err, errdefs.ErrNotFound, "no partial record")
 			assert.Empty(t, tempFiles(t, s), "no temporary file left")
 
 			s.ops = defaultFileOps()
@@ -189,7 +190,7 @@ func TestPutActivationWriteFailureLeavesNothing(t *testing.T) {
 
 func TestPutActivationBadInput(t *testing.T) {
 	s := newTestStore(t)
-	assert.ErrorIs(t, s.PutActivation(t.Context(), nil), store.ErrInvalid)
+	assert.ErrorIs(t, s.PutActivation(t.Context(), nil), errdefs.ErrInvalidArgument)
 	for name, doc := range map[string]string{
 		"not json":          `{"_id":`,
 		"not an activation": `{"_id":"guest/x","hello":1}`,
@@ -197,16 +198,16 @@ func TestPutActivationBadInput(t *testing.T) {
 		"no _id":            string(withoutMembers(t, fixture(t, "activation-record-success.json"), "_id")),
 	} {
 		err := s.PutActivationDoc(t.Context(), []byte(doc))
-		assert.ErrorIs(t, err, store.ErrInvalid, name)
+		assert.ErrorIs(t, err, errdefs.ErrInvalidArgument, name)
 	}
 	entries, err := os.ReadDir(filepath.Join(s.Root(), ActivationsDir))
 	require.NoError(t, err)
 	assert.Empty(t, entries, "bad input writes nothing")
 
 	_, err = s.GetActivation(t.Context(), "", activationID(1))
-	assert.ErrorIs(t, err, store.ErrInvalid)
+	assert.ErrorIs(t, err, errdefs.ErrInvalidArgument)
 	_, err = s.GetActivation(t.Context(), "guest", "")
-	assert.ErrorIs(t, err, store.ErrInvalid)
+	assert.ErrorIs(t, err, errdefs.ErrInvalidArgument)
 }
 
 func TestPutActivationCanceledContext(t *testing.T) {
@@ -214,11 +215,11 @@ func TestPutActivationCanceledContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	a := sampleActivation(t, "guest", activationID(4))
-	assert.ErrorIs(t, s.PutActivation(ctx, a), store.ErrUnavailable)
+	assert.ErrorIs(t, s.PutActivation(ctx, a), errdefs.ErrUnavailable)
 	_, err := s.GetActivation(ctx, "guest", a.ActivationID)
-	assert.ErrorIs(t, err, store.ErrUnavailable)
+	assert.ErrorIs(t, err, errdefs.ErrUnavailable)
 	_, err = s.GetActivation(t.Context(), "guest", a.ActivationID)
-	assert.ErrorIs(t, err, store.ErrNotFound)
+	assert.ErrorIs(t, err, errdefs.ErrNotFound)
 }
 
 func TestGetActivationCorruptFile(t *testing.T) {
@@ -231,11 +232,11 @@ func TestGetActivationCorruptFile(t *testing.T) {
 		path := filepath.Join(s.Root(), ActivationsDir, "guest%2F"+activationID(5)+".json")
 		require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
 		_, err := s.GetActivation(t.Context(), "guest", activationID(5))
-		require.ErrorIs(t, err, store.ErrUnreadable, name)
+		require.ErrorIs(t, err, errdefs.ErrDataLoss, name)
 		assert.Contains(t, err.Error(), path, name)
 
 		err = s.PutActivation(t.Context(), sampleActivation(t, "guest", activationID(5)))
-		assert.ErrorIs(t, err, store.ErrConflict, "%s: an existing file, even corrupt, is not overwritten", name)
+		assert.ErrorIs(t, err, errdefs.ErrConflict, "%s: an existing file, even corrupt, is not overwritten", name)
 		b, err := os.ReadFile(path)
 		require.NoError(t, err)
 		assert.Equal(t, content, string(b), name)

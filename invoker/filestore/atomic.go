@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/nemo-edge/nemo/invoker/store"
+	"github.com/containerd/errdefs"
 )
 
 // errExists: a create-only write found the name taken.
@@ -50,11 +50,11 @@ func (s *Store) replaceFile(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	tmp, err := s.writeTemp(dir, data)
 	if err != nil {
-		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", errdefs.ErrUnavailable, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		_ = os.Remove(tmp)
-		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", errdefs.ErrUnavailable, err)
 	}
 	s.syncDir(dir)
 	return nil
@@ -68,7 +68,7 @@ func (s *Store) createFile(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	tmp, err := s.writeTemp(dir, data)
 	if err != nil {
-		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", errdefs.ErrUnavailable, err)
 	}
 	err = s.ops.link(tmp, path)
 	switch {
@@ -81,7 +81,7 @@ func (s *Store) createFile(path string, data []byte) error {
 		return errExists
 	case !linkUnsupported(err):
 		_ = os.Remove(tmp)
-		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", errdefs.ErrUnavailable, err)
 	}
 	s.exclMu.Lock()
 	defer s.exclMu.Unlock()
@@ -90,11 +90,11 @@ func (s *Store) createFile(path string, data []byte) error {
 		return errExists
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		_ = os.Remove(tmp)
-		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", errdefs.ErrUnavailable, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		_ = os.Remove(tmp)
-		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", errdefs.ErrUnavailable, err)
 	}
 	s.syncDir(dir)
 	return nil

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/nemo-edge/nemo/invoker/store"
+	"github.com/containerd/errdefs"
 	"github.com/nemo-edge/nemo/invoker/wire"
 )
 
@@ -20,7 +20,7 @@ func (s *Store) BlockedNamespaces(ctx context.Context) ([]string, error) {
 	}
 	path := filepath.Join(s.root, BlockedFile)
 	b, err := readFile(path, "blocked namespaces")
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, errdefs.ErrNotFound) {
 		return []string{}, nil
 	}
 	if err != nil {
@@ -28,7 +28,7 @@ func (s *Store) BlockedNamespaces(ctx context.Context) ([]string, error) {
 	}
 	var names []string
 	if err := json.Unmarshal(b, &names); err != nil {
-		return nil, fmt.Errorf("%w: blocked namespaces (%s): want a JSON array of strings: %v", store.ErrUnreadable, path, err)
+		return nil, fmt.Errorf("%w: blocked namespaces (%s): want a JSON array of strings: %v", errdefs.ErrDataLoss, path, err)
 	}
 	out := make([]string, 0, len(names))
 	for _, n := range names {
@@ -46,7 +46,7 @@ func (s *Store) SetBlockedNamespaces(ctx context.Context, namespaces []string) e
 	}
 	b, err := wire.MarshalNoEscape(namespaces)
 	if err != nil {
-		return fmt.Errorf("%w: blocked namespaces: %v", store.ErrInvalid, err)
+		return fmt.Errorf("%w: blocked namespaces: %v", errdefs.ErrInvalidArgument, err)
 	}
 	done, err := s.beginWrite(ctx, "blocked namespaces")
 	if err != nil {

@@ -22,9 +22,11 @@
 // rename or hard link, fsync of the directory); create-only activation records (a second record with the same
 // id is ErrConflict and the first is kept); the seeding helpers (PutActionDoc, PutAttachment, SeedSample).
 //
-// Errors wrap the sentinels of invoker/store (ErrNotFound, ErrUnreadable, ErrNotFetchable, ErrUnavailable,
-// ErrConflict, ErrRejected, ErrInvalid, ErrClosed), so a caller checks one set with errors.Is whichever store it
-// was given, and store.FetchErrorResponse works unchanged. File I/O errors are classified as ErrUnavailable.
+// Errors wrap the shared error classes of github.com/containerd/errdefs, as the CouchDB store's do (ErrNotFound;
+// ErrDataLoss for a document that is not a readable action; ErrNotImplemented for one the invoker cannot
+// execute; ErrUnavailable; ErrConflict for a record that exists; ErrInvalidArgument; ErrFailedPrecondition after
+// Close), so a caller checks one set with errors.Is whichever store it was given. File I/O errors are
+// ErrUnavailable. It must not import the CouchDB store (invoker/store).
 //
 // Concurrency: safe for concurrent use within one process. Activation records are create-only across processes
 // too (hard link fails when the name exists); action documents are guarded by an in-process lock only, so only

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/nemo-edge/nemo/invoker/store"
+	"github.com/containerd/errdefs"
 	"github.com/nemo-edge/nemo/invoker/wire"
 )
 
@@ -47,10 +47,10 @@ func SampleAction(image string, updatedMillis int64) *wire.Action {
 // gives ErrInvalid.
 func SeedSample(ctx context.Context, s *Store, image string) (docID string, err error) {
 	if image == "" {
-		return "", fmt.Errorf("%w: sample action needs an image", store.ErrInvalid)
+		return "", fmt.Errorf("%w: sample action needs an image", errdefs.ErrInvalidArgument)
 	}
 	if _, err := wire.ParseImageName(image); err != nil {
-		return "", fmt.Errorf("%w: sample action image: %w", store.ErrInvalid, err)
+		return "", fmt.Errorf("%w: sample action image: %w", errdefs.ErrInvalidArgument, err)
 	}
 	a := SampleAction(image, s.now().UnixMilli())
 	cur, err := s.GetAction(ctx, SampleDocID, "")
@@ -60,13 +60,13 @@ func SeedSample(ctx context.Context, s *Store, image string) (docID string, err 
 			return SampleDocID, nil
 		}
 		a.Rev = cur.Rev
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, errdefs.ErrNotFound):
 	default:
 		return "", fmt.Errorf("seed sample action: %w", err)
 	}
 	doc, err := a.MarshalJSON()
 	if err != nil {
-		return "", fmt.Errorf("%w: sample action: %w", store.ErrInvalid, err)
+		return "", fmt.Errorf("%w: sample action: %w", errdefs.ErrInvalidArgument, err)
 	}
 	if _, err := s.PutActionDoc(ctx, doc); err != nil {
 		return "", fmt.Errorf("seed sample action: %w", err)

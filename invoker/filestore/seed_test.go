@@ -6,10 +6,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/containerd/errdefs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/nemo-edge/nemo/invoker/store"
 	"github.com/nemo-edge/nemo/invoker/wire"
 )
 
@@ -82,16 +82,16 @@ func TestSeedSampleBadInput(t *testing.T) {
 	s := newTestStore(t)
 	for _, image := range []string{"", "Not A Valid/Image:!"} {
 		_, err := SeedSample(t.Context(), s, image)
-		assert.ErrorIs(t, err, store.ErrInvalid, "image %q", image)
+		assert.ErrorIs(t, err, errdefs.ErrInvalidArgument, "image %q", image)
 	}
 	_, err := s.GetAction(t.Context(), SampleDocID, "")
-	assert.ErrorIs(t, err, store.ErrNotFound, "nothing was written")
+	assert.ErrorIs(t, err, errdefs.ErrNotFound, "nothing was written")
 
 	// A corrupt stored sample is reported, not overwritten.
 	path := filepath.Join(s.Root(), WhisksDir, "guest%2Fhello.json")
 	require.NoError(t, os.WriteFile(path, []byte("{oops"), 0o600))
 	_, err = SeedSample(t.Context(), s, DefaultSampleImage)
-	require.ErrorIs(t, err, store.ErrUnreadable)
+	require.ErrorIs(t, err, errdefs.ErrDataLoss)
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	assert.Equal(t, "{oops", string(b))

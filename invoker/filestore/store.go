@@ -11,10 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
-
-	"github.com/nemo-edge/nemo/invoker/store"
 )
 
 // Directory and file names under the root.
@@ -62,21 +61,11 @@ func defaultFileOps() fileOps {
 // Option tunes a Store.
 type Option func(*Store)
 
-// WithClock sets the clock used for the "updated" member of activation records and sample documents.
-// Default is time.Now.
-func WithClock(now func() time.Time) Option {
-	return func(s *Store) {
-		if now != nil {
-			s.now = now
-		}
-	}
-}
-
 // New opens (creating when needed) the store rooted at dir: it creates dir/whisks and dir/activations and
 // removes temporary files older than 10 minutes that an interrupted write left behind.
 func New(dir string, log zerolog.Logger, opts ...Option) (*Store, error) {
 	if dir == "" {
-		return nil, fmt.Errorf("%w: file store needs a root directory", store.ErrInvalid)
+		return nil, fmt.Errorf("%w: file store needs a root directory", errdefs.ErrInvalidArgument)
 	}
 	s := &Store{
 		root: filepath.Clean(dir),
@@ -89,14 +78,14 @@ func New(dir string, log zerolog.Logger, opts ...Option) (*Store, error) {
 	}
 	for _, d := range []string{s.root, s.dir(WhisksDir), s.dir(ActivationsDir)} {
 		if err := os.MkdirAll(d, 0o750); err != nil {
-			return nil, fmt.Errorf("%w: create %s: %w", store.ErrUnavailable, d, err)
+			return nil, fmt.Errorf("%w: create %s: %w", errdefs.ErrUnavailable, d, err)
 		}
 		st, err := os.Stat(d)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+			return nil, fmt.Errorf("%w: %w", errdefs.ErrUnavailable, err)
 		}
 		if !st.IsDir() {
-			return nil, fmt.Errorf("%w: %s is not a directory", store.ErrUnavailable, d)
+			return nil, fmt.Errorf("%w: %s is not a directory", errdefs.ErrUnavailable, d)
 		}
 	}
 	s.removeStaleTemps()
@@ -120,12 +109,12 @@ func (s *Store) Close() error {
 // beginWrite admits one write; call the returned function when it is over.
 func (s *Store) beginWrite(ctx context.Context, what string) (func(), error) {
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", store.ErrUnavailable, what, err)
+		return nil, fmt.Errorf("%w: %s: %w", errdefs.ErrUnavailable, what, err)
 	}
 	s.closeMu.RLock()
 	if s.closed {
 		s.closeMu.RUnlock()
-		return nil, fmt.Errorf("%w: %s not written", store.ErrClosed, what)
+		return nil, fmt.Errorf("%w: %s not written", errdefs.ErrFailedPrecondition, what)
 	}
 	return s.closeMu.RUnlock, nil
 }
@@ -133,7 +122,7 @@ func (s *Store) beginWrite(ctx context.Context, what string) (func(), error) {
 // checkRead fails fast on an ended ctx (file reads themselves are not interruptible).
 func checkRead(ctx context.Context, what string) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%w: %s: %w", store.ErrUnavailable, what, err)
+		return fmt.Errorf("%w: %s: %w", errdefs.ErrUnavailable, what, err)
 	}
 	return nil
 }
@@ -146,14 +135,14 @@ func (s *Store) Ping(ctx context.Context) error {
 	st, err := os.Stat(s.dir(WhisksDir))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("%w: whisks directory: %w", store.ErrNotFound, err)
+		return fmt.Errorf("%w: whisks directory: %w", errdefs.ErrNotFound, err)
 	case err != nil:
-		return fmt.Errorf("%w: ping: %w", store.ErrUnavailable, err)
+		return fmt.Errorf("%w: ping: %w", errdefs.ErrUnavailable, err)
 	case !st.IsDir():
-		return fmt.Errorf("%w: ping: %s is not a directory", store.ErrUnavailable, s.dir(WhisksDir))
+		return fmt.Errorf("%w: ping: %s is not a directory", errdefs.ErrUnavailable, s.dir(WhisksDir))
 	}
 	if err := unix.Access(s.dir(ActivationsDir), unix.W_OK|unix.X_OK); err != nil {
-		return fmt.Errorf("%w: ping: activations directory %s not writable: %w", store.ErrUnavailable, s.dir(ActivationsDir), err)
+		return fmt.Errorf("%w: ping: activations directory %s not writable: %w", errdefs.ErrUnavailable, s.dir(ActivationsDir), err)
 	}
 	return nil
 }
@@ -181,12 +170,12 @@ func escape(seg string) string {
 // fileName is esc(id) + "." + suffix, or ErrInvalid when it cannot be one file name.
 func fileName(id, suffix string) (string, error) {
 	if id == "" {
-		return "", fmt.Errorf("%w: empty document id", store.ErrInvalid)
+		return "", fmt.Errorf("%w: empty document id", errdefs.ErrInvalidArgument)
 	}
 	n := escape(id) + "." + suffix
 	if len(n) > maxFileName {
 		return "", fmt.Errorf("%w: id %q is too long for a file name (%d bytes escaped, at most %d)",
-			store.ErrInvalid, id, len(n), maxFileName)
+			errdefs.ErrInvalidArgument, id, len(n), maxFileName)
 	}
 	return n, nil
 }
@@ -203,10 +192,10 @@ func (s *Store) docPath(id string) (string, error) {
 // attachmentPath is whisks/<esc(id)>.<esc(name)>.
 func (s *Store) attachmentPath(id, name string) (string, error) {
 	if name == "" {
-		return "", fmt.Errorf("%w: empty attachment name", store.ErrInvalid)
+		return "", fmt.Errorf("%w: empty attachment name", errdefs.ErrInvalidArgument)
 	}
 	if name == reservedAttName {
-		return "", fmt.Errorf("%w: attachment name %q is reserved by the file store", store.ErrInvalid, name)
+		return "", fmt.Errorf("%w: attachment name %q is reserved by the file store", errdefs.ErrInvalidArgument, name)
 	}
 	n, err := fileName(id, escape(name))
 	if err != nil {
@@ -231,9 +220,9 @@ func readFile(path, what string) ([]byte, error) {
 	case err == nil:
 		return b, nil
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("%w: %s: %w", store.ErrNotFound, what, err)
+		return nil, fmt.Errorf("%w: %s: %w", errdefs.ErrNotFound, what, err)
 	default:
-		return nil, fmt.Errorf("%w: %s: %w", store.ErrUnavailable, what, err)
+		return nil, fmt.Errorf("%w: %s: %w", errdefs.ErrUnavailable, what, err)
 	}
 }
 

@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/nemo-edge/nemo/invoker/store"
 	"github.com/nemo-edge/nemo/invoker/wire"
 )
 
@@ -37,9 +37,7 @@ type seeder interface {
 }
 
 var (
-	_ artifactStore = (*store.Store)(nil)
 	_ artifactStore = (*Store)(nil)
-	_ seeder        = (*store.Store)(nil)
 	_ seeder        = (*Store)(nil)
 )
 
@@ -117,12 +115,12 @@ func TestNewCreatesLayout(t *testing.T) {
 
 func TestNewRejectsBadRoot(t *testing.T) {
 	_, err := New("", zerolog.Nop())
-	assert.ErrorIs(t, err, store.ErrInvalid)
+	assert.ErrorIs(t, err, errdefs.ErrInvalidArgument)
 
 	file := filepath.Join(t.TempDir(), "plain-file")
 	require.NoError(t, os.WriteFile(file, []byte("x"), 0o600))
 	_, err = New(file, zerolog.Nop())
-	assert.ErrorIs(t, err, store.ErrUnavailable)
+	assert.ErrorIs(t, err, errdefs.ErrUnavailable)
 }
 
 func TestNewRemovesOnlyStaleTempFiles(t *testing.T) {
@@ -174,10 +172,10 @@ func TestFileNamesDoNotCollide(t *testing.T) {
 	assert.NotEqual(t, p1, p2)
 
 	_, err = s.attachmentPath("a", "json")
-	assert.ErrorIs(t, err, store.ErrInvalid, "the attachment name json would be the document itself")
+	assert.ErrorIs(t, err, errdefs.ErrInvalidArgument, "the attachment name json would be the document itself")
 
 	_, err = s.docPath(strings.Repeat("x", 300))
-	assert.ErrorIs(t, err, store.ErrInvalid)
+	assert.ErrorIs(t, err, errdefs.ErrInvalidArgument)
 }
 
 func TestPing(t *testing.T) {
@@ -185,11 +183,11 @@ func TestPing(t *testing.T) {
 	require.NoError(t, s.Ping(t.Context()))
 
 	require.NoError(t, os.RemoveAll(filepath.Join(s.Root(), WhisksDir)))
-	assert.ErrorIs(t, s.Ping(t.Context()), store.ErrNotFound)
+	assert.ErrorIs(t, s.Ping(t.Context()), errdefs.ErrNotFound)
 
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	assert.ErrorIs(t, s.Ping(ctx), store.ErrUnavailable)
+	assert.ErrorIs(t, s.Ping(ctx), errdefs.ErrUnavailable)
 }
 
 func TestPingUnwritableActivations(t *testing.T) {
@@ -200,7 +198,7 @@ func TestPingUnwritableActivations(t *testing.T) {
 	dir := filepath.Join(s.Root(), ActivationsDir)
 	require.NoError(t, os.Chmod(dir, 0o500))
 	t.Cleanup(func() { _ = os.Chmod(dir, 0o750) })
-	assert.ErrorIs(t, s.Ping(t.Context()), store.ErrUnavailable)
+	assert.ErrorIs(t, s.Ping(t.Context()), errdefs.ErrUnavailable)
 }
 
 func TestBlockedNamespaces(t *testing.T) {
@@ -226,7 +224,7 @@ func TestBlockedNamespacesCorruptFile(t *testing.T) {
 	path := filepath.Join(s.Root(), BlockedFile)
 	require.NoError(t, os.WriteFile(path, []byte(`{"not":"an array"`), 0o600))
 	_, err := s.BlockedNamespaces(t.Context())
-	require.ErrorIs(t, err, store.ErrUnreadable)
+	require.ErrorIs(t, err, errdefs.ErrDataLoss)
 	assert.Contains(t, err.Error(), path)
 }
 
@@ -238,12 +236,12 @@ func TestCloseStopsWritesNotReads(t *testing.T) {
 	require.NoError(t, s.Close(), "Close is idempotent")
 
 	b := sampleActivation(t, "guest", "22222222222222222222222222222222")
-	assert.ErrorIs(t, s.PutActivation(t.Context(), b), store.ErrClosed)
+	assert.ErrorIs(t, s.PutActivation(t.Context(), b), errdefs.ErrFailedPrecondition)
 	_, err := s.PutActionDoc(t.Context(), fixture(t, "action-doc-nodejs-inline.json"))
-	assert.ErrorIs(t, err, store.ErrClosed)
-	assert.ErrorIs(t, s.SetBlockedNamespaces(t.Context(), []string{"x"}), store.ErrClosed)
+	assert.ErrorIs(t, err, errdefs.ErrFailedPrecondition)
+	assert.ErrorIs(t, s.SetBlockedNamespaces(t.Context(), []string{"x"}), errdefs.ErrFailedPrecondition)
 	_, err = s.GetActivation(t.Context(), "guest", b.ActivationID)
-	assert.ErrorIs(t, err, store.ErrNotFound, "the closed store wrote nothing")
+	assert.ErrorIs(t, err, errdefs.ErrNotFound, "the closed store wrote nothing")
 
 	got, err := s.GetActivation(t.Context(), "guest", a.ActivationID)
 	require.NoError(t, err)

@@ -3,20 +3,23 @@ package messaging
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
 	"syscall"
 
 	"github.com/IBM/sarama"
+	"github.com/containerd/errdefs"
 )
 
 // Sentinel error kinds. Every error returned by this package wraps one of them (and the cause) with %w.
 var (
 	// ErrConfig: the Config is unusable (no brokers, unknown Kafka version, bad capacity...).
 	ErrConfig = errors.New("messaging: invalid config")
-	// ErrUnavailable: Kafka could not be reached, or did not answer in time.
-	ErrUnavailable = errors.New("messaging: kafka unavailable")
+	// ErrUnavailable: Kafka could not be reached, or did not answer in time (class errdefs.ErrUnavailable,
+	// as the stores' and the Docker backend's unavailability).
+	ErrUnavailable = fmt.Errorf("messaging: kafka %w", errdefs.ErrUnavailable)
 	// ErrTopic: a topic could not be created or described for a reason other than availability.
 	ErrTopic = errors.New("messaging: topic")
 	// ErrTooLarge: the record is larger than the broker or producer accepts, even in its shrunk form.

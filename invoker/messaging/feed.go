@@ -47,7 +47,7 @@ type consumerGroup interface {
 	Close() error
 }
 
-// Delays of the consume loop (PROTOCOL §1.3: a retriable poll error is retried 3× 100 ms apart,
+// Delays of the consume loop (docs/protocol.md#consumer: a retriable poll error is retried 3× 100 ms apart,
 // anything else recreates the consumer).
 const (
 	consumeRetries      = 3
@@ -171,7 +171,7 @@ func (f *Feed) Run(ctx context.Context) error {
 	}
 	stopConsume() // ends the session: Cleanup commits, then the group is closed
 	<-loopDone
-	f.log.Info().Int("in_flight", f.InFlight()).Msg("feed stopped")
+	f.log.Info().Int("inFlight", f.InFlight()).Msg("feed stopped")
 	return nil
 }
 
@@ -265,7 +265,7 @@ func (f *Feed) drain(d time.Duration) {
 		select {
 		case <-ch:
 		case <-timer.C:
-			f.log.Warn().Int("in_flight", n).Dur("waited", d).
+			f.log.Warn().Int("inFlight", n).Dur("waited", d).
 				Msg("records still running at shutdown: they will be redelivered to the next consumer")
 			return
 		}
@@ -318,7 +318,7 @@ func (f *Feed) consumeLoop(ctx context.Context) {
 			g, err = f.open()
 			if err != nil {
 				g = nil
-				f.log.Warn().Err(err).Dur("retry_in", f.recreateBackoff).Msg("cannot create consumer group")
+				f.log.Warn().Err(err).Dur("retryIn", f.recreateBackoff).Msg("cannot create consumer group")
 				_ = sleep(ctx, f.recreateBackoff)
 				continue
 			}
@@ -349,7 +349,7 @@ func (f *Feed) consumeLoop(ctx context.Context) {
 			continue
 		}
 		retries = 0
-		f.log.Warn().Err(err).Dur("retry_in", f.recreateBackoff).Msg("consume failed, recreating the consumer group")
+		f.log.Warn().Err(err).Dur("retryIn", f.recreateBackoff).Msg("consume failed, recreating the consumer group")
 		f.setGroup(nil)
 		if cerr := g.Close(); cerr != nil {
 			f.log.Debug().Err(cerr).Msg("closing failed consumer group")

@@ -16,7 +16,7 @@ import (
 // Shrunk returns the form whose "response" is only the activation id, sent when the full one is too large.
 type Ack = wire.Ack
 
-// Producer send retries (PROTOCOL §1.5): a retriable error is retried 3× 100 ms apart.
+// Producer send retries (docs/protocol.md#producer): a retriable error is retried 3× 100 ms apart.
 const (
 	sendRetries = 3
 	sendBackoff = 100 * time.Millisecond
@@ -87,7 +87,7 @@ func (p *Producer) SendAck(ctx context.Context, controller string, ack Ack) erro
 	if bytes.Equal(small, value) {
 		return err // nothing to shrink (a Completion): resending would fail the same way
 	}
-	p.log.Warn().Int("bytes", len(value)).Int("shrunk_bytes", len(small)).Str("topic", topic).
+	p.log.Warn().Int("bytes", len(value)).Int("shrunkBytes", len(small)).Str("topic", topic).
 		Msg("ack too large, sending it shrunk")
 	return p.Send(ctx, topic, small)
 }

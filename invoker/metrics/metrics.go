@@ -13,9 +13,9 @@ import (
 // Registry holds metric families and writes them in the Prometheus text exposition format
 // (version 0.0.4). It is safe for concurrent use.
 type Registry struct {
-	mu       sync.Mutex
-	families map[string]family
-	writers  []func(io.Writer)
+	mu         sync.Mutex
+	families   map[string]family
+	collectors []func(Emit)
 }
 
 type family interface {
@@ -55,33 +55,77 @@ func (r *Registry) GaugeFunc(name, help string, f func() float64) {
 	r.add(name, gaugeFunc{name: name, help: help, f: f})
 }
 
-// Collect registers a writer that appends its own, already formatted, families at scrape time.
-// Components that keep their own counters (the harvester, for one) use it.
-func (r *Registry) Collect(write func(io.Writer)) {
+// Emit reports one sample at scrape time: the name, help and type ("counter" or "gauge") of its family, its
+// value, and its labels as name/value pairs. Components that keep their own numbers (the pool, the
+// function controller, the harvester) report them through an Emit, so they need not import this package
+// and only this package writes the exposition format.
+type Emit = func(name, help, typ string, value float64, labels ...string)
+
+// CollectFunc registers collect, called at every scrape to emit a component's samples. The first sample of
+// a family fixes its help and type; a family may not also be registered with Counter, Gauge or GaugeFunc.
+func (r *Registry) CollectFunc(collect func(Emit)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.writers = append(r.writers, write)
+	r.collectors = append(r.collectors, collect)
 }
 
-// Write writes every family, sorted by name, then the collectors' output.
+// Write writes every family, sorted by name, registered and collected alike.
 func (r *Registry) Write(w io.Writer) {
 	r.mu.Lock()
-	names := make([]string, 0, len(r.families))
-	for n := range r.families {
+	fams := make(map[string]family, len(r.families))
+	for n, f := range r.families {
+		fams[n] = f
+	}
+	collectors := append([]func(Emit){}, r.collectors...)
+	r.mu.Unlock()
+	collected := map[string]*collectedFamily{}
+	for _, collect := range collectors {
+		collect(func(name, help, typ string, value float64, labels ...string) {
+			f := collected[name]
+			if f == nil {
+				if _, dup := fams[name]; dup {
+					panic("metrics: collected family " + name + " is also registered")
+				}
+				f = &collectedFamily{name: name, help: help, typ: typ}
+				collected[name] = f
+				fams[name] = f
+			}
+			if len(labels)%2 != 0 {
+				panic(fmt.Sprintf("metrics: %s: labels must be name/value pairs, got %q", name, labels))
+			}
+			f.samples = append(f.samples, collectedSample{labels: labels, value: value})
+		})
+	}
+	names := make([]string, 0, len(fams))
+	for n := range fams {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	fams := make([]family, len(names))
-	for i, n := range names {
-		fams[i] = r.families[n]
+	for _, n := range names {
+		fams[n].write(w)
 	}
-	writers := append([]func(io.Writer){}, r.writers...)
-	r.mu.Unlock()
-	for _, f := range fams {
-		f.write(w)
-	}
-	for _, wr := range writers {
-		wr(w)
+}
+
+type collectedSample struct {
+	labels []string // name/value pairs
+	value  float64
+}
+
+type collectedFamily struct {
+	name, help, typ string
+	samples         []collectedSample
+}
+
+func (f *collectedFamily) write(w io.Writer) {
+	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", f.name, escapeHelp(f.help), f.name, f.typ)
+	for _, s := range f.samples {
+		names := make([]string, 0, len(s.labels)/2)
+		values := make([]string, 0, len(s.labels)/2)
+		for i := 0; i+1 < len(s.labels); i += 2 {
+			names = append(names, s.labels[i])
+			values = append(values, s.labels[i+1])
+		}
+		fmt.Fprintf(w, "%s%s %s\n", f.name, labelString(names, values), formatValue(s.value))
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,10 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
-
-	"github.com/nemo-edge/nemo/invoker/wire"
 )
 
 func nopLogger() zerolog.Logger { return zerolog.Nop() }
@@ -166,7 +166,7 @@ func TestGetActionCouchAttachment(t *testing.T) {
 	require.Equal(t, "application/json", atts[0].Header.Get("Accept"))
 }
 
-// legacyDoc is the nodejs fixture rewritten to the legacy relative-name shape (PROTOCOL.md §4.2).
+// legacyDoc is the nodejs fixture rewritten to the legacy relative-name shape (docs/protocol.md#code).
 func legacyDoc(t testing.TB, binary bool) []byte {
 	doc := strings.Replace(string(fixture(t, "action-doc-nodejs-inline.json")),
 		`"code": "foo"`, `"code": {"attachmentName": "codefile", "attachmentType": "text/plain"}`, 1)
@@ -363,14 +363,13 @@ func TestGetActionErrorMapping(t *testing.T) {
 		id      string
 		deleted bool
 		want    error
-		status  int
-		msg     string
+		class   error
 	}{
-		{"missing", nil, "guest/nothing", false, ErrNotFound, wire.StatusApplicationError, wire.MsgActionNotFound},
-		{"deleted", fixture(t, "action-doc-health.json"), "whisk.system/invokerHealthTestAction0", true, ErrNotFound, wire.StatusApplicationError, wire.MsgActionNotFound},
-		{"entity type mismatch", []byte(notAction), "whisk.system/invokerHealthTestAction0", false, ErrUnreadable, wire.StatusWhiskError, wire.MsgVersionIncompatible},
-		{"undecodable", []byte(`{"_id":"guest/bad","_rev":"1-a","entityType":"action","exec":42}`), "guest/bad", false, ErrUnreadable, wire.StatusWhiskError, wire.MsgVersionIncompatible},
-		{"sequence", fixture(t, "action-doc-sequence.json"), "guest/hello-seq", false, ErrNotFetchable, wire.StatusWhiskError, wire.MsgActionNotFetched},
+		{"missing", nil, "guest/nothing", false, ErrNotFound, errdefs.ErrNotFound},
+		{"deleted", fixture(t, "action-doc-health.json"), "whisk.system/invokerHealthTestAction0", true, ErrNotFound, errdefs.ErrNotFound},
+		{"entity type mismatch", []byte(notAction), "whisk.system/invokerHealthTestAction0", false, ErrUnreadable, errdefs.ErrDataLoss},
+		{"undecodable", []byte(`{"_id":"guest/bad","_rev":"1-a","entityType":"action","exec":42}`), "guest/bad", false, ErrUnreadable, errdefs.ErrDataLoss},
+		{"sequence", fixture(t, "action-doc-sequence.json"), "guest/hello-seq", false, ErrNotFetchable, errdefs.ErrNotImplemented},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -386,17 +385,19 @@ func TestGetActionErrorMapping(t *testing.T) {
 			_, err := s.GetAction(t.Context(), tc.id, "")
 			require.ErrorIs(t, err, tc.want)
 			require.Len(t, docGets(f), 1, "permanent errors are not retried")
-			resp := FetchErrorResponse(err)
-			require.Equal(t, tc.status, resp.StatusCode)
-			require.JSONEq(t, `{"error":`+jsonString(tc.msg)+`}`, string(resp.Result))
+			require.ErrorIs(t, err, tc.class, "the shared error class the activation path answers by")
 		})
 	}
 }
 
-func TestFetchErrorResponseForUnavailable(t *testing.T) {
-	resp := FetchErrorResponse(ErrUnavailable)
-	require.Equal(t, wire.StatusWhiskError, resp.StatusCode)
-	require.JSONEq(t, `{"error":"Action could not be fetched."}`, string(resp.Result))
+func TestErrorsCarryTheSharedClasses(t *testing.T) {
+	for sentinel, class := range map[error]error{
+		ErrNotFound: errdefs.ErrNotFound, ErrUnreadable: errdefs.ErrDataLoss, ErrNotFetchable: errdefs.ErrNotImplemented,
+		ErrUnavailable: errdefs.ErrUnavailable, ErrConflict: errdefs.ErrConflict, ErrRejected: errdefs.ErrInvalidArgument,
+		ErrInvalid: errdefs.ErrInvalidArgument, ErrClosed: errdefs.ErrFailedPrecondition,
+	} {
+		require.ErrorIs(t, fmt.Errorf("wrapped: %w", sentinel), class, sentinel.Error())
+	}
 }
 
 func TestGetActionRetriesTransientErrors(t *testing.T) {
@@ -428,7 +429,7 @@ func TestGetActionGivesUpAfterMaxAttempts(t *testing.T) {
 	require.ErrorAs(t, err, &herr)
 	require.Equal(t, 503, herr.Status)
 	require.Len(t, docGets(f), 3)
-	require.Equal(t, wire.MsgActionNotFetched, mustErrorText(t, FetchErrorResponse(err)))
+	require.ErrorIs(t, err, errdefs.ErrUnavailable)
 }
 
 func TestGetActionDoesNotRetry404(t *testing.T) {
@@ -570,7 +571,7 @@ func TestGetActionExternalAttachmentIsNotFetchable(t *testing.T) {
 	s := newTestStore(t, f)
 	_, err := s.GetAction(t.Context(), "anon-Yzycx8QnIYDp3Tby0Fnj23KcMtH/action_tests_name2", "")
 	require.ErrorIs(t, err, ErrNotFetchable)
-	require.Equal(t, wire.MsgActionNotFetched, mustErrorText(t, FetchErrorResponse(err)))
+	require.ErrorIs(t, err, errdefs.ErrNotImplemented)
 	require.Empty(t, attachmentGets(f))
 }
 

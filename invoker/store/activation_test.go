@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nemo-edge/nemo/invoker/wire"
+	"github.com/nemo-edge/nemo/pool/proxy"
 )
 
 const acts = "test_activations"
@@ -218,7 +219,7 @@ func TestGetActivation(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "c7a9e52b1f0d4e3ab9e52b1f0d5e3a77", a.ActivationID)
 	require.Equal(t, "hello", a.Name)
-	require.Equal(t, wire.StatusSuccess, a.Response.StatusCode)
+	require.Equal(t, proxy.StatusSuccess, a.Response.StatusCode)
 	require.JSONEq(t, `{"payload":"Hello, World"}`, string(a.Response.Result))
 	require.Equal(t, int64(1717236920608), a.Start)
 	reqs := f.requestsMatching(isReq(http.MethodGet, acts, "*"))

@@ -26,7 +26,8 @@ type Config struct {
 	SubjectsDB string
 }
 
-// Environment variables read by ConfigFromEnv (OpenWhisk's CONFIG_* convention, PROTOCOL.md §9.3).
+// Environment variables of OpenWhisk deployments that carry the CouchDB settings (OpenWhisk's CONFIG_*
+// convention; invoker/config reads them); validation errors name them.
 const (
 	EnvProtocol      = "CONFIG_whisk_couchdb_protocol"
 	EnvHost          = "CONFIG_whisk_couchdb_host"
@@ -38,60 +39,6 @@ const (
 	EnvSubjectsDB    = "CONFIG_whisk_couchdb_databases_WhiskAuth"
 	EnvDBPrefix      = "DB_PREFIX"
 )
-
-// ConfigFromEnv reads the CouchDB settings. A value starting with "$" names another variable to read
-// (transformEnvironment.sh semantics). When a database name is not given, DB_PREFIX supplies
-// "<prefix>whisks", "<prefix>activations" and "<prefix>subjects". Errors name the offending variable and
-// wrap ErrInvalid.
-func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	get := func(name string) string {
-		v := strings.TrimSpace(getenv(name))
-		if strings.HasPrefix(v, "$") && len(v) > 1 {
-			v = strings.TrimSpace(getenv(v[1:]))
-		}
-		return v
-	}
-	var cfg Config
-	cfg.Protocol = strings.ToLower(get(EnvProtocol))
-	cfg.Host = get(EnvHost)
-	cfg.Username = get(EnvUsername)
-	cfg.Password = getenv(EnvPassword) // passwords are not trimmed
-	if strings.HasPrefix(cfg.Password, "$") && len(cfg.Password) > 1 {
-		cfg.Password = getenv(cfg.Password[1:])
-	}
-	portText := get(EnvPort)
-	if portText == "" {
-		return Config{}, fmt.Errorf("%w: %s is not set", ErrInvalid, EnvPort)
-	}
-	port, err := strconv.Atoi(portText)
-	if err != nil || port < 1 || port > 65535 {
-		return Config{}, fmt.Errorf("%w: %s=%q is not a port number", ErrInvalid, EnvPort, portText)
-	}
-	cfg.Port = port
-
-	prefix := get(EnvDBPrefix)
-	dbs := []struct {
-		env, suffix string
-		dst         *string
-	}{
-		{EnvWhisksDB, "whisks", &cfg.WhisksDB},
-		{EnvActivationsDB, "activations", &cfg.ActivationsDB},
-		{EnvSubjectsDB, "subjects", &cfg.SubjectsDB},
-	}
-	for _, db := range dbs {
-		*db.dst = get(db.env)
-		if *db.dst == "" && prefix != "" {
-			*db.dst = prefix + db.suffix
-		}
-		if *db.dst == "" {
-			return Config{}, fmt.Errorf("%w: %s is not set (nor %s)", ErrInvalid, db.env, EnvDBPrefix)
-		}
-	}
-	if err := cfg.validate(); err != nil {
-		return Config{}, err
-	}
-	return cfg, nil
-}
 
 // ConfigFromURL builds a Config from a URL such as "http://nemo:nemo@127.0.0.1:5984" (the NEMO_COUCHDB form)
 // and a database-name prefix ("local_" gives local_whisks, local_activations, local_subjects).

@@ -1,6 +1,6 @@
 // Package store is NEMO's CouchDB artifact store: it owns every HTTP request the invoker makes to CouchDB
 // (or a CouchDB-compatible server such as pouchdb-server), in the shapes OpenWhisk's CouchDbRestClient uses
-// (PROTOCOL.md §4.4).
+// (docs/protocol.md#couchdb).
 //
 // It owns:
 //   - reading action documents from the whisks database by id and revision, resolving their code
@@ -14,8 +14,8 @@
 //
 // It must not touch Kafka, containers, Docker or the pool, and it makes no decision about what an error means
 // for an activation beyond classifying it into the package sentinels (ErrNotFound, ErrUnreadable,
-// ErrNotFetchable, ErrUnavailable, ErrConflict); FetchErrorResponse turns a fetch error into the whisk
-// response OpenWhisk would record.
+// ErrNotFetchable, ErrUnavailable, ErrConflict…), each of which wraps a shared error class of
+// github.com/containerd/errdefs; the activation path answers by those classes.
 //
 // Every request carries Basic auth and Accept: application/json, every path segment is encoded like Java's
 // URLEncoder, and every request is bounded by a per-attempt deadline on top of the caller's ctx. Transient

@@ -112,7 +112,7 @@ func (s *Store) do(ctx context.Context, req *request) (*response, error) {
 		}
 		delay := s.backoff(attempt)
 		s.logger(ctx).Debug().Str("method", req.method).Str("path", req.path).Int("attempt", attempt).
-			Dur("retry_in", delay).Err(lastErr).Msg("couchdb request failed, retrying")
+			Dur("retryIn", delay).Err(lastErr).Msg("couchdb request failed, retrying")
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():

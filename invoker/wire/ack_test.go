@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/nemo-edge/nemo/pool/proxy"
 )
 
 func successActivation(t *testing.T) *WhiskActivation {
@@ -35,7 +37,7 @@ func TestAckConstructorsAndShrinking(t *testing.T) {
 	}
 
 	whisk := *a
-	whisk.Response = ErrorResponse(StatusWhiskError, MsgActionNotFetched)
+	whisk.Response = proxy.ErrorResponse(proxy.StatusWhiskError, MsgActionNotFetched)
 	comb := NewCombinedMessage(tid, &whisk, inst)
 	if !comb.IsSystemError {
 		t.Fatal("statusCode 3 must set isSystemError")

@@ -4,88 +4,17 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+
+	"github.com/nemo-edge/nemo/pool/proxy"
 )
 
-// Activation status codes (ActivationResponse).
-const (
-	StatusSuccess          = 0
-	StatusApplicationError = 1
-	StatusDeveloperError   = 2 // "action developer error": the container is destroyed
-	StatusWhiskError       = 3 // "whisk internal error": isSystemError, the container is destroyed
-)
-
-// ActivationResponse is {"statusCode":0..3,"result"?:<json>,"size"?:<int>}.
-type ActivationResponse struct {
-	StatusCode int
-	Result     json.RawMessage // nil when absent
-	Size       *int            // character length of the container's response body; nil for messages built here
-}
-
-// ErrorResponse is {"statusCode":code,"result":{"error":msg}} without size, as OpenWhisk builds error responses
-// from a string.
-func ErrorResponse(code int, msg string) ActivationResponse {
-	return ActivationResponse{StatusCode: code, Result: errorObject(encodeString(msg))}
-}
-
-// ErrorValueResponse wraps an arbitrary JSON error value, {"error": value}, e.g. the error member of a container reply.
-func ErrorValueResponse(code int, value json.RawMessage, size *int) ActivationResponse {
-	return ActivationResponse{StatusCode: code, Result: errorObject(value), Size: size}
-}
-
-func errorObject(value json.RawMessage) json.RawMessage {
-	var b bytes.Buffer
-	b.WriteString(`{"error":`)
-	if json.Compact(&b, value) != nil {
-		b.Truncate(len(`{"error":`))
-		b.WriteString("null")
-	}
-	b.WriteByte('}')
-	return b.Bytes()
-}
-
-// IsSystemError is the isSystemError flag of acks: statusCode == 3.
-func (r ActivationResponse) IsSystemError() bool { return r.StatusCode == StatusWhiskError }
-
-// DestroysContainer reports whether OpenWhisk removes the container after this response (codes 2 and 3).
-func (r ActivationResponse) DestroysContainer() bool {
-	return r.StatusCode == StatusDeveloperError || r.StatusCode == StatusWhiskError
-}
-
-// StatusName is the API status string ("success", "application error", "action developer error",
-// "whisk internal error").
-func (r ActivationResponse) StatusName() string {
-	switch r.StatusCode {
-	case StatusSuccess:
-		return "success"
-	case StatusApplicationError:
-		return "application error"
-	case StatusDeveloperError:
-		return "action developer error"
-	default:
-		return "whisk internal error"
-	}
-}
-
-// MarshalJSON writes statusCode, then result and size when present.
-func (r ActivationResponse) MarshalJSON() ([]byte, error) {
-	w := newWriter()
-	w.num("statusCode", int64(r.StatusCode))
-	if r.Result != nil && !isNull(r.Result) {
-		w.raw("result", r.Result)
-	}
-	if r.Size != nil {
-		w.num("size", int64(*r.Size))
-	}
-	return w.bytes()
-}
-
-func parseActivationResponse(o object) (ActivationResponse, error) {
-	var r ActivationResponse
+func parseActivationResponse(o object) (proxy.Response, error) {
+	var r proxy.Response
 	var err error
 	if r.StatusCode, err = o.intField("statusCode", true, 0); err != nil {
 		return r, err
 	}
-	if r.StatusCode < StatusSuccess || r.StatusCode > StatusWhiskError {
+	if r.StatusCode < proxy.StatusSuccess || r.StatusCode > proxy.StatusWhiskError {
 		return r, malformed(o.what, "statusCode %d is not 0..3", r.StatusCode)
 	}
 	if v, ok := o.get("result"); ok {
@@ -210,7 +139,7 @@ type WhiskActivation struct {
 	Start        int64 // epoch ms
 	End          int64 // epoch ms
 	Cause        string
-	Response     ActivationResponse
+	Response     proxy.Response
 	Logs         []string
 	Version      string
 	Publish      bool
@@ -423,7 +352,7 @@ func Annotations(in AnnotationInput) []KeyValue {
 // FallbackActivation is the record for messages that never reach a container (fetch failure, blacklist,
 // InvokerReactive.generateFallbackActivation): start = end = now, duration 0, annotations path (the message's
 // action without version) and kind "unknown", plus causedBy for sequence components.
-func FallbackActivation(msg *ActivationMessage, resp ActivationResponse, nowMillis int64) *WhiskActivation {
+func FallbackActivation(msg *ActivationMessage, resp proxy.Response, nowMillis int64) *WhiskActivation {
 	zero := int64(0)
 	version := msg.Action.Version
 	if version == "" {

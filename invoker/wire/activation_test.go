@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/nemo-edge/nemo/pool/proxy"
 )
 
 // TestBuildSuccessRecord builds activation-record-success.json from its parts, as the activation path does.
@@ -16,8 +18,8 @@ func TestBuildSuccessRecord(t *testing.T) {
 	a := &WhiskActivation{
 		Namespace: msg.User.Namespace.Name, Name: action.Name, Subject: msg.User.Subject, ActivationID: msg.ActivationID,
 		Start: 1717236920608, End: 1717236920649,
-		Response: ActivationResponse{StatusCode: StatusSuccess, Result: json.RawMessage(`{"payload": "Hello, World"}`), Size: &size},
-		Logs:     []string{FormatLogLine("2024-06-01T10:15:20.649123456Z", "stdout", "hello World\n")},
+		Response: proxy.Response{StatusCode: proxy.StatusSuccess, Result: json.RawMessage(`{"payload": "Hello, World"}`), Size: &size},
+		Logs:     []string{proxy.FormatLogLine("2024-06-01T10:15:20.649123456Z", "stdout", "hello World\n")},
 		Version:  action.Version,
 		Annotations: Annotations(AnnotationInput{
 			Limits: action.Limits, Path: action.FullyQualifiedName(), Kind: action.Exec.Kind,
@@ -57,7 +59,7 @@ func TestFallbackActivation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := FallbackActivation(msg, ErrorResponse(StatusWhiskError, MsgActionNotFetched), 99)
+	a := FallbackActivation(msg, proxy.ErrorResponse(proxy.StatusWhiskError, MsgActionNotFetched), 99)
 	want := `{"namespace":"guest","name":"hello","subject":"guest","activationId":"c7a9e52b1f0d4e3ab9e52b1f0d5e3a77",` +
 		`"start":99,"end":99,"cause":"0e4f6a8c2b1d4f5e8a6c4b2d1f3e5a79",` +
 		`"response":{"statusCode":3,"result":{"error":"Action could not be fetched."}},"logs":[],"version":"0.0.1","publish":false,` +
@@ -65,22 +67,7 @@ func TestFallbackActivation(t *testing.T) {
 	assertJSONEqual(t, mustMarshal(t, a.MarshalJSON), []byte(want))
 }
 
-func TestActivationResponseHelpers(t *testing.T) {
-	r := ErrorResponse(StatusDeveloperError, `quote " and <tag> & newline`+"\n")
-	assertJSONEqual(t, mustMarshal(t, r.MarshalJSON), []byte(`{"statusCode":2,"result":{"error":"quote \" and <tag> & newline\n"}}`))
-	if !strings.Contains(string(r.Result), "<tag> &") {
-		t.Fatalf("HTML escaped: %s", r.Result)
-	}
-	size := 40
-	v := ErrorValueResponse(StatusApplicationError, json.RawMessage(`{ "message": "name is required" }`), &size)
-	assertJSONEqual(t, mustMarshal(t, v.MarshalJSON), []byte(`{"statusCode":1,"result":{"error":{"message":"name is required"}},"size":40}`))
-	names := []string{"success", "application error", "action developer error", "whisk internal error"}
-	for code, name := range names {
-		r := ActivationResponse{StatusCode: code}
-		if r.StatusName() != name || r.IsSystemError() != (code == 3) || r.DestroysContainer() != (code >= 2) {
-			t.Errorf("code %d: %s %v %v", code, r.StatusName(), r.IsSystemError(), r.DestroysContainer())
-		}
-	}
+func TestActivationDocumentOmitsAbsentMembers(t *testing.T) {
 	// A result-less response and an unset duration are omitted; logs are always an array.
 	a := &WhiskActivation{Namespace: "ns", Name: "n", Subject: "s", ActivationID: "c7a9e52b1f0d4e3ab9e52b1f0d5e3a77", Version: "0.0.1"}
 	assertJSONEqual(t, mustMarshal(t, func() ([]byte, error) { return a.Document(7) }), []byte(

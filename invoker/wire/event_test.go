@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+
+	"github.com/nemo-edge/nemo/pool/proxy"
 )
 
 func TestActivationEventNotSentWithoutPathOrKind(t *testing.T) {
@@ -25,7 +27,7 @@ func TestActivationEventFields(t *testing.T) {
 	d := int64(-5)
 	a := &WhiskActivation{
 		Namespace: "ns", Subject: "subj", ActivationID: "c7a9e52b1f0d4e3ab9e52b1f0d5e3a77", Duration: &d,
-		Response: ActivationResponse{StatusCode: 1, Result: json.RawMessage(`{"error":{"statusCode":"418"}}`)},
+		Response: proxy.Response{StatusCode: 1, Result: json.RawMessage(`{"error":{"statusCode":"418"}}`)},
 		Annotations: []KeyValue{
 			KV("path", "ns/pkg/a"), KV("kind", "python:3"), KV("conductor", true), KV("causedBy", "sequence"),
 			KV("waitTime", -3), KV("limits", map[string]int{"timeout": 1, "memory": 512}),

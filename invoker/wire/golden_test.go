@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nemo-edge/nemo/pool/proxy"
 )
 
 const fixturesDir = "testdata/fixtures"
@@ -206,7 +208,7 @@ func checkCombinedFallback(t *testing.T, name string, b []byte) {
 		User:         Identity{Subject: "guest", Namespace: Namespace{Name: "guest", UUID: "x"}},
 		ActivationID: "b1c3e5a7d9f24b6d8e0a2c4e6a8c0e21", Blocking: true,
 	}
-	a := FallbackActivation(msg, ErrorResponse(StatusApplicationError, MsgActionNotFound), 1717237500123)
+	a := FallbackActivation(msg, proxy.ErrorResponse(proxy.StatusApplicationError, MsgActionNotFound), 1717237500123)
 	built := NewCombinedMessage(c.TransID, a, c.Instance)
 	assertJSONEqual(t, mustMarshal(t, built.Marshal), b)
 	// The shrunk form carries the id string and the same flags.
@@ -375,10 +377,10 @@ func roundTripActivationDocument(t *testing.T, _ string, b []byte) {
 func checkDeveloperErrorRecord(t *testing.T, name string, b []byte) {
 	roundTripActivationDocument(t, name, b)
 	a, _, _ := ParseActivationDocument(b)
-	assertJSONEqual(t, a.Response.Result, []byte(`{"error":`+string(encodeString(MsgTimeout(3000)))+`}`))
+	assertJSONEqual(t, a.Response.Result, []byte(`{"error":`+string(encodeString(proxy.MsgTimeout(3000)))+`}`))
 	// The appended warning is an invoker line: Instant.toString padded to 30 characters.
 	ts := time.Date(2024, 6, 1, 10, 26, 43, 117482000, time.UTC)
-	if got := InvokerLogLine(ts, MsgLogsMissingDevError); got != a.Logs[1] {
+	if got := proxy.InvokerLogLine(ts, proxy.MsgLogsMissingDevError); got != a.Logs[1] {
 		t.Fatalf("invoker line\n got %q\nwant %q", got, a.Logs[1])
 	}
 	if !a.Response.DestroysContainer() || a.Response.IsSystemError() {
@@ -639,7 +641,7 @@ func checkDockerLogSample(t *testing.T, _ string, b []byte) {
 	sentinels := map[string]int{}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
-		l, err := ParseDockerLogLine(sc.Bytes())
+		l, err := proxy.ParseDockerLogLine(sc.Bytes())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -661,7 +663,7 @@ func checkDockerLogSample(t *testing.T, _ string, b []byte) {
 	}
 }
 
-// docker-run-args-test.json belongs to pool/docker (H5); here we only check it is the flag/value list it claims.
+// docker-run-args-test.json belongs to pool/docker (TestBuildCreateMatchesOpenWhiskFixture); here we only check it is the flag/value list it claims.
 func checkDockerRunArgs(t *testing.T, _ string, b []byte) {
 	var args []string
 	if err := json.Unmarshal(b, &args); err != nil {

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/nemo-edge/nemo/pool/proxy"
 )
 
 // mutateMessage applies f to the decoded blocking-message fixture and re-encodes it.
@@ -294,7 +296,7 @@ func TestTransIDEchoedByteExactly(t *testing.T) {
 			if string(m.TransID.Raw) != raw {
 				t.Fatalf("kept %q, want %q", m.TransID.Raw, raw)
 			}
-			a := FallbackActivation(m, ErrorResponse(StatusWhiskError, MsgActionNotFetched), 1)
+			a := FallbackActivation(m, proxy.ErrorResponse(proxy.StatusWhiskError, MsgActionNotFetched), 1)
 			acks := []Ack{
 				mustAck(m.Marshal),
 				NewResultMessage(m.TransID, a), NewResultMessage(m.TransID, a).Shrunk(),

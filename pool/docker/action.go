@@ -13,7 +13,7 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
-	"github.com/nemo-edge/nemo/invoker/wire"
+	"github.com/nemo-edge/nemo/pool/proxy"
 )
 
 // reply is what one HTTP exchange with the action proxy produced.
@@ -39,55 +39,55 @@ type failureFacts struct {
 
 // mapInit turns an /init reply into OpenWhisk's init outcome (Container.initialize,
 // ActivationResponse.processInitResponseContent). ok means HTTP 200 within the time limit.
-func mapInit(r reply, timeout time.Duration, f failureFacts, maxResponse int64) (resp wire.ActivationResponse, ok, dead bool) {
+func mapInit(r reply, timeout time.Duration, f failureFacts, maxResponse int64) (resp proxy.Response, ok, dead bool) {
 	switch {
 	case r.Err == nil && r.Status == http.StatusOK:
 		// OpenWhisk accepts a 200 whatever its body and duration.
-		return wire.ActivationResponse{StatusCode: wire.StatusSuccess}, true, false
+		return proxy.Response{StatusCode: proxy.StatusSuccess}, true, false
 	case r.Elapsed >= timeout:
-		return wire.ErrorResponse(wire.StatusDeveloperError, wire.MsgInitTimeout(timeout.Milliseconds())), false, true
+		return proxy.ErrorResponse(proxy.StatusDeveloperError, proxy.MsgInitTimeout(timeout.Milliseconds())), false, true
 	case f.Cancelled && r.noResponse():
-		return wire.ErrorResponse(wire.StatusWhiskError, wire.MsgAbnormalInit), false, true
+		return proxy.ErrorResponse(proxy.StatusWhiskError, proxy.MsgAbnormalInit), false, true
 	case r.noResponse():
 		if f.OOM {
-			return wire.ErrorResponse(wire.StatusDeveloperError, wire.MsgMemoryExhausted), false, true
+			return proxy.ErrorResponse(proxy.StatusDeveloperError, proxy.MsgMemoryExhausted), false, true
 		}
-		return wire.ErrorResponse(wire.StatusDeveloperError, wire.MsgAbnormalInit), false, true
+		return proxy.ErrorResponse(proxy.StatusDeveloperError, proxy.MsgAbnormalInit), false, true
 	case r.Truncated:
-		return wire.ErrorResponse(wire.StatusDeveloperError,
-			wire.MsgTruncated(r.Length, maxResponse, bodyString(r.Body))), false, true
+		return proxy.ErrorResponse(proxy.StatusDeveloperError,
+			proxy.MsgTruncated(r.Length, maxResponse, bodyString(r.Body))), false, true
 	case f.OOM:
-		return wire.ErrorResponse(wire.StatusDeveloperError, wire.MsgMemoryExhausted), false, true
+		return proxy.ErrorResponse(proxy.StatusDeveloperError, proxy.MsgMemoryExhausted), false, true
 	}
 	body := bodyString(r.Body)
 	if obj, isObj := jsonObject(r.Body); isObj {
 		if e, has := obj["error"]; has {
-			return wire.ErrorValueResponse(wire.StatusDeveloperError, e, nil), false, true
+			return proxy.ErrorValueResponse(proxy.StatusDeveloperError, e, nil), false, true
 		}
 	}
-	return wire.ErrorResponse(wire.StatusDeveloperError, wire.MsgInitFailed(body)), false, true
+	return proxy.ErrorResponse(proxy.StatusDeveloperError, proxy.MsgInitFailed(body)), false, true
 }
 
 // mapRun turns a /run reply into OpenWhisk's run outcome (Container.run, processRunResponseContent).
 // dead is true whenever OpenWhisk would remove the container (developer or whisk error).
-func mapRun(r reply, timeout time.Duration, f failureFacts, maxResponse int64) (resp wire.ActivationResponse, timedOut, dead bool) {
+func mapRun(r reply, timeout time.Duration, f failureFacts, maxResponse int64) (resp proxy.Response, timedOut, dead bool) {
 	switch {
 	case r.Elapsed >= timeout:
-		return wire.ErrorResponse(wire.StatusDeveloperError, wire.MsgTimeout(timeout.Milliseconds())), true, true
+		return proxy.ErrorResponse(proxy.StatusDeveloperError, proxy.MsgTimeout(timeout.Milliseconds())), true, true
 	case f.Cancelled && r.noResponse():
-		return wire.ErrorResponse(wire.StatusWhiskError, wire.MsgAbnormalRun), false, true
+		return proxy.ErrorResponse(proxy.StatusWhiskError, proxy.MsgAbnormalRun), false, true
 	case r.noResponse():
 		if f.OOM {
-			return wire.ErrorResponse(wire.StatusDeveloperError, wire.MsgMemoryExhausted), false, true
+			return proxy.ErrorResponse(proxy.StatusDeveloperError, proxy.MsgMemoryExhausted), false, true
 		}
-		return wire.ErrorResponse(wire.StatusDeveloperError, wire.MsgAbnormalRun), false, true
+		return proxy.ErrorResponse(proxy.StatusDeveloperError, proxy.MsgAbnormalRun), false, true
 	case r.Truncated:
-		return wire.ErrorResponse(wire.StatusApplicationError,
-			wire.MsgTruncated(r.Length, maxResponse, bodyString(r.Body))), false, false
+		return proxy.ErrorResponse(proxy.StatusApplicationError,
+			proxy.MsgTruncated(r.Length, maxResponse, bodyString(r.Body))), false, false
 	case r.Status != http.StatusOK && f.OOM:
 		// NEMO's proxy survives an OOM-killed action process and answers 400; report it as OpenWhisk reports
 		// an OOM-killed single-process runtime.
-		return wire.ErrorResponse(wire.StatusDeveloperError, wire.MsgMemoryExhausted), false, true
+		return proxy.ErrorResponse(proxy.StatusDeveloperError, proxy.MsgMemoryExhausted), false, true
 	}
 	body := bodyString(r.Body)
 	size := utf16Len(body)
@@ -96,22 +96,22 @@ func mapRun(r reply, timeout time.Duration, f failureFacts, maxResponse int64) (
 		errVal, hasErr := obj["error"]
 		switch {
 		case r.Status == http.StatusOK && !hasErr:
-			return wire.ActivationResponse{StatusCode: wire.StatusSuccess, Result: compactJSON(trimmed), Size: &size}, false, false
+			return proxy.Response{StatusCode: proxy.StatusSuccess, Result: compactJSON(trimmed), Size: &size}, false, false
 		case r.Status == http.StatusOK:
-			return wire.ErrorValueResponse(wire.StatusApplicationError, errVal, &size), false, false
+			return proxy.ErrorValueResponse(proxy.StatusApplicationError, errVal, &size), false, false
 		case hasErr:
-			return wire.ErrorValueResponse(wire.StatusDeveloperError, errVal, &size), false, true
+			return proxy.ErrorValueResponse(proxy.StatusDeveloperError, errVal, &size), false, true
 		}
 		return notJSON(body, size), false, true
 	}
 	if r.Status == http.StatusOK && len(trimmed) > 0 && trimmed[0] == '[' && json.Valid(trimmed) {
-		return wire.ActivationResponse{StatusCode: wire.StatusSuccess, Result: compactJSON(trimmed), Size: &size}, false, false
+		return proxy.Response{StatusCode: proxy.StatusSuccess, Result: compactJSON(trimmed), Size: &size}, false, false
 	}
 	return notJSON(body, size), false, true
 }
 
-func notJSON(body string, size int) wire.ActivationResponse {
-	resp := wire.ErrorResponse(wire.StatusDeveloperError, wire.MsgNotJSON(body))
+func notJSON(body string, size int) proxy.Response {
+	resp := proxy.ErrorResponse(proxy.StatusDeveloperError, proxy.MsgNotJSON(body))
 	resp.Size = &size
 	return resp
 }

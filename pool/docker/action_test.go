@@ -16,11 +16,10 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/nemo-edge/nemo/pool/proxy"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/nemo-edge/nemo/invoker/wire"
 )
 
 const testCID = "c0ffee0000000000000000000000000000000000000000000000000000000001"
@@ -81,7 +80,7 @@ func hangUp(w http.ResponseWriter, r *http.Request) {
 
 func intPtr(n int) *int { return &n }
 
-func resultJSON(t *testing.T, r wire.ActivationResponse) string {
+func resultJSON(t *testing.T, r proxy.Response) string {
 	t.Helper()
 	if r.Result == nil {
 		return ""
@@ -98,7 +97,7 @@ func errJSON(msg string) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
-// Every /run outcome of PROTOCOL.md §3, through a real HTTP exchange.
+// Every /run outcome of docs/protocol.md#errors, through a real HTTP exchange.
 func TestRunOutcomeTable(t *testing.T) {
 	big := strings.Repeat("y", 100)
 	cases := []struct {
@@ -121,32 +120,32 @@ func TestRunOutcomeTable(t *testing.T) {
 		{name: "size counts UTF-16 units", handler: respond(200, `{"s":"é😀"}`), code: 0,
 			result: `{"s":"é😀"}`, size: intPtr(11)},
 		{name: "200 scalar", handler: respond(200, `42`), code: 2,
-			result: errJSON(wire.MsgNotJSON("42")), size: intPtr(2), dead: true},
+			result: errJSON(proxy.MsgNotJSON("42")), size: intPtr(2), dead: true},
 		{name: "200 not json", handler: respond(200, `hello`), code: 2,
-			result: errJSON(wire.MsgNotJSON("hello")), size: intPtr(5), dead: true},
+			result: errJSON(proxy.MsgNotJSON("hello")), size: intPtr(5), dead: true},
 		{name: "200 empty", handler: respond(200, ``), code: 2,
-			result: errJSON(wire.MsgNotJSON("")), size: intPtr(0), dead: true},
+			result: errJSON(proxy.MsgNotJSON("")), size: intPtr(0), dead: true},
 		{name: "502 with error", handler: respond(502, `{"error":"The action did not return a dictionary or array."}`),
 			code: 2, result: errJSON("The action did not return a dictionary or array."), size: intPtr(60), dead: true},
 		{name: "500 object without error", handler: respond(500, `{"a":1}`), code: 2,
-			result: errJSON(wire.MsgNotJSON(`{"a":1}`)), size: intPtr(7), dead: true},
+			result: errJSON(proxy.MsgNotJSON(`{"a":1}`)), size: intPtr(7), dead: true},
 		{name: "500 array", handler: respond(500, `[1]`), code: 2,
-			result: errJSON(wire.MsgNotJSON(`[1]`)), size: intPtr(3), dead: true},
+			result: errJSON(proxy.MsgNotJSON(`[1]`)), size: intPtr(3), dead: true},
 		{name: "too large with length", handler: respond(200, big), code: 1,
-			result: errJSON(wire.MsgTruncated(100, 64, big[:16]))},
+			result: errJSON(proxy.MsgTruncated(100, 64, big[:16]))},
 		{name: "too large chunked", handler: chunked(200, big), code: 1,
-			result: errJSON(wire.MsgTruncated(100, 64, big[:16]))},
+			result: errJSON(proxy.MsgTruncated(100, 64, big[:16]))},
 		{name: "204 is no response", handler: respond(204, ``), code: 2,
-			result: errJSON(wire.MsgAbnormalRun), dead: true},
-		{name: "connection dropped", handler: hangUp, code: 2, result: errJSON(wire.MsgAbnormalRun), dead: true},
+			result: errJSON(proxy.MsgAbnormalRun), dead: true},
+		{name: "connection dropped", handler: hangUp, code: 2, result: errJSON(proxy.MsgAbnormalRun), dead: true},
 		{name: "connection dropped after OOM kill (docker)", handler: hangUp, dockerOOM: true, code: 2,
-			result: errJSON(wire.MsgMemoryExhausted), dead: true},
+			result: errJSON(proxy.MsgMemoryExhausted), dead: true},
 		{name: "proxy reports exit after OOM kill (cgroup)", handler: respond(400, `{"error":"command exited"}`),
-			oomKills: 1, code: 2, result: errJSON(wire.MsgMemoryExhausted), dead: true},
+			oomKills: 1, code: 2, result: errJSON(proxy.MsgMemoryExhausted), dead: true},
 		{name: "proxy reports exit without OOM", handler: respond(400, `{"error":"command exited"}`), code: 2,
 			result: `{"error":"command exited"}`, size: intPtr(26), dead: true},
 		{name: "timeout", handler: hang, timeout: 150 * time.Millisecond, code: 2,
-			result: errJSON(wire.MsgTimeout(150)), timedOut: true, dead: true},
+			result: errJSON(proxy.MsgTimeout(150)), timedOut: true, dead: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -186,8 +185,8 @@ func TestRunConnectionRefused(t *testing.T) {
 	assert.True(t, res.Reschedule, "a refused connection never reached the action: the pool runs it elsewhere")
 	assert.True(t, res.Dead)
 	assert.False(t, res.TimedOut)
-	assert.Equal(t, wire.StatusDeveloperError, res.Response.StatusCode, "the response if it cannot be run elsewhere")
-	assert.Equal(t, errJSON(wire.MsgAbnormalRun), string(res.Response.Result))
+	assert.Equal(t, proxy.StatusDeveloperError, res.Response.StatusCode, "the response if it cannot be run elsewhere")
+	assert.Equal(t, errJSON(proxy.MsgAbnormalRun), string(res.Response.Result))
 }
 
 // A proxy in front of the container (docker-proxy on a published port) accepts the connection and drops it
@@ -225,7 +224,7 @@ func TestRunDroppedByProxyOfStoppedContainer(t *testing.T) {
 			res := b.Run(context.Background(), containerAt(srv.URL), []byte(`{}`), 5*time.Second)
 			assert.Equal(t, !tc.wantDelivered, res.Reschedule)
 			assert.True(t, res.Dead)
-			assert.Equal(t, wire.StatusDeveloperError, res.Response.StatusCode)
+			assert.Equal(t, proxy.StatusDeveloperError, res.Response.StatusCode)
 		})
 	}
 }
@@ -239,8 +238,8 @@ func TestRunCancelledByCallerIsWhiskError(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	res := b.Run(ctx, containerAt(srv.URL), []byte(`{}`), 10*time.Second)
-	assert.Equal(t, wire.StatusWhiskError, res.Response.StatusCode)
-	assert.Equal(t, errJSON(wire.MsgAbnormalRun), string(res.Response.Result))
+	assert.Equal(t, proxy.StatusWhiskError, res.Response.StatusCode)
+	assert.Equal(t, errJSON(proxy.MsgAbnormalRun), string(res.Response.Result))
 	assert.True(t, res.Dead)
 	assert.False(t, res.TimedOut)
 }
@@ -258,7 +257,7 @@ func TestRunSendsBodyAsGiven(t *testing.T) {
 	b, _ := testBackend(t, newFakeAPI(), Config{})
 	body := []byte(`{"value":{"name":"World"},"deadline":"1717236980645"}`)
 	res := b.Run(context.Background(), containerAt(srv.URL), body, time.Second)
-	assert.Equal(t, wire.StatusSuccess, res.Response.StatusCode)
+	assert.Equal(t, proxy.StatusSuccess, res.Response.StatusCode)
 	assert.Equal(t, body, got)
 	assert.Equal(t, "application/json", ctype)
 }
@@ -295,12 +294,12 @@ func TestInitOutcomeTable(t *testing.T) {
 		{"error member", respond(502, `{"error":"cannot start action: boom"}`), 0, false, `{"error":"cannot start action: boom"}`},
 		{"second init refused", respond(403, `{"error":"Cannot initialize the action more than once."}`), 0, false,
 			`{"error":"Cannot initialize the action more than once."}`},
-		{"object without error", respond(500, `{"x":1}`), 0, false, errJSON(wire.MsgInitFailed(`{"x":1}`))},
-		{"not json", respond(500, `oops`), 0, false, errJSON(wire.MsgInitFailed("oops"))},
-		{"empty", respond(500, ``), 0, false, errJSON(wire.MsgInitFailed(""))},
+		{"object without error", respond(500, `{"x":1}`), 0, false, errJSON(proxy.MsgInitFailed(`{"x":1}`))},
+		{"not json", respond(500, `oops`), 0, false, errJSON(proxy.MsgInitFailed("oops"))},
+		{"empty", respond(500, ``), 0, false, errJSON(proxy.MsgInitFailed(""))},
 		{"too large", respond(500, strings.Repeat("z", 80)), 0, false,
-			errJSON(wire.MsgTruncated(80, 64, strings.Repeat("z", 16)))},
-		{"hangs", hang, 150 * time.Millisecond, false, errJSON(wire.MsgInitTimeout(150))},
+			errJSON(proxy.MsgTruncated(80, 64, strings.Repeat("z", 16)))},
+		{"hangs", hang, 150 * time.Millisecond, false, errJSON(proxy.MsgInitTimeout(150))},
 		{"503 unhealthy", respond(503, `{"error":"unhealthy"}`), 0, false, `{"error":"unhealthy"}`},
 	}
 	for _, tc := range cases {
@@ -319,9 +318,9 @@ func TestInitOutcomeTable(t *testing.T) {
 			assert.Equal(t, !tc.ok, res.Dead)
 			assert.Equal(t, strings.HasPrefix(tc.name, "503"), res.Reschedule, "only a 503 moves the activation (ContainerHealthError)")
 			if tc.ok {
-				assert.Equal(t, wire.StatusSuccess, res.Response.StatusCode)
+				assert.Equal(t, proxy.StatusSuccess, res.Response.StatusCode)
 			} else {
-				assert.Equal(t, wire.StatusDeveloperError, res.Response.StatusCode)
+				assert.Equal(t, proxy.StatusDeveloperError, res.Response.StatusCode)
 				assert.Equal(t, tc.result, resultJSON(t, res.Response))
 				assert.Nil(t, res.Response.Size)
 			}
@@ -417,9 +416,9 @@ func TestInitStopsRetryingWhenContainerDied(t *testing.T) {
 			assert.Less(t, time.Since(start), 5*time.Second, "gave up long before the init timeout")
 			assert.False(t, res.OK)
 			assert.True(t, res.Dead)
-			want := wire.MsgAbnormalInit
+			want := proxy.MsgAbnormalInit
 			if oom {
-				want = wire.MsgMemoryExhausted
+				want = proxy.MsgMemoryExhausted
 			}
 			assert.Equal(t, errJSON(want), string(res.Response.Result))
 		})
@@ -433,7 +432,7 @@ func TestInitRefusedUntilTimeout(t *testing.T) {
 	b, _ := testBackend(t, api, Config{})
 	res := b.Init(context.Background(), containerAt("http://"+deadAddr(t)), []byte(`{}`), 400*time.Millisecond)
 	assert.False(t, res.OK)
-	assert.Equal(t, errJSON(wire.MsgInitTimeout(400)), string(res.Response.Result))
+	assert.Equal(t, errJSON(proxy.MsgInitTimeout(400)), string(res.Response.Result))
 	assert.GreaterOrEqual(t, res.Duration, 400*time.Millisecond)
 }
 
@@ -454,7 +453,7 @@ func TestMapRunLateReplyIsTimeout(t *testing.T) {
 	resp, timedOut, dead := mapRun(reply{Status: 200, Body: []byte(`{}`), Elapsed: time.Second}, time.Second, failureFacts{}, 1<<20)
 	assert.True(t, timedOut)
 	assert.True(t, dead)
-	assert.Equal(t, errJSON(wire.MsgTimeout(1000)), string(resp.Result))
+	assert.Equal(t, errJSON(proxy.MsgTimeout(1000)), string(resp.Result))
 }
 
 // deadAddr returns a loopback address nothing listens on.

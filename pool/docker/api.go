@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
 	"io"
+
+	cerrdefs "github.com/containerd/errdefs"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/events"
@@ -52,6 +55,7 @@ var (
 	ErrFreezer = errors.New("docker: freezer")
 	// ErrBadName: the container name is not a valid Docker name.
 	ErrBadName = errors.New("docker: invalid container name")
-	// ErrEngine: the Docker engine does not answer (see Backend.Reachable).
-	ErrEngine = errors.New("docker: engine unreachable")
+	// ErrEngine: the Docker engine does not answer (see Backend.Reachable); class errdefs.ErrUnavailable, as
+	// the stores' and Kafka's unavailability.
+	ErrEngine = fmt.Errorf("docker: engine %w", cerrdefs.ErrUnavailable)
 )

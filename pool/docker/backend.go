@@ -19,8 +19,8 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/rs/zerolog"
 
-	"github.com/nemo-edge/nemo/invoker/wire"
 	"github.com/nemo-edge/nemo/pool"
+	"github.com/nemo-edge/nemo/pool/proxy"
 )
 
 // Backend implements pool.Backend on a Docker engine. It is safe for concurrent use.
@@ -138,18 +138,18 @@ func (b *Backend) Create(ctx context.Context, name string, spec pool.Spec) (pool
 		b.removeQuietly(ctx, created.ID, log)
 		if strings.Contains(err.Error(), "executable file not found") {
 			return nil, &pool.CreateError{
-				Response: wire.ErrorResponse(wire.StatusDeveloperError, wire.MsgCommandNotFound(spec.Image)),
-				Err:      fmt.Errorf("%w: %s: %v", ErrStart, name, err),
+				Response: proxy.ErrorResponse(proxy.StatusDeveloperError, proxy.MsgCommandNotFound(spec.Image)),
+				Err:      fmt.Errorf("%w: %s: %w", ErrStart, name, err),
 			}
 		}
-		return nil, fmt.Errorf("%w: %s: %v", ErrStart, name, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrStart, name, err)
 	}
 	ictx, cancel := context.WithTimeout(ctx, b.cfg.DockerTimeout)
 	insp, err := b.api.ContainerInspect(ictx, created.ID)
 	cancel()
 	if err != nil {
 		b.removeQuietly(ctx, created.ID, log)
-		return nil, fmt.Errorf("%w: %s: inspect: %v", ErrStart, name, err)
+		return nil, fmt.Errorf("%w: %s: inspect: %w", ErrStart, name, err)
 	}
 	addr, err := b.address(insp, hostPort)
 	if err != nil {
@@ -227,7 +227,7 @@ func imageMissing(spec pool.Spec, err error) error {
 	wrapped := fmt.Errorf("%w: %s: %v", ErrImageNotFound, spec.Image, err)
 	if spec.Kind == "blackbox" && latestOrUntagged(spec.Image) {
 		return &pool.CreateError{
-			Response: wire.ErrorResponse(wire.StatusDeveloperError, wire.MsgImagePullFailed(spec.Image)),
+			Response: proxy.ErrorResponse(proxy.StatusDeveloperError, proxy.MsgImagePullFailed(spec.Image)),
 			Err:      wrapped,
 		}
 	}
@@ -255,7 +255,7 @@ func (b *Backend) removeQuietly(ctx context.Context, id string, log zerolog.Logg
 func (b *Backend) Init(ctx context.Context, h pool.Handle, body []byte, timeout time.Duration) pool.InitResult {
 	c, err := b.container(h)
 	if err != nil {
-		return pool.InitResult{Response: wire.ErrorResponse(wire.StatusWhiskError, wire.MsgAbnormalInit), Dead: true}
+		return pool.InitResult{Response: proxy.ErrorResponse(proxy.StatusWhiskError, proxy.MsgAbnormalInit), Dead: true}
 	}
 	start := time.Now()
 	ictx, cancel := context.WithDeadline(ctx, start.Add(timeout))
@@ -298,7 +298,7 @@ func (b *Backend) Run(ctx context.Context, h pool.Handle, body []byte, timeout t
 	c, err := b.container(h)
 	if err != nil {
 		now := time.Now()
-		return pool.RunResult{Response: wire.ErrorResponse(wire.StatusWhiskError, wire.MsgAbnormalRun), Start: now, End: now, Dead: true}
+		return pool.RunResult{Response: proxy.ErrorResponse(proxy.StatusWhiskError, proxy.MsgAbnormalRun), Start: now, End: now, Dead: true}
 	}
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -364,14 +364,14 @@ func (b *Backend) running(ctx context.Context, c *Container) bool {
 	return insp.ContainerJSONBase != nil && insp.State != nil && insp.State.Running
 }
 
-// Logs collects the activation's log lines from the container's cursor (PROTOCOL §6.5).
+// Logs collects the activation's log lines from the container's cursor (docs/protocol.md#logs).
 func (b *Backend) Logs(ctx context.Context, h pool.Handle, limitBytes int64, waitSentinels bool) pool.LogResult {
 	if limitBytes <= 0 {
 		return pool.LogResult{Lines: []string{}}
 	}
 	c, err := b.container(h)
 	if err != nil {
-		return pool.LogResult{Lines: []string{wire.InvokerLogLine(b.now(), wire.MsgLogCollectionIssue)}, Failed: true}
+		return pool.LogResult{Lines: []string{proxy.InvokerLogLine(b.now(), proxy.MsgLogCollectionIssue)}, Failed: true}
 	}
 	c.logMu.Lock()
 	defer c.logMu.Unlock()

@@ -17,8 +17,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/nemo-edge/nemo/invoker/wire"
 	"github.com/nemo-edge/nemo/pool"
+	"github.com/nemo-edge/nemo/pool/proxy"
 )
 
 // fakeID is the id the fake API gives its n-th created container.
@@ -93,7 +93,7 @@ func TestCreateImageMissing(t *testing.T) {
 			var ce *pool.CreateError
 			assert.Equal(t, tc.devError, errors.As(err, &ce))
 			if tc.devError {
-				assert.Equal(t, wire.ErrorResponse(wire.StatusDeveloperError, wire.MsgImagePullFailed(tc.image)), ce.Response)
+				assert.Equal(t, proxy.ErrorResponse(proxy.StatusDeveloperError, proxy.MsgImagePullFailed(tc.image)), ce.Response)
 			}
 		})
 	}
@@ -114,7 +114,7 @@ func TestCreateStartFailureRemovesContainer(t *testing.T) {
 	b2, _ := testBackend(t, api2, Config{})
 	_, err = b2.Create(context.Background(), "wsk0_1_guest_hello", actionSpec(128))
 	require.True(t, errors.As(err, &ce))
-	assert.Equal(t, wire.ErrorResponse(wire.StatusDeveloperError, wire.MsgCommandNotFound("nemo/action-go:latest")), ce.Response)
+	assert.Equal(t, proxy.ErrorResponse(proxy.StatusDeveloperError, proxy.MsgCommandNotFound("nemo/action-go:latest")), ce.Response)
 	assert.Equal(t, []string{fakeID(1)}, api2.removed)
 }
 

@@ -27,8 +27,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/nemo-edge/nemo/invoker/wire"
 	"github.com/nemo-edge/nemo/pool"
+	"github.com/nemo-edge/nemo/pool/proxy"
 )
 
 const (
@@ -160,7 +160,7 @@ func itInit(t *testing.T, b *Backend, c *Container, env map[string]string) {
 	require.True(t, res.OK, "init: %s", res.Response.Result)
 }
 
-func result(t *testing.T, r wire.ActivationResponse) map[string]any {
+func result(t *testing.T, r proxy.Response) map[string]any {
 	t.Helper()
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(r.Result, &m), "%s", r.Result)
@@ -179,7 +179,7 @@ func TestITColdThenWarm(t *testing.T) {
 			t.Logf("init took %v", res.Duration)
 
 			r1 := b.Run(context.Background(), c, runBody(map[string]any{"name": "World", "log_lines": 2}), 5*time.Second)
-			require.Equal(t, wire.StatusSuccess, r1.Response.StatusCode, "%s", r1.Response.Result)
+			require.Equal(t, proxy.StatusSuccess, r1.Response.StatusCode, "%s", r1.Response.Result)
 			m := result(t, r1.Response)
 			assert.Equal(t, "Hello World!", m["greeting"])
 			assert.Equal(t, float64(1), m["runs"])
@@ -193,11 +193,11 @@ func TestITColdThenWarm(t *testing.T) {
 			sort.Strings(logs.Lines) // the two streams interleave
 			for _, l := range logs.Lines {
 				assert.Regexp(t, `^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z +std(out|err): log line [01]$`, l)
-				assert.NotContains(t, l, wire.ActivationLogSentinel)
+				assert.NotContains(t, l, proxy.LogSentinel)
 			}
 
 			r2 := b.Run(context.Background(), c, runBody(map[string]any{"name": "again"}), 5*time.Second)
-			require.Equal(t, wire.StatusSuccess, r2.Response.StatusCode)
+			require.Equal(t, proxy.StatusSuccess, r2.Response.StatusCode)
 			assert.Equal(t, float64(2), result(t, r2.Response)["runs"], "warm: same process")
 			logs = b.Logs(context.Background(), c, 10<<20, true)
 			assert.False(t, logs.Failed)
@@ -222,7 +222,7 @@ func TestITInitWithBinaryCode(t *testing.T) {
 	res := b.Init(context.Background(), c, body, 10*time.Second)
 	require.True(t, res.OK, "%s", res.Response.Result)
 	r := b.Run(context.Background(), c, runBody(map[string]any{"name": "bin"}), 5*time.Second)
-	require.Equal(t, wire.StatusSuccess, r.Response.StatusCode, "%s", r.Response.Result)
+	require.Equal(t, proxy.StatusSuccess, r.Response.StatusCode, "%s", r.Response.Result)
 	assert.Equal(t, "bar", result(t, r.Response)["env_FOO"])
 
 	again := b.Init(context.Background(), c, body, 10*time.Second)
@@ -256,7 +256,7 @@ func TestITFreezeThaw(t *testing.T) {
 	require.NoError(t, b.Thaw(ctx, c))
 	select {
 	case r := <-done:
-		require.Equal(t, wire.StatusSuccess, r.Response.StatusCode, "%s", r.Response.Result)
+		require.Equal(t, proxy.StatusSuccess, r.Response.StatusCode, "%s", r.Response.Result)
 		assert.Equal(t, "Hello frozen!", result(t, r.Response)["greeting"])
 		t.Logf("/run completed %v after thaw", r.End.Sub(thawedAt))
 	case <-time.After(10 * time.Second):
@@ -287,8 +287,8 @@ func TestITKilledFromOutside(t *testing.T) {
 	require.NoError(t, cli.ContainerKill(context.Background(), c.ID(), "KILL"))
 	r := b.Run(context.Background(), c, runBody(nil), 5*time.Second)
 	assert.True(t, r.Reschedule, "the container stopped before /run: the pool runs the activation elsewhere")
-	assert.Equal(t, wire.StatusDeveloperError, r.Response.StatusCode)
-	assert.JSONEq(t, errJSON(wire.MsgAbnormalRun), string(r.Response.Result))
+	assert.Equal(t, proxy.StatusDeveloperError, r.Response.StatusCode)
+	assert.JSONEq(t, errJSON(proxy.MsgAbnormalRun), string(r.Response.Result))
 	assert.True(t, r.Dead)
 	assert.False(t, r.TimedOut)
 }
@@ -298,8 +298,8 @@ func TestITOOM(t *testing.T) {
 	c := itCreate(t, b, goSpec(64))
 	itInit(t, b, c, nil)
 	r := b.Run(context.Background(), c, runBody(map[string]any{"alloc_mb": 256}), 20*time.Second)
-	assert.Equal(t, wire.StatusDeveloperError, r.Response.StatusCode)
-	assert.JSONEq(t, errJSON(wire.MsgMemoryExhausted), string(r.Response.Result))
+	assert.Equal(t, proxy.StatusDeveloperError, r.Response.StatusCode)
+	assert.JSONEq(t, errJSON(proxy.MsgMemoryExhausted), string(r.Response.Result))
 	assert.True(t, r.Dead)
 }
 
@@ -309,14 +309,14 @@ func TestITInitFails(t *testing.T) {
 	res := b.Init(context.Background(), c, initBody(map[string]string{"TESTACTION_INIT": "fail"}), 10*time.Second)
 	assert.False(t, res.OK)
 	assert.True(t, res.Dead)
-	assert.Equal(t, wire.StatusDeveloperError, res.Response.StatusCode)
+	assert.Equal(t, proxy.StatusDeveloperError, res.Response.StatusCode)
 	assert.Contains(t, string(res.Response.Result), "Cannot start action: command exited: exit status 3")
 
 	logs := b.Logs(context.Background(), c, 10<<20, false) // developer error: no sentinels to wait for
 	assert.False(t, logs.Failed)
 	joined := strings.Join(logs.Lines, "\n")
 	assert.Contains(t, joined, "stderr: testaction: failing at init as requested")
-	assert.Contains(t, logs.Lines[len(logs.Lines)-1], wire.MsgLogsMissingDevError)
+	assert.Contains(t, logs.Lines[len(logs.Lines)-1], proxy.MsgLogsMissingDevError)
 }
 
 func TestITInitHangs(t *testing.T) {
@@ -325,7 +325,7 @@ func TestITInitHangs(t *testing.T) {
 	res := b.Init(context.Background(), c, initBody(map[string]string{"TESTACTION_INIT": "hang"}), time.Second)
 	assert.False(t, res.OK)
 	assert.True(t, res.Dead)
-	assert.JSONEq(t, errJSON(wire.MsgInitTimeout(1000)), string(res.Response.Result))
+	assert.JSONEq(t, errJSON(proxy.MsgInitTimeout(1000)), string(res.Response.Result))
 	assert.GreaterOrEqual(t, res.Duration, time.Second)
 }
 
@@ -335,7 +335,7 @@ func TestITRunBadOutputs(t *testing.T) {
 		c := itCreate(t, b, goSpec(128))
 		itInit(t, b, c, nil)
 		r := b.Run(context.Background(), c, runBody(map[string]any{"non_json": true}), 5*time.Second)
-		assert.Equal(t, wire.StatusDeveloperError, r.Response.StatusCode)
+		assert.Equal(t, proxy.StatusDeveloperError, r.Response.StatusCode)
 		assert.JSONEq(t, `{"error":"The action did not return a dictionary or array."}`, string(r.Response.Result))
 		assert.True(t, r.Dead)
 	})
@@ -343,7 +343,7 @@ func TestITRunBadOutputs(t *testing.T) {
 		c := itCreate(t, b, goSpec(256))
 		itInit(t, b, c, nil)
 		r := b.Run(context.Background(), c, runBody(map[string]any{"output_bytes": 2 << 20}), 10*time.Second)
-		assert.Equal(t, wire.StatusApplicationError, r.Response.StatusCode)
+		assert.Equal(t, proxy.StatusApplicationError, r.Response.StatusCode)
 		var e struct{ Error string }
 		require.NoError(t, json.Unmarshal(r.Response.Result, &e))
 		wantLen := len(`{"data":""}`) + (2 << 20)
@@ -352,7 +352,7 @@ func TestITRunBadOutputs(t *testing.T) {
 			"%.200s", e.Error)
 		assert.False(t, r.Dead, "an application error keeps the container")
 		ok := b.Run(context.Background(), c, runBody(nil), 5*time.Second)
-		assert.Equal(t, wire.StatusSuccess, ok.Response.StatusCode, "still serves after a truncated reply")
+		assert.Equal(t, proxy.StatusSuccess, ok.Response.StatusCode, "still serves after a truncated reply")
 	})
 }
 
@@ -361,17 +361,17 @@ func TestITLogFloodTruncated(t *testing.T) {
 	c := itCreate(t, b, goSpec(128))
 	itInit(t, b, c, nil)
 	r := b.Run(context.Background(), c, runBody(map[string]any{"log_lines": 3000, "log_line_bytes": 200}), 20*time.Second)
-	require.Equal(t, wire.StatusSuccess, r.Response.StatusCode)
+	require.Equal(t, proxy.StatusSuccess, r.Response.StatusCode)
 	const limit = 64 << 10
 	logs := b.Logs(context.Background(), c, limit, true)
 	assert.True(t, logs.Truncated)
 	assert.False(t, logs.Failed, "drained up to the sentinels")
 	assert.Less(t, len(logs.Lines), 600, "about 64 KiB of 270-byte json lines")
 	assert.Greater(t, len(logs.Lines), 100)
-	assert.Contains(t, logs.Lines[len(logs.Lines)-1], wire.MsgLogsTruncated(limit))
+	assert.Contains(t, logs.Lines[len(logs.Lines)-1], proxy.MsgLogsTruncated(limit))
 
 	r = b.Run(context.Background(), c, runBody(map[string]any{"log_lines": 1}), 5*time.Second)
-	require.Equal(t, wire.StatusSuccess, r.Response.StatusCode)
+	require.Equal(t, proxy.StatusSuccess, r.Response.StatusCode)
 	logs = b.Logs(context.Background(), c, limit, true)
 	assert.Len(t, logs.Lines, 2, "the next activation sees only its own lines: %v", logs.Lines)
 }
@@ -381,8 +381,8 @@ func TestITTimeout(t *testing.T) {
 	c := itCreate(t, b, goSpec(128))
 	itInit(t, b, c, nil)
 	r := b.Run(context.Background(), c, runBody(map[string]any{"sleep_ms": 5000}), 500*time.Millisecond)
-	assert.Equal(t, wire.StatusDeveloperError, r.Response.StatusCode)
-	assert.JSONEq(t, errJSON(wire.MsgTimeout(500)), string(r.Response.Result))
+	assert.Equal(t, proxy.StatusDeveloperError, r.Response.StatusCode)
+	assert.JSONEq(t, errJSON(proxy.MsgTimeout(500)), string(r.Response.Result))
 	assert.True(t, r.TimedOut)
 	assert.True(t, r.Dead, "a timed-out container is destroyed")
 }
@@ -392,7 +392,7 @@ func TestITHostNetwork(t *testing.T) {
 	c := itCreate(t, b, goSpec(128))
 	itInit(t, b, c, nil)
 	r := b.Run(context.Background(), c, runBody(map[string]any{"name": "host"}), 5*time.Second)
-	require.Equal(t, wire.StatusSuccess, r.Response.StatusCode, "%s", r.Response.Result)
+	require.Equal(t, proxy.StatusSuccess, r.Response.StatusCode, "%s", r.Response.Result)
 }
 
 func TestITPython(t *testing.T) {
@@ -405,7 +405,7 @@ func TestITPython(t *testing.T) {
 	res := b.Init(context.Background(), c, body, 10*time.Second)
 	require.True(t, res.OK, "%s", res.Response.Result)
 	r := b.Run(context.Background(), c, runBody(map[string]any{"name": "py"}), 5*time.Second)
-	require.Equal(t, wire.StatusSuccess, r.Response.StatusCode, "%s", r.Response.Result)
+	require.Equal(t, proxy.StatusSuccess, r.Response.StatusCode, "%s", r.Response.Result)
 	assert.Equal(t, map[string]any{"greeting": "Hello py", "aid": "0123456789abcdef0123456789abcdef"}, result(t, r.Response))
 	logs := b.Logs(context.Background(), c, 1<<20, true)
 	require.False(t, logs.Failed, "%v", logs.Lines)
@@ -452,7 +452,7 @@ func BenchmarkFreezeThawVsPause(b *testing.B) {
 	alive := func(i int) {
 		b.StopTimer()
 		defer b.StartTimer()
-		if r := be.Run(ctx, c, runBody(nil), 5*time.Second); r.Response.StatusCode != wire.StatusSuccess {
+		if r := be.Run(ctx, c, runBody(nil), 5*time.Second); r.Response.StatusCode != proxy.StatusSuccess {
 			b.Fatalf("container not alive after cycle %d: %s", i, r.Response.Result)
 		}
 	}
@@ -494,27 +494,6 @@ func BenchmarkFreezeThawVsPause(b *testing.B) {
 	b.ReportMetric(float64(median(th).Microseconds()), "thaw-µs")
 	b.ReportMetric(float64(md.Microseconds()), "pause-µs/cycle")
 	b.ReportMetric(float64(md)/float64(mc), "pause/cgroup")
-}
-
-// BenchmarkColdStart is the bare create+start+/init floor (no pool, no invoker), with the port published on
-// 127.0.0.1 (bridge: veth, netns, iptables, docker-proxy) and with host networking.
-func BenchmarkColdStart(b *testing.B) {
-	for _, mode := range []NetworkMode{NetworkPublish, NetworkHost} {
-		b.Run(string(mode), func(b *testing.B) {
-			be, _ := itBackend(b, Config{Mode: mode})
-			var create, init, total []time.Duration
-			for i := 0; i < b.N; i++ {
-				t, err := be.ColdStart(context.Background(), itName("cold"), goSpec(128), initBody(nil), 10*time.Second)
-				if err != nil {
-					b.Fatal(err)
-				}
-				create, init, total = append(create, t.Create), append(init, t.Init), append(total, t.Total)
-			}
-			b.ReportMetric(float64(median(create).Microseconds())/1000, "create-ms")
-			b.ReportMetric(float64(median(init).Microseconds())/1000, "init-ms")
-			b.ReportMetric(float64(median(total).Microseconds())/1000, "total-ms")
-		})
-	}
 }
 
 func waitUnpaused(b *testing.B, cli *client.Client, id string) {

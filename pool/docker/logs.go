@@ -16,8 +16,8 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 
-	"github.com/nemo-edge/nemo/invoker/wire"
 	"github.com/nemo-edge/nemo/pool"
+	"github.com/nemo-edge/nemo/pool/proxy"
 )
 
 // logEntry is one log line of a container, from either source.
@@ -55,7 +55,7 @@ func newLogCollector(limitBytes int64, waitSentinels bool) *logCollector {
 // Sentinel lines are dropped and not weighed. Once the limit is exceeded no further line is kept, but entries
 // are still consumed up to the sentinels so the next activation starts at its own lines.
 func (c *logCollector) add(e logEntry) (done bool) {
-	if strings.Contains(e.Msg, wire.ActivationLogSentinel) {
+	if strings.Contains(e.Msg, proxy.LogSentinel) {
 		c.sentinels[e.Stream] = true
 		return c.sentinels["stdout"] && c.sentinels["stderr"]
 	}
@@ -67,7 +67,7 @@ func (c *logCollector) add(e logEntry) (done bool) {
 		c.truncated = true
 		return false
 	}
-	c.lines = append(c.lines, wire.FormatLogLine(e.Time, e.Stream, e.Msg))
+	c.lines = append(c.lines, proxy.FormatLogLine(e.Time, e.Stream, e.Msg))
 	return false
 }
 
@@ -86,14 +86,14 @@ const (
 func (c *logCollector) finish(end collectEnd, now time.Time) pool.LogResult {
 	res := pool.LogResult{Lines: c.lines, Truncated: c.truncated}
 	if c.truncated {
-		res.Lines = append(res.Lines, wire.InvokerLogLine(now, wire.MsgLogsTruncated(c.limit)))
+		res.Lines = append(res.Lines, proxy.InvokerLogLine(now, proxy.MsgLogsTruncated(c.limit)))
 	}
 	switch {
 	case !c.wait:
-		res.Lines = append(res.Lines, wire.InvokerLogLine(now, wire.MsgLogsMissingDevError))
+		res.Lines = append(res.Lines, proxy.InvokerLogLine(now, proxy.MsgLogsMissingDevError))
 	case end != endSentinels:
 		res.Failed = true
-		res.Lines = append(res.Lines, wire.InvokerLogLine(now, wire.MsgLogCollectionIssue))
+		res.Lines = append(res.Lines, proxy.InvokerLogLine(now, proxy.MsgLogCollectionIssue))
 	}
 	if res.Lines == nil {
 		res.Lines = []string{}
@@ -197,7 +197,7 @@ func (s fileSource) tail(ctx context.Context, offset int64, follow bool, ch chan
 			line := partial
 			partial = nil
 			offset += int64(len(line))
-			dl, perr := wire.ParseDockerLogLine(bytes.TrimSuffix(line, []byte("\n")))
+			dl, perr := proxy.ParseDockerLogLine(bytes.TrimSuffix(line, []byte("\n")))
 			if perr != nil {
 				return fmt.Errorf("docker: json-file framing at offset %d: %w", offset-int64(len(line)), perr)
 			}
@@ -318,7 +318,7 @@ func parseTimestamped(msg []byte, stream byte) (logEntry, time.Time, error) {
 	if stream == 2 {
 		e.Stream = "stderr"
 	}
-	if b, err := json.Marshal(wire.DockerLogLine{Log: e.Msg, Stream: e.Stream, Time: e.Time}); err == nil {
+	if b, err := json.Marshal(proxy.DockerLogLine{Log: e.Msg, Stream: e.Stream, Time: e.Time}); err == nil {
 		e.Weight = int64(len(b)) + 1
 	}
 	return e, t, nil

@@ -13,17 +13,16 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/nemo-edge/nemo/pool/proxy"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/nemo-edge/nemo/invoker/wire"
 )
 
-const sentinel = wire.ActivationLogSentinel
+const sentinel = proxy.LogSentinel
 
 func jsonLine(t *testing.T, ts, stream, msg string) string {
 	t.Helper()
-	b, err := wire.DockerLogLine{Log: msg, Stream: stream, Time: ts}.MarshalJSON()
+	b, err := proxy.DockerLogLine{Log: msg, Stream: stream, Time: ts}.MarshalJSON()
 	require.NoError(t, err)
 	return string(b) + "\n"
 }
@@ -41,7 +40,7 @@ func TestCollectorSentinelsOnBothStreams(t *testing.T) {
 	assert.False(t, c.add(entry("T3", "stdout", sentinel+"\n", 10)), "two on one stream are not enough")
 	assert.True(t, c.add(entry("T4", "stderr", sentinel+"\n", 10)))
 	res := c.finish(endSentinels, fixedNow)
-	assert.Equal(t, []string{wire.FormatLogLine("T1", "stdout", "hello\n")}, res.Lines)
+	assert.Equal(t, []string{proxy.FormatLogLine("T1", "stdout", "hello\n")}, res.Lines)
 	assert.False(t, res.Failed)
 	assert.False(t, res.Truncated)
 }
@@ -58,9 +57,9 @@ func TestCollectorLimit(t *testing.T) {
 	assert.True(t, res.Truncated)
 	assert.False(t, res.Failed, "a drained truncation keeps the container")
 	assert.Equal(t, []string{
-		wire.FormatLogLine("T1", "stdout", "a"),
-		wire.FormatLogLine("T2", "stderr", "b"),
-		wire.InvokerLogLine(fixedNow, wire.MsgLogsTruncated(25)),
+		proxy.FormatLogLine("T1", "stdout", "a"),
+		proxy.FormatLogLine("T2", "stderr", "b"),
+		proxy.InvokerLogLine(fixedNow, proxy.MsgLogsTruncated(25)),
 	}, res.Lines)
 }
 
@@ -71,8 +70,8 @@ func TestCollectorMissingSentinels(t *testing.T) {
 	res := c.finish(endIdle, fixedNow)
 	assert.True(t, res.Failed)
 	assert.Equal(t, []string{
-		wire.FormatLogLine("T1", "stdout", "x"),
-		"2024-06-01T10:26:43.117482Z    stderr: " + wire.MsgLogCollectionIssue,
+		proxy.FormatLogLine("T1", "stdout", "x"),
+		"2024-06-01T10:26:43.117482Z    stderr: " + proxy.MsgLogCollectionIssue,
 	}, res.Lines)
 }
 
@@ -83,8 +82,8 @@ func TestCollectorNotWaiting(t *testing.T) {
 	res := c.finish(endOfData, fixedNow)
 	assert.False(t, res.Failed)
 	assert.Equal(t, []string{
-		wire.FormatLogLine("T1", "stderr", "panic"),
-		wire.InvokerLogLine(fixedNow, wire.MsgLogsMissingDevError),
+		proxy.FormatLogLine("T1", "stderr", "panic"),
+		proxy.InvokerLogLine(fixedNow, proxy.MsgLogsMissingDevError),
 	}, res.Lines)
 }
 
@@ -137,7 +136,9 @@ func TestFileSourceCursorAndFollow(t *testing.T) {
 
 	af.write(jsonLine(t, "2024-01-01T00:00:01Z", "stdout", "one\n"))
 	af.write(jsonLine(t, "2024-01-01T00:00:02Z", "stdout", sentinel+"\n"))
+	late := make(chan struct{})
 	go func() {
+		defer close(late)
 		time.Sleep(50 * time.Millisecond)
 		line := jsonLine(t, "2024-01-01T00:00:03Z", "stderr", sentinel+"\n")
 		af.write(line[:10]) // a partial line is not consumed until complete
@@ -148,6 +149,7 @@ func TestFileSourceCursorAndFollow(t *testing.T) {
 	res := b.Logs(context.Background(), c, 1<<20, true)
 	require.False(t, res.Failed, "%v", res.Lines)
 	assert.Equal(t, []string{"2024-01-01T00:00:01Z           stdout: one"}, res.Lines)
+	<-late // "two" belongs to the next activation: it is in the file before that activation's sentinels
 
 	af.write(jsonLine(t, "2024-01-01T00:00:05Z", "stdout", sentinel+"\n"))
 	af.write(jsonLine(t, "2024-01-01T00:00:06Z", "stderr", sentinel+"\n"))
@@ -166,7 +168,7 @@ func TestFileSourceIdleTimeout(t *testing.T) {
 	assert.Less(t, time.Since(start), 2*time.Second)
 	assert.True(t, res.Failed)
 	require.Len(t, res.Lines, 2)
-	assert.Contains(t, res.Lines[1], wire.MsgLogCollectionIssue)
+	assert.Contains(t, res.Lines[1], proxy.MsgLogCollectionIssue)
 }
 
 // A steady trickle without sentinels is cut by the overall timeout, not the idle one.
@@ -198,7 +200,7 @@ func TestFileSourceFramingError(t *testing.T) {
 	c := &Container{name: "x", logs: fileSource{path: af.path, poll: time.Millisecond}}
 	res := b.Logs(context.Background(), c, 1<<20, true)
 	assert.True(t, res.Failed)
-	assert.Contains(t, res.Lines[len(res.Lines)-1], wire.MsgLogCollectionIssue)
+	assert.Contains(t, res.Lines[len(res.Lines)-1], proxy.MsgLogCollectionIssue)
 }
 
 // Without sentinels (developer error) the log is read to its current end and the notice appended.
@@ -213,7 +215,7 @@ func TestFileSourceReadToEnd(t *testing.T) {
 	assert.False(t, res.Failed)
 	require.Len(t, res.Lines, 2)
 	assert.Equal(t, "2024-01-01T00:00:01Z           stderr: crash", res.Lines[0])
-	assert.Contains(t, res.Lines[1], wire.MsgLogsMissingDevError)
+	assert.Contains(t, res.Lines[1], proxy.MsgLogsMissingDevError)
 }
 
 func TestLogsZeroLimitCollectsNothing(t *testing.T) {
@@ -327,7 +329,7 @@ func TestAPISourceNotFollowing(t *testing.T) {
 	assert.False(t, api.logsOpts[0].Follow)
 	require.Len(t, res.Lines, 2)
 	assert.Equal(t, "2024-06-01T10:15:20Z           stderr: boom", res.Lines[0])
-	assert.Contains(t, res.Lines[1], "stderr: "+wire.MsgLogsMissingDevError)
+	assert.Contains(t, res.Lines[1], "stderr: "+proxy.MsgLogsMissingDevError)
 }
 
 func TestAPISourceStreamClosedEarlyFails(t *testing.T) {
@@ -339,5 +341,5 @@ func TestAPISourceStreamClosedEarlyFails(t *testing.T) {
 	c := &Container{name: "x", logs: apiSource{api: api, id: "cid"}, viaAPI: true}
 	res := b.Logs(context.Background(), c, 1<<20, true)
 	assert.True(t, res.Failed)
-	assert.Contains(t, res.Lines[0], wire.MsgLogCollectionIssue)
+	assert.Contains(t, res.Lines[0], proxy.MsgLogCollectionIssue)
 }

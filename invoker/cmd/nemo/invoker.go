@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -26,9 +27,11 @@ import (
 
 // runInvoker is `nemo invoker`: OpenWhisk's /init.sh grammar (--id N, --uniqueName, --displayedName)
 // plus --config, with the deployment's environment variables (PORT, KAFKA_HOSTS, RUNTIMES_MANIFEST,
-// CONFIG_whisk_*). It runs until SIGTERM or SIGINT.
-func runInvoker(args []string) error {
-	cfg, err := config.Load(args, os.Getenv)
+// CONFIG_whisk_*). It runs until SIGTERM or SIGINT. fs gets config's flags, for the usage text only:
+// config.Load parses args with the same declarations.
+func runInvoker(fs *flag.FlagSet, args []string) error {
+	config.Flags(fs)
+	cfg, err := config.LoadEnviron(args, os.Environ())
 	if err != nil {
 		return err
 	}
@@ -37,9 +40,15 @@ func runInvoker(args []string) error {
 		return err
 	}
 	defer closeLog()
+	for _, w := range cfg.Warnings() {
+		log.Warn().Str("component", "config").Msg(w)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	if err := assignID(ctx, cfg, log); err != nil {
+		return err
+	}
 
 	kcfg := cfg.MessagingConfig()
 	if cfg.Kafka.Embedded {
@@ -83,7 +92,7 @@ func runInvoker(args []string) error {
 	var h *harvester.Manager
 	relay := &app.BackoffRelay{}
 	if cfg.Harvester.Enabled {
-		if h, err = harvester.New(ctx, cfg.Harvester, log, harvester.WithBackoff(relay)); err != nil {
+		if h, err = harvester.New(ctx, cfg.HarvesterConfig(), log, harvester.WithBackoff(relay)); err != nil {
 			return fmt.Errorf("harvester: %w", err)
 		}
 	}
@@ -91,6 +100,9 @@ func runInvoker(args []string) error {
 	ln, err := net.Listen("tcp", cfg.ListenAddr())
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr(), err)
+	}
+	if ln, err = serveTLS(cfg, ln, log); err != nil {
+		return err
 	}
 	parts := partsFromConfig(cfg, kcfg, st, api, ln, log)
 	parts.Harvester, parts.Backoff = h, relay
@@ -109,11 +121,13 @@ func partsFromConfig(cfg *config.Config, kcfg messaging.Config, st app.ArtifactS
 		Store:        st,
 		Backend:      docker.New(api, cfg.DockerConfig(), log),
 		Pool:         cfg.PoolConfig(),
+		CPUSetFor:    cfg.EdgeFunctionCPUSet,
 		Scheduler:    cfg.SchedulerConfig(),
 		PlainPool:    !cfg.Scheduler.Enabled,
 		Capacity:     cfg.MaxPeek(),
 		UserEvents:   cfg.Kafka.UserEvents,
 		ParameterKey: cfg.ParameterKey(),
+		KamonTags:    cfg.Invoker.KamonTags,
 		Listener:     ln,
 		NewServer: func(sw app.Switch, reg *metrics.Registry) app.HTTPServer {
 			return server.New(srvCfg, sw, reg, log)

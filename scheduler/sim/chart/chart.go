@@ -1,101 +1,271 @@
-// Package chart is a small PNG drawing kit: a white canvas with text (basicfont's 7×13 px glyphs), filled
-// rectangles and lines with a square pen, drawn with the standard image packages. The simulator's figures
-// (nemo simulate -png) and the NF benchmark's plots (integration/refnf/cmd/plot, test equipment) share it
-// instead of each carrying a copy. It owns no chart layout: axes, legends and scales stay with each figure.
 package chart
 
 import (
-	"image"
-	"image/color"
-	"image/draw"
-	"image/png"
-	"io"
+	"errors"
+	"fmt"
+	"math"
+	"path/filepath"
+	"slices"
+	"strings"
 
-	"golang.org/x/image/font"
-	"golang.org/x/image/font/basicfont"
-	"golang.org/x/image/math/fixed"
+	"gonum.org/v1/plot/vg"
 )
 
-// Palette is the series colours, in order (matplotlib's first six).
-var Palette = []color.RGBA{
-	{0x1f, 0x77, 0xb4, 0xff}, // blue
-	{0xff, 0x7f, 0x0e, 0xff}, // orange
-	{0x2c, 0xa0, 0x2c, 0xff}, // green
-	{0xd6, 0x27, 0x28, 0xff}, // red
-	{0x94, 0x67, 0xbd, 0xff}, // purple
-	{0x8c, 0x56, 0x4b, 0xff}, // brown
+// ErrInvalid is wrapped by every error about the figure's own content or
+// format (as opposed to an I/O error while writing it).
+var ErrInvalid = errors.New("chart: invalid figure")
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
 }
 
-// Grey is the colour of grid lines.
-var Grey = color.RGBA{200, 200, 200, 255}
+// Value is one plotted number: Mid (the median, or the only measurement) and
+// the range [Lo, Hi] around it. Lo == Mid == Hi draws no error bar. A NaN Mid
+// is a missing value.
+type Value struct{ Mid, Lo, Hi float64 }
 
-// Canvas is an RGBA image being drawn on.
-type Canvas struct{ *image.RGBA }
+// Exact is a single measurement (no range).
+func Exact(v float64) Value { return Value{v, v, v} }
 
-// New returns a white w×h canvas.
-func New(w, h int) Canvas {
-	c := Canvas{image.NewRGBA(image.Rect(0, 0, w, h))}
-	draw.Draw(c.RGBA, c.Bounds(), image.White, image.Point{}, draw.Src)
-	return c
+// Missing is a value that was not measured: no bar, a gap in a line.
+func Missing() Value { return Value{math.NaN(), math.NaN(), math.NaN()} }
+
+// Spread is the median of the samples with their minimum and maximum, NaN
+// samples left out; Missing when none is left.
+func Spread(samples []float64) Value {
+	xs := make([]float64, 0, len(samples))
+	for _, x := range samples {
+		if !math.IsNaN(x) {
+			xs = append(xs, x)
+		}
+	}
+	if len(xs) == 0 {
+		return Missing()
+	}
+	slices.Sort(xs)
+	m := len(xs) / 2
+	mid := xs[m]
+	if len(xs)%2 == 0 {
+		mid = (xs[m-1] + xs[m]) / 2
+	}
+	return Value{mid, xs[0], xs[len(xs)-1]}
 }
 
-// TextWidth is the width in pixels of s in the canvas font.
-func TextWidth(s string) int { return 7 * len(s) }
+// Missing reports whether v was not measured.
+func (v Value) Missing() bool { return math.IsNaN(v.Mid) }
 
-// Text draws s with its baseline starting at (x, y).
-func (c Canvas) Text(x, y int, s string, col color.Color) {
-	d := &font.Drawer{Dst: c.RGBA, Src: image.NewUniform(col), Face: basicfont.Face7x13, Dot: fixed.P(x, y)}
-	d.DrawString(s)
+// Ranged reports whether v carries a range wider than a point.
+func (v Value) Ranged() bool { return !v.Missing() && v.Hi > v.Lo }
+
+func (v Value) check() error {
+	if v.Missing() {
+		return nil
+	}
+	for _, x := range []float64{v.Mid, v.Lo, v.Hi} {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Errorf("value %+v is not finite", v)
+		}
+	}
+	if v.Lo > v.Mid || v.Mid > v.Hi {
+		return fmt.Errorf("value %+v: want Lo ≤ Mid ≤ Hi", v)
+	}
+	return nil
 }
 
-// Rect fills the rectangle between two corners, in any order.
-func (c Canvas) Rect(x0, y0, x1, y1 int, col color.Color) {
-	draw.Draw(c.RGBA, image.Rect(x0, y0, x1, y1), image.NewUniform(col), image.Point{}, draw.Src)
+// Series is one named set of values: one per group (Bars) or per x (Lines).
+type Series struct {
+	Name   string
+	Values []Value
 }
 
-// Line draws from (x0, y0) to (x1, y1) with a square pen thick px wide (Bresenham steps).
-func (c Canvas) Line(x0, y0, x1, y1 int, col color.Color, thick int) {
-	lo, hi := -(thick-1)/2, thick/2
-	dx, dy := abs(x1-x0), -abs(y1-y0)
-	sx, sy := sign(x1-x0), sign(y1-y0)
-	e := dx + dy
-	for {
-		for ox := lo; ox <= hi; ox++ {
-			for oy := lo; oy <= hi; oy++ {
-				c.Set(x0+ox, y0+oy, col)
+// Panel is one plot of a Figure: Bars or Lines.
+type Panel interface {
+	title() string
+	logY() bool
+	validate() error
+	build(*legend) (*built, error)
+}
+
+// Bars is a grouped bar chart: in each group one bar per series, in series
+// order, from 0 up to the value's Mid, with an error bar over its range.
+type Bars struct {
+	Title, XLabel, YLabel string
+	Groups                []string // category names along x
+	Series                []Series // Values[g] is the bar in Groups[g]
+	// ValueFormat, when set, prints each bar's Mid above it (e.g. "%.3f").
+	ValueFormat string
+}
+
+// Lines is one line per series over shared x values, with markers at the
+// data points (up to 40 of them) and error bars over ranged values.
+type Lines struct {
+	Title, XLabel, YLabel string
+	X                     []float64
+	Series                []Series // Values[i] is the value at X[i]
+	LogX, LogY            bool
+	// XTicks are the labelled x positions; nil = every x when there are at
+	// most 12, else chosen by the axis.
+	XTicks []float64
+}
+
+func (b Bars) title() string  { return b.Title }
+func (b Bars) logY() bool     { return false }
+func (l Lines) title() string { return l.Title }
+func (l Lines) logY() bool    { return l.LogY }
+
+func checkSeries(ss []Series, n int, what string) error {
+	if len(ss) == 0 {
+		return errors.New("no series")
+	}
+	seen := map[string]bool{}
+	for _, s := range ss {
+		if s.Name == "" {
+			return errors.New("a series has no name")
+		}
+		if seen[s.Name] {
+			return fmt.Errorf("series %q appears twice", s.Name)
+		}
+		seen[s.Name] = true
+		if len(s.Values) != n {
+			return fmt.Errorf("series %q has %d values for %d %s", s.Name, len(s.Values), n, what)
+		}
+		for i, v := range s.Values {
+			if err := v.check(); err != nil {
+				return fmt.Errorf("series %q, %s %d: %w", s.Name, what, i, err)
 			}
 		}
-		if x0 == x1 && y0 == y1 {
-			return
-		}
-		e2 := 2 * e
-		if e2 >= dy {
-			e += dy
-			x0 += sx
-		}
-		if e2 <= dx {
-			e += dx
-			y0 += sy
-		}
 	}
+	return nil
 }
 
-// WritePNG encodes the canvas.
-func (c Canvas) WritePNG(w io.Writer) error { return png.Encode(w, c.RGBA) }
-
-func abs(v int) int {
-	if v < 0 {
-		return -v
+func (b Bars) validate() error {
+	if len(b.Groups) == 0 {
+		return errors.New("no groups")
 	}
-	return v
+	if err := checkSeries(b.Series, len(b.Groups), "groups"); err != nil {
+		return err
+	}
+	for _, s := range b.Series {
+		for g, v := range s.Values {
+			if v.Lo < 0 {
+				return fmt.Errorf("series %q, group %q: bars start at 0, value %+v is negative", s.Name, b.Groups[g], v)
+			}
+		}
+	}
+	return nil
 }
 
-func sign(v int) int {
-	switch {
-	case v > 0:
-		return 1
-	case v < 0:
-		return -1
+func (l Lines) validate() error {
+	if len(l.X) == 0 {
+		return errors.New("no x values")
 	}
-	return 0
+	for i, x := range l.X {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Errorf("x[%d] = %g is not finite", i, x)
+		}
+		if l.LogX && x <= 0 {
+			return fmt.Errorf("log x axis needs positive x, x[%d] = %g", i, x)
+		}
+	}
+	for i, x := range l.XTicks {
+		if l.LogX && x <= 0 {
+			return fmt.Errorf("log x axis needs positive ticks, XTicks[%d] = %g", i, x)
+		}
+	}
+	if err := checkSeries(l.Series, len(l.X), "x values"); err != nil {
+		return err
+	}
+	measured := false
+	for _, s := range l.Series {
+		for i, v := range s.Values {
+			if v.Missing() {
+				continue
+			}
+			measured = true
+			if l.LogY && v.Lo <= 0 {
+				return fmt.Errorf("log y axis needs positive values, series %q has %+v at x = %g", s.Name, v, l.X[i])
+			}
+		}
+	}
+	if !measured {
+		return errors.New("every value is missing")
+	}
+	return nil
+}
+
+// Figure is one image: Panels on a grid of Cols columns (0 = all in one
+// row), a Title above them and one legend for all of them on the right.
+type Figure struct {
+	Title         string
+	Width, Height vg.Length // 0 = DefaultWidth, DefaultHeight
+	Cols          int
+	Panels        []Panel
+	// ShareY gives the panels of each row one y range, so that they compare
+	// at a glance; a row must then be all log or all linear in y.
+	ShareY bool
+}
+
+// Default figure size: 864×480 px in PNG.
+const (
+	DefaultWidth  = 9 * vg.Inch
+	DefaultHeight = 5 * vg.Inch
+)
+
+// Formats are the output formats, by file extension without the dot.
+var Formats = []string{"png", "svg", "pdf"}
+
+// FormatOf returns the format named by path's extension (png, svg or pdf).
+func FormatOf(path string) (string, error) {
+	ext := strings.ToLower(strings.TrimPrefix(filepath.Ext(path), "."))
+	if !slices.Contains(Formats, ext) {
+		return "", invalid("%s: unknown image format %q (want .png, .svg or .pdf)", path, ext)
+	}
+	return ext, nil
+}
+
+func (f Figure) validate(format string) error {
+	if !slices.Contains(Formats, format) {
+		return invalid("unknown image format %q (want png, svg or pdf)", format)
+	}
+	if len(f.Panels) == 0 {
+		return invalid("%q has no panels", f.Title)
+	}
+	if f.Cols < 0 {
+		return invalid("%q: %d columns", f.Title, f.Cols)
+	}
+	if w, h := f.size(); w < vg.Inch || h < vg.Inch {
+		return invalid("%q: %v × %v is too small to draw (at least 1 inch each way)", f.Title, w, h)
+	}
+	_, cols := f.grid()
+	for i, p := range f.Panels {
+		if p == nil {
+			return invalid("%q: panel %d is nil", f.Title, i)
+		}
+		if err := p.validate(); err != nil {
+			return invalid("%q: panel %d (%q): %v", f.Title, i, p.title(), err)
+		}
+		if first := f.Panels[i/cols*cols]; f.ShareY && first != nil && p.logY() != first.logY() {
+			return invalid("%q: panels %d and %d share a y range but only one has a log y axis", f.Title, i/cols*cols, i)
+		}
+	}
+	return nil
+}
+
+func (f Figure) size() (vg.Length, vg.Length) {
+	w, h := f.Width, f.Height
+	if w == 0 {
+		w = DefaultWidth
+	}
+	if h == 0 {
+		h = DefaultHeight
+	}
+	return w, h
+}
+
+func (f Figure) grid() (rows, cols int) {
+	cols = f.Cols
+	if cols == 0 || cols > len(f.Panels) {
+		cols = len(f.Panels)
+	}
+	return (len(f.Panels) + cols - 1) / cols, cols
 }

@@ -1,9 +1,10 @@
-// Command plot turns the CSV written by nfbench into PNG charts and a
-// Markdown table (TEST EQUIPMENT reporting; standard library plus
-// golang.org/x/image/font/basicfont only). Every figure shows the median over
-// the repetitions of a point.
+// Command plot turns the CSV written by nfbench into two figures (drawn by
+// package chart, gonum/plot) and Markdown tables (TEST EQUIPMENT reporting).
+// The figures show the median of the repetitions of each point with their
+// range (min–max) as an error bar; the tables show the medians.
 //
 //	plot -csv docs/nf-burst.csv -img docs/img -md docs/nf-burst-table.md
+//	plot -csv docs/nf-burst.csv -img /tmp -ext svg
 package main
 
 import (
@@ -11,9 +12,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"io"
 	"math"
 	"os"
@@ -22,6 +20,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"gonum.org/v1/plot/vg"
 
 	"github.com/nemo-edge/nemo/scheduler/sim/chart"
 )
@@ -36,9 +36,13 @@ func main() {
 func run(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("plot", flag.ContinueOnError)
 	csvPath := fs.String("csv", "docs/nf-burst.csv", "nfbench CSV")
-	imgDir := fs.String("img", "docs/img", "directory for nf-burst.png and nf-burst-train.png")
+	imgDir := fs.String("img", "docs/img", "directory for nf-burst.EXT and nf-burst-train.EXT")
+	ext := fs.String("ext", "png", "image format: png, svg or pdf")
 	mdPath := fs.String("md", "", "write the Markdown tables here (\"\" = stdout)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if _, err := chart.FormatOf("x." + *ext); err != nil {
 		return err
 	}
 	f, err := os.Open(*csvPath)
@@ -54,10 +58,10 @@ func run(args []string, stdout io.Writer) error {
 	if err := os.MkdirAll(*imgDir, 0o755); err != nil {
 		return err
 	}
-	if err := writePNG(filepath.Join(*imgDir, "nf-burst.png"), renderSweeps(pts)); err != nil {
+	if err := sweeps(pts).Save(filepath.Join(*imgDir, "nf-burst."+*ext)); err != nil {
 		return err
 	}
-	if err := writePNG(filepath.Join(*imgDir, "nf-burst-train.png"), renderIdle(pts)); err != nil {
+	if err := idleShare(pts).Save(filepath.Join(*imgDir, "nf-burst-train."+*ext)); err != nil {
 		return err
 	}
 	out := stdout
@@ -121,31 +125,16 @@ type key struct {
 	Size, Burst, Train int
 }
 
-// point holds medians over the repetitions of a key.
+// point holds the repetitions of a key: the two plotted quantities as median
+// and range, the rest as medians.
 type point struct {
 	key
-	N                                              int
-	Util, CPUPerPkt, GenPPS, NFPPS, PerWake, Drops float64
-	Offered                                        float64
+	N                                      int
+	Util, CPUPerPkt                        chart.Value
+	GenPPS, NFPPS, PerWake, Drops, Offered float64
 }
 
-func median(v []float64) float64 {
-	var xs []float64
-	for _, x := range v {
-		if !math.IsNaN(x) {
-			xs = append(xs, x)
-		}
-	}
-	if len(xs) == 0 {
-		return math.NaN()
-	}
-	sort.Float64s(xs)
-	m := len(xs) / 2
-	if len(xs)%2 == 1 {
-		return xs[m]
-	}
-	return (xs[m-1] + xs[m]) / 2
-}
+func median(v []float64) float64 { return chart.Spread(v).Mid }
 
 func aggregate(rows []row) map[key]*point {
 	type acc struct{ util, cpu, gen, nf, wake, drops, offered []float64 }
@@ -167,7 +156,7 @@ func aggregate(rows []row) map[key]*point {
 	}
 	out := map[key]*point{}
 	for k, a := range accs {
-		out[k] = &point{key: k, N: len(a.util), Util: median(a.util), CPUPerPkt: median(a.cpu), GenPPS: median(a.gen),
+		out[k] = &point{key: k, N: len(a.util), Util: chart.Spread(a.util), CPUPerPkt: chart.Spread(a.cpu), GenPPS: median(a.gen),
 			NFPPS: median(a.nf), PerWake: median(a.wake), Drops: median(a.drops), Offered: median(a.offered)}
 	}
 	return out
@@ -208,158 +197,81 @@ func bursts(pts map[key]*point, series string) (int, int) {
 
 // ---- drawing ----
 
-var (
-	black  = color.RGBA{0, 0, 0, 255}
-	grey   = chart.Grey
-	blue   = chart.Palette[0]
-	orange = chart.Palette[1]
-	green  = chart.Palette[2]
-	red    = chart.Palette[3]
-)
-
-// canvas is chart.Canvas with this tool's legend.
-type canvas struct{ chart.Canvas }
-
-func newCanvas(w, h int) canvas { return canvas{chart.New(w, h)} }
-
-// panel is a plot area with a categorical x axis and a linear y axis from 0.
-type panel struct {
-	c          canvas
-	r          image.Rectangle // plot area
-	ymax       float64
-	categories []string
+// sizeAxis is the frame sizes of a series as x values.
+func sizeAxis(sizes []int) []float64 {
+	xs := make([]float64, len(sizes))
+	for i, s := range sizes {
+		xs[i] = float64(s)
+	}
+	return xs
 }
 
-func niceMax(v float64) float64 {
-	if !(v > 0) {
-		return 1
-	}
-	p := math.Pow(10, math.Floor(math.Log10(v)))
-	for _, m := range []float64{1, 2, 2.5, 5, 10} {
-		if m*p >= v {
-			return m * p
+// offered names the rate a series was offered at, from its largest frame.
+func offered(pts map[key]*point, series string) string {
+	sizes := values(pts, series, func(k key) int { return k.Size })
+	for i := len(sizes) - 1; i >= 0; i-- {
+		for k, p := range pts {
+			if k.Series != series || k.Size != sizes[i] || !(p.Offered > 0) {
+				continue
+			}
+			if series == "bitrate" {
+				return fmt.Sprintf("%.0f Mbit/s", p.Offered*float64(k.Size)*8/1e6)
+			}
+			return fmt.Sprintf("%.0f frames/s", p.Offered)
 		}
 	}
-	return 10 * p
+	return series
 }
 
-func (p panel) x(i int) int {
-	n := len(p.categories)
-	return p.r.Min.X + (2*i+1)*p.r.Dx()/(2*n)
-}
-
-func (p panel) y(v float64) int {
-	return p.r.Max.Y - int(v/p.ymax*float64(p.r.Dy()))
-}
-
-func (p panel) frame(title, ylabel, xlabel string) {
-	c := p.c
-	for i := 0; i <= 4; i++ {
-		v := p.ymax * float64(i) / 4
-		y := p.y(v)
-		c.Line(p.r.Min.X, y, p.r.Max.X, y, grey, 1)
-		lab := strconv.FormatFloat(v, 'f', -1, 64)
-		c.Text(p.r.Min.X-chart.TextWidth(lab)-4, y+4, lab, black)
-	}
-	c.Line(p.r.Min.X, p.r.Min.Y, p.r.Min.X, p.r.Max.Y, black, 1)
-	c.Line(p.r.Min.X, p.r.Max.Y, p.r.Max.X, p.r.Max.Y, black, 1)
-	for i, cat := range p.categories {
-		c.Text(p.x(i)-chart.TextWidth(cat)/2, p.r.Max.Y+15, cat, black)
-	}
-	c.Text(p.r.Min.X+(p.r.Dx()-chart.TextWidth(title))/2, p.r.Min.Y-22, title, black)
-	c.Text(p.r.Min.X-40, p.r.Min.Y-8, ylabel, black)
-	c.Text(p.r.Min.X+(p.r.Dx()-chart.TextWidth(xlabel))/2, p.r.Max.Y+30, xlabel, black)
-}
-
-func (p panel) series(vals []float64, col color.Color) {
-	prev := -1
-	for i, v := range vals {
-		if math.IsNaN(v) {
-			prev = -1
-			continue
-		}
-		x, y := p.x(i), p.y(v)
-		p.c.Rect(x-3, y-3, x+4, y+4, col)
-		if prev >= 0 {
-			p.c.Line(p.x(prev), p.y(vals[prev]), x, y, col, 2)
-		}
-		prev = i
-	}
-}
-
-func (c canvas) legend(x, y int, labels []string, cols []color.Color) {
-	for i, l := range labels {
-		c.Rect(x, y+i*16-8, x+12, y+i*16+2, cols[i])
-		c.Text(x+18, y+i*16+2, l, black)
-	}
-}
-
-func sizeLabels(sizes []int) []string {
-	var out []string
-	for _, s := range sizes {
-		out = append(out, strconv.Itoa(s))
-	}
-	return out
-}
-
-// renderSweeps: row 1 = NF CPU utilisation at a fixed bit rate (cf. paper
-// Fig. 2); row 2 = NF CPU per packet at a fixed frame rate.
-func renderSweeps(pts map[key]*point) *image.RGBA {
+// sweeps: row 1 = NF CPU utilisation at a fixed bit rate (cf. paper Fig. 2);
+// row 2 = NF CPU per packet at a fixed frame rate; one column per NF.
+func sweeps(pts map[key]*point) chart.Figure {
 	ms := modes(pts)
-	const pw, ph = 330, 220
-	W := 70 + len(ms)*(pw+80)
-	H := 2*(ph+110) + 40
-	c := newCanvas(W, H)
-	c.Text(20, 20, "Reference NF on veth: burst off vs on (median of repetitions)", black)
 	rowsDef := []struct {
 		series, ylabel string
-		val            func(*point) float64
+		val            func(*point) chart.Value
 	}{
-		{"bitrate", "NF CPU %", func(p *point) float64 { return 100 * p.Util }},
-		{"fixed-pps", "CPU us/pkt", func(p *point) float64 { return p.CPUPerPkt / 1000 }},
+		{"bitrate", "NF CPU (% of one core)", func(p *point) chart.Value { return scale(p.Util, 100) }},
+		{"fixed-pps", "NF CPU per packet (µs)", func(p *point) chart.Value { return scale(p.CPUPerPkt, 1e-3) }},
 	}
-	for ri, rd := range rowsDef {
+	f := chart.Figure{Title: "Reference NF on veth: burst off vs on (median and range of the repetitions)",
+		Width: 13 * vg.Inch, Height: 7.5 * vg.Inch, Cols: len(ms), ShareY: true}
+	for _, rd := range rowsDef {
 		sizes := values(pts, rd.series, func(k key) int { return k.Size })
 		off, on := bursts(pts, rd.series)
-		ymax := 0.0
-		for k, p := range pts {
-			if k.Series == rd.series {
-				ymax = math.Max(ymax, rd.val(p))
-			}
-		}
-		rate := ""
-		for k, p := range pts {
-			if k.Series == rd.series && k.Series == "fixed-pps" {
-				rate = fmt.Sprintf(" @ %.0f pps", p.Offered)
-			}
-		}
-		for mi, m := range ms {
-			x0 := 80 + mi*(pw+80)
-			y0 := 70 + ri*(ph+110)
-			p := panel{c: c, r: image.Rect(x0, y0, x0+pw, y0+ph), ymax: niceMax(ymax * 1.05), categories: sizeLabels(sizes)}
-			title := fmt.Sprintf("%s, %s%s", m, rd.series, rate)
-			p.frame(title, rd.ylabel, "frame size (bytes)")
-			for bi, b := range []int{off, on} {
-				var vals []float64
+		rate := offered(pts, rd.series)
+		for _, m := range ms {
+			var ss []chart.Series
+			for _, b := range []struct {
+				burst int
+				name  string
+			}{{off, fmt.Sprintf("burst %d (off)", off)}, {on, fmt.Sprintf("burst %d (on)", on)}} {
+				se := chart.Series{Name: b.name}
 				for _, s := range sizes {
-					v := math.NaN()
-					if pt := pts[key{rd.series, m, s, b, 1}]; pt != nil {
+					v := chart.Missing()
+					if pt := pts[key{rd.series, m, s, b.burst, 1}]; pt != nil {
 						v = rd.val(pt)
 					}
-					vals = append(vals, v)
+					se.Values = append(se.Values, v)
 				}
-				p.series(vals, []color.Color{blue, orange}[bi])
+				ss = append(ss, se)
 			}
-			c.legend(x0+pw-120, y0+12, []string{fmt.Sprintf("burst %d (off)", off), fmt.Sprintf("burst %d (on)", on)}, []color.Color{blue, orange})
+			f.Panels = append(f.Panels, chart.Lines{Title: fmt.Sprintf("%s, %s offered", m, rate),
+				XLabel: "frame size (bytes)", YLabel: rd.ylabel, X: sizeAxis(sizes), LogX: true, Series: ss})
 		}
 	}
-	return c.RGBA
+	return f
 }
 
-// renderIdle: idle CPU share of the NF core (100 - NF CPU %) for the large
+// scale multiplies a value and its range by k.
+func scale(v chart.Value, k float64) chart.Value {
+	return chart.Value{Mid: v.Mid * k, Lo: v.Lo * k, Hi: v.Hi * k}
+}
+
+// idleShare: idle CPU share of the NF core (100 - NF CPU %) for the large
 // sizes, with and without trains (the stand-in for interrupt coalescing) and
 // burst (cf. paper Fig. 3).
-func renderIdle(pts map[key]*point) *image.RGBA {
+func idleShare(pts map[key]*point) chart.Figure {
 	ms := modes(pts)
 	sizes := values(pts, "train", func(k key) int { return k.Size })
 	trains := values(pts, "train", func(k key) int { return k.Train })
@@ -368,67 +280,43 @@ func renderIdle(pts map[key]*point) *image.RGBA {
 	if len(trains) > 0 {
 		train = trains[len(trains)-1]
 	}
-	type cfg struct {
-		label       string
-		series      string
-		train, burs int
-		col         color.Color
+	cfgs := []struct {
+		name         string
+		series       string
+		train, burst int
+	}{
+		{fmt.Sprintf("smooth, burst %d (off)", off), "fixed-pps", 1, off},
+		{fmt.Sprintf("smooth, burst %d (on)", on), "fixed-pps", 1, on},
+		{fmt.Sprintf("trains of %d, burst %d (off)", train, off), "train", train, off},
+		{fmt.Sprintf("trains of %d, burst %d (on)", train, on), "train", train, on},
 	}
-	cfgs := []cfg{
-		{"no train, burst off", "fixed-pps", 1, off, blue},
-		{"no train, burst on", "fixed-pps", 1, on, orange},
-		{fmt.Sprintf("train %d, burst off", train), "train", train, off, green},
-		{fmt.Sprintf("train %d, burst on", train), "train", train, on, red},
-	}
-	const gw = 150
-	W := max(90+len(ms)*len(sizes)*gw+40, 720)
-	H := 360
-	c := newCanvas(W, H)
-	c.Text(20, 20, "Idle share of the NF core (100% - NF CPU), same frame rate; trains stand in for coalescing", black)
-	r := image.Rect(70, 70, W-40, H-90)
-	var cats []string
+	var groups []string
 	for _, m := range ms {
 		for _, s := range sizes {
-			cats = append(cats, fmt.Sprintf("%s %dB", m, s))
+			groups = append(groups, fmt.Sprintf("%s %d B", m, s))
 		}
 	}
-	p := panel{c: c, r: r, ymax: 100, categories: cats}
-	p.frame("", "idle %", "")
-	for gi := range cats {
-		m, s := ms[gi/len(sizes)], sizes[gi%len(sizes)]
-		bw := (r.Dx()/len(cats) - 20) / len(cfgs)
-		x := p.x(gi) - bw*len(cfgs)/2
-		for ci, cf := range cfgs {
-			pt := pts[key{cf.series, m, s, cf.burs, cf.train}]
-			if pt == nil || math.IsNaN(pt.Util) {
-				continue
-			}
-			idle := math.Max(0, 100*(1-pt.Util))
-			c.Rect(x+ci*bw, p.y(idle), x+(ci+1)*bw-2, r.Max.Y, cf.col)
-		}
-	}
-	var labels []string
-	var cols []color.Color
+	bars := chart.Bars{Title: fmt.Sprintf("%s offered; trains stand in for interrupt coalescing", offered(pts, "train")),
+		XLabel: "NF and frame size", YLabel: "idle share of the NF core (%)", Groups: groups, ValueFormat: "%.0f"}
 	for _, cf := range cfgs {
-		labels = append(labels, cf.label)
-		cols = append(cols, cf.col)
+		se := chart.Series{Name: cf.name}
+		for _, m := range ms {
+			for _, s := range sizes {
+				v := chart.Missing()
+				if pt := pts[key{cf.series, m, s, cf.burst, cf.train}]; pt != nil && !pt.Util.Missing() {
+					u := pt.Util // idle = 100 − NF CPU %: the busiest repetition is the least idle
+					v = chart.Value{Mid: idle(u.Mid), Lo: idle(u.Hi), Hi: idle(u.Lo)}
+				}
+				se.Values = append(se.Values, v)
+			}
+		}
+		bars.Series = append(bars.Series, se)
 	}
-	c.legend(r.Min.X+10, H-50, labels[:2], cols[:2])
-	c.legend(r.Min.X+260, H-50, labels[2:], cols[2:])
-	return c.RGBA
+	return chart.Figure{Title: "Idle share of the NF core (100 % − NF CPU), median and range of the repetitions",
+		Width: 11 * vg.Inch, Height: 5 * vg.Inch, Panels: []chart.Panel{bars}}
 }
 
-func writePNG(path string, img image.Image) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := png.Encode(f, img); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
+func idle(util float64) float64 { return math.Max(0, 100*(1-util)) }
 
 // ---- markdown ----
 
@@ -459,8 +347,8 @@ func writeMarkdown(w io.Writer, pts map[key]*point) error {
 						continue
 					}
 					fmt.Fprintf(&b, "| %s | %d | %s | %s / %s | %s | %s | %s | %s | %s | %s |\n", m, s, fmtF(po.Offered, 0),
-						fmtF(po.GenPPS, 0), fmtF(pn.GenPPS, 0), fmtF(100*po.Util, 1), fmtF(100*pn.Util, 1),
-						fmtF(po.CPUPerPkt/1000, 1), fmtF(pn.CPUPerPkt/1000, 1), fmtF(pn.CPUPerPkt/po.CPUPerPkt, 2), fmtF(pn.PerWake, 1))
+						fmtF(po.GenPPS, 0), fmtF(pn.GenPPS, 0), fmtF(100*po.Util.Mid, 1), fmtF(100*pn.Util.Mid, 1),
+						fmtF(po.CPUPerPkt.Mid/1000, 1), fmtF(pn.CPUPerPkt.Mid/1000, 1), fmtF(pn.CPUPerPkt.Mid/po.CPUPerPkt.Mid, 2), fmtF(pn.PerWake, 1))
 				}
 			}
 		}
@@ -468,7 +356,7 @@ func writeMarkdown(w io.Writer, pts map[key]*point) error {
 	var idle []string
 	for k, p := range pts {
 		if k.Series == "idle" {
-			idle = append(idle, fmt.Sprintf("%s burst %d: %s%%", k.Mode, k.Burst, fmtF(100*p.Util, 2)))
+			idle = append(idle, fmt.Sprintf("%s burst %d: %s%%", k.Mode, k.Burst, fmtF(100*p.Util.Mid, 2)))
 		}
 	}
 	if len(idle) > 0 {
