@@ -7,9 +7,12 @@
 # Usage: scripts/paper-eval.sh [--quick | --report-only | --plan] [--only PART] [--no-report]
 #   (none)         the full plan, resumable: runs already in the CSV are skipped, so an interrupted or
 #                  sliced run continues where it stopped; then the report
-#   --quick        the CI smoke test: one NF, one size, every configuration once (30-s streams), into a
-#                  temporary CSV; asserts every invocation answered, the NF forwarded packets and every
-#                  configuration produced numbers (no ratio is judged), then renders a report from it
+#   --quick        the CI smoke test (about 3 minutes): one NF, one size; the NF alone, controlled runs
+#                  (EFs alone, co-located with harvesting) and two 20-s mixed streams of three functions
+#                  (direct co-location, NEMO), into a temporary CSV; asserts every invocation answered,
+#                  the NF forwarded packets, every run produced its numbers, harvesting switched on and
+#                  off where the configuration harvests and never where it does not, NEMO's controller
+#                  decided a state for every invocation (no ratio is judged); then renders a report
 #   --report-only  regenerate docs/paper-eval.md and the figures from the CSV alone
 #   --plan         list the runs the CSV still lacks and their estimated wall time
 #   --only PART    one part of the plan: controlled (Figs. 5, 10-13), nf-alone (spare cycles, Fig. 6's
@@ -30,7 +33,7 @@
 #
 # Needs root, iproute2, the services (scripts/services.sh up: Docker, Kafka on 127.0.0.1:9092,
 # pouchdb-server on 127.0.0.1:5984) and the Python image (scripts/build-images.sh --python, built here if
-# missing). The full plan takes many hours (`--plan` prints the estimate); --quick about 10 minutes.
+# missing). The full plan takes many hours (`--plan` prints the estimate); --quick about 3 minutes.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -3,8 +3,11 @@ package papereval
 import "fmt"
 
 // Check is the smoke test's verdict on a results file (no ratio is judged): every invocation answered
-// without error, every NF run forwarded packets, every run produced its numbers, and each configuration
-// planned appears.
+// without error, every NF run forwarded packets, every run produced its numbers, each configuration
+// planned appears, and the invoker's features did what the configuration says: a harvesting mixed run
+// switched harvesting on and off again (the harvester follows the edge functions), a run without
+// harvesting never switched it, and NEMO's function controller decided a state (S2-S4) for every
+// invocation of a configuration that runs it.
 func Check(rows []Row, plan []RunSpec) []string {
 	var problems []string
 	runs := Select(rows, RowRun)
@@ -48,6 +51,7 @@ func Check(rows []Row, plan []RunSpec) []string {
 		if _, ok := r.F("invoker_cpu_s"); !ok {
 			problems = append(problems, id+": no invoker CPU figure")
 		}
+		problems = append(problems, checkFeatures(r)...)
 	}
 	byRun := map[string][]Row{}
 	for _, r := range Select(rows, RowInvocation) {
@@ -73,6 +77,42 @@ func Check(rows []Row, plan []RunSpec) []string {
 			if _, ok := x.F("duration_ms"); !ok {
 				problems = append(problems, fmt.Sprintf("%s: %s has no duration", r["run_id"], x["aid"]))
 			}
+		}
+	}
+	return problems
+}
+
+// Configurations whose invoker harvests slack and whose invoker runs NEMO's function controller.
+var (
+	harvesting = map[string]bool{CfgHarvest: true, CfgNEMO: true, CfgNEMONoTM: true}
+	scheduling = map[string]bool{CfgPrewarm: true, CfgNEMO: true, CfgNEMONoTM: true}
+)
+
+// checkFeatures checks a mixed or controlled run row against what its configuration switches on.
+func checkFeatures(r Row) []string {
+	var problems []string
+	id, cfg := r["run_id"], r["config"]
+	switches := r.Fz("harvest_switches")
+	switch {
+	case !harvesting[cfg]:
+		if switches != 0 || r.Fz("harvest_on") != 0 {
+			problems = append(problems, fmt.Sprintf("%s: harvesting is off in %s, yet it switched %v times (on %v of the time)",
+				id, cfg, switches, r.Fz("harvest_on")))
+		}
+	case r["run_kind"] == KindMixed:
+		// Between the stream's invocations the harvester must give the NF its core back.
+		if switches < 2 {
+			problems = append(problems, fmt.Sprintf("%s: harvesting switched %v times; want on and off again (>= 2)", id, switches))
+		}
+	default:
+		if switches < 1 {
+			problems = append(problems, id+": harvesting never switched on")
+		}
+	}
+	if scheduling[cfg] {
+		decided := r.Fz("s2") + r.Fz("s3") + r.Fz("s41") + r.Fz("s42")
+		if n := r.Fz("invocations"); decided != n {
+			problems = append(problems, fmt.Sprintf("%s: the function controller decided %v states for %v invocations", id, decided, n))
 		}
 	}
 	return problems

@@ -114,6 +114,13 @@ func Execute(ctx context.Context, env Env, p Params, csvPath string, sl Slice, a
 	return nil
 }
 
+func mixFunctions(env Env) []string {
+	if len(env.MixFunctions) == 0 {
+		return AllFunctions()
+	}
+	return env.MixFunctions
+}
+
 func (e Env) logf(format string, args ...any) {
 	if e.Progress != nil {
 		fmt.Fprintf(e.Progress, "%s papereval: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
@@ -156,6 +163,7 @@ func sessionMeta(env Env, p Params, argv []string) []Row {
 		meta("target_load", fmt.Sprint(env.TargetLoad)),
 		meta("warm_calls", strconv.Itoa(env.WarmCalls)),
 		meta("ctl_functions", strings.Join(env.CtlFunctions, ",")),
+		meta("mix_functions", strings.Join(mixFunctions(env), ",")),
 		meta("pin_services", strconv.FormatBool(env.PinServices)),
 		meta("head_gap", fmtDur(p.HeadGap)),
 		meta("gaps", strings.Join(gaps, ",")),

@@ -42,16 +42,26 @@ func TestDefaultPlan(t *testing.T) {
 }
 
 func TestQuickPlan(t *testing.T) {
-	runs := QuickParams().Plan()
-	var mixed []string
+	p := QuickParams()
+	require.NoError(t, p.Validate())
+	runs := p.Plan()
+	var mixed, ctl []string
 	for _, r := range runs {
-		if r.Kind == KindMixed {
+		switch r.Kind {
+		case KindMixed:
 			mixed = append(mixed, r.Config)
-			require.Equal(t, 30*time.Second, r.Duration)
+			require.Equal(t, 20*time.Second, r.Duration)
+		case KindControlled:
+			ctl = append(ctl, r.Config)
 		}
 	}
-	require.ElementsMatch(t, MixedConfigs, mixed, "the smoke test runs every configuration")
-	require.Len(t, runs, 1+3+len(MixedConfigs))
+	require.ElementsMatch(t, []string{CfgColocated, CfgNEMO}, mixed, "the OpenWhisk-like invoker and NEMO")
+	require.ElementsMatch(t, []string{CfgNative, CfgHarvest}, ctl, "EFs alone and with harvesting")
+	require.Len(t, runs, 1+2+2)
+	for _, f := range QuickFunctions {
+		_, ok := FunctionByName(f)
+		require.True(t, ok, f)
+	}
 }
 
 func TestPlanRotatesConfigurations(t *testing.T) {

@@ -48,6 +48,8 @@ type Env struct {
 	TargetLoad   map[int]float64
 	WarmCalls    int      // controlled runs: warm calls after the cold one
 	CtlFunctions []string // controlled runs: the functions measured
+	MixFunctions []string // mixed runs: the functions of the stream (nil = all ten)
+	CalibSteps   int      // calibration: at most this many measurements (0 = 4)
 	DrainTimeout time.Duration
 	CallTimeout  time.Duration
 	PinServices  bool
@@ -127,7 +129,11 @@ func (r *Runner) Calibrate(ctx context.Context, nf string, size int) (float64, R
 	pps := 10000.0
 	var load, delivered, svcShare, sendCost float64
 	capped := false
-	for i := 0; i < 4; i++ {
+	steps := r.Env.CalibSteps
+	if steps <= 0 {
+		steps = 4
+	}
+	for i := 0; i < steps; i++ {
 		gen, err := r.Node.StartGenerator(r.Env.Trafficgen, size, pps, 6*time.Second, shm, 1, r.Env.LineMbps,
 			r.Env.GenRTPrio, filepath.Join(dir, fmt.Sprintf("trafficgen-%d.log", i)))
 		if err != nil {
@@ -174,7 +180,7 @@ func (r *Runner) Calibrate(ctx context.Context, nf string, size int) (float64, R
 		if math.Abs(load-target) < 0.03 && !capped {
 			break
 		}
-		if i < 3 {
+		if i < steps-1 {
 			pps = math.Round(next)
 		}
 	}
@@ -623,7 +629,11 @@ func (r *Runner) invokerRun(ctx context.Context, spec RunSpec, dir string, nf *N
 	var calls []*Call
 	if spec.Config == CfgNativeWarm {
 		// Untimed: one call of every function, so every function of the stream finds a warm container.
-		for _, f := range AllFunctions() {
+		warm := r.Env.MixFunctions
+		if len(warm) == 0 {
+			warm = AllFunctions()
+		}
+		for _, f := range warm {
 			c := &Call{Function: f, Action: f, Phase: "warmup"}
 			if err := ctl.call(ctx, c, r.Env.CallTimeout); err != nil {
 				return nil, nil, err
@@ -739,7 +749,11 @@ var errUnanswered = errors.New("papereval: unanswered activations")
 
 // driveMixed produces the seeded Poisson stream at its times and waits for every answer (bounded).
 func (r *Runner) driveMixed(ctx context.Context, spec RunSpec, ctl *controller, calls []*Call) ([]*Call, error) {
-	arrivals, err := Poisson(spec.Seed, AllFunctions(), spec.Gap, spec.Duration)
+	fns := r.Env.MixFunctions
+	if len(fns) == 0 {
+		fns = AllFunctions()
+	}
+	arrivals, err := Poisson(spec.Seed, fns, spec.Gap, spec.Duration)
 	if err != nil {
 		return nil, err
 	}

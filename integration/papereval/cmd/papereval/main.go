@@ -71,7 +71,7 @@ func splitList(s string) []string {
 
 func runCmd(name string, args []string) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	quick := fs.Bool("quick", false, "the CI smoke plan (one NF, one size, each configuration about a minute)")
+	quick := fs.Bool("quick", false, "the CI smoke plan (one NF, one size, two mixed configurations of 20 s; about 3 minutes)")
 	csvPath := fs.String("csv", "docs/paper-eval.csv", "results file (appended; completed runs are skipped)")
 	workDir := fs.String("workdir", "", "logs and configs of every run (default: a new temporary directory)")
 	nfs := fs.String("nfs", "", "NFs (firewall,nat,lb)")
@@ -108,7 +108,9 @@ func runCmd(name string, args []string) error {
 	load1024 := fs.Float64("load-1024", 0.70, "NF CPU share the offered rate aims at with 1024-byte frames")
 	load1500 := fs.Float64("load-1500", 0.55, "NF CPU share the offered rate aims at with 1500-byte frames")
 	warmCalls := fs.Int("warm-calls", 3, "controlled runs: warm calls after the cold one")
-	ctlFns := fs.String("ctl-functions", "", "controlled runs: functions (default all ten; quick: the four edge functions)")
+	ctlFns := fs.String("ctl-functions", "", "controlled runs: functions (default all ten; quick: two of the quick functions)")
+	mixFns := fs.String("mix-functions", "", "mixed runs: the stream's functions (default all ten; quick: "+strings.Join(papereval.QuickFunctions, ",")+")")
+	calibSteps := fs.Int("calib-steps", 0, "calibration: at most this many 3-s measurements (default 4; quick 2)")
 	drain := fs.Duration("drain-timeout", 10*time.Minute, "mixed runs: wait this long for the last answers")
 	callTO := fs.Duration("call-timeout", 5*time.Minute, "controlled runs: one call's answer")
 	pin := fs.Bool("pin-services", true, "move Kafka, the store, dockerd and containerd to -svc-core during each run")
@@ -122,7 +124,9 @@ func runCmd(name string, args []string) error {
 	env := papereval.Env{CtlFunctions: papereval.AllFunctions()}
 	if *quick {
 		p = papereval.QuickParams()
-		env.CtlFunctions = papereval.EdgeFunctions()
+		env.CtlFunctions = papereval.QuickFunctions[:2]
+		env.MixFunctions = papereval.QuickFunctions
+		env.CalibSteps = 2
 		*warmCalls = min(*warmCalls, 1)
 	}
 	if *nfs != "" {
@@ -202,6 +206,17 @@ func runCmd(name string, args []string) error {
 				return fmt.Errorf("-ctl-functions: unknown function %q", f)
 			}
 		}
+	}
+	if *mixFns != "" {
+		env.MixFunctions = splitList(*mixFns)
+		for _, f := range env.MixFunctions {
+			if _, ok := papereval.FunctionByName(f); !ok {
+				return fmt.Errorf("-mix-functions: unknown function %q", f)
+			}
+		}
+	}
+	if *calibSteps > 0 {
+		env.CalibSteps = *calibSteps
 	}
 	env.Brokers = splitList(*brokers)
 	env.KafkaVersion = "3.9.0"
