@@ -20,13 +20,9 @@ type Slice struct {
 	AllowLong bool          // start a run longer than Budget when it is the first of the slice
 }
 
-// overheadPerRun is the fixed cost of a run besides its stream: invoker start and stop (container
-// clean-up), the stem cells, the NF's settling time, the drain. Measured on this machine, rounded up.
-const overheadPerRun = 20 * time.Second
-
 // EstimateRun is a run's planned wall time.
 func EstimateRun(r RunSpec, env Env) time.Duration {
-	return Estimate([]RunSpec{r}, overheadPerRun, 6*time.Second, time.Second, env.WarmCalls, len(env.CtlFunctions))
+	return Estimate([]RunSpec{r}, OverheadPerRun, 6*time.Second, time.Second, env.WarmCalls, len(env.CtlFunctions))
 }
 
 // Execute runs what the plan still lacks in the CSV at csvPath, appending each run's rows as it ends,
@@ -52,7 +48,7 @@ func Execute(ctx context.Context, env Env, p Params, csvPath string, sl Slice, a
 	}
 	plan := p.Plan()
 	env.logf("plan: %d runs, %d done, %d to do (estimated %v)", len(plan), len(plan)-len(todo), len(todo),
-		Estimate(todo, overheadPerRun, 6*time.Second, time.Second, env.WarmCalls, len(env.CtlFunctions)).Round(time.Minute))
+		Estimate(todo, OverheadPerRun, 6*time.Second, time.Second, env.WarmCalls, len(env.CtlFunctions)).Round(time.Minute))
 	if len(todo) == 0 {
 		return nil
 	}
@@ -151,7 +147,7 @@ func sessionMeta(env Env, p Params, argv []string) []Row {
 	return []Row{
 		meta("date", time.Now().UTC().Format("2006-01-02 15:04 UTC")),
 		meta("machine", fmt.Sprintf("%d CPUs (%s), Linux %s, %s", runtime.NumCPU(), strings.TrimSpace(model), uts[0], runtime.Version())),
-		meta("command", strings.Join(argv, " ")),
+		meta("command", PublicCommand(argv)),
 		meta("nf_core", strconv.Itoa(env.NFCore)),
 		meta("svc_core", strconv.Itoa(env.SvcCore)),
 		meta("nf_rt_prio", strconv.Itoa(env.NFRTPrio)),
@@ -166,6 +162,7 @@ func sessionMeta(env Env, p Params, argv []string) []Row {
 		meta("mix_functions", strings.Join(mixFunctions(env), ",")),
 		meta("pin_services", strconv.FormatBool(env.PinServices)),
 		meta("head_gap", fmtDur(p.HeadGap)),
+		meta("min_duration", fmtDur(p.MinDuration)),
 		meta("gaps", strings.Join(gaps, ",")),
 		meta("reps", strconv.Itoa(p.Reps)),
 		meta("seed", strconv.FormatUint(p.Seed, 10)),

@@ -28,6 +28,7 @@ func Report(rows []Row, o ReportOptions) (string, error) {
 	rep := &reporter{d: d, o: o}
 	rep.header()
 	rep.goals()
+	rep.coverage()
 	rep.setup()
 	rep.workload()
 	rep.nfTraffic()
@@ -174,7 +175,7 @@ func (r *reporter) setup() {
 	r.p("## Set-up")
 	r.p("")
 	r.p("- Machine: %s. Results recorded %s (the last slice's command: `%s`).", or(m["machine"], "unknown"),
-		or(m["date"], "?"), or(m["command"], "?"))
+		or(m["date"], "?"), or(PublicCommand(strings.Fields(m["command"])), "?"))
 	r.p("- **Node layout on two cores.** Core %s is the NF's core: the reference NF (`refnf`, pinned) receives there, and",
 		or(m["nf_core"], "1"))
 	r.p("  every action container runs there too (`docker.cpuset` and one `edgeFunctions` entry per function with that")
