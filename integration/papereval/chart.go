@@ -133,6 +133,9 @@ func (b *barsPlotter) DataRange() (xmin, xmax, ymin, ymax float64) {
 	if math.IsInf(ymin, 0) {
 		ymin, ymax = 0, 1
 	}
+	if b.p.LogY && ymin <= 0 {
+		ymin = 0.01 // plot() starts a log axis there; the plot widens its axis to this range
+	}
 	return -0.5, float64(len(b.p.Categories)) - 0.5, ymin, ymax
 }
 

@@ -91,3 +91,22 @@ func TestCheckQuick(t *testing.T) {
 		})
 	}
 }
+
+// The quick run's results render (its controlled runs lack co-location without harvesting, and
+// several figures have nothing to draw).
+func TestReportRendersQuickResults(t *testing.T) {
+	rows := quickResults()
+	for _, r := range rows {
+		if r["kind"] == RowInvocation {
+			r["function"] = QuickFunctions[0]
+			if r["run_kind"] == KindControlled {
+				r["phase"] = "cold"
+				r.Set("cold", true)
+				r.Set("init_ms", 300.0)
+			}
+		}
+	}
+	md, err := Report(rows, ReportOptions{ImgDir: t.TempDir(), ImgRel: "img", CSVName: "q.csv"})
+	require.NoError(t, err)
+	require.Contains(t, md, "Not in these results")
+}

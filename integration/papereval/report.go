@@ -771,6 +771,10 @@ func (r *reporter) fig12() error {
 		return nil
 	}
 	fns := r.ctlFunctions()
+	if !r.hasCtl(CfgColocated) || !r.hasCtl(CfgHarvest) {
+		r.missing("controlled runs colocated and harvest", "scripts/paper-eval.sh --only controlled")
+		return nil
+	}
 	r.p("Speed-up = latency (colocated, cold) ÷ latency (harvest, warm), per repetition; median (range):")
 	r.p("")
 	r.p("| function | %s |", strings.Join(condLabels(conds), " | "))
@@ -821,6 +825,11 @@ func (r *reporter) fig12() error {
 	r.p("Reproduce: `scripts/paper-eval.sh --only controlled`.")
 	r.p("")
 	return nil
+}
+
+// hasCtl reports whether the results hold a controlled run of cfg.
+func (r *reporter) hasCtl(cfg string) bool {
+	return len(filter(r.d.runs, func(x Row) bool { return x["run_kind"] == KindControlled && x["config"] == cfg })) > 0
 }
 
 func condLabels(cs []Cond) []string {
