@@ -133,17 +133,15 @@ func DefaultParams() Params {
 }
 
 // QuickParams is the CI smoke test (about 3 minutes): one NF, one size, one priority; the NF alone with
-// harvesting off and on (5-s phases); controlled runs EFs alone and co-located with harvesting; two mixed
-// runs, the OpenWhisk-like direct co-location and NEMO, each a 20-s stream of QuickFunctions at a 6-s gap
-// (about 10 invocations). The other configurations differ from these only in the invoker's file, which
-// the unit tests check against the invoker's own loader (TestInvokerConfigsLoad).
+// harvesting off and on (5-s phases); controlled runs under every condition; every mixed configuration
+// once, each a 15-s stream of QuickFunctions at a 5-s gap (about 9 invocations).
 func QuickParams() Params {
 	return Params{
 		NFs: []string{"firewall"}, Sizes: []int{1024}, Prios: []string{PrioRT}, Reps: 1, Seed: 1,
-		HeadConfigs: []string{CfgColocated, CfgNEMO},
-		HeadGap:     6 * time.Second,
-		MinDuration: 20 * time.Second, SpanGaps: 1,
-		Controlled: true, CtlConfigs: []string{CfgNative, CfgHarvest},
+		HeadConfigs: MixedConfigs,
+		HeadGap:     5 * time.Second,
+		MinDuration: 15 * time.Second, SpanGaps: 1,
+		Controlled: true, CtlConfigs: ControlledConfigs,
 		NFAlone: true, NFAloneDur: 5 * time.Second,
 	}
 }

@@ -50,14 +50,14 @@ func TestQuickPlan(t *testing.T) {
 		switch r.Kind {
 		case KindMixed:
 			mixed = append(mixed, r.Config)
-			require.Equal(t, 20*time.Second, r.Duration)
+			require.Equal(t, 15*time.Second, r.Duration)
 		case KindControlled:
 			ctl = append(ctl, r.Config)
 		}
 	}
-	require.ElementsMatch(t, []string{CfgColocated, CfgNEMO}, mixed, "the OpenWhisk-like invoker and NEMO")
-	require.ElementsMatch(t, []string{CfgNative, CfgHarvest}, ctl, "EFs alone and with harvesting")
-	require.Len(t, runs, 1+2+2)
+	require.ElementsMatch(t, MixedConfigs, mixed, "the smoke test runs every configuration")
+	require.ElementsMatch(t, ControlledConfigs, ctl, "and every controlled condition")
+	require.Len(t, runs, 1+len(ControlledConfigs)+len(MixedConfigs))
 	for _, f := range QuickFunctions {
 		_, ok := FunctionByName(f)
 		require.True(t, ok, f)

@@ -1561,7 +1561,7 @@ func (r *reporter) reproduce() {
 	r.p("")
 	r.p("```")
 	r.p("scripts/paper-eval.sh                 # the full plan (resumes: runs already in docs/paper-eval.csv are skipped)")
-	r.p("scripts/paper-eval.sh --quick         # the CI smoke test (one NF, one size, 20-s streams; a temporary CSV)")
+	r.p("scripts/paper-eval.sh --quick         # the CI smoke test (one NF, one size, 15-s streams; a temporary CSV)")
 	r.p("scripts/paper-eval.sh --only controlled|nf-alone|head|sweep   # one part of the plan")
 	r.p("scripts/paper-eval.sh --report-only   # this page and its figures from the CSV alone")
 	r.p("scripts/paper-eval.sh --plan          # the runs left and their estimated wall time")

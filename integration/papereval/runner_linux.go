@@ -662,6 +662,9 @@ func (r *Runner) invokerRun(ctx context.Context, spec RunSpec, dir string, nf *N
 	closeErr := r.closeWindow(win, nf)
 	stopSampling()
 	swg.Wait()
+	// The harvester lingers (200 ms by default) after the last invocation: read its counters once it has
+	// given the NF its core back, so a run's switch count ends with harvesting off.
+	time.Sleep(harvestSettle)
 	final, merr := scrapeMetrics(base + "/metrics")
 	stopTraffic()
 	stopInvoker()
@@ -746,6 +749,10 @@ func (r *Runner) invokerRun(ctx context.Context, spec RunSpec, dir string, nf *N
 }
 
 var errUnanswered = errors.New("papereval: unanswered activations")
+
+// harvestSettle is how long a run waits after its last answer before reading the invoker's counters:
+// more than the harvester's default linger.
+const harvestSettle = time.Second
 
 // driveMixed produces the seeded Poisson stream at its times and waits for every answer (bounded).
 func (r *Runner) driveMixed(ctx context.Context, spec RunSpec, ctl *controller, calls []*Call) ([]*Call, error) {

@@ -71,7 +71,7 @@ func splitList(s string) []string {
 
 func runCmd(name string, args []string) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	quick := fs.Bool("quick", false, "the CI smoke plan (one NF, one size, two mixed configurations of 20 s; about 3 minutes)")
+	quick := fs.Bool("quick", false, "the CI smoke plan (one NF, one size, every configuration once with 15-s streams; about 3 minutes)")
 	csvPath := fs.String("csv", "docs/paper-eval.csv", "results file (appended; completed runs are skipped)")
 	workDir := fs.String("workdir", "", "logs and configs of every run (default: a new temporary directory)")
 	nfs := fs.String("nfs", "", "NFs (firewall,nat,lb)")
