@@ -139,6 +139,15 @@ func (r *reporter) coverage() {
 		r.p("The results also hold %d run(s) outside that plan (other gaps, durations or repetitions; see *Runs*).", extra)
 		r.p("")
 	}
+	if gaps := r.notMeasured(p); len(gaps) > 0 {
+		r.p("**Not measured in these results**, because no run of it is in them (the parts above name the runs that")
+		r.p("would measure it):")
+		r.p("")
+		for _, g := range gaps {
+			r.p("- %s", g)
+		}
+		r.p("")
+	}
 	var cmds []string
 	for _, row := range Select(r.d.rows, RowMeta) {
 		if row["key"] == "command" {
@@ -204,4 +213,46 @@ func missingText(runs []RunSpec) string {
 		s += fmt.Sprintf("; %d conditions", len(conds))
 	}
 	return s
+}
+
+// notMeasured lists the dimensions of the full plan p that no run in the results covers, with what each
+// leaves unmeasured.
+func (r *reporter) notMeasured(p Params) []string {
+	nfRuns := filter(r.d.runs, func(x Row) bool { return x["nf"] != "" })
+	has := func(col, v string) bool { return len(filter(nfRuns, eq(col, v))) > 0 }
+	var out []string
+	for _, prio := range p.Prios {
+		if !has("prio", prio) {
+			what := "the NF at real-time priority (the NFV norm: EFs get only the cycles the NF leaves)"
+			if prio == PrioNormal {
+				what = "the NF as an ordinary task (the OS coordinating NF and EFs, the paper's direct co-location)"
+			}
+			out = append(out, fmt.Sprintf("NF priority `%s`, %s: every ratio under it.", prio, what))
+		}
+	}
+	var nfs []string
+	for _, nf := range p.NFs {
+		if !has("nf", nf) {
+			nfs = append(nfs, nf)
+		}
+	}
+	if len(nfs) > 0 {
+		out = append(out, fmt.Sprintf("NF %s: its spare cycles, harvest-only speed-up (Fig. 10), NEMO vs co-location and vs native, NF throughput.",
+			strings.Join(nfs, ", ")))
+	}
+	for _, size := range p.Sizes {
+		if !has("size", fmt.Sprint(size)) {
+			out = append(out, fmt.Sprintf("Frame size %d B: the same figures at that size.", size))
+		}
+	}
+	mixedGaps := uniq(filter(r.d.runs, eq("run_kind", KindMixed)), "gap_s")
+	if len(mixedGaps) < 2 {
+		out = append(out, fmt.Sprintf("The rate sweep (mean gaps %s per function): every ratio across the rate; the results hold mixed runs at %d gap(s).",
+			strings.Join(durList(p.Gaps), ", "), len(mixedGaps)))
+	}
+	if reps := uniq(r.d.runs, "rep"); len(reps) < p.Reps {
+		out = append(out, fmt.Sprintf("Repetitions: %d of %d, so ranges over repetitions are missing where only one repetition ran (the machine's noise is large: see *load* in the run table).",
+			len(reps), p.Reps))
+	}
+	return out
 }

@@ -30,4 +30,6 @@ func TestCoverageNamesMissingParts(t *testing.T) {
 	require.Contains(t, md, "`HEAD_GAP=30s scripts/paper-eval.sh --only controlled`")
 	require.Contains(t, md, "papereval run -csv r.csv")
 	require.NotContains(t, md, "/x/nemo")
+	require.Contains(t, md, "- NF nat, lb: ")
+	require.Contains(t, md, "Repetitions: 2 of 3")
 }
