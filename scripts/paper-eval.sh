@@ -8,11 +8,11 @@
 #   (none)         the full plan, resumable: runs already in the CSV are skipped, so an interrupted or
 #                  sliced run continues where it stopped; then the report
 #   --quick        the CI smoke test (about 3 minutes): one NF, one size; the NF alone, controlled runs
-#                  (EFs alone, co-located with harvesting) and two 20-s mixed streams of three functions
-#                  (direct co-location, NEMO), into a temporary CSV; asserts every invocation answered,
-#                  the NF forwarded packets, every run produced its numbers, harvesting switched on and
-#                  off where the configuration harvests and never where it does not, NEMO's controller
-#                  decided a state for every invocation (no ratio is judged); then renders a report
+#                  under every condition and every mixed configuration once (15-s streams of three
+#                  functions), into a temporary CSV; asserts every invocation answered, the NF forwarded
+#                  packets, every run produced its numbers, harvesting switched on and off where the
+#                  configuration harvests and never where it does not, NEMO's controller decided a state
+#                  for every invocation (no ratio is judged); then renders a report from it
 #   --report-only  regenerate docs/paper-eval.md and the figures from the CSV alone
 #   --plan         list the runs the CSV still lacks and their estimated wall time
 #   --only PART    one part of the plan: controlled (Figs. 5, 10-13), nf-alone (spare cycles, Fig. 6's
