@@ -1079,8 +1079,9 @@ func (r *reporter) fig14() error {
 	var nwPer []string
 	for _, c := range conds {
 		if s := goalNatW[c]; s.N > 0 {
-			nw = append(nw, 1/s.Median)
-			nwPer = append(nwPer, fmt.Sprintf("%s %s %s", c.Label(), c.Prio, fmtX(1/s.Median)))
+			inv := Summary{N: s.N, Median: 1 / s.Median, Min: 1 / s.Max, Max: 1 / s.Min}
+			nw = append(nw, inv.Median)
+			nwPer = append(nwPer, fmt.Sprintf("%s %s %s over %d repetition(s)", c.Label(), c.Prio, sumRange(inv, fmtX), s.N))
 		}
 	}
 	if len(nw) > 0 {
