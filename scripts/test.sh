@@ -59,5 +59,11 @@ go vet -tags integration ./...
 log "unit tests with the race detector"
 go test -race -count=1 ./...
 
+log "simulator baselines: each defining mechanism removed must turn a test red"
+scripts/sim-mutations.sh
+
 log "integration tests (real Docker, Kafka 3.9, pouchdb-server, ZooKeeper), one package at a time"
 go test -tags integration -count=1 -p 1 -timeout 30m ./...
+
+log "paper evaluation smoke test: the whole pipeline on one NF and size (scripts/paper-eval.sh --quick)"
+scripts/paper-eval.sh --quick
