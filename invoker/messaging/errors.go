@@ -11,6 +11,7 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/containerd/errdefs"
+	"github.com/eapache/go-resiliency/breaker"
 )
 
 // Sentinel error kinds. Every error returned by this package wraps one of them (and the cause) with %w.
@@ -65,6 +66,11 @@ func retriable(err error) bool {
 		if errors.Is(err, k) {
 			return true
 		}
+	}
+	// sarama's producer opens a circuit breaker per broker after 3 failures in a row and refuses sends
+	// for 10 s: the broker is down, not the record wrong.
+	if errors.Is(err, breaker.ErrBreakerOpen) {
+		return true
 	}
 	if errors.Is(err, sarama.ErrOutOfBrokers) || errors.Is(err, sarama.ErrNotConnected) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/eapache/go-resiliency/breaker"
 
 	"github.com/nemo-edge/nemo/invoker/wire"
 )
@@ -253,5 +254,19 @@ func TestSendAfterKafkaWentAway(t *testing.T) {
 	defer cancel()
 	if err := p.Send(ctx, "health", []byte("down")); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("err = %v, want ErrUnavailable", err)
+	}
+}
+
+// sarama's producer refuses sends with "circuit breaker is open" for 10 s after a broker failed three
+// times: that is the broker being down (ErrUnavailable, worth retrying), not a bad record.
+func TestSendClassifiesAnOpenCircuitBreakerAsUnavailable(t *testing.T) {
+	s := &scriptedSender{errs: repeat(breaker.ErrBreakerOpen, 10)}
+	p := newProducer(Config{}, s, testLogger(t))
+	err := p.Send(context.Background(), "completed0", []byte("x"))
+	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, breaker.ErrBreakerOpen) {
+		t.Errorf("err = %v, want ErrUnavailable wrapping the breaker error", err)
+	}
+	if s.count() != 1+sendRetries {
+		t.Errorf("calls = %d, want %d (retried like any outage)", s.count(), 1+sendRetries)
 	}
 }
