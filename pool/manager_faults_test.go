@@ -216,4 +216,3 @@ func TestManagerTellsLogCollectionAboutDeveloperErrors(t *testing.T) {
 	defer fb.mu.Unlock()
 	assert.Equal(t, []LogOptions{{Sentinels: true}, {Sentinels: true, DeveloperError: true}}, fb.logOpts)
 }
-
