@@ -43,7 +43,7 @@ var allowedImports = map[string][]string{
 	"invoker/filestore":  {"invoker/wire", "pool/proxy"},
 	"invoker/server":     {"invoker/metrics"},
 	"invoker/activation": {"invoker/wire", "invoker/metrics", "pool", "pool/proxy"},
-	"invoker/config": {"invoker/wire", "invoker/messaging", "invoker/store", "pool", "pool/docker", "pool/proxy",
+	"invoker/config": {"invoker/wire", "invoker/messaging", "invoker/store", "invoker/activation", "pool", "pool/docker", "pool/proxy",
 		"scheduler", "harvester"},
 	"invoker/app": {"invoker/activation", "invoker/messaging", "invoker/metrics", "invoker/wire", "pool",
 		"pool/proxy", "scheduler", "harvester"},

@@ -448,4 +448,3 @@ func TestStallsNotifyTransitionsOnly(t *testing.T) {
 	assert.Zero(t, s.end(DependencyStore, t0), "an end without a begin is ignored")
 	assert.Equal(t, []bool{true, false}, got)
 }
-

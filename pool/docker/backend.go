@@ -32,6 +32,9 @@ type Backend struct {
 	now     func() time.Time
 
 	lostEngine atomic.Pointer[time.Time] // when the event stream broke; nil while connected (see Reachable)
+
+	isoMu sync.Mutex
+	iso   isolation // what Prepare installed
 }
 
 var _ pool.Backend = (*Backend)(nil)

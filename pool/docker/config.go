@@ -57,6 +57,14 @@ type Config struct {
 	DNS, DNSSearch, DNSOptions []string
 	// ExtraLabels are added to every container. Default is none.
 	ExtraLabels map[string]string
+	// Firewall says whether Prepare installs host firewall rules keeping action containers from this
+	// host's services and from Forbidden (see isolation.go). Default is FirewallAuto.
+	Firewall FirewallMode
+	// Forbidden are host:port addresses action containers must not reach besides this host: the Kafka
+	// brokers and the store. Default is none.
+	Forbidden []string
+	// Iptables is the iptables command. Default is "iptables".
+	Iptables string
 	// User runs the action's processes as this user ("uid[:gid]" or a name the image knows); "" keeps the
 	// image's user. Runtimes that write to their image's files need a user allowed to. Default is "".
 	User string
@@ -136,6 +144,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.LogIdleTimeout <= 0 {
 		c.LogIdleTimeout = 2 * time.Second
+	}
+	if c.Firewall == "" {
+		c.Firewall = FirewallAuto
+	}
+	if c.Iptables == "" {
+		c.Iptables = "iptables"
 	}
 	if c.WritablePaths == nil {
 		c.WritablePaths = []string{"/tmp"}

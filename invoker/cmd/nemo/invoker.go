@@ -104,7 +104,8 @@ func runInvoker(args []string) error {
 // the start-up hooks it needs.
 func partsFromConfig(cfg *config.Config, kcfg messaging.Config, st app.ArtifactStore, api docker.API,
 	ln net.Listener, log zerolog.Logger) app.Parts {
-	srvCfg := server.Config{Username: cfg.Invoker.Username, Password: cfg.Invoker.Password}
+	srvCfg := server.Config{Username: cfg.Invoker.Username, Password: cfg.Invoker.Password,
+		MaxConnections: cfg.Invoker.MaxConnections, ProtectMetrics: cfg.Invoker.ProtectMetrics}
 	return app.Parts{
 		Instance:     cfg.InstanceID(),
 		Manifest:     cfg.Manifest,
@@ -118,6 +119,7 @@ func partsFromConfig(cfg *config.Config, kcfg messaging.Config, st app.ArtifactS
 		Capacity:     cfg.MaxPeek(),
 		UserEvents:   cfg.Kafka.UserEvents,
 		ParameterKey: cfg.ParameterKey(),
+		Limits:       cfg.ActionLimits(),
 		Listener:     ln,
 		NewServer: func(sw app.Switch, reg *metrics.Registry) app.HTTPServer {
 			return server.New(srvCfg, sw, reg, log)
