@@ -162,4 +162,3 @@ func TestPrepareKeepsAnExistingNetwork(t *testing.T) {
 	assert.Equal(t, "docker0", bridgeName(api.networks["bridge"]))
 	assert.Equal(t, "br-0123456789ab", bridgeName(network.Inspect{ID: "0123456789abcdef0123"}))
 }
-
