@@ -68,6 +68,8 @@ type Parts struct {
 	ParameterKey *wire.ParameterKey
 	// Limits are the system's action limits; action documents' limits are clamped into them.
 	Limits activation.Limits
+	// StoreTimeout bounds each attempt to store an activation record (activation.Config.StoreTimeout).
+	StoreTimeout time.Duration
 	// CPUSetFor pins an action's containers (by document id) to a cpuset, "" for the backend's default:
 	// the NF cores of a configured edge function. nil pins nothing.
 	CPUSetFor func(docID string) string
@@ -218,6 +220,7 @@ func Run(ctx context.Context, p Parts) error {
 		ParameterKey: p.ParameterKey,
 		CPUSetFor:    p.CPUSetFor,
 		Limits:       p.Limits,
+		StoreTimeout: p.StoreTimeout,
 		Quit:         quit,
 		// Back-pressure: while answers wait for Kafka or the store, take no new records.
 		OnStall: func(stalled bool) {

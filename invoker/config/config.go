@@ -125,6 +125,9 @@ type CouchDBSection struct {
 	WhisksDB      string `json:"whisksDb,omitempty"`      // _databases_WhiskEntity
 	ActivationsDB string `json:"activationsDb,omitempty"` // _databases_WhiskActivation
 	SubjectsDB    string `json:"subjectsDb,omitempty"`    // _databases_WhiskAuth
+	// RequestTimeout bounds each HTTP request to CouchDB and each attempt to store an activation record
+	// (attempts go on until the store answers: an outage delays records, it loses none). Default 30s.
+	RequestTimeout Duration `json:"requestTimeout"`
 }
 
 // PoolSection bounds the container pool (paper §5.1: 2048 MB, 6 pre-warmed functions, 512 MB for cold
@@ -373,7 +376,7 @@ func Defaults() *Config {
 		Invoker: InvokerSection{ID: unsetID, Port: 8080, Username: DefaultUsername, Password: DefaultPassword, LogLevel: "info",
 			MaxConnections: 64},
 		Kafka: KafkaSection{Version: messaging.DefaultVersion, ReplicationFactor: 1},
-		Store: StoreSection{Kind: StoreCouchDB, CouchDB: CouchDBSection{Protocol: "http", Port: 5984}},
+		Store: StoreSection{Kind: StoreCouchDB, CouchDB: CouchDBSection{Protocol: "http", Port: 5984, RequestTimeout: Duration(30 * time.Second)}},
 		Pool: PoolSection{UserMemoryMB: MB(p.UserMemoryMB), MaxWarm: p.MaxWarm, ColdReserveMB: MB(p.ColdReserveMB),
 			PauseGrace: Duration(p.PauseGrace), IdleTimeout: Duration(p.IdleTimeout), ConcurrentPeekFactor: 0.5,
 			PrewarmExpirationCheckInterval: Duration(p.StemCheckInterval)},
@@ -425,7 +428,7 @@ func Demo() *Config {
 	c.Invoker.Port = 8085
 	c.Kafka.Embedded = true
 	c.Store = StoreSection{Kind: StoreFile, Path: filepath.Join(os.TempDir(), "nemo-demo", "store"),
-		CouchDB: CouchDBSection{Protocol: "http", Port: 5984}}
+		CouchDB: CouchDBSection{Protocol: "http", Port: 5984, RequestTimeout: Duration(30 * time.Second)}}
 	c.Docker.Mode = NetworkPublish
 	c.Runtimes.Manifest = json.RawMessage(DemoManifest)
 	m, err := wire.ParseManifest([]byte(DemoManifest))

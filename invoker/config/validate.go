@@ -164,6 +164,11 @@ func (c *Config) validateStore() error {
 		return invalid("store.couchdb.port", "%d is not a port number (%s)", db.Port, EnvCouchPort)
 	case db.Username == "":
 		return invalid("store.couchdb.username", "empty (set %s)", EnvCouchUsername)
+	case db.RequestTimeout.D() < 0:
+		return invalid("store.couchdb.requestTimeout", "%s must be positive", db.RequestTimeout)
+	}
+	if db.RequestTimeout == 0 {
+		db.RequestTimeout = Defaults().Store.CouchDB.RequestTimeout
 	}
 	for _, n := range []struct{ field, env, v string }{
 		{"store.couchdb.whisksDb", EnvCouchWhisksDB, db.WhisksDB},

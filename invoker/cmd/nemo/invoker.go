@@ -64,7 +64,7 @@ func runInvoker(args []string) error {
 		}
 		st = fs
 	default:
-		cs, err := store.New(cfg.StoreConfig(), log)
+		cs, err := store.New(cfg.StoreConfig(), log, store.WithRequestTimeout(cfg.Store.CouchDB.RequestTimeout.D()))
 		if err != nil {
 			return fmt.Errorf("couchdb store: %w", err)
 		}
@@ -120,6 +120,7 @@ func partsFromConfig(cfg *config.Config, kcfg messaging.Config, st app.ArtifactS
 		UserEvents:   cfg.Kafka.UserEvents,
 		ParameterKey: cfg.ParameterKey(),
 		Limits:       cfg.ActionLimits(),
+		StoreTimeout: cfg.Store.CouchDB.RequestTimeout.D(),
 		Listener:     ln,
 		NewServer: func(sw app.Switch, reg *metrics.Registry) app.HTTPServer {
 			return server.New(srvCfg, sw, reg, log)
