@@ -147,8 +147,10 @@ func (m *Manager) Metrics(emit func(name, help, typ string, value float64, label
 	for _, state := range States() {
 		emit("nemo_pool_containers", "Containers, by state.", "gauge", float64(s.CountByState[state]), "state", state.String())
 	}
-	emit("nemo_pool_containers_died_total", "Containers that stopped outside the pool's control (killed, crashed "+
-		"while idle, Docker restarted).", "counter", float64(st.Died))
+	emit("nemo_pool_containers_died_total", "Containers that stopped outside the pool's control (killed, crashed, "+
+		"exited at start, Docker restarted); not the pool's own removals.", "counter", float64(st.Died))
 	emit("nemo_pool_rescheduled_total", "Activations moved to another container before the action saw them "+
-		"(container gone or unhealthy).", "counter", float64(st.Rescheduled))
+		"(container gone, unhealthy or exited at start).", "counter", float64(st.Rescheduled))
+	emit("nemo_pool_start_refused_total", "Activations answered without a container because their action's "+
+		"containers keep exiting at start.", "counter", float64(st.StartRefused))
 }
