@@ -731,3 +731,57 @@ func TestDiedCountsOnlyContainersStoppedOutsideThePool(t *testing.T) {
 	require.Equal(t, 1, logCount(p.LogPath, "container stopped outside the pool's control; destroying it"),
 		"nor is the shutdown's removal")
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Digests
+
+// TestBlackboxPinnedByDigestRunsThatImage: an action whose image is pinned as name:tag@sha256:… runs the
+// image with that digest even after the tag was moved to another image (probe: it ran whatever the tag
+// resolved to). The image is pushed to a registry of the test's own first, so that the engine knows its
+// digest (no local image has one otherwise); the invoker itself still never pulls.
+func TestBlackboxPinnedByDigestRunsThatImage(t *testing.T) {
+	svc := itest.NeedServices(t)
+	reg := itest.StartRegistry(t)
+	good := itest.BuildActionImage(t)
+	ref := reg.Host + "/nemo-it/pinned:v1"
+	docker := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("docker", args...).CombinedOutput()
+		require.NoError(t, err, "docker %v: %s", args, out)
+		return strings.TrimSpace(string(out))
+	}
+	docker("tag", good, ref)
+	t.Cleanup(func() { _ = exec.Command("docker", "image", "rm", "-f", ref).Run() })
+	docker("push", ref)
+	var digests []string
+	require.NoError(t, json.Unmarshal([]byte(docker("image", "inspect", good, "--format", "{{json .RepoDigests}}")), &digests))
+	pinned := ""
+	for _, d := range digests {
+		if strings.HasPrefix(d, reg.Host+"/nemo-it/pinned@") {
+			pinned = ref + d[strings.Index(d, "@"):]
+		}
+	}
+	require.NotEmpty(t, pinned, "the push gave the image no repository digest: %v", digests)
+	// Move the tag to an image that is not an action runtime.
+	other := "nemo-it/moved:" + itest.RandomHex(4)
+	itest.BuildImage(t, other, "FROM "+good+"\nENTRYPOINT [\"/bin/testaction\"]\n")
+	docker("tag", other, ref)
+
+	h := newHarness(t, svc, harnessOptions{})
+	seedAction(t, h.store, "pinned", blackbox(pinned), 128, 10, 10*time.Second)
+	seedAction(t, h.store, "tagged", blackbox(ref), 128, 10, 10*time.Second)
+	p := h.start()
+	a := h.message("pinned", true, map[string]any{"name": "digest"}, msgOptions{})
+	b := h.message("tagged", true, map[string]any{"name": "tag"}, msgOptions{})
+	h.produce(a.Raw)
+	h.produce(b.Raw)
+	h.waitSlotFree(2*time.Minute, a.AID, b.AID)
+	code, result, _ := responseOf(t, h, a.AID)
+	require.Zero(t, code, "the pinned digest ran: %v", result)
+	require.Equal(t, `"Hello digest!"`, string(result["greeting"]))
+	code, result, _ = responseOf(t, h, b.AID)
+	require.Equal(t, int64(2), code, "the moved tag ran the other image: %v", result)
+	t.Logf("pinned %s ran the pushed image; %s (moved) ran the other one", pinned, ref)
+	h.answeredOnce(t, []activation{a, b})
+	h.stopClean(t, p)
+}
