@@ -20,7 +20,7 @@
 //  3. the environment an OpenWhisk deployment sets: PORT, KAFKA_HOSTS, RUNTIMES_MANIFEST,
 //     WHISK_API_HOST_PROTO/_NAME/_PORT, DB_PREFIX and the CONFIG_* keys listed in env.go (CouchDB, pool
 //     memory, container args, proxy timeouts, Kafka topics, user events, invoker credentials, runtimes,
-//     system limits), plus NEMO_KAFKA_VERSION. CONFIG_* values starting with "$" dereference another
+//     system limits), plus NEMO_KAFKA_VERSION and NEMO_ALLOW_DEFAULT_CREDENTIALS. CONFIG_* values starting with "$" dereference another
 //     variable (transformEnvironment.sh); other CONFIG_* keys are ignored. List variables
 //     (..._extraEnvVars_N etc.) are probed for N = 0..99, since getenv cannot enumerate;
 //  4. the command line of OpenWhisk's /init.sh: --id N, --uniqueName S, --displayedName S, --overwriteId N.
@@ -30,6 +30,15 @@
 // --id wins; then --overwriteId; then invoker.id from the file. OpenWhisk assigns an id through ZooKeeper
 // when only --uniqueName is given (helm's DaemonSet does this). NEMO does not implement that assignment:
 // such a start fails with a message asking for --id. Deployments that rely on it must pass --id per node.
+//
+// # Safety checks
+//
+// Validate refuses OpenWhisk's default invoker credentials (invoker.user / invoker.pass) on a listen address
+// other than loopback unless invoker.allowDefaultCredentials (NEMO_ALLOW_DEFAULT_CREDENTIALS=true) accepts
+// the risk: anyone, an action container included, who reaches the port could disable the invoker. This
+// check runs last, so other mistakes are reported first. Action limits (limits.*) are handed to the
+// activation path (ActionLimits), which clamps every action document into them; the Kafka brokers and the
+// CouchDB server are handed to the Docker backend as addresses action containers must not reach.
 //
 // # Errors
 //
