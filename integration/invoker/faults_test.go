@@ -95,9 +95,16 @@ func (h *harness) waitCommittedEnd(t *testing.T, timeout time.Duration) {
 }
 
 // answeredOnce checks that every activation got exactly one slot-freeing ack (and, when blocking with
-// logs, one Result before it) and a record, and that nothing else was answered. It returns the slot-freeing
-// ack of each id.
+// logs, one Result before it), and that nothing else was answered. It returns the slot-freeing ack of
+// each id.
 func (h *harness) answeredOnce(t *testing.T, acts []activation) map[string]itest.Ack {
+	t.Helper()
+	return h.answeredOnceBut(t, acts, nil)
+}
+
+// answeredOnceBut is answeredOnce allowing a second slot-freeing ack for the ids in reacked: the
+// documented duplicates of a restart, an ack re-sent from the stored record.
+func (h *harness) answeredOnceBut(t *testing.T, acts []activation, reacked map[string]bool) map[string]itest.Ack {
 	t.Helper()
 	all, bad := h.acks.Snapshot()
 	require.Empty(t, bad, "unparsable acks")
@@ -117,7 +124,13 @@ func (h *harness) answeredOnce(t *testing.T, acts []activation) map[string]itest
 				results++
 			}
 		}
-		require.Len(t, slot, 1, "slot-freeing acks of %s (kinds %v)", a.AID, itest.Kinds(acks))
+		if reacked[a.AID] {
+			require.Len(t, slot, 2, "slot-freeing acks of %s, re-acked from its record (kinds %v)", a.AID, itest.Kinds(acks))
+			require.Equal(t, string(slot[0].Fields["response"]), string(slot[1].Fields["response"]),
+				"the re-ack carries the recorded answer")
+		} else {
+			require.Len(t, slot, 1, "slot-freeing acks of %s (kinds %v)", a.AID, itest.Kinds(acks))
+		}
 		require.LessOrEqual(t, results, 1, "Result acks of %s", a.AID)
 		if results == 1 {
 			require.Equal(t, itest.AckResult, acks[0].Kind, "the Result comes first for %s", a.AID)
@@ -372,7 +385,9 @@ func TestStoreOutageLosesNoRecord(t *testing.T) {
 // TestSIGTERMLeavesQueuedActivationsForRedelivery: SIGTERM with 4 activations running and 12 queued. The
 // 4 finish and are answered; the 12 get no answer at all (probe: the whisk error "Failed to provision
 // resources…", the pool being closed while the feed still drained) and run after the restart. Sent =
-// answered + redelivered, every one exactly once.
+// answered + redelivered, every one run exactly once. The one documented duplicate: a finished activation
+// whose offset lies above one left for redelivery cannot be committed past that gap, so the restarted
+// invoker gets it again, finds it recorded and re-sends its ack from the record without running it.
 func TestSIGTERMLeavesQueuedActivationsForRedelivery(t *testing.T) {
 	svc := itest.NeedServices(t)
 	h := newHarness(t, svc, harnessOptions{config: map[string]any{"pool": map[string]any{"coldReserveMB": 0, "maxWarm": -1},
@@ -424,14 +439,25 @@ func TestSIGTERMLeavesQueuedActivationsForRedelivery(t *testing.T) {
 	}
 	h.waitSlotFree(3*time.Minute, aids...)
 	time.Sleep(time.Second)
-	answers := h.answeredOnce(t, acts)
+	reacked, ranAgain := map[string]bool{}, 0
+	for _, l := range readLog(p2.LogPath) {
+		switch aid := l.str("activationId"); {
+		case strings.Contains(l.str("message"), "already recorded"):
+			reacked[aid] = true
+			require.True(t, answered[aid] > 0, "re-acked %s, which the first process had not answered", aid)
+		case l.str("message") == "activation finished" && answered[aid] > 0:
+			ranAgain++
+		}
+	}
+	require.Zero(t, ranAgain, "an activation answered before the stop ran again")
+	answers := h.answeredOnceBut(t, acts, reacked)
 	for _, a := range acts {
 		require.Equal(t, "false", string(answers[a.AID].Fields["isSystemError"]), "no whisk error for %s", a.AID)
 	}
 	h.recordsComplete(t, acts, 30*time.Second)
 	h.waitCommittedEnd(t, 30*time.Second)
-	t.Logf("SIGTERM: sent %d = answered before the stop %d + redelivered and answered after the restart %d; duplicates 0",
-		len(acts), running, queued)
+	t.Logf("SIGTERM: sent %d = answered before the stop %d + redelivered and run after the restart %d; "+
+		"re-acked from the record (finished above a released offset) %d, run twice 0", len(acts), running, queued, len(reacked))
 	h.poolSettled(t, 512)
 	h.stopClean(t, p2)
 }
