@@ -24,6 +24,22 @@
 // for longer than lease_ms on the reader's own clock and a flock(LOCK_EX|LOCK_NB)
 // probe succeeds. A dead writer means "revert to the default burst".
 //
+// # Acknowledgements
+//
+// A reader acknowledges on every tick (NemoBurstCtl every INTERVAL, 10 ms by
+// default): it stores applied_burst, reader_flags and ack_ns, then ack_seq,
+// the last even seq it applied. ack_ns is therefore also the reader's
+// heartbeat. Writer.Ack reads line 1 and judges it on the writer's own clock,
+// never comparing the two processes' clocks: ReaderNever when ack_ns has not
+// changed since Create (no NF has attached to this writer; on take-over the
+// previous run's line 1 does not count), ReaderLive when it changed within
+// lease_ms, ReaderStale when it has not for longer (the NF hung or was killed
+// while attached), ReaderDetached when ATTACHED was cleared (the NF stopped
+// cleanly). Ack.Current says a live reader applied the latest Publish, and
+// AppliedBurst is the burst it put in effect (its own MAX clamp included).
+// WaitAck blocks, bounded by its context, until a given seq is acknowledged.
+// Writer.ReaderAck returns line 1 as stored.
+//
 // # Ownership
 //
 // This package owns the segment format, the Go Writer (used by the harvester),

@@ -24,6 +24,9 @@ type Writer struct {
 	cur    Settings
 
 	took     bool // Create took over an existing valid page
+	acks     ackTracker
+	epoch    time.Time
+	nowTest  func() time.Time
 	stop     chan struct{}
 	stopOnce sync.Once
 	done     chan struct{}
@@ -36,15 +39,6 @@ type writerOpts struct {
 	heartbeatLoop bool
 	lockWait      time.Duration
 }
-
-// WithoutHeartbeatLoop disables the background goroutine that stores
-// heartbeat_ns every lease/4; the caller must then call Heartbeat itself.
-// Default: the loop runs.
-func WithoutHeartbeatLoop() Option { return func(o *writerOpts) { o.heartbeatLoop = false } }
-
-// WithLockWait bounds how long Create waits for a reader's momentary liveness
-// probe (or a departing writer) to release the file lock. Default is 200ms.
-func WithLockWait(d time.Duration) Option { return func(o *writerOpts) { o.lockWait = d } }
 
 // Create opens or creates the segment at path and becomes its writer.
 //
@@ -68,7 +62,7 @@ func Create(path string, leaseMs uint32, opts ...Option) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("clickshm: create %s: %w", path, err)
 	}
-	w := &Writer{path: path, leaseMs: leaseMs, f: f}
+	w := &Writer{path: path, leaseMs: leaseMs, f: f, epoch: time.Now()}
 	if err := w.lock(o.lockWait); err != nil {
 		f.Close()
 		return nil, err
@@ -172,7 +166,18 @@ func (w *Writer) init() error {
 		pg.store32(OffMagic, Magic) // release: Go atomics are sequentially consistent
 	}
 	w.cur = Settings{Burst: MinBurst}
+	// On take-over line 1 still holds the previous run's last acknowledgement;
+	// only a change from here on shows a reader ticking for this Writer.
+	w.acks = newAckTracker(pg.load64(OffAckNs))
 	return nil
+}
+
+// now reads the writer's monotonic clock (see Reader.now).
+func (w *Writer) now() time.Time {
+	if w.nowTest != nil {
+		return w.nowTest()
+	}
+	return w.epoch.Add(time.Since(w.epoch))
 }
 
 func swap32(v uint32) uint32 { return v>>24 | v>>8&0xff00 | v<<8&0xff0000 | v<<24 }
@@ -264,7 +269,9 @@ func (w *Writer) Seq() uint32 {
 	return w.pg.load32(OffSeq)
 }
 
-// ReaderAck is line 1 of the page as last written by the reader.
+// ReaderAck is line 1 of the page as last written by the reader: the seq it
+// applied, the burst then in effect in the NF, its pid and flags, and its
+// CLOCK_MONOTONIC at that tick. Ack judges it; this is the raw record.
 type ReaderAck struct {
 	AckSeq       uint32
 	AppliedBurst uint32
@@ -276,22 +283,32 @@ type ReaderAck struct {
 // Attached reports whether a reader has the segment attached.
 func (a ReaderAck) Attached() bool { return a.ReaderFlags&ReaderAttached != 0 }
 
-// ReaderAck reads the reader's acknowledgement line. Its fields are written one
-// by one; ack_seq is written last, so AppliedBurst belongs to AckSeq or later.
+// Fallback reports whether the reader last judged the writer dead or closed
+// and applied its own default burst.
+func (a ReaderAck) Fallback() bool { return a.ReaderFlags&ReaderFallback != 0 }
+
+// ReaderAck reads the reader's acknowledgement line as stored, without
+// judging it (Ack does). Its fields are written one by one with ack_seq last,
+// so AppliedBurst belongs to AckSeq or a later tick.
 func (w *Writer) ReaderAck() (ReaderAck, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
 		return ReaderAck{}, ErrClosed
 	}
+	return w.readAck(), nil
+}
+
+// readAck loads line 1, ack_seq first: the reader stores it last, so the
+// other fields are at least as new as the seq returned. Caller holds mu.
+func (w *Writer) readAck() ReaderAck {
 	p := w.pg
-	return ReaderAck{
-		AckSeq:       p.load32(OffAckSeq),
-		AppliedBurst: p.load32(OffAppliedBurst),
-		ReaderPID:    p.load32(OffReaderPID),
-		ReaderFlags:  p.load32(OffReaderFlags),
-		AckNs:        p.load64(OffAckNs),
-	}, nil
+	a := ReaderAck{AckSeq: p.load32(OffAckSeq)}
+	a.AppliedBurst = p.load32(OffAppliedBurst)
+	a.ReaderPID = p.load32(OffReaderPID)
+	a.ReaderFlags = p.load32(OffReaderFlags)
+	a.AckNs = p.load64(OffAckNs)
+	return a
 }
 
 // Close publishes WRITER_CLOSED (harvest off), stops the heartbeat loop,

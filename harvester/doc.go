@@ -45,4 +45,11 @@
 // This package never creates or freezes containers (Backoff is implemented by
 // the scheduler), never changes anything but rx-usecs on the configured
 // interfaces, and never touches an interface that is not in Config.NFs.
+//
+// # Tests
+//
+// testdata/guard/*.txt replay the Guard in the datadriven format
+// (github.com/cockroachdb/datadriven): config, then one sample directive per
+// step with the guard's decision as expected output. go test ./harvester -run
+// TestGuardScenarios -rewrite regenerates them (docs/testing.md).
 package harvester

@@ -1,106 +1,86 @@
 package harvester
 
 import (
-	"bufio"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/datadriven"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
-// TestGuardScenarios replays testdata/guard/*.txt through the pure Guard and
-// compares the decision log with the matching .golden file.
+// TestGuardScenarios replays testdata/guard/*.txt, data-driven files (github.com/cockroachdb/datadriven),
+// through the pure Guard; -rewrite regenerates the expected decisions. Directives:
 //
-// Scenario format: "config key=value ..." (QoSConfig fields by JSON name),
-// then one step per line: "<t_ms> <contention 0|1> <nf>=<rx_bytes>/<rx_packets>/<rx_dropped>/<rx_missed> ...".
+//	config <key>=<value>...   QoSConfig fields by their config-file names (before the first sample)
+//	sample ms=<t> contention=<0|1> <nf>=<rx_bytes>/<rx_packets>/<rx_dropped>/<rx_missed>...
+//
+// A sample prints the guard's decision: time, contention, action, whether it is backing off, and each
+// degraded NF with the reason.
 func TestGuardScenarios(t *testing.T) {
-	files, err := filepath.Glob("testdata/guard/*.txt")
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
-	for _, f := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) {
-			got := runGuardScenario(t, f)
-			golden := strings.TrimSuffix(f, ".txt") + ".golden"
-			if *update {
-				require.NoError(t, os.WriteFile(golden, []byte(got), 0o644))
-			}
-			want, err := os.ReadFile(golden)
-			require.NoError(t, err, "run with -update to create %s", golden)
-			assert.Equal(t, string(want), got)
-		})
-	}
-}
-
-func runGuardScenario(t *testing.T, path string) string {
-	fh, err := os.Open(path)
-	require.NoError(t, err)
-	defer fh.Close()
-	var cfg QoSConfig
-	var g *Guard
-	t0 := time.Unix(0, 0)
-	var out strings.Builder
-	sc := bufio.NewScanner(fh)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		f := strings.Fields(line)
-		if f[0] == "config" {
-			for _, kv := range f[1:] {
-				k, v, _ := strings.Cut(kv, "=")
-				x, err := strconv.ParseFloat(v, 64)
-				require.NoError(t, err, "line %d", n)
-				switch k {
-				case "max_drop_rate":
-					cfg.MaxDropRate = x
-				case "max_drop_ratio":
-					cfg.MaxDropRatio = x
-				case "throughput_drop":
-					cfg.ThroughputDrop = x
-				case "recover_samples":
-					cfg.RecoverSamples = int(x)
-				case "min_backoff_ms":
-					cfg.MinBackoff = time.Duration(x) * time.Millisecond
-				default:
-					t.Fatalf("line %d: unknown config key %q", n, k)
+	datadriven.Walk(t, filepath.Join("testdata", "guard"), func(t *testing.T, path string) {
+		var cfg QoSConfig
+		var g *Guard
+		t0 := time.Unix(0, 0)
+		datadriven.RunTest(t, path, func(t *testing.T, td *datadriven.TestData) string {
+			switch td.Cmd {
+			case "config":
+				if g != nil {
+					td.Fatalf(t, "config after the first sample")
 				}
+				for _, a := range td.CmdArgs {
+					var x float64
+					a.Scan(t, 0, &x)
+					switch a.Key {
+					case "max_drop_rate":
+						cfg.MaxDropRate = x
+					case "max_drop_ratio":
+						cfg.MaxDropRatio = x
+					case "throughput_drop":
+						cfg.ThroughputDrop = x
+					case "recover_samples":
+						cfg.RecoverSamples = int(x)
+					case "min_backoff_ms":
+						cfg.MinBackoff = time.Duration(x) * time.Millisecond
+					default:
+						td.Fatalf(t, "unknown config key %q", a.Key)
+					}
+				}
+				return ""
+			case "sample":
+				if g == nil {
+					g = NewGuard(cfg)
+				}
+				var ms, contention int
+				td.ScanArgs(t, "ms", &ms)
+				td.ScanArgs(t, "contention", &contention)
+				var samples []GuardSample
+				for _, a := range td.CmdArgs {
+					if a.Key == "ms" || a.Key == "contention" {
+						continue
+					}
+					var c IfCounters
+					if _, err := fmt.Sscanf(a.SingleVal(t), "%d/%d/%d/%d", &c.RxBytes, &c.RxPackets, &c.RxDropped,
+						&c.RxMissed); err != nil {
+						td.Fatalf(t, "%s: %v", a, err)
+					}
+					samples = append(samples, GuardSample{NF: a.Key, Counters: c})
+				}
+				action, degraded := g.Step(t0.Add(time.Duration(ms)*time.Millisecond), samples, contention == 1)
+				var out strings.Builder
+				fmt.Fprintf(&out, "t=%d contention=%v action=%s backoff=%v", ms, contention == 1, action, g.InBackoff())
+				for _, d := range degraded {
+					fmt.Fprintf(&out, " | %s: %s", d.NF, d.Reason)
+				}
+				return out.String()
 			}
-			continue
-		}
-		if g == nil {
-			g = NewGuard(cfg)
-		}
-		ms, err := strconv.Atoi(f[0])
-		require.NoError(t, err, "line %d", n)
-		contention := f[1] == "1"
-		var samples []GuardSample
-		for _, s := range f[2:] {
-			nf, vals, ok := strings.Cut(s, "=")
-			require.True(t, ok, "line %d: %q", n, s)
-			var c IfCounters
-			_, err := fmt.Sscanf(vals, "%d/%d/%d/%d", &c.RxBytes, &c.RxPackets, &c.RxDropped, &c.RxMissed)
-			require.NoError(t, err, "line %d: %q", n, s)
-			samples = append(samples, GuardSample{NF: nf, Counters: c})
-		}
-		action, degraded := g.Step(t0.Add(time.Duration(ms)*time.Millisecond), samples, contention)
-		fmt.Fprintf(&out, "t=%d contention=%v action=%s backoff=%v", ms, contention, action, g.InBackoff())
-		for _, d := range degraded {
-			fmt.Fprintf(&out, " | %s: %s", d.NF, d.Reason)
-		}
-		out.WriteByte('\n')
-	}
-	require.NoError(t, sc.Err())
-	return out.String()
+			td.Fatalf(t, "unknown command %q", td.Cmd)
+			return ""
+		})
+	})
 }
 
 func TestGuardDropRatioAndThroughput(t *testing.T) {

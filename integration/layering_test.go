@@ -32,9 +32,11 @@ var allowedImports = map[string][]string{
 	"pool":        {"pool/proxy"},
 	"pool/docker": {"pool", "pool/proxy"},
 
-	// The function controller acts through the pool only; the simulator replays it on the same pool.
-	"scheduler":     {"pool", "pool/proxy"},
-	"scheduler/sim": {"scheduler", "pool", "pool/proxy", "scheduler/sim/chart"},
+	// The function controller acts through the pool only (its scenario tests drive it through schedtest);
+	// schedtest couples controller and pool for tests and the simulator, which replays workloads on it.
+	"scheduler":           {"pool", "pool/proxy", "scheduler/schedtest"},
+	"scheduler/schedtest": {"scheduler", "pool", "pool/proxy"},
+	"scheduler/sim":       {"scheduler", "pool", "pool/proxy", "scheduler/schedtest", "scheduler/sim/chart"},
 
 	// The invoker speaks OpenWhisk and sits on top of everything else.
 	"invoker/wire":       {"pool/proxy"},
@@ -42,12 +44,21 @@ var allowedImports = map[string][]string{
 	"invoker/store":      {"invoker/wire", "pool/proxy"},
 	"invoker/filestore":  {"invoker/wire", "pool/proxy"},
 	"invoker/server":     {"invoker/metrics"},
+	"invoker/instanceid": {}, // OpenWhisk's ZooKeeper id assignment: ZooKeeper only
 	"invoker/activation": {"invoker/wire", "invoker/metrics", "pool", "pool/proxy"},
-	"invoker/config": {"invoker/wire", "invoker/messaging", "invoker/store", "invoker/activation", "pool", "pool/docker", "pool/proxy",
-		"scheduler", "harvester"},
+	"invoker/tlsconf":    {}, // Java key stores into tls.Configs: no OpenWhisk, no I/O beyond the files
+	"invoker/config": {"invoker/wire", "invoker/messaging", "invoker/store", "invoker/activation", "invoker/instanceid",
+		"pool", "pool/docker", "pool/proxy", "scheduler", "harvester", "invoker/fpc", "invoker/tlsconf"},
 	"invoker/app": {"invoker/activation", "invoker/messaging", "invoker/metrics", "invoker/wire", "pool",
 		"pool/proxy", "scheduler", "harvester"},
-	"invoker/cmd/nemo": {"*"}, // the binary assembles everything (but test equipment)
+	// OpenWhisk 2.x's scheduler (FPC): mode selection, the gRPC client, the etcd session and the container
+	// lifecycle decisions, each speaking OpenWhisk through invoker/wire and nothing of the pool yet.
+	"invoker/fpc":              {"invoker/wire"},
+	"invoker/fpc/activationpb": {},
+	"invoker/fpc/etcdreg":      {"invoker/wire"},
+	"invoker/fpc/fetch":        {"invoker/fpc/activationpb", "invoker/wire"},
+	"invoker/fpc/lifecycle":    {"invoker/wire", "pool/proxy"},
+	"invoker/cmd/nemo":         {"*"}, // the binary assembles everything (but test equipment)
 }
 
 // testEquipment is the prefix of packages that only tests and benchmarks use.

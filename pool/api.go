@@ -87,7 +87,7 @@ type Config struct {
 	// UserMemoryMB is the hard memory bound for all containers (stem cells included). Default 2048.
 	UserMemoryMB int
 	// MaxWarm bounds the number of function-specific containers (warming, idle, frozen, busy) kept; when it is
-	// exceeded idle ones are evicted (Evictor order). On-demand cold starts may exceed it transiently (they use
+	// exceeded idle ones are evicted (eviction order: see Rank). On-demand cold starts may exceed it transiently (they use
 	// the cold reserve). Default 6; negative = unbounded.
 	MaxWarm int
 	// ColdReserveMB is memory only on-demand (cold) starts may use: stem cells and controller pre-warms must
@@ -101,9 +101,7 @@ type Config struct {
 	IdleTimeout time.Duration
 	// StemCells are the OpenWhisk prewarm containers created at start and backfilled. Default none.
 	StemCells []StemCell
-	// Evictor chooses which idle warm containers to remove. Default LRU (nil).
-	Evictor Evictor
-	// NamePrefix is the container name prefix (PROTOCOL §6.2), e.g. "wsk0". Default "wsk0".
+	// NamePrefix is the container name prefix (docs/protocol.md#names-and-labels), e.g. "wsk0". Default "wsk0".
 	NamePrefix string
 	// StemRetryBackoff is the first delay before re-creating a stem cell whose start failed; it doubles per
 	// consecutive failure up to 5 minutes. Default 1s.
@@ -111,6 +109,9 @@ type Config struct {
 	// StemCheckInterval is how often reactive stem-cell counts are recomputed and expired ones removed
 	// (OpenWhisk's prewarmExpirationCheckInterval). Default 1 minute.
 	StemCheckInterval time.Duration
+	// StemCheckInitDelay is when the first of those checks runs (OpenWhisk's prewarmExpirationCheckInitDelay).
+	// Default: one StemCheckInterval.
+	StemCheckInitDelay time.Duration
 }
 
 // State is a container's lifecycle state as the pool sees it.
@@ -173,7 +174,7 @@ type StartFailed struct {
 	Reason string
 }
 
-// Initialized: /init on C succeeded after Duration (the init cost given to the Evictor).
+// Initialized: /init on C succeeded after Duration (ContainerInfo.InitCost, for the driver's ranking).
 type Initialized struct {
 	C        ContainerID
 	Duration time.Duration
@@ -219,6 +220,19 @@ type Cancel struct{ ID string }
 // Tick only advances time (pause grace, idle timeout, stem retries); every Step also does.
 type Tick struct{}
 
+// Rank is the driver's eviction order, replacing the previous one: Order names containers, most expendable
+// first (the scheduler's ranking of idle containers by value, a simulated policy's priorities). Whenever the
+// pool must free memory for a request, or trim the warm pool to MaxWarm, it removes idle warm containers
+// (never busy, warming, suspended, stem cells or containers runs wait on) in this order, the shortest
+// prefix that frees enough, and nothing when all of them together would not.
+//
+// Containers the latest ranking does not name (created or ranked out since, or no ranking received yet) are
+// taken after every named one, least recently used first (ties by id): without any ranking the pool evicts
+// LRU, as OpenWhisk does. Names of containers that are gone or not idle are skipped; a repeated name counts
+// at its first place; an empty Order returns the pool to LRU. The pool never asks for a ranking: the driver
+// sends one whenever its order may have changed (see the scheduler's doc.go for when its drivers do).
+type Rank struct{ Order []ContainerID }
+
 // Shutdown drains the pool for good: buffered and waiting requests fail (FailShutdown), new requests are
 // rejected, stem cells are no longer backfilled, idle containers are removed at once and busy ones after
 // their runs.
@@ -237,6 +251,7 @@ func (e Resume) Container() ContainerID      { return e.C }
 func (Request) Container() ContainerID       { return 0 }
 func (Cancel) Container() ContainerID        { return 0 }
 func (Tick) Container() ContainerID          { return 0 }
+func (Rank) Container() ContainerID          { return 0 }
 func (Shutdown) Container() ContainerID      { return 0 }
 
 func (Request) isEvent()     {}
@@ -252,6 +267,7 @@ func (Suspend) isEvent()     {}
 func (Resume) isEvent()      {}
 func (Cancel) isEvent()      {}
 func (Tick) isEvent()        {}
+func (Rank) isEvent()        {}
 func (Shutdown) isEvent()    {}
 
 // ---------------------------------------------------------------------------------------------------------
@@ -305,10 +321,13 @@ type Freeze struct{ C ContainerID }
 // Thaw C. A failure should be reported as Destroy.
 type Thaw struct{ C ContainerID }
 
-// Remove C. Answer with Removed (also on failure: the pool forgets it either way).
+// Remove C. Answer with Removed (also on failure: the pool forgets it either way). Evicted is set when the
+// pool chose C by its eviction order (memory for a request, or MaxWarm), for drivers whose ranking learns
+// from its evictions (greedy-dual's clock).
 type Remove struct {
-	C      ContainerID
-	Reason string
+	C       ContainerID
+	Reason  string
+	Evicted bool
 }
 
 // Buffered: request ID waits in the FIFO run buffer (memory full).
@@ -404,43 +423,6 @@ func specLabel(s Spec) string {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Eviction policy
-
-// Candidate is an idle warm container the Evictor may choose (never busy, warming, suspended or a stem cell).
-type Candidate struct {
-	C            ContainerID
-	Key          Key
-	MemoryMB     int
-	Created      time.Time
-	LastUsed     time.Time     // last run assigned or finished (init time if never run)
-	Uses         int           // runs handed to this container
-	FunctionUses int           // runs of Key over all its live containers (resets when none is left)
-	InitCost     time.Duration // measured /init duration (0 if unknown)
-	Frozen       bool
-}
-
-// Need says how much an eviction must free: at least MemoryMB and at least Count containers.
-type Need struct {
-	MemoryMB int
-	Count    int
-}
-
-// Evictor chooses victims among idle warm containers. Victims must return candidates (by C) that together
-// satisfy need, or nil when that is impossible; the pool evicts nothing unless the returned set suffices.
-// It is called synchronously inside Step and must be deterministic for the scenario tests.
-type Evictor interface {
-	Victims(now time.Time, need Need, candidates []Candidate) []ContainerID
-}
-
-// UseObserver is optionally implemented by an Evictor that tracks uses itself (e.g. greedy-dual clock):
-// Used is called each time a run is handed to a container; Evicted for every container the pool evicts
-// through the Evictor.
-type UseObserver interface {
-	Used(now time.Time, c Candidate)
-	Evicted(now time.Time, c Candidate)
-}
-
-// ---------------------------------------------------------------------------------------------------------
 // Snapshot
 
 // ContainerInfo is one container in a Snapshot.
@@ -458,7 +440,10 @@ type ContainerInfo struct {
 	Active      int // runs in flight
 	Waiting     int // requests queued on it until /init completes
 	Uses        int
-	InitCost    time.Duration
+	// FunctionUses counts the runs of Key over all its live containers; it restarts from 0 once none is left
+	// (greedy-dual's frequency).
+	FunctionUses int
+	InitCost     time.Duration
 }
 
 // Snapshot is a copy of the pool's state for metrics and the scheduler.
@@ -473,6 +458,18 @@ type Snapshot struct {
 	WarmContainers int      // function-specific containers not being removed (the MaxWarm count)
 	Buffered       []string // request IDs in the run buffer, in order
 	Containers     []ContainerInfo
+	// StemCells are the stem-cell configurations' counters, in configuration order.
+	StemCells []StemCellStats
+}
+
+// StemCellStats counts, for one stem-cell configuration, the reactive checks (Config.StemCheckInterval)
+// that saw cold starts of its kind and memory, and those that removed expired stem cells of it: what
+// OpenWhisk's pool reports as prewarmColdstart and prewarmExpired (once per check, not per container).
+type StemCellStats struct {
+	Kind            string
+	MemoryMB        int
+	ColdStartChecks uint64
+	ExpiryChecks    uint64
 }
 
 // FreeMB is the memory not counted against any container.

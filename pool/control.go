@@ -57,6 +57,23 @@ func (m *Manager) Evict(ctx context.Context, c ContainerID) error {
 	return m.controlAndWait(ctx, Evict{C: c}, c, false)
 }
 
+// Rank hands the pool the controller's eviction order (see Rank): the idle containers it would lose first,
+// first. It replaces the previous order; containers it does not name are evicted after the named ones, least
+// recently used first. The pool applies it to the next evictions; it may evict at once if a buffered request
+// waits for memory.
+func (m *Manager) Rank(ctx context.Context, order []ContainerID) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	m.stepLocked(Rank{Order: order})
+	return nil
+}
+
 // controlAndWait steps ev (about container c) and, with wait, returns once the container's lane executed
 // what the event scheduled (the Freeze or Thaw).
 func (m *Manager) controlAndWait(ctx context.Context, ev Event, c ContainerID, wait bool) error {
@@ -139,10 +156,10 @@ func (m *Manager) Lookup(k Key) []ContainerInfo {
 func (m *Manager) Metrics(emit func(name, help, typ string, value float64, labels ...string)) {
 	s := m.Snapshot()
 	st := m.Stats()
-	const memHelp = "Memory held by containers, by state."
-	emit("nemo_pool_memory_used_mb", memHelp, "gauge", float64(s.UsedMB), "state", "all")
+	const memHelp = "Memory held by containers, by state, in bytes."
+	emit("nemo_pool_memory_used_bytes", memHelp, "gauge", float64(s.UsedMB)*(1<<20), "state", "all")
 	for _, state := range States() {
-		emit("nemo_pool_memory_used_mb", memHelp, "gauge", float64(s.MemoryByState[state]), "state", state.String())
+		emit("nemo_pool_memory_used_bytes", memHelp, "gauge", float64(s.MemoryByState[state])*(1<<20), "state", state.String())
 	}
 	for _, state := range States() {
 		emit("nemo_pool_containers", "Containers, by state.", "gauge", float64(s.CountByState[state]), "state", state.String())

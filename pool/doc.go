@@ -11,8 +11,9 @@
 //   - The container lifecycle: starting, prewarmed (stem cell), warming (/init in flight), idle, busy,
 //     frozen, removing; warm reuse keyed by invoking namespace + action content hash (not the revision);
 //     concurrency > 1; stem-cell backfill, with OpenWhisk's reactive counts (cold starts per check interval,
-//     TTL expiry of the surplus, surplus shed for memory); eviction of idle containers through a pluggable
-//     Evictor (LRU by default); the FIFO run buffer; pause grace and idle timeout; destroy on developer/whisk
+//     TTL expiry of the surplus, surplus shed for memory); eviction of idle containers in the order the
+//     driver last pushed with a Rank event (least recently used first without one, and for containers the
+//     ranking does not name); the FIFO run buffer; pause grace and idle timeout; destroy on developer/whisk
 //     errors.
 //   - The frozen state. The pool is the only authority on whether a container is frozen (Docker does not
 //     know about cgroup-freezer freezes): it emits Freeze/Thaw itself, thaws before any Run or Remove, and
@@ -21,8 +22,9 @@
 // # Layers
 //
 // Pool is a pure state machine in the style of etcd's raft: Step(now, event) returns the actions to
-// execute; it does no I/O, reads no clock and starts no goroutine, so scenario tests (testdata/scenarios)
-// and the scheduler's simulator drive it with injected time. The caller executes the actions and reports
+// execute; it does no I/O, reads no clock, starts no goroutine and calls nothing outside itself (what a
+// policy knows, such as the scheduler's ranking of idle containers, comes in as an event), so scenario tests
+// (testdata/scenarios) and the scheduler's simulator drive it with injected time. The caller executes the actions and reports
 // their outcome as events. Its obligations:
 //
 //  1. Answer Create with Started or StartFailed, Init with Initialized or InitFailed, Run with RunFinished
@@ -33,6 +35,8 @@
 //  3. Report broken containers (freeze/thaw failure, stopped outside the pool) with Destroy, and send Tick
 //     (or any event) at the time NextDeadline returns so the pause grace, idle timeout and reactive
 //     stem-cell check fire on time.
+//  4. If eviction should follow a policy other than LRU, send Rank whenever that policy's order may have
+//     changed; the pool keeps the latest one.
 //
 // Manager is the thin driver, in three files by idea:
 //
@@ -50,7 +54,7 @@
 //     (Job.Withdraw) before it got a container returns ErrWithdrawn so the invoker can leave it for
 //     redelivery at shutdown.
 //   - control.go, the API of the function controller and the invoker: Prewarm, Suspend, Resume, Evict,
-//     WaitGone, Snapshot, Container, Lookup.
+//     Rank, WaitGone, Snapshot, Container, Lookup.
 //
 // A Job carries no OpenWhisk type: the invoker's activation path builds it (its Spec, time limit, and the
 // functions that build the /init and /run bodies) and the scheduler's Invoker wraps Run around it. What a
@@ -62,5 +66,13 @@
 // activation store and every OpenWhisk message or document belong to the invoker (nothing under pool/
 // imports invoker/); pre-warm policy (what to warm, when, conflict
 // states S1–S4) belongs to the scheduler, which acts only through Request{Prewarm}, Suspend, Resume, Evict
-// and the Evictor it plugs in.
+// and Rank.
+//
+// # Tests
+//
+// testdata/scenarios/*.txt are scripts in the datadriven format (github.com/cockroachdb/datadriven): a
+// command (request, started, finished, rank, tick…; the list is on TestScenarios), "----", then the actions
+// the pool emitted, checked after every line against an independent model (invariants_test.go), which the
+// random interleavings (property_test.go) drive too. go test ./pool -run TestScenarios -rewrite regenerates
+// the expected actions; docs/testing.md has the conventions.
 package pool

@@ -11,10 +11,12 @@ type invariantChecker struct {
 	cfg      Config
 	live     map[ContainerID]*modelContainer
 	requests map[string]Request
-	outcome  map[string]string // request id -> "run" | "reject" | "failed" | "warmed"
-	buffer   []string          // pool's buffer after the previous step
-	canceled map[string]bool   // canceled during the current step
-	runs     []string          // request ids in the order their Run was emitted
+	outcome  map[string]string   // request id -> "run" | "reject" | "failed" | "warmed"
+	buffer   []string            // pool's buffer after the previous step
+	canceled map[string]bool     // canceled during the current step
+	runs     []string            // request ids in the order their Run was emitted
+	rank     map[ContainerID]int // the latest Rank sent: place of each container
+	evicted  []ContainerID       // containers the current step removed by the eviction order
 	errs     []error
 }
 
@@ -52,6 +54,13 @@ func (k *invariantChecker) liveMB() int {
 // event updates the model with an event the harness is about to send (only facts that come from outside).
 func (k *invariantChecker) event(ev Event) {
 	switch e := ev.(type) {
+	case Rank:
+		k.rank = map[ContainerID]int{}
+		for i, c := range e.Order {
+			if _, dup := k.rank[c]; !dup {
+				k.rank[c] = i
+			}
+		}
 	case Removed:
 		delete(k.live, e.C)
 	case StartFailed:
@@ -153,6 +162,9 @@ func (k *invariantChecker) observe(acts []Action) {
 			} else if c.frozen {
 				k.fail("remove of frozen container %s (no thaw first)", a.C)
 			}
+			if a.Evicted {
+				k.evicted = append(k.evicted, a.C)
+			}
 		case Reject:
 			k.setOutcome(a.ID, "reject")
 		case Failed:
@@ -166,10 +178,56 @@ func (k *invariantChecker) observe(acts []Action) {
 	}
 }
 
+// before reports whether a goes before b in the eviction order: the latest Rank's names in its order, then
+// the others least recently used first.
+func (k *invariantChecker) before(a, b ContainerInfo) bool {
+	ra, okA := k.rank[a.C]
+	rb, okB := k.rank[b.C]
+	switch {
+	case okA && okB:
+		return ra < rb
+	case okA != okB:
+		return okA
+	case !a.LastUsed.Equal(b.LastUsed):
+		return a.LastUsed.Before(b.LastUsed)
+	}
+	return a.C < b.C
+}
+
+// checkEvictionOrder: no idle container the pool kept goes before a container it evicted in this step (the
+// victims are a prefix of the eviction order), and only idle function containers are evicted.
+func (k *invariantChecker) checkEvictionOrder(s Snapshot) {
+	if len(k.evicted) == 0 {
+		return
+	}
+	byID := make(map[ContainerID]ContainerInfo, len(s.Containers))
+	for _, c := range s.Containers {
+		byID[c.C] = c
+	}
+	for _, v := range k.evicted {
+		victim, ok := byID[v]
+		if !ok {
+			continue // already reported Removed within the step (not in a driver answering later)
+		}
+		if victim.Key.IsZero() || victim.Active > 0 {
+			k.fail("evicted %s is not an idle function container", v)
+		}
+		for _, c := range s.Containers {
+			evictable := !c.Key.IsZero() && !c.Suspended && c.Waiting == 0 &&
+				(c.State == StateIdle || c.State == StateFrozen)
+			if evictable && k.before(c, victim) {
+				k.fail("evicted %s while %s, earlier in the eviction order (rank %v), stays idle", v, c.C, k.rank)
+			}
+		}
+	}
+}
+
 // check compares the pool with the model after a step.
 func (k *invariantChecker) check(p *Pool) error {
 	defer clear(k.canceled)
 	s := p.Snapshot()
+	k.checkEvictionOrder(s)
+	k.evicted = k.evicted[:0]
 	if s.UsedMB > s.UserMemoryMB {
 		k.fail("used %d MB > user memory %d MB", s.UsedMB, s.UserMemoryMB)
 	}

@@ -44,9 +44,10 @@ type Outcome struct {
 	InitDuration   time.Duration // 0 when no /init ran for this activation
 	Start, End     time.Time     // run interval (Start excludes init)
 	TimedOut       bool
-	WaitStart      time.Time // when /init (or /run if warm) started
-	ContainerState string    // "cold" | "prewarmed" | "warm" | "warming"
-	Conflict       string    // scheduler state S1..S4 (set by the scheduler, empty here)
+	WaitStart      time.Time   // when /init (or /run if warm) started
+	ContainerState string      // "cold" | "prewarmed" | "warm" | "warming"
+	Container      ContainerID // the container /run went to (0 when no run took place)
+	Conflict       string      // scheduler state S1..S4 (set by the scheduler, empty here)
 }
 
 // logsTimeout is OpenWhisk's overall log-collection bound: max(limit MB, 5) × 2 s.

@@ -736,3 +736,30 @@ func TestManagerReschedulesAreBoundOncePerActivation(t *testing.T) {
 	assert.Equal(t, 3, fb.count("create"), "the first container (503 at /init) and two moves")
 	assert.Equal(t, ManagerStats{Rescheduled: 2}, m.Stats())
 }
+
+// The controller's ranking reaches the pool through Manager.Rank: the next eviction follows it instead of
+// LRU. The outcome names the container the run used.
+func TestManagerRankOrdersEvictions(t *testing.T) {
+	fb := newFakeBackend()
+	cfg := testManagerConfig()
+	cfg.Pool.UserMemoryMB, cfg.Pool.MaxWarm, cfg.Pool.ColdReserveMB = 512, -1, -1
+	m := newTestManager(t, cfg, fb)
+	var used []ContainerID
+	for i, fn := range []string{"guest/f1", "guest/f2"} {
+		o, err := m.Run(t.Context(), testJob(fmt.Sprintf("a%d", i+1), fn, 256, 1), nil)
+		require.NoError(t, err)
+		used = append(used, o.Container)
+	}
+	require.Equal(t, []ContainerID{1, 2}, used)
+	require.NoError(t, m.Rank(t.Context(), []ContainerID{2}), "c2 first, although c1 was used longer ago")
+	_, err := m.Run(t.Context(), testJob("a3", "guest/f3", 256, 1), nil)
+	require.NoError(t, err)
+	_, c1 := m.Container(1)
+	_, c2 := m.Container(2)
+	assert.True(t, c1, "c1 kept")
+	assert.False(t, c2, "c2 evicted for a3")
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	assert.ErrorIs(t, m.Rank(ctx, nil), context.Canceled)
+}

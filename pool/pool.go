@@ -25,10 +25,11 @@ const (
 // ErrConfig is wrapped by Config.Validate errors.
 var ErrConfig = errors.New("pool: invalid config")
 
-// WithDefaults returns c with every zero field replaced by its default.
 // DefaultConfig is the pool's configuration with every default filled in; the invoker's configuration file
 // starts from it.
 func DefaultConfig() Config { return Config{}.WithDefaults() }
+
+// WithDefaults returns c with every zero field replaced by its default.
 
 func (c Config) WithDefaults() Config {
 	if c.UserMemoryMB == 0 {
@@ -55,8 +56,8 @@ func (c Config) WithDefaults() Config {
 	if c.StemCheckInterval <= 0 {
 		c.StemCheckInterval = DefaultStemCheckInterval
 	}
-	if c.Evictor == nil {
-		c.Evictor = LRU{}
+	if c.StemCheckInitDelay <= 0 {
+		c.StemCheckInitDelay = c.StemCheckInterval
 	}
 	return c
 }
@@ -169,9 +170,13 @@ type Pool struct {
 	stemTotal  int   // memory of the stem cells that are never shed (kept)
 	stemWant   []int // wanted stem cells per configuration (Count, or the last reactive check's)
 	stemCold   []int // cold starts per reactive configuration since the last check
-	stemCheck  time.Time
-	closing    bool
-	out        []Action
+	// stemColdChecks and stemExpiredChecks count, per stem-cell configuration, the checks that saw cold
+	// starts and the checks that removed expired stem cells (Snapshot.StemCells).
+	stemColdChecks, stemExpiredChecks []uint64
+	stemCheck                         time.Time
+	rank                              map[ContainerID]int // place of each container in the latest Rank (eviction order)
+	closing                           bool
+	out                               []Action
 }
 
 // New returns an empty pool at time now. Zero Config fields take their defaults (Config.WithDefaults); an
@@ -188,7 +193,10 @@ func New(cfg Config, now time.Time) *Pool {
 		stemRetry:  make([]stemRetry, len(cfg.StemCells)),
 		stemWant:   make([]int, len(cfg.StemCells)),
 		stemCold:   make([]int, len(cfg.StemCells)),
-		stemCheck:  now.Add(cfg.StemCheckInterval),
+
+		stemColdChecks:    make([]uint64, len(cfg.StemCells)),
+		stemExpiredChecks: make([]uint64, len(cfg.StemCells)),
+		stemCheck:         now.Add(cfg.StemCheckInitDelay),
 	}
 	for i, s := range cfg.StemCells {
 		p.stemTotal += s.kept() * s.MemoryMB
@@ -238,6 +246,8 @@ func (p *Pool) Step(now time.Time, ev Event) []Action {
 		p.onCancel(e)
 	case Shutdown:
 		p.onShutdown()
+	case Rank:
+		p.onRank(e)
 	case Tick, nil:
 	default:
 		p.ignore(fmt.Sprintf("%T", ev), "unknown event")
@@ -383,14 +393,21 @@ func (p *Pool) checkStems() {
 			continue
 		}
 		p.stemWant[i] = r.want(p.stemCold[i])
+		if p.stemCold[i] > 0 {
+			p.stemColdChecks[i]++
+		}
 		p.stemCold[i] = 0
-		live := p.liveStems(i)
+		live, expired := p.liveStems(i), false
 		for _, c := range p.stemsOf(i) {
 			if live <= p.stemWant[i] || p.now.Before(c.created.Add(r.TTL)) {
 				break // oldest first: the rest are younger
 			}
 			p.remove(c, fmt.Sprintf("prewarm unused for %v above the reactive count %d", r.TTL, p.stemWant[i]))
 			live--
+			expired = true
+		}
+		if expired {
+			p.stemExpiredChecks[i]++
 		}
 	}
 }
@@ -402,7 +419,7 @@ const (
 	mustWait           // waits in the buffer (eviction in flight or memory full)
 )
 
-// placeRun tries to give on-demand request r a container (PROTOCOL §7 order: warm, stem cell, cold,
+// placeRun tries to give on-demand request r a container (docs/protocol.md#scheduling order: warm, stem cell, cold,
 // evict). It returns mustWait when r must wait in the buffer.
 func (p *Pool) placeRun(r Request) placement {
 	s := r.Spec
@@ -439,7 +456,7 @@ func (p *Pool) placeRun(r Request) placement {
 	}
 	// Memory already being removed will come back; only evict what is still missing.
 	if missing > 0 {
-		p.evict(Need{MemoryMB: missing}, "evicted for "+r.ID)
+		p.evict(need{mb: missing}, "evicted for "+r.ID)
 	}
 	return mustWait
 }
@@ -606,7 +623,7 @@ func (p *Pool) create(s Spec, stemIdx int, forID string) *container {
 
 var nameUnsafe = regexp.MustCompile(`[^A-Za-z0-9_]`)
 
-// containerName follows PROTOCOL §6.2: <prefix>_<counter>_<namespace>_<action> or <prefix>_<counter>_prewarm_<kind>.
+// containerName follows docs/protocol.md#names-and-labels: <prefix>_<counter>_<namespace>_<action> or <prefix>_<counter>_prewarm_<kind>.
 func (p *Pool) containerName(c *container) string {
 	a, b := "prewarm", c.spec.Kind
 	if !c.spec.Stem {
@@ -632,9 +649,6 @@ func (p *Pool) startRun(c *container, id string, kind StartKind) {
 	c.lastUsed = p.now
 	p.funcUses[c.spec.Key]++
 	p.reqs[id] = &reqInfo{phase: phaseRunning, c: c.id}
-	if o, ok := p.cfg.Evictor.(UseObserver); ok {
-		o.Used(p.now, p.candidate(c))
-	}
 	p.emit(Run{C: c.id, ID: id, Start: kind})
 }
 
@@ -852,6 +866,7 @@ func (p *Pool) requestFor(id string, c *container) Request {
 func (p *Pool) forget(c *container) {
 	p.usedMB -= c.spec.MemoryMB
 	delete(p.containers, c.id)
+	delete(p.rank, c.id)
 	if !c.isStem() && !p.keyAlive(c.spec.Key) {
 		delete(p.funcUses, c.spec.Key)
 	}
@@ -1038,11 +1053,11 @@ func (p *Pool) onShutdown() {
 	}
 }
 
-// Closing reports whether Shutdown was received.
-func (p *Pool) Closing() bool { return p.closing }
-
 // remove starts removing c: memory stays counted until Removed. A frozen container is thawed first.
-func (p *Pool) remove(c *container, reason string) {
+func (p *Pool) remove(c *container, reason string) { p.removeAs(c, reason, false) }
+
+// removeAs is remove; evicted marks a victim of the eviction order (Remove.Evicted).
+func (p *Pool) removeAs(c *container, reason string, evicted bool) {
 	if c.state == StateRemoving {
 		return
 	}
@@ -1052,7 +1067,7 @@ func (p *Pool) remove(c *container, reason string) {
 	}
 	c.state = StateRemoving
 	c.suspended = false
-	p.emit(Remove{C: c.id, Reason: reason})
+	p.emit(Remove{C: c.id, Reason: reason, Evicted: evicted})
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1079,66 +1094,72 @@ func (p *Pool) warmCount() int {
 	return n
 }
 
-func (p *Pool) candidate(c *container) Candidate {
-	return Candidate{
-		C:            c.id,
-		Key:          c.spec.Key,
-		MemoryMB:     c.spec.MemoryMB,
-		Created:      c.created,
-		LastUsed:     c.lastUsed,
-		Uses:         c.uses,
-		FunctionUses: p.funcUses[c.spec.Key],
-		InitCost:     c.initCost,
-		Frozen:       c.frozen,
-	}
+// need says how much an eviction must free: at least mb of memory and at least count containers.
+type need struct {
+	mb    int
+	count int
 }
 
-// candidates lists idle warm containers (evictable), by id.
-func (p *Pool) candidates() []Candidate {
-	var out []Candidate
-	for _, c := range p.sorted() {
+// candidates lists idle warm containers (evictable) in eviction order: the containers the latest Rank names,
+// in its order, then the others least recently used first (ties by id).
+func (p *Pool) candidates() []*container {
+	var out []*container
+	for _, c := range p.containers {
 		if c.isStem() || c.suspended || c.doomed != "" || len(c.waiting) > 0 {
 			continue
 		}
 		if c.state == StateIdle || c.state == StateFrozen {
-			out = append(out, p.candidate(c))
+			out = append(out, c)
 		}
 	}
+	slices.SortFunc(out, func(a, b *container) int {
+		ra, okA := p.rank[a.id]
+		rb, okB := p.rank[b.id]
+		switch {
+		case okA && okB:
+			return ra - rb
+		case okA:
+			return -1
+		case okB:
+			return 1
+		}
+		if c := a.lastUsed.Compare(b.lastUsed); c != 0 {
+			return c
+		}
+		return int(a.id) - int(b.id)
+	})
 	return out
 }
 
-// evict removes the Evictor's victims for need; it evicts nothing when the victims do not suffice.
-func (p *Pool) evict(need Need, reason string) bool {
-	cands := p.candidates()
-	if len(cands) == 0 {
-		return false
-	}
-	byID := make(map[ContainerID]Candidate, len(cands))
-	for _, c := range cands {
-		byID[c.C] = c
-	}
-	var chosen []Candidate
+// evict removes the shortest prefix of the eviction order that satisfies n; it evicts nothing when all the
+// candidates together do not.
+func (p *Pool) evict(n need, reason string) bool {
+	var chosen []*container
 	mb := 0
-	for _, id := range p.cfg.Evictor.Victims(p.now, need, slices.Clone(cands)) {
-		c, ok := byID[id]
-		if !ok {
-			continue // not a candidate (or a duplicate)
+	for _, c := range p.candidates() {
+		if mb >= n.mb && len(chosen) >= n.count {
+			break
 		}
-		delete(byID, id)
 		chosen = append(chosen, c)
-		mb += c.MemoryMB
+		mb += c.spec.MemoryMB
 	}
-	if len(chosen) == 0 || mb < need.MemoryMB || len(chosen) < need.Count {
+	if len(chosen) == 0 || mb < n.mb || len(chosen) < n.count {
 		return false
 	}
-	obs, _ := p.cfg.Evictor.(UseObserver)
-	for _, v := range chosen {
-		if obs != nil {
-			obs.Evicted(p.now, v)
-		}
-		p.remove(p.containers[v.C], reason)
+	for _, c := range chosen {
+		p.removeAs(c, reason, true)
 	}
 	return true
+}
+
+// onRank replaces the eviction order.
+func (p *Pool) onRank(e Rank) {
+	p.rank = make(map[ContainerID]int, len(e.Order))
+	for i, c := range e.Order {
+		if _, dup := p.rank[c]; !dup {
+			p.rank[c] = i
+		}
+	}
 }
 
 // trimWarm evicts idle function containers above MaxWarm.
@@ -1158,7 +1179,7 @@ func (p *Pool) trimWarm() {
 	// Evict as many as the idle candidates allow (the rest when they become idle).
 	n := min(excess, len(p.candidates()))
 	if n > 0 {
-		p.evict(Need{Count: n}, "max warm")
+		p.evict(need{count: n}, "max warm")
 	}
 }
 
@@ -1258,7 +1279,7 @@ func (p *Pool) sorted() []*container {
 // Read-only views
 
 func (p *Pool) info(c *container) ContainerInfo {
-	return ContainerInfo{
+	ci := ContainerInfo{
 		C:           c.id,
 		Key:         c.spec.Key,
 		Kind:        c.spec.Kind,
@@ -1274,6 +1295,10 @@ func (p *Pool) info(c *container) ContainerInfo {
 		Uses:        c.uses,
 		InitCost:    c.initCost,
 	}
+	if !c.isStem() {
+		ci.FunctionUses = p.funcUses[c.spec.Key]
+	}
+	return ci
 }
 
 // Snapshot returns a copy of the pool's state.
@@ -1293,6 +1318,10 @@ func (p *Pool) Snapshot() Snapshot {
 	s.WarmContainers = p.warmCount()
 	for _, q := range p.queue {
 		s.Buffered = append(s.Buffered, q.req.ID)
+	}
+	for i, sc := range p.cfg.StemCells {
+		s.StemCells = append(s.StemCells, StemCellStats{Kind: sc.Kind, MemoryMB: sc.MemoryMB,
+			ColdStartChecks: p.stemColdChecks[i], ExpiryChecks: p.stemExpiredChecks[i]})
 	}
 	return s
 }
@@ -1319,39 +1348,3 @@ func (p *Pool) Lookup(k Key) []ContainerInfo {
 
 // UsedMB is the memory counted against live containers.
 func (p *Pool) UsedMB() int { return p.usedMB }
-
-// ---------------------------------------------------------------------------------------------------------
-// LRU
-
-// LRU is the default Evictor: least recently used first (ties by container id), as OpenWhisk's
-// ContainerPool.remove.
-type LRU struct{}
-
-// Victims implements Evictor.
-func (LRU) Victims(_ time.Time, need Need, cands []Candidate) []ContainerID {
-	slices.SortStableFunc(cands, func(a, b Candidate) int {
-		if c := a.LastUsed.Compare(b.LastUsed); c != 0 {
-			return c
-		}
-		return int(a.C) - int(b.C)
-	})
-	return TakeInOrder(need, cands)
-}
-
-// TakeInOrder returns the shortest prefix of ordered (an Evictor's order of preference) that covers need,
-// or nil when all of them together do not. Evictors sort the candidates their way and call it.
-func TakeInOrder(need Need, ordered []Candidate) []ContainerID {
-	var out []ContainerID
-	mb := 0
-	for _, c := range ordered {
-		if mb >= need.MemoryMB && len(out) >= need.Count {
-			break
-		}
-		out = append(out, c.C)
-		mb += c.MemoryMB
-	}
-	if mb < need.MemoryMB || len(out) < need.Count {
-		return nil
-	}
-	return out
-}

@@ -1,7 +1,6 @@
 package pool
 
 import (
-	"slices"
 	"testing"
 	"time"
 
@@ -17,7 +16,6 @@ func TestConfigValidate(t *testing.T) {
 	assert.Equal(t, 512, d.ColdReserveMB)
 	assert.Equal(t, 10*time.Second, d.PauseGrace)
 	assert.Equal(t, 10*time.Minute, d.IdleTimeout)
-	assert.IsType(t, LRU{}, d.Evictor)
 
 	bad := []Config{
 		{UserMemoryMB: 512, ColdReserveMB: 512},
@@ -29,45 +27,6 @@ func TestConfigValidate(t *testing.T) {
 		assert.ErrorIs(t, c.Validate(), ErrConfig, "%+v", c)
 	}
 }
-
-func cands(lastUsed ...int) []Candidate {
-	var out []Candidate
-	for i, s := range lastUsed {
-		out = append(out, Candidate{C: ContainerID(i + 1), MemoryMB: 256, LastUsed: t0.Add(time.Duration(s) * time.Second)})
-	}
-	return out
-}
-
-func TestLRUVictims(t *testing.T) {
-	assert.Equal(t, []ContainerID{2, 3}, LRU{}.Victims(t0, Need{MemoryMB: 300}, cands(5, 1, 3)))
-	assert.Equal(t, []ContainerID{2}, LRU{}.Victims(t0, Need{Count: 1}, cands(5, 1, 3)))
-	assert.Nil(t, LRU{}.Victims(t0, Need{MemoryMB: 1000}, cands(5, 1, 3)), "insufficient candidates: evict nothing")
-}
-
-// mru evicts the most recently used container first and records what the pool tells it.
-type mru struct {
-	used, evicted []ContainerID
-	returnJunk    bool
-}
-
-func (e *mru) Victims(_ time.Time, need Need, cs []Candidate) []ContainerID {
-	if e.returnJunk {
-		return []ContainerID{999, 999}
-	}
-	slices.SortFunc(cs, func(a, b Candidate) int { return b.LastUsed.Compare(a.LastUsed) })
-	var out []ContainerID
-	mb := 0
-	for _, c := range cs {
-		if mb >= need.MemoryMB && len(out) >= need.Count {
-			break
-		}
-		out = append(out, c.C)
-		mb += c.MemoryMB
-	}
-	return out
-}
-func (e *mru) Used(_ time.Time, c Candidate)    { e.used = append(e.used, c.C) }
-func (e *mru) Evicted(_ time.Time, c Candidate) { e.evicted = append(e.evicted, c.C) }
 
 // fill makes n idle containers of functions f1..fn, used at 1s, 2s, ...
 func fill(t *testing.T, p *Pool, n int) {
@@ -83,26 +42,66 @@ func fill(t *testing.T, p *Pool, n int) {
 	}
 }
 
-func TestPluggedEvictorIsHonoured(t *testing.T) {
-	e := &mru{}
-	p := New(Config{UserMemoryMB: 1024, MaxWarm: -1, ColdReserveMB: -1, PauseGrace: -1, Evictor: e}, t0)
+// evictionsFor sends a request of mb for a new function and returns the containers evicted for it.
+func evictionsFor(t *testing.T, p *Pool, id string, mb int) []ContainerID {
+	t.Helper()
+	var out []ContainerID
+	for _, a := range p.Step(t0.Add(10*time.Second), Request{ID: id, Spec: Spec{Key: Key{Namespace: "guest",
+		Action: "guest/new-" + id}, Kind: "nodejs:20", MemoryMB: mb}}) {
+		if r, ok := a.(Remove); ok {
+			assert.True(t, r.Evicted, "%v is marked as an eviction", r)
+			assert.Equal(t, "evicted for "+id, r.Reason)
+			out = append(out, r.C)
+		}
+	}
+	return out
+}
+
+func newFullPool(t *testing.T) *Pool {
+	p := New(Config{UserMemoryMB: 1024, MaxWarm: -1, ColdReserveMB: -1, PauseGrace: -1}, t0)
 	fill(t, p, 4)
-	assert.Equal(t, []ContainerID{1, 2, 3, 4}, e.used)
-	acts := p.Step(t0.Add(10*time.Second), Request{ID: "x", Spec: Spec{Key: Key{Namespace: "guest", Action: "guest/new"},
-		Kind: "nodejs:20", MemoryMB: 256}})
-	require.Contains(t, acts, Action(Remove{C: 4, Reason: "evicted for x"}), "the plugged evictor chose the most recent")
-	assert.Equal(t, []ContainerID{4}, e.evicted)
+	return p
+}
+
+func TestEvictionWithoutRankIsLRU(t *testing.T) {
+	assert.Equal(t, []ContainerID{1, 2}, evictionsFor(t, newFullPool(t), "x", 512), "least recently used first")
+}
+
+func TestRankOrdersEvictions(t *testing.T) {
+	p := newFullPool(t)
+	assert.Empty(t, p.Step(t0.Add(5*time.Second), Rank{Order: []ContainerID{4, 2, 1, 3}}), "a ranking alone does nothing")
+	assert.Equal(t, []ContainerID{4, 2}, evictionsFor(t, p, "x", 512))
 	info, _ := p.Container(3)
 	assert.Equal(t, 300*time.Millisecond, info.InitCost)
 	assert.Equal(t, 1, info.Uses)
+	assert.Equal(t, 1, info.FunctionUses)
 }
 
-func TestEvictorReturningNonCandidatesEvictsNothing(t *testing.T) {
-	p := New(Config{UserMemoryMB: 512, MaxWarm: -1, ColdReserveMB: -1, PauseGrace: -1, Evictor: &mru{returnJunk: true}}, t0)
-	fill(t, p, 2)
-	acts := p.Step(t0.Add(10*time.Second), Request{ID: "x", Spec: Spec{Key: Key{Namespace: "guest", Action: "guest/new"},
-		Kind: "nodejs:20", MemoryMB: 256}})
-	assert.Equal(t, []Action{Buffered{ID: "x"}}, acts)
+// Containers the ranking does not name go after the named ones, least recently used first; names of
+// containers that are gone, unknown or repeated change nothing; the latest ranking replaces the previous one.
+func TestRankRuleForUnnamedContainers(t *testing.T) {
+	p := newFullPool(t)
+	p.Step(t0.Add(5*time.Second), Rank{Order: []ContainerID{1, 2, 3, 4}})
+	p.Step(t0.Add(5*time.Second), Rank{Order: []ContainerID{99, 3, 3}})
+	assert.Equal(t, []ContainerID{3, 1, 2}, evictionsFor(t, p, "x", 768))
+
+	p = newFullPool(t)
+	p.Step(t0.Add(5*time.Second), Rank{Order: []ContainerID{4}})
+	p.Step(t0.Add(5*time.Second), Rank{})
+	assert.Equal(t, []ContainerID{1}, evictionsFor(t, p, "x", 256), "an empty ranking returns to LRU")
+}
+
+// Only idle containers are evicted, whatever the ranking says; when they do not free enough, nothing is.
+func TestRankNeverEvictsBusyOrSuspended(t *testing.T) {
+	p := newFullPool(t)
+	key := Key{Namespace: "guest", Action: "guest/f1", ContentHash: "h"}
+	p.Step(t0.Add(6*time.Second), Request{ID: "busy", Spec: Spec{Key: key, Kind: "nodejs:20", MemoryMB: 256}})
+	p.Step(t0.Add(6*time.Second), Suspend{C: 2})
+	p.Step(t0.Add(6*time.Second), Rank{Order: []ContainerID{1, 2, 3, 4}})
+	acts := p.Step(t0.Add(10*time.Second), Request{ID: "x", Spec: Spec{Key: Key{Namespace: "guest",
+		Action: "guest/new"}, Kind: "nodejs:20", MemoryMB: 768}})
+	assert.Equal(t, []Action{Buffered{ID: "x"}}, acts, "c3 and c4 free 512 MB of the 768 needed: nothing is evicted")
+	assert.Empty(t, evictionsFor(t, p, "y", 256), "y queues behind x, which still cannot be served")
 }
 
 func TestNextDeadline(t *testing.T) {

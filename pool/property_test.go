@@ -27,6 +27,7 @@ type randomDriver struct {
 	reqN    int
 	steps   int
 	created map[ContainerID]bool // Create answered with Started
+	gd      *testGreedyDual      // when set, a greedy-dual ranking is pushed after every step
 }
 
 func (d *randomDriver) step(ev Event) {
@@ -37,6 +38,9 @@ func (d *randomDriver) step(ev Event) {
 	d.k.observe(acts)
 	if err := d.k.check(d.p); err != nil {
 		d.t.Fatalf("step %d (%T %+v): %v\nactions: %v\nsnapshot: %s", d.steps, ev, ev, err, acts, d.p.Snapshot().Format())
+	}
+	if d.gd != nil {
+		d.gd.observe(d.p, acts)
 	}
 	for _, a := range acts {
 		switch a := a.(type) {
@@ -50,6 +54,31 @@ func (d *randomDriver) step(ev Event) {
 			d.ops = append(d.ops, pendingOp{c: a.C, kind: "remove"})
 		}
 	}
+	if _, rank := ev.(Rank); d.gd != nil && !rank {
+		d.step(Rank{Order: d.gd.order(d.p.Snapshot())})
+	}
+}
+
+// randomRank sends an eviction order over some of the containers, in random order, with names of containers
+// that are gone or never existed, duplicates, or nothing at all (back to LRU).
+func (d *randomDriver) randomRank() {
+	var order []ContainerID
+	for _, c := range d.p.Snapshot().Containers {
+		if d.rng.IntN(3) > 0 {
+			order = append(order, c.C)
+		}
+	}
+	d.rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+	if d.rng.IntN(4) == 0 {
+		order = append(order, ContainerID(1+d.rng.IntN(int(d.p.nextID)+5)))
+	}
+	if len(order) > 0 && d.rng.IntN(4) == 0 {
+		order = append(order, order[0])
+	}
+	if d.rng.IntN(10) == 0 {
+		order = nil
+	}
+	d.step(Rank{Order: order})
 }
 
 // completable reports whether op i may complete now (no earlier create/init of its container pending).
@@ -161,11 +190,18 @@ func randomConfig(rng *rand.Rand) Config {
 			cfg.StemCheckInterval = []time.Duration{10 * time.Second, time.Minute}[rng.IntN(2)]
 		}
 	}
-	if rng.IntN(3) == 0 {
-		cfg.Evictor = newTestGreedyDual()
-	}
 	return cfg
 }
+
+// ranking is how a random run orders evictions.
+type ranking int
+
+const (
+	rankLRU        ranking = iota // never sends Rank
+	rankRandom                    // random Rank events among the other events
+	rankGreedyDual                // a greedy-dual ranking after every step
+	numRankings
+)
 
 func TestRandomInterleavings(t *testing.T) {
 	seeds := 30
@@ -177,14 +213,20 @@ func TestRandomInterleavings(t *testing.T) {
 	for seed := range seeds {
 		rng := rand.New(rand.NewPCG(uint64(seed), 0x5eed))
 		cfg := randomConfig(rng)
+		rk := ranking(rng.IntN(int(numRankings)))
 		p := New(cfg, t0)
 		d := &randomDriver{t: t, rng: rng, p: p, k: newInvariantChecker(p.Config()), now: t0,
 			created: map[ContainerID]bool{}}
+		if rk == rankGreedyDual {
+			d.gd = newTestGreedyDual()
+		}
 		d.step(Tick{})
 		for d.steps < stepsPerSeed {
 			switch x := rng.IntN(100); {
 			case x < 25 && len(d.k.buffer) < 40: // keep the backlog bounded, as admission control would
 				d.newRequest(rng.IntN(8) == 0)
+			case x < 30 && rk == rankRandom:
+				d.randomRank()
 			case x < 75:
 				if !d.completeRandom() {
 					d.now = d.now.Add(time.Second)
@@ -286,8 +328,9 @@ func (d *randomDriver) drain(cfg Config) {
 	}
 }
 
-// testGreedyDual is a small FaasCache-style evictor (priority = clock + freq*cost/size) used to check that
-// a plugged Evictor with a UseObserver is honoured.
+// testGreedyDual is a small FaasCache-style ranking (priority = clock + freq*cost/size) computed by the
+// driver from the actions it executes: a container's priority is set when a run is handed to it, the clock
+// rises to a victim's priority when the pool evicts it.
 type testGreedyDual struct {
 	clock float64
 	prio  map[ContainerID]float64
@@ -295,28 +338,44 @@ type testGreedyDual struct {
 
 func newTestGreedyDual() *testGreedyDual { return &testGreedyDual{prio: map[ContainerID]float64{}} }
 
-func (g *testGreedyDual) priority(c Candidate) float64 {
+func (g *testGreedyDual) priority(c ContainerInfo) float64 {
 	cost := c.InitCost.Seconds() + 0.001
 	return g.clock + float64(c.FunctionUses)*cost/float64(max(c.MemoryMB, 1))
 }
 
-func (g *testGreedyDual) Used(_ time.Time, c Candidate) { g.prio[c.C] = g.priority(c) }
-
-func (g *testGreedyDual) Evicted(_ time.Time, c Candidate) {
-	g.clock = max(g.clock, g.prio[c.C])
-	delete(g.prio, c.C)
+func (g *testGreedyDual) observe(p *Pool, acts []Action) {
+	for _, a := range acts {
+		switch a := a.(type) {
+		case Run:
+			if c, ok := p.Container(a.C); ok {
+				g.prio[a.C] = g.priority(c)
+			}
+		case Remove:
+			if a.Evicted {
+				g.clock = max(g.clock, g.prio[a.C])
+			}
+			delete(g.prio, a.C)
+		}
+	}
 }
 
-func (g *testGreedyDual) Victims(_ time.Time, need Need, cands []Candidate) []ContainerID {
-	slices.SortStableFunc(cands, func(a, b Candidate) int {
-		pa, pb := g.prio[a.C], g.prio[b.C]
+// order ranks the function containers of s, lowest priority first.
+func (g *testGreedyDual) order(s Snapshot) []ContainerID {
+	var out []ContainerID
+	for _, c := range s.Containers {
+		if !c.Key.IsZero() {
+			out = append(out, c.C)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b ContainerID) int {
+		pa, pb := g.prio[a], g.prio[b]
 		switch {
 		case pa < pb:
 			return -1
 		case pa > pb:
 			return 1
 		}
-		return int(a.C) - int(b.C)
+		return int(a) - int(b)
 	})
-	return TakeInOrder(need, cands)
+	return out
 }

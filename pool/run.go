@@ -235,7 +235,7 @@ func (m *Manager) runOnce(ctx context.Context, p *pending, onRunDone func(*Outco
 		return nil, false, fmt.Errorf("%w: unexpected answer %T to an activation", ErrProvision, g)
 	}
 
-	o = &Outcome{ContainerState: string(run.kind)}
+	o = &Outcome{ContainerState: string(run.kind), Container: run.c}
 	if run.init != nil {
 		o.InitDuration = run.init.res.Duration
 		o.WaitStart = run.init.start

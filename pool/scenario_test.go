@@ -1,22 +1,20 @@
 package pool
 
 import (
-	"bufio"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cockroachdb/datadriven"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
-// Scenario files (testdata/scenarios/*.txt) are scripts; each command line is followed by the actions the
-// pool emitted for it, indented by two spaces. The runner re-executes the commands, regenerates the indented
-// lines and compares the whole file; -update rewrites it. Lines starting with '#' and blank lines are kept.
+// TestScenarios replays testdata/scenarios/*.txt, data-driven files (github.com/cockroachdb/datadriven):
+// each directive is a command, "----", then the actions the pool emitted for it, one per line. After every
+// directive the invariant checker compares the pool with its own model. go test ./pool -run TestScenarios
+// -rewrite regenerates the expected actions (review the diff: it is the pool's behaviour).
 //
 // Commands:
 //
@@ -30,6 +28,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 //	removed <cN>
 //	destroy <cN> <reason...>
 //	evict|suspend|resume <cN>
+//	rank <cN>...                    the driver's eviction order (no containers: back to LRU)
 //	cancel <id>
 //	tick                            (a Tick at the current time)
 //	shutdown
@@ -38,76 +37,39 @@ var update = flag.Bool("update", false, "rewrite golden files")
 //
 // "event <command>" is accepted as a synonym of the command, for readability.
 func TestScenarios(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "scenarios", "*.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Fatal("no scenarios")
-	}
-	for _, f := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) {
-			raw, err := os.ReadFile(f)
+	datadriven.Walk(t, filepath.Join("testdata", "scenarios"), func(t *testing.T, path string) {
+		sc := &scenario{now: t0}
+		datadriven.RunTest(t, path, func(t *testing.T, td *datadriven.TestData) string {
+			lines, err := sc.exec(directiveFields(td))
 			if err != nil {
-				t.Fatal(err)
+				td.Fatalf(t, "%v", err)
 			}
-			got, err := runScenario(t, string(raw))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if *update {
-				if err := os.WriteFile(f, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
+			if sc.checker != nil {
+				if err := sc.checker.check(sc.pool); err != nil {
+					td.Fatalf(t, "invariant: %v", err)
 				}
-				return
 			}
-			if got != string(raw) {
-				t.Errorf("scenario %s differs from golden (run with -update to accept):\n%s", f, diffLines(string(raw), got))
-			}
+			return strings.Join(lines, "\n")
 		})
+	})
+}
+
+// directiveFields is a directive as the words of the line: the command, then each argument as written.
+func directiveFields(td *datadriven.TestData) []string {
+	f := []string{td.Cmd}
+	for _, a := range td.CmdArgs {
+		f = append(f, a.String())
 	}
+	return f
 }
 
 var t0 = time.Date(2024, 6, 1, 10, 0, 0, 0, time.UTC)
 
 type scenario struct {
 	cfg     Config
-	started bool
 	pool    *Pool
 	now     time.Time
 	checker *invariantChecker
-}
-
-func runScenario(t *testing.T, src string) (string, error) {
-	sc := &scenario{now: t0}
-	var out strings.Builder
-	s := bufio.NewScanner(strings.NewReader(src))
-	lineNo := 0
-	for s.Scan() {
-		lineNo++
-		line := s.Text()
-		if strings.HasPrefix(line, "  ") {
-			continue // previous output, regenerated
-		}
-		out.WriteString(line + "\n")
-		trimmed := strings.TrimSpace(line)
-		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
-			continue
-		}
-		lines, err := sc.exec(strings.Fields(trimmed))
-		if err != nil {
-			return "", fmt.Errorf("line %d %q: %w", lineNo, trimmed, err)
-		}
-		if sc.checker != nil {
-			if err := sc.checker.check(sc.pool); err != nil {
-				return "", fmt.Errorf("line %d %q: invariant: %w", lineNo, trimmed, err)
-			}
-		}
-		for _, l := range lines {
-			out.WriteString("  " + l + "\n")
-		}
-	}
-	return out.String(), s.Err()
 }
 
 func (sc *scenario) ensurePool() {
@@ -332,6 +294,16 @@ func (sc *scenario) exec(f []string) ([]string, error) {
 			return sc.step(Suspend{C: c}), nil
 		}
 		return sc.step(Resume{C: c}), nil
+	case "rank":
+		order := make([]ContainerID, 0, len(f)-1)
+		for _, s := range f[1:] {
+			c, err := parseCID(s)
+			if err != nil {
+				return nil, err
+			}
+			order = append(order, c)
+		}
+		return sc.step(Rank{Order: order}), nil
 	case "cancel":
 		if err := need(2); err != nil {
 			return nil, err
@@ -344,6 +316,14 @@ func (sc *scenario) exec(f []string) ([]string, error) {
 	case "snapshot":
 		sc.ensurePool()
 		return []string{"snapshot: " + sc.pool.Snapshot().Format()}, nil
+	case "stemstats":
+		sc.ensurePool()
+		var out []string
+		for _, st := range sc.pool.Snapshot().StemCells {
+			out = append(out, fmt.Sprintf("%s %dMB coldstart-checks=%d expiry-checks=%d", st.Kind, st.MemoryMB,
+				st.ColdStartChecks, st.ExpiryChecks))
+		}
+		return out, nil
 	case "containers":
 		sc.ensurePool()
 		var out []string
@@ -365,23 +345,4 @@ func (sc *scenario) exec(f []string) ([]string, error) {
 		return out, nil
 	}
 	return nil, fmt.Errorf("unknown command %q", f[0])
-}
-
-// diffLines renders a minimal line diff for failure messages.
-func diffLines(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	for i := 0; i < max(len(w), len(g)); i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			fmt.Fprintf(&b, "line %d:\n  want: %q\n  got:  %q\n", i+1, wl, gl)
-		}
-	}
-	return b.String()
 }

@@ -65,8 +65,8 @@ type Config struct {
 	FreeSlotsOnly bool
 	// ReplaceMargin: see FreeSlotsOnly. Default 0.5.
 	ReplaceMargin float64
-	// Evict chooses the eviction order (pool evictions and the daemon's
-	// trims/replacements). Default EvictByScore.
+	// Evict chooses the eviction order (the Ranking pushed into the pool,
+	// and the daemon's trims/replacements). Default EvictByScore.
 	Evict EvictOrder
 	// FailureBackoff is how long a function whose pre-warm failed is not
 	// pre-warmed again. Default 1 minute.
@@ -105,7 +105,7 @@ const (
 	HintNever
 )
 
-// EvictOrder selects the Evictor the controller gives the pool.
+// EvictOrder selects how the controller ranks idle containers for eviction (Ranking).
 type EvictOrder int
 
 const (
@@ -673,26 +673,45 @@ func (c *Controller) Tick(now time.Time, snap pool.Snapshot) []Command {
 	return out
 }
 
-// Evictor returns the pool.Evictor implementing Config.Evict over this
-// controller's history. It reads the controller, so it must be used under
-// the same lock (pool.Step runs it synchronously).
-func (c *Controller) Evictor() pool.Evictor { return evictor{c} }
-
-type evictor struct{ c *Controller }
-
-// Victims implements pool.Evictor: least valuable idle container first (see
-// valueIdle).
-func (e evictor) Victims(now time.Time, need pool.Need, cands []pool.Candidate) []pool.ContainerID {
-	idle := make([]valued, len(cands))
-	for i, cd := range cands {
-		idle[i] = valued{c: cd.C, key: cd.Key, mb: cd.MemoryMB, last: cd.LastUsed}
+// Ranking is the eviction order the driver pushes into the pool (pool.Rank): the idle containers of snap
+// (idle or frozen, not suspended, no run waiting on them), least valuable first as valueIdle orders them
+// (by value, or by least recent invocation under EvictLeastRecentInvocation). Containers in ending are
+// ranked as the idle containers they are about to become (their last run is returning: the driver pushes
+// this ranking before the pool learns the run finished, so an eviction the run's end triggers sees them
+// valued). The pool evicts in this order until the next ranking; containers that became idle since come
+// after the named ones, least recently used first. scheduler/doc.go lists when the drivers push it.
+func (c *Controller) Ranking(now time.Time, snap pool.Snapshot, ending ...pool.ContainerID) pool.Rank {
+	var idle []valued
+	for _, ci := range snap.Containers {
+		if ci.Key.IsZero() || ci.Suspended || ci.Waiting > 0 {
+			continue
+		}
+		last := ci.LastUsed
+		switch {
+		case ci.State == pool.StateIdle || ci.State == pool.StateFrozen:
+		case ci.State == pool.StateBusy && ci.Active == 1 && slices.Contains(ending, ci.C):
+			last = now // the pool marks a container used when its run finishes
+		default:
+			continue
+		}
+		idle = append(idle, valued{c: ci.C, key: ci.Key, mb: ci.MemoryMB, last: last})
 	}
-	idle = e.c.valueIdle(now, idle)
-	ordered := make([]pool.Candidate, len(idle))
+	idle = c.valueIdle(now, idle)
+	order := make([]pool.ContainerID, len(idle))
 	for i, v := range idle {
-		ordered[i] = pool.Candidate{C: v.c, MemoryMB: v.mb}
+		order[i] = v.c
 	}
-	return pool.TakeInOrder(need, ordered)
+	return pool.Rank{Order: order}
+}
+
+// Learn gives the controller a function's past without invoking it (scenario tests and simulations that
+// start from a history): its container spec, the arrivals, and one measured init and run time.
+func (c *Controller) Learn(spec pool.Spec, arrivals []time.Time, init, run time.Duration) {
+	c.specs[spec.Key] = spec
+	for _, at := range arrivals {
+		c.hist.Arrived(fnName(spec.Key), at)
+	}
+	c.hist.Measured(fnName(spec.Key), init, run)
 }
 
 // FormatCounts renders the state counters in order ("S1=3 S2=10 ...").

@@ -18,8 +18,9 @@
 //   - Invoker: the driver. It implements the activation path's Runner shape
 //     (Run(ctx, job, onRunDone)) over pool.Manager (declared locally as
 //     Manager), wraps every invocation and every warming in a Harvester
-//     session, runs the daemon goroutine with a real clock and exposes the
-//     state counters (Metrics, Counts).
+//     session, runs the daemon goroutine with a real clock, pushes the
+//     controller's eviction ranking into the pool and exposes the state
+//     counters (Metrics, Counts).
 //
 // It must not touch containers itself (only through the pool), the harvester's
 // internals, or Kafka/CouchDB.
@@ -76,8 +77,10 @@
 // controller bounds pre-warms by MaxWarm, and the pool's cold reserve keeps
 // pre-warms out of the last ColdReserveMB (see docs/simulator.md for why).
 //
-// The pool's Evictor (Controller.Evictor) evicts by the same value (or by
-// least recent invocation with EvictLeastRecentInvocation, the paper's rule).
+// When the pool itself must free memory it evicts by the same value (or by
+// least recent invocation with EvictLeastRecentInvocation, the paper's rule):
+// the driver pushes Controller.Ranking into the pool as a pool.Rank event.
+// The pool never calls back into the controller.
 //
 // # Thread management (Begin/End)
 //
@@ -101,4 +104,41 @@
 // cold invocation cannot keep a pre-warm's memory hostage. A failed pre-warm
 // backs its function off for FailureBackoff (1 min); a rejected one (no room)
 // does not.
+//
+// # Drivers
+//
+// Two drivers execute the controller's decisions against a pool: Invoker,
+// over pool.Manager with real containers, and schedtest.Env, over a
+// pool.Pool with an injected clock (the scenario tests and the simulator).
+// Only the I/O differs; both follow the same rules:
+//
+//  1. Begin before handing an invocation to the pool; execute the
+//     decision's commands first, in order.
+//  2. Commands: Prewarm is a pool pre-warm request (its outcome goes back
+//     as PrewarmDone with the measured init, or PrewarmRejected when the
+//     pool could not place it); Suspend and Resume freeze and thaw (a Resume
+//     of a container that is gone is dropped); Stop evicts an idle container
+//     and its removal completes before the next command.
+//  3. End once per Begin when the invocation is over, also when it failed,
+//     was rejected or canceled, with the init it paid (0 when warm) and its
+//     run time; execute what it returns.
+//  4. Push Ranking into the pool (pool.Rank) after the commands of a Begin
+//     and before the request reaches the pool, when a run returns (with its
+//     container in ending, before the pool learns the run finished), after
+//     every End, after every Tick's commands, and after every pre-warm
+//     outcome. The pool evicts by the latest ranking; what it does not name
+//     goes after, least recently used first.
+//  5. A held container that disappears must not be resumed: the
+//     environment sees every removal and tells the controller (Forget); the
+//     invoker does not see removals: the pool ignores its Resume
+//     (ErrUnknownContainer), which the invoker drops silently.
+//
+// # Tests
+//
+// testdata/*.txt are scenarios in the datadriven format
+// (github.com/cockroachdb/datadriven), run on schedtest.Env with the
+// commands listed in schedtest.DefaultCommands; each directive is followed
+// by the action log it produced. go test ./scheduler -run TestScenarios
+// -rewrite regenerates the expected logs (review the diff); docs/testing.md
+// explains the format and how to add a scenario or a command.
 package scheduler

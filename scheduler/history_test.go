@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -90,9 +91,11 @@ func TestScores(t *testing.T) {
 	}
 }
 
-// The eviction order: lowest value first; a second idle container of the
-// same function is worth a tenth; LeastRecentInvocation ignores scores.
-func TestEvictorValueAndDuplicates(t *testing.T) {
+// The eviction ranking: lowest value first; a second idle container of the
+// same function is worth a tenth; LeastRecentInvocation ignores scores; busy,
+// suspended and waited-on containers are not ranked unless their run is
+// ending.
+func TestRankingValueAndDuplicates(t *testing.T) {
 	c := NewController(Config{})
 	now := t0.Add(3 * time.Hour) // "cold" last ran 3 hours ago
 	hot, cold := spec("hot"), spec("cold")
@@ -100,22 +103,28 @@ func TestEvictorValueAndDuplicates(t *testing.T) {
 		c.hist.Arrived(fnName(hot.Key), now.Add(-time.Duration(20-i)*5*time.Second))
 		c.hist.Arrived(fnName(cold.Key), t0.Add(time.Duration(i)*time.Second))
 	}
-	cands := []pool.Candidate{
-		{C: 1, Key: hot.Key, MemoryMB: 256, LastUsed: now.Add(-time.Second)},
-		{C: 2, Key: hot.Key, MemoryMB: 256, LastUsed: now.Add(-2 * time.Second)},
-		{C: 3, Key: cold.Key, MemoryMB: 256, LastUsed: now.Add(-time.Second)},
-	}
-	got := c.Evictor().Victims(now, pool.Need{Count: 3}, append([]pool.Candidate(nil), cands...))
-	if len(got) != 3 || got[0] != 3 || got[1] != 2 || got[2] != 1 {
+	snap := pool.Snapshot{Containers: []pool.ContainerInfo{
+		{C: 1, Key: hot.Key, MemoryMB: 256, State: pool.StateIdle, LastUsed: now.Add(-time.Second)},
+		{C: 2, Key: hot.Key, MemoryMB: 256, State: pool.StateFrozen, LastUsed: now.Add(-2 * time.Second)},
+		{C: 3, Key: cold.Key, MemoryMB: 256, State: pool.StateIdle, LastUsed: now.Add(-time.Second)},
+		{C: 4, Key: hot.Key, MemoryMB: 256, State: pool.StateBusy, Active: 1},
+		{C: 5, Key: cold.Key, MemoryMB: 256, State: pool.StateIdle, Suspended: true},
+		{C: 6, Key: cold.Key, MemoryMB: 256, State: pool.StateIdle, Waiting: 1},
+		{C: 7, State: pool.StatePrewarmed},
+	}}
+	order := func(r pool.Rank) string { return fmt.Sprint(r.Order) }
+	if got := order(c.Ranking(now, snap)); got != "[c3 c2 c1]" {
 		t.Fatalf("order %v, want [c3 (cold) c2 (second hot) c1]", got)
 	}
-	if c.Evictor().Victims(now, pool.Need{MemoryMB: 1024}, cands) != nil {
-		t.Fatal("victims that cannot free the memory must be nil")
+	// c4's run is ending: it becomes the most recent idle container of hot,
+	// c1 its second one.
+	if got := order(c.Ranking(now, snap, 4)); got != "[c3 c2 c1 c4]" {
+		t.Fatalf("order with c4 ending %v, want [c3 c2 c1 c4]", got)
 	}
 	lri := NewController(Config{Evict: EvictLeastRecentInvocation})
 	lri.hist = c.hist
-	got = lri.Evictor().Victims(now, pool.Need{Count: 1}, append([]pool.Candidate(nil), cands...))
-	if len(got) != 1 || got[0] != 3 {
-		t.Fatalf("least recent invocation chose %v, want c3", got)
+	if got := order(lri.Ranking(now, snap)); got != "[c3 c1 c2]" {
+		t.Fatalf("least recent invocation ranked %v, want [c3 c1 c2]: cold first, then hot's two containers, "+
+			"which share their function's last invocation, by id", got)
 	}
 }

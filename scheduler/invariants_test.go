@@ -1,13 +1,14 @@
-package scheduler
+package scheduler_test
 
 import (
 	"fmt"
 	"math/rand/v2"
-	"sort"
 	"testing"
 	"time"
 
 	"github.com/nemo-edge/nemo/pool"
+	"github.com/nemo-edge/nemo/scheduler"
+	"github.com/nemo-edge/nemo/scheduler/schedtest"
 )
 
 // TestRandomInterleavings drives the controller and a real pool through
@@ -28,76 +29,61 @@ func TestRandomInterleavings(t *testing.T) {
 
 func pick[T any](rng *rand.Rand, xs []T) T { return xs[rng.IntN(len(xs))] }
 
-func sortedCs(m map[pool.ContainerID]bool) []pool.ContainerID {
-	out := make([]pool.ContainerID, 0, len(m))
-	for c := range m {
-		out = append(out, c)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
-}
-
 func randomRun(t *testing.T, seed uint64, steps int) {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	// Eager pre-warming (low MinScore) in a roomier pool, so pre-warms and
 	// invocations overlap often.
-	h := newHarness(Config{MaxWarm: 5, MinScore: 0.01}, pool.Config{
-		UserMemoryMB: 2048, MaxWarm: -1, ColdReserveMB: 512, PauseGrace: -1, IdleTimeout: -1,
-	})
+	e := schedtest.New(schedtest.Config{
+		Pool:       pool.Config{UserMemoryMB: 2048, MaxWarm: -1, ColdReserveMB: 512, PauseGrace: -1, IdleTimeout: -1},
+		Controller: &scheduler.Config{MaxWarm: 5, MinScore: 0.01},
+	}, schedtest.Epoch)
+	now := schedtest.Epoch
 	fns := []string{"f", "g", "k", "m", "n", "p"}
 	for i, fn := range fns[:4] {
-		h.seed(fn, time.Duration(20+10*i)*time.Second, 8, time.Duration(1+i)*time.Second)
+		gap := time.Duration(20+10*i) * time.Second
+		arrivals := make([]time.Time, 8)
+		for j := range arrivals {
+			arrivals[j] = now.Add(-time.Duration(7-j) * gap)
+		}
+		e.Ctrl.Learn(schedtest.Spec(fn), arrivals, time.Duration(1+i)*time.Second, 100*time.Millisecond)
 	}
 	nextInv := 0
 	check := func(what string) {
 		t.Helper()
-		if msg := h.invariants(); msg != "" {
-			t.Fatalf("seed %d after %s: %s\n%s", seed, what, msg, h.snapshot())
+		if err := e.Check(); err != nil {
+			t.Fatalf("seed %d after %s: %v\n%s", seed, what, err, e.Describe())
 		}
 	}
 	// completion of one pending pool operation; false when none is possible
 	complete := func() bool {
-		var starting, initing []pool.ContainerID
-		for _, c := range sortedCs(h.creat) {
-			starting = append(starting, c)
-		}
-		ics := make(map[pool.ContainerID]bool)
-		for c := range h.inits {
-			if ci, ok := h.p.Container(c); ok && !ci.Frozen && ci.State == pool.StateWarming {
-				ics[c] = true
-			}
-		}
-		initing = sortedCs(ics)
-		running := sortedIDs(h.runOn)
+		starting, initing, running := e.Starting(), e.Initialising(), e.Running()
 		var choices []func() string
 		if len(starting) > 0 {
 			choices = append(choices, func() string {
 				c := pick(rng, starting)
-				delete(h.creat, c)
 				if rng.IntN(8) == 0 {
-					h.step(pool.StartFailed{C: c, Reason: "random"})
+					e.StartFailed(c, "random")
 					return "start-failed " + c.String()
 				}
-				h.step(pool.Started{C: c})
+				e.Started(c)
 				return "started " + c.String()
 			})
 		}
 		if len(initing) > 0 {
 			choices = append(choices, func() string {
 				c := pick(rng, initing)
-				delete(h.inits, c)
 				if rng.IntN(8) == 0 {
-					h.step(pool.InitFailed{C: c, Reason: "random"})
+					e.InitFailed(c, "random")
 					return "init-failed " + c.String()
 				}
-				h.step(pool.Initialized{C: c, Duration: time.Second})
+				e.Initialized(c, time.Second)
 				return "initialized " + c.String()
 			})
 		}
 		if len(running) > 0 {
 			choices = append(choices, func() string {
 				id := pick(rng, running)
-				if err := h.finish(id); err != nil {
+				if err := e.Finish(id); err != nil {
 					t.Fatal(err)
 				}
 				return "finished " + id
@@ -117,29 +103,29 @@ func randomRun(t *testing.T, seed uint64, steps int) {
 			nextInv++
 			id := fmt.Sprintf("a%d", nextInv)
 			fn := pick(rng, fns)
-			d := h.invoke(id, fn)
-			if d.WaitFor != 0 {
-				if ci, ok := h.p.Container(d.WaitFor); !ok || ci.Key != spec(fn).Key {
-					t.Fatalf("seed %d: %s of %s told to wait for %s, not its own pre-warm", seed, id, fn, d.WaitFor)
+			inv := e.Invoke(id, schedtest.Spec(fn))
+			if w := inv.Decision.WaitFor; w != 0 {
+				if ci, ok := e.Pool.Container(w); !ok || ci.Key != schedtest.Spec(fn).Key {
+					t.Fatalf("seed %d: %s of %s told to wait for %s, not its own pre-warm", seed, id, fn, w)
 				}
 			}
 			check("invoke " + id)
 		case r < 5:
-			h.now = h.now.Add(time.Duration(1+rng.IntN(3)) * time.Second)
-			h.tick()
+			now = now.Add(time.Duration(1+rng.IntN(3)) * time.Second)
+			e.AdvanceTo(now)
+			e.Tick()
 			check("tick")
 		case r < 6:
 			// cancel an invocation that has not started running
 			var waiting []string
-			for _, id := range sortedIDs(h.invs) {
-				if _, running := h.runOn[id]; !running {
+			for _, id := range e.Open() {
+				if inv := e.Invocation(id); inv.Start == "" {
 					waiting = append(waiting, id)
 				}
 			}
 			if len(waiting) > 0 {
 				id := pick(rng, waiting)
-				h.step(pool.Cancel{ID: id})
-				h.end(id, Measure{})
+				e.Cancel(id)
 				check("cancel " + id)
 			}
 		default:
@@ -149,26 +135,27 @@ func randomRun(t *testing.T, seed uint64, steps int) {
 	// Drain: complete everything, ticking so held pre-warms are resumed.
 	for n := 0; ; n++ {
 		if n > 5000 {
-			t.Fatalf("seed %d: cannot drain\n%s", seed, h.snapshot())
+			t.Fatalf("seed %d: cannot drain\n%s", seed, e.Describe())
 		}
 		if complete() {
 			continue
 		}
-		invs, _ := h.ctrl.InFlight()
-		if invs == 0 && len(h.ctrl.holds) == 0 {
+		invs, _ := e.Ctrl.InFlight()
+		if invs == 0 && scheduler.HeldContainers(e.Ctrl) == 0 {
 			break
 		}
-		h.now = h.now.Add(3 * time.Second)
-		h.tick()
+		now = now.Add(3 * time.Second)
+		e.AdvanceTo(now)
+		e.Tick()
 		check("drain tick")
 	}
-	for _, ci := range h.p.Snapshot().Containers {
+	for _, ci := range e.Pool.Snapshot().Containers {
 		if ci.Suspended || ci.Frozen {
-			t.Fatalf("seed %d: %s still frozen after drain\n%s", seed, ci.C, h.snapshot())
+			t.Fatalf("seed %d: %s still frozen after drain\n%s", seed, ci.C, e.Describe())
 		}
 	}
-	t.Logf("states: %s", FormatCounts(h.ctrl.Counts()))
-	if len(h.ctrl.heldAt) != 0 {
-		t.Fatalf("seed %d: controller still holds %v", seed, h.ctrl.heldAt)
+	t.Logf("states: %s", scheduler.FormatCounts(e.Ctrl.Counts()))
+	if n := scheduler.HeldContainers(e.Ctrl); n != 0 {
+		t.Fatalf("seed %d: controller still holds %d containers", seed, n)
 	}
 }

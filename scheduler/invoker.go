@@ -19,6 +19,7 @@ type Manager interface {
 	Suspend(ctx context.Context, c pool.ContainerID) error
 	Resume(ctx context.Context, c pool.ContainerID) error
 	Evict(ctx context.Context, c pool.ContainerID) error
+	Rank(ctx context.Context, order []pool.ContainerID) error
 	WaitGone(ctx context.Context, c pool.ContainerID) error
 	Container(c pool.ContainerID) (pool.ContainerInfo, bool)
 	Snapshot() pool.Snapshot
@@ -93,11 +94,10 @@ func (c InvokerConfig) withDefaults() InvokerConfig {
 
 // Invoker is NEMO's function controller in the invoker: it implements the
 // activation path's Runner (Run) over a pool Manager, wraps every invocation
-// and warming in a harvest session, and runs the pre-warm daemon.
-//
-// Lock order: the Manager may call the Evictor (which takes i.mu) while
-// holding its own lock, so the Invoker never calls the Manager with i.mu
-// held.
+// and warming in a harvest session, runs the pre-warm daemon, and pushes the
+// controller's eviction ranking into the pool (Manager.Rank) before each
+// invocation reaches it and after every tick, pre-warm and invocation end.
+// It never calls the Manager with i.mu held, and the Manager never calls it.
 type Invoker struct {
 	cfg  InvokerConfig
 	h    Harvester
@@ -118,8 +118,7 @@ type Invoker struct {
 	wg       sync.WaitGroup
 }
 
-// NewInvoker returns an Invoker; give Evictor() to the pool's Config, then
-// Start it with the Manager.
+// NewInvoker returns an Invoker; Start it with the Manager.
 func NewInvoker(cfg InvokerConfig, h Harvester, log zerolog.Logger) *Invoker {
 	cfg = cfg.withDefaults()
 	if h == nil {
@@ -132,17 +131,6 @@ func NewInvoker(cfg InvokerConfig, h Harvester, log zerolog.Logger) *Invoker {
 		ctrl:    NewController(cfg.Controller),
 		sources: map[pool.Key]prewarmSource{},
 	}
-}
-
-// Evictor is the controller's eviction order for pool.Config.Evictor.
-func (i *Invoker) Evictor() pool.Evictor { return lockedEvictor{i} }
-
-type lockedEvictor struct{ i *Invoker }
-
-func (l lockedEvictor) Victims(now time.Time, need pool.Need, c []pool.Candidate) []pool.ContainerID {
-	l.i.mu.Lock()
-	defer l.i.mu.Unlock()
-	return l.i.ctrl.Evictor().Victims(now, need, c)
 }
 
 // Start binds the Manager and starts the pre-warm daemon until ctx ends or
@@ -229,11 +217,23 @@ func (i *Invoker) Run(ctx context.Context, job *pool.Job, onRunDone func(*pool.O
 		cmds := i.ctrl.End(i.cfg.Now(), id, m)
 		i.mu.Unlock()
 		i.exec(context.WithoutCancel(ctx), mgr, cmds, log)
+		i.rank(context.WithoutCancel(ctx), mgr, log)
 	}()
 
 	i.exec(ctx, mgr, d.Commands, log)
+	i.rank(ctx, mgr, log)
+	// The run's container turns idle when the pool learns the run finished, which may evict at once for a
+	// buffered request: rank it as idle before that (Controller.Ranking).
+	runDone := func(o *pool.Outcome) {
+		if onRunDone != nil {
+			onRunDone(o)
+		}
+		if o.Container != 0 {
+			i.rank(ctx, mgr, log, o.Container)
+		}
+	}
 	release := i.h.Begin(ctx, "invoke")
-	out, err = mgr.Run(ctx, job, onRunDone)
+	out, err = mgr.Run(ctx, job, runDone)
 	release()
 	if out != nil {
 		out.Conflict = d.State.String()
@@ -281,6 +281,21 @@ func (i *Invoker) exec(ctx context.Context, mgr Manager, cmds []Command, log zer
 	}
 }
 
+// rank pushes the controller's eviction order for the pool's current idle
+// containers, and those whose run is ending (Controller.Ranking), into the
+// pool.
+func (i *Invoker) rank(ctx context.Context, mgr Manager, log zerolog.Logger, ending ...pool.ContainerID) {
+	snap := mgr.Snapshot()
+	i.mu.Lock()
+	r := i.ctrl.Ranking(i.cfg.Now(), snap, ending...)
+	i.mu.Unlock()
+	cctx, cancel := context.WithTimeout(ctx, i.cfg.ControlTimeout)
+	defer cancel()
+	if err := mgr.Rank(cctx, r.Order); err != nil {
+		log.Debug().Err(err).Msg("eviction ranking not applied")
+	}
+}
+
 // waitRemoved waits (bounded by RemoveWait) until c is gone, so the memory
 // it frees is there for the next command of the same tick.
 func (i *Invoker) waitRemoved(ctx context.Context, mgr Manager, c pool.ContainerID) {
@@ -304,6 +319,7 @@ func (i *Invoker) prewarm(mgr Manager, p Prewarm, log zerolog.Logger) {
 		}
 		i.mu.Unlock()
 		log.Debug().Err(err).Str("function", p.Spec.Key.String()).Msg("pre-warm not done")
+		i.rank(ctx, mgr, log)
 	}
 	if !known {
 		fail(false, errors.New("no recent invocation to build the /init body from"))
@@ -328,6 +344,7 @@ func (i *Invoker) prewarm(mgr Manager, p Prewarm, log zerolog.Logger) {
 	i.mu.Lock()
 	i.ctrl.PrewarmDone(i.cfg.Now(), p.ID, true, init)
 	i.mu.Unlock()
+	i.rank(ctx, mgr, log)
 }
 
 func (i *Invoker) daemon(ctx context.Context) {
@@ -352,6 +369,7 @@ func (i *Invoker) daemon(ctx context.Context) {
 		}
 		i.mu.Unlock()
 		i.exec(ctx, mgr, cmds, i.log)
+		i.rank(ctx, mgr, i.log)
 	}
 }
 

@@ -24,6 +24,8 @@ type fakeManager struct {
 	runHook  func() // called inside Run (e.g. to check the harvest session)
 	prewarms chan []byte
 	suspErr  error
+	ranks    []string // Rank calls, apart from calls: "rank@<call index> c1,c2"
+	runC     pool.ContainerID
 }
 
 func (f *fakeManager) record(s string) {
@@ -47,7 +49,8 @@ func (f *fakeManager) Run(ctx context.Context, job *pool.Job, onRunDone func(*po
 		return nil, f.runErr
 	}
 	now := time.Now()
-	o := &pool.Outcome{InitDuration: 2 * time.Second, Start: now, End: now.Add(50 * time.Millisecond), ContainerState: "cold"}
+	o := &pool.Outcome{InitDuration: 2 * time.Second, Start: now, End: now.Add(50 * time.Millisecond), ContainerState: "cold",
+		Container: f.runC}
 	if onRunDone != nil {
 		onRunDone(o)
 	}
@@ -75,6 +78,23 @@ func (f *fakeManager) Resume(ctx context.Context, c pool.ContainerID) error {
 func (f *fakeManager) Evict(ctx context.Context, c pool.ContainerID) error {
 	f.record("evict " + c.String())
 	return nil
+}
+
+func (f *fakeManager) Rank(ctx context.Context, order []pool.ContainerID) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ids := make([]string, len(order))
+	for i, c := range order {
+		ids[i] = c.String()
+	}
+	f.ranks = append(f.ranks, fmt.Sprintf("rank@%d %s", len(f.calls), strings.Join(ids, ",")))
+	return nil
+}
+
+func (f *fakeManager) Ranks() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.ranks...)
 }
 
 func (f *fakeManager) WaitGone(ctx context.Context, c pool.ContainerID) error {
@@ -201,6 +221,39 @@ func TestInvokerSuspendsAndResumesOnFailure(t *testing.T) {
 	}
 	if inv.Counts()[S42] != 1 {
 		t.Fatalf("counts %v", inv.Counts())
+	}
+}
+
+// The controller's eviction ranking reaches the pool as data: pushed after
+// the invocation's commands and before its run, when the run returns (its
+// container ranked as the idle container it is about to become), and once
+// the invocation ended; least valuable idle container first.
+func TestInvokerPushesRankingAroundRun(t *testing.T) {
+	fm := &fakeManager{runC: 3}
+	inv := NewInvoker(InvokerConfig{Now: func() time.Time { return t0.Add(time.Hour) }}, nil, zerolog.Nop())
+	inv.Start(context.Background(), fm)
+	defer inv.Close()
+	hot, cold := testJob(t, "h", "hot").Spec.Key, testJob(t, "c", "cold").Spec.Key
+	inv.mu.Lock()
+	for i := 0; i < 20; i++ {
+		inv.ctrl.hist.Arrived(fnName(hot), t0.Add(time.Hour-time.Duration(20-i)*5*time.Second))
+		inv.ctrl.hist.Arrived(fnName(cold), t0.Add(time.Duration(i)*time.Second))
+	}
+	inv.mu.Unlock()
+	fm.snap = pool.Snapshot{UserMemoryMB: 2048, ColdReserveMB: 512, MaxWarm: -1, Containers: []pool.ContainerInfo{
+		{C: 1, Key: hot, MemoryMB: 256, State: pool.StateIdle, LastUsed: t0.Add(time.Hour - time.Second)},
+		{C: 2, Key: cold, MemoryMB: 256, State: pool.StateFrozen, LastUsed: t0.Add(time.Hour - time.Second)},
+		{C: 3, Key: cold, MemoryMB: 256, State: pool.StateBusy, Active: 1},
+		{C: 4, Key: hot, MemoryMB: 256, State: pool.StateIdle, Suspended: true},
+	}}
+	if _, err := inv.Run(context.Background(), testJob(t, "a1", "x"), nil); err != nil {
+		t.Fatal(err)
+	}
+	want := "rank@0 c2,c1; rank@1 c2,c3,c1; rank@1 c2,c1"
+	if got := strings.Join(fm.Ranks(), "; "); got != want {
+		t.Fatalf("rankings %q, want %q: c2 (cold function) before c1 (hot), busy and suspended ones left out, "+
+			"pushed before run a1 (call 0); when a1's run returns, its c3 ranked as the most recent idle container "+
+			"of cold (c2 becomes its second one, worth a tenth); and after a1 ended", got, want)
 	}
 }
 

@@ -2,8 +2,9 @@
 # Builds the invoker image nemo/invoker (Dockerfile at the repository root) and says what it did.
 #
 #   nemo/invoker:<version>  and  nemo/invoker:latest
-#   FROM scratch: static nemo binary at /usr/bin/nemo, /init.sh (deployments/image/init.sh) and a static
-#   busybox at /bin/busybox with the applets below (sh first: OpenWhisk's compose command is /bin/sh -c …).
+#   FROM scratch: static nemo binary at /usr/bin/nemo, /init.sh (deployments/image/init.sh), a static
+#   busybox at /bin/busybox with the applets below (sh first: OpenWhisk's compose command is /bin/sh -c …)
+#   and /bin/bash (deployments/image/bash: ash under that name, for Helm's /bin/bash -c … command).
 #
 # Usage: scripts/build-invoker-image.sh [--force]
 #   --force   rebuild even when the image is up to date
@@ -21,9 +22,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 IMAGE=${NEMO_INVOKER_IMAGE:-nemo/invoker}
 BUSYBOX=${NEMO_BUSYBOX:-/bin/busybox}
-# Applets linked to busybox: sh for the compose command, wget for the HEALTHCHECK, the rest for an operator
-# who runs `docker exec -it <invoker> sh` to look around.
-APPLETS=(sh ash cat echo env false grep head kill ls mkdir ps rm sleep tail test true '[' wget)
+# Applets linked to busybox: sh for the compose command, wget for the HEALTHCHECK, cat, grep and sed for
+# Helm's configureDNS.sh, the rest for an operator who runs `docker exec -it <invoker> sh` to look around.
+APPLETS=(sh ash cat echo env false grep head kill ls mkdir ps rm sed sleep tail test true '[' wget)
 FORCE=0
 
 while [ $# -gt 0 ]; do
@@ -83,6 +84,7 @@ for a in "${APPLETS[@]}"; do
 	ln -s busybox "$ROOTFS/bin/$a"
 done
 install -m 755 "$ROOT/deployments/image/init.sh" "$ROOTFS/init.sh"
+install -m 755 "$ROOT/deployments/image/bash" "$ROOTFS/bin/bash"
 cp "$ROOT/Dockerfile" "$CTX/Dockerfile"
 
 # One hash over the context (names, modes, symlinks, contents) and the build arguments.

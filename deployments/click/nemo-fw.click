@@ -2,10 +2,11 @@
 // controls through /dev/shm/nemo-fw (clickshm v1). Needs a Click built with
 // fromdevice-burst.patch and NemoBurstCtl (see README.md).
 //
-// Run:   click nemo-fw.click
-// Debug: echo 'READ ctl.writer' | socat - UNIX-CONNECT:/run/nemo-fw.sock
+// Run:   click nemo-fw.click IN=ens1f0 OUT=ens1f1 SHM=/dev/shm/nemo-fw SOCK=/run/nemo-fw.sock
+//        (each NAME=value overrides the define below; all four are optional)
+// Debug: printf 'READ ctl.writer\nQUIT\n' | socat - UNIX-CONNECT:/run/nemo-fw.sock
 
-define($IN ens1f0, $OUT ens1f1, $SHM /dev/shm/nemo-fw)
+define($IN ens1f0, $OUT ens1f1, $SHM /dev/shm/nemo-fw, $SOCK /run/nemo-fw.sock)
 
 // METHOD LINUX reads one packet per recvfrom(); BURST is how many it reads
 // per poll() wake-up -- the knob the invoker turns while edge functions run.
@@ -15,7 +16,7 @@ fd :: FromDevice($IN, METHOD LINUX, BURST 1, PROMISC true);
 // invoker the burst returns to FromDevice's own BURST (1).
 ctl :: NemoBurstCtl(SHM $SHM, DEV fd, INTERVAL 10ms, MAX 64);
 
-ControlSocket(UNIX, /run/nemo-fw.sock);
+ControlSocket(UNIX, $SOCK);
 
 fd -> cnt :: Counter
    -> Strip(14)

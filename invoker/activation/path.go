@@ -81,6 +81,8 @@ type Config struct {
 	OnStall func(stalled bool)
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// KamonTags spells OpenWhisk's container-start metric with tags (METRICS_KAMON_TAGS; owmetrics.go).
+	KamonTags bool
 }
 
 // Limits are the system's action limits (OpenWhisk's whisk.memory, whisk.timeLimit, whisk.logLimit and
@@ -196,6 +198,7 @@ type Path struct {
 	retries     *metrics.CounterVec
 	lost        *metrics.CounterVec
 	stalls      *stalls
+	starts      *containerStarts
 }
 
 // New builds a Path. reg may be nil.
@@ -203,7 +206,10 @@ func New(cfg Config, st Store, runner Runner, acks Acker, reg *metrics.Registry,
 	if reg == nil {
 		reg = metrics.NewRegistry()
 	}
+	starts := newContainerStarts(cfg.KamonTags)
+	reg.CollectFunc(starts.metrics)
 	return &Path{
+		starts: starts,
 		cfg:    cfg.withDefaults(),
 		store:  st,
 		runner: runner,
@@ -414,11 +420,13 @@ func (p *Path) run(ctx context.Context, msg *wire.ActivationMessage, action *wir
 			// OpenWhisk answers such a blocking activation with one Combined ack.
 			close(resultDone)
 			act := p.buildActivation(msg, action, o)
+			p.starts.record(msg, o.ContainerState)
 			return p.finishCombined(ctx, msg, act, log, ResultRan)
 		}
 	}
 
 	act := p.buildActivation(msg, action, o)
+	p.starts.record(msg, o.ContainerState)
 	log.Info().Str("status", act.Response.StatusName()).Str("start", o.ContainerState).
 		Str("conflict", o.Conflict).Int64("durationMs", derefInt64(act.Duration)).
 		Int("logLines", len(act.Logs)).Msg("activation finished")
@@ -688,7 +696,7 @@ func (p *Path) fetch(ctx context.Context, msg *wire.ActivationMessage, log zerol
 	return a, err
 }
 
-// buildActivation is ContainerProxy.constructWhiskActivation (PROTOCOL.md §2.5).
+// buildActivation is ContainerProxy.constructWhiskActivation (docs/protocol.md#activation-records).
 func (p *Path) buildActivation(msg *wire.ActivationMessage, action *wire.Action, o *Outcome) *wire.WhiskActivation {
 	start, end := o.Start, o.End
 	if start.IsZero() {

@@ -44,11 +44,10 @@ func (s *stallLog) snapshot() []bool {
 type outageAcker struct {
 	fakeAcker
 	mu       sync.Mutex
-	failures int               // the next this many sends fail
-	refuse   error             // when set, every send fails with it
-	during   func()            // called on each failing send (outside the lock)
-	attempts map[string]int    // per ack kind
-	failedAt map[string]string // kind → last failure
+	failures int            // the next this many sends fail
+	refuse   error          // when set, every send fails with it
+	during   func()         // called on each failing send (outside the lock)
+	attempts map[string]int // per ack kind
 }
 
 func (a *outageAcker) SendAck(ctx context.Context, controller string, ack wire.Ack) error {

@@ -64,6 +64,9 @@ type Parts struct {
 	Capacity int
 	// UserEvents sends user events to the events topic.
 	UserEvents bool
+	// KamonTags spells OpenWhisk's own metric names with tags (METRICS_KAMON_TAGS=true) or with the tag in
+	// the name (OpenWhisk's default); see openWhiskPoolMetrics and activation.Config.KamonTags.
+	KamonTags bool
 	// ParameterKey decrypts locked activation parameters; nil passes them through (OpenWhisk's default).
 	ParameterKey *wire.ParameterKey
 	// Limits are the system's action limits; action documents' limits are clamped into them.
@@ -115,7 +118,7 @@ type Invoker struct {
 // Registry is the invoker's metrics registry.
 func (inv *Invoker) Registry() *metrics.Registry { return inv.reg }
 
-// Run starts the invoker in OpenWhisk's start-up order (PROTOCOL.md §9.2) and blocks until ctx ends,
+// Run starts the invoker in OpenWhisk's start-up order (docs/protocol.md#start-up-order) and blocks until ctx ends,
 // then shuts down: stop consuming and drain in-flight activations, stop pinging, remove containers,
 // restore the NIC, close Kafka and the store.
 func Run(ctx context.Context, p Parts) error {
@@ -130,7 +133,7 @@ func Run(ctx context.Context, p Parts) error {
 
 	topic := p.Kafka.InvokerTopic()
 	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	err := messaging.EnsureTopic(sctx, p.Kafka, topic, messaging.InvokerTopicConfigs())
+	err := messaging.EnsureTopic(sctx, p.Kafka, topic, p.Kafka.InvokerTopicConfigs())
 	cancel()
 	if err != nil {
 		return fmt.Errorf("ensure topic %s: %w", topic, err)
@@ -161,8 +164,7 @@ func Run(ctx context.Context, p Parts) error {
 	}
 	poolCfg := p.Pool
 	if !p.PlainPool {
-		inv.sched = scheduler.NewInvoker(p.Scheduler, h, p.Log)
-		poolCfg.Pool.Evictor = inv.sched.Evictor()
+		inv.sched = scheduler.NewInvoker(p.Scheduler, h, p.Log) // pushes its eviction ranking into the pool
 		// The controller keeps the warm pool at its bound (pre-warming, replacing and evicting by
 		// score); the pool's own MaxWarm trimming would evict a cold container's neighbour the moment
 		// it is created under a burst, so it is left to the controller.
@@ -228,6 +230,7 @@ func Run(ctx context.Context, p Parts) error {
 				f.SetHeld(stalled)
 			}
 		},
+		KamonTags: p.KamonTags,
 	}, p.Store, runner, inv.producer, inv.reg, p.Log)
 
 	userMB := int(p.Instance.UserMemoryBytes >> 20)
@@ -444,8 +447,8 @@ func (inv *Invoker) registerMetrics() {
 		}
 		return 0
 	})
-	inv.reg.GaugeFunc("nemo_pool_user_memory_mb", "User memory the pool manages (advertised in pings).",
-		func() float64 { return float64(inv.parts.Instance.UserMemoryBytes >> 20) })
+	inv.reg.GaugeFunc("nemo_pool_user_memory_bytes", "User memory the pool manages (advertised in pings), in bytes.",
+		func() float64 { return float64(inv.parts.Instance.UserMemoryBytes) })
 	inv.reg.GaugeFunc("nemo_kafka_feed_held", "1 while the feed takes no new records because answers wait for Kafka or the store.",
 		func() float64 {
 			if inv.feed.Held() {
@@ -460,6 +463,7 @@ func (inv *Invoker) registerMetrics() {
 		}
 	})
 	inv.reg.CollectFunc(inv.manager.Metrics)
+	inv.reg.CollectFunc(openWhiskPoolMetrics(inv.manager, inv.parts.KamonTags))
 	if inv.sched != nil {
 		inv.reg.CollectFunc(inv.sched.Metrics)
 	}

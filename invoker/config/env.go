@@ -10,9 +10,10 @@ import (
 	"github.com/nemo-edge/nemo/invoker/wire"
 )
 
-// Environment variables Load reads (PROTOCOL.md §9.2, §9.3, §10). The CONFIG_* names follow OpenWhisk's
+// Environment variables Load reads (docs/protocol.md#environment, #devtools). The CONFIG_* names follow OpenWhisk's
 // transformEnvironment.sh; a CONFIG_* (or DB_PREFIX) value starting with "$" names another variable to
-// read. CONFIG_* variables not listed here are ignored.
+// read. Each CONFIG_* name here also reads the same setting from OPENWHISK_CONFIG or a -D option
+// (openwhisk.go); refuse.go stops the invoker on settings it cannot honour.
 const (
 	EnvPort         = "PORT"
 	EnvKafkaHosts   = "KAFKA_HOSTS"
@@ -24,6 +25,7 @@ const (
 	EnvAPIHostProto            = "WHISK_API_HOST_PROTO"
 	EnvAPIHostName             = "WHISK_API_HOST_NAME"
 	EnvAPIHostPort             = "WHISK_API_HOST_PORT"
+	EnvZooKeeperHosts          = "ZOOKEEPER_HOSTS"
 
 	EnvCouchProvider      = "CONFIG_whisk_couchdb_provider"
 	EnvCouchProtocol      = "CONFIG_whisk_couchdb_protocol"
@@ -120,6 +122,9 @@ func (c *Config) envInvoker(e env) error {
 			return invalid(EnvPort, "%q is not a port number (1-65535)", v)
 		}
 		c.Invoker.Port = p
+	}
+	if v := e.plain(EnvZooKeeperHosts); v != "" {
+		c.Invoker.ZooKeeperHosts = v // parsed only when used (applyArgs): OpenWhisk ignores it when --id is given
 	}
 	if v := e.config(EnvInvokerUsername); v != "" {
 		c.Invoker.Username = v
@@ -273,6 +278,10 @@ func (c *Config) envDocker(e env) error {
 	}
 	if vals, names := e.list(EnvExtraEnvVars); vals != nil {
 		for i, v := range vals {
+			if !strings.Contains(v, "=") {
+				vals[i] = v + "=" // a bare KEY is KEY= (OpenWhisk's extraEnvVarMap)
+				v = vals[i]
+			}
 			if err := checkEnvVar(v); err != nil {
 				return invalid(names[i], "%v", err)
 			}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/datadriven"
 	"github.com/nemo-edge/nemo/invoker/messaging"
 	"github.com/nemo-edge/nemo/invoker/store"
 	"github.com/nemo-edge/nemo/invoker/wire"
@@ -15,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// resolvedView is what the golden files record: the resolved Config (the inline manifest replaced by the
+// resolvedView is what testdata/resolve.txt records: the resolved Config (the inline manifest replaced by the
 // kinds it defines) and what each component receives from it.
 type resolvedView struct {
 	Config         *Config
@@ -44,7 +45,7 @@ func view(c *Config) resolvedView {
 	}
 }
 
-// TestDevtoolsGolden resolves the openwhisk-devtools invoker environment (PROTOCOL §10) with /init.sh --id 0.
+// TestDevtoolsGolden resolves the openwhisk-devtools invoker environment (docs/protocol.md#devtools) with /init.sh --id 0.
 func TestDevtoolsGolden(t *testing.T) {
 	env := readEnvFile(t, filepath.Join("testdata", "devtools.env"))
 	manifest, err := os.ReadFile(filepath.Join("testdata", "runtimes-devtools.json"))
@@ -74,7 +75,6 @@ func TestDevtoolsGolden(t *testing.T) {
 		"devtools' manifest makes nodejs:14 reactive")
 	assert.Equal(t, time.Minute, c.PoolConfig().Pool.StemCheckInterval)
 
-	golden(t, "devtools.golden.json", marshalIndent(t, view(c)))
 }
 
 // TestExampleFileGolden resolves testdata/nemo.json, a file using every section.
@@ -92,10 +92,49 @@ func TestExampleFileGolden(t *testing.T) {
 	sc := c.SchedulerConfig()
 	assert.Equal(t, 3e9, float64(sc.Controller.Tick))
 	assert.Equal(t, 6, sc.Controller.MaxWarm)
+}
 
-	v := view(c)
-	v.Config.Runtimes.ManifestPath = filepath.Base(v.Config.Runtimes.ManifestPath) // independent of the checkout path
-	golden(t, "nemo.golden.json", marshalIndent(t, v))
+// TestResolve replays testdata/resolve.txt, a data-driven table (github.com/cockroachdb/datadriven) of
+// inputs and the effective configuration they resolve to: the resolved Config and what each component
+// receives from it (resolvedView), as indented JSON, or the error. -rewrite regenerates the expected
+// outputs. One directive:
+//
+//	load [args=(<arg>, ...)] [env=<KEY=VALUE file>] [manifest=<file>] [config=<file>]
+//
+// Files are under testdata; manifest= puts the file into RUNTIMES_MANIFEST, config= passes --config.
+func TestResolve(t *testing.T) {
+	datadriven.RunTest(t, filepath.Join("testdata", "resolve.txt"), func(t *testing.T, td *datadriven.TestData) string {
+		if td.Cmd != "load" {
+			td.Fatalf(t, "unknown command %q", td.Cmd)
+		}
+		var args []string
+		env := map[string]string{}
+		for _, a := range td.CmdArgs {
+			switch a.Key {
+			case "args":
+				args = append(args, a.Vals...)
+			case "env":
+				env = readEnvFile(t, filepath.Join("testdata", a.SingleVal(t)))
+			case "manifest":
+				m, err := os.ReadFile(filepath.Join("testdata", a.SingleVal(t)))
+				require.NoError(t, err)
+				env["RUNTIMES_MANIFEST"] = string(m)
+			case "config":
+				args = append(args, "--config", filepath.Join("testdata", a.SingleVal(t)))
+			default:
+				td.Fatalf(t, "unknown argument %q", a.Key)
+			}
+		}
+		c, err := Load(args, envFunc(env))
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		v := view(c)
+		if p := v.Config.Runtimes.ManifestPath; p != "" {
+			v.Config.Runtimes.ManifestPath = filepath.Base(p) // independent of the checkout path
+		}
+		return string(marshalIndent(t, v))
+	})
 }
 
 // TestRoundTrip writes resolved configurations back as files and loads them again: the same Config.

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,8 +12,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // smallManifest has one runtime family with a stem cell and one blackbox.
 const smallManifest = `{"runtimes":{"nodejs":[{"kind":"nodejs:20","default":true,"image":{"prefix":"openwhisk","name":"action-nodejs-v20","tag":"nightly"},"stemCells":[{"initialCount":2,"memory":"256 MB"}]}],"python":[{"kind":"python:3","default":true,"image":{"prefix":"openwhisk","name":"action-python-v3.11","tag":"nightly"}}]},"blackboxes":[{"prefix":"openwhisk","name":"dockerskeleton","tag":"nightly"}]}`
@@ -93,19 +90,6 @@ func requireInvalid(t *testing.T, err error, field, msg string) {
 	require.Contains(t, ce.Msg, msg, "message of %q", err.Error())
 	require.NotContains(t, err.Error(), "\n", "error must be one line")
 	require.True(t, strings.HasPrefix(err.Error(), "config: "+field+": "), "format of %q", err.Error())
-}
-
-// golden compares got with testdata/name (rewritten with -update).
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		require.NoError(t, os.WriteFile(path, got, 0o644))
-		return
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err, "missing golden file; run with -update")
-	require.Equal(t, string(want), string(got), "golden %s differs; run with -update if intended", name)
 }
 
 func marshalIndent(t *testing.T, v any) []byte {

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,7 +25,7 @@ func TestArgs(t *testing.T) {
 		{"-id=N form", []string{"-id=7"}, 7, "", ""},
 		{"ansible: --id and --uniqueName", []string{"--id", "2", "--uniqueName", "2"}, 2, "2", ""},
 		{"--id wins over --overwriteId", []string{"--uniqueName", "n", "--overwriteId", "9", "--id", "1"}, 1, "n", ""},
-		{"--uniqueName with --overwriteId", []string{"--uniqueName", "kind-worker", "--overwriteId", "4", "--displayedName", "edge"}, 4, "kind-worker", "edge"},
+		{"names are trimmed", []string{"--id", "4", "--uniqueName", " kind-worker ", "--displayedName", "edge\t"}, 4, "kind-worker", "edge"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -41,7 +42,7 @@ func TestArgsNames(t *testing.T) {
 	c, err := Load([]string{"--id", "0", "--uniqueName", "0"}, envFunc(baseEnv()))
 	require.NoError(t, err)
 	assert.Equal(t, "invoker0/0", c.InstanceID().String())
-	assert.Equal(t, "wsk00", c.ContainerPrefix()) // PROTOCOL §6.2, ansible
+	assert.Equal(t, "wsk00", c.ContainerPrefix()) // ansible's --uniqueName 0 --id 0
 	c, err = Load([]string{"--id", "0", "--uniqueName", "kind worker/1", "--displayedName", "edge"}, envFunc(baseEnv()))
 	require.NoError(t, err)
 	assert.Equal(t, "invoker0/kind worker/1/edge", c.InstanceID().String())
@@ -51,31 +52,147 @@ func TestArgsNames(t *testing.T) {
 
 func TestArgsInvalid(t *testing.T) {
 	cases := []struct {
-		name       string
-		args       []string
-		field, msg string
+		name        string
+		args        []string
+		field, msg  string
+		commandLine bool // the command line itself is at fault: wraps ErrCommandLine
 	}{
-		{"no id at all", nil, "invoker.id", "not set: pass --id N"},
-		{"--uniqueName alone needs ZooKeeper", []string{"--uniqueName", "kind-worker"}, "--uniqueName", "ZooKeeper id assignment is not supported by NEMO; pass --id N"},
-		{"--id not a number", []string{"--id", "zero"}, "--id", `"zero" is not a non-negative integer`},
-		{"--id negative", []string{"--id", "-1"}, "--id", "not a non-negative integer"},
-		{"--overwriteId not a number", []string{"--overwriteId", "x"}, "--overwriteId", "not a non-negative integer"},
-		{"unknown flag", []string{"--id", "0", "--zookeeper", "z"}, "command line", "flag provided but not defined: -zookeeper"},
-		{"flag without value", []string{"--id"}, "command line", "flag needs an argument"},
-		{"positional argument", []string{"--id", "0", "extra"}, "command line", `unexpected argument "extra"`},
+		{"no id at all", nil, "invoker.id", "not set: pass --id N", false},
+		{"--uniqueName alone needs ZooKeeper", []string{"--uniqueName", "kind-worker"}, "--uniqueName", "without --id and without ZOOKEEPER_HOSTS", false},
+		{"--overwriteId needs ZooKeeper", []string{"--uniqueName", "kind-worker", "--overwriteId", "4"}, "--overwriteId", "needs --uniqueName and ZOOKEEPER_HOSTS", false},
+		{"an empty --uniqueName is no name", []string{"--uniqueName", "  "}, "invoker.id", "not set", false},
+		{"--id not a number", []string{"--id", "zero"}, "--id", `"zero" is not a non-negative integer`, true},
+		{"--id negative", []string{"--id", "-1"}, "--id", "not a non-negative integer", true},
+		{"--overwriteId not a number", []string{"--overwriteId", "x"}, "--overwriteId", "not a non-negative integer", true},
+		{"unknown flag", []string{"--id", "0", "--zookeeper", "z"}, "command line", "flag provided but not defined: -zookeeper", true},
+		{"flag without value", []string{"--id"}, "command line", "flag needs an argument", true},
+		{"positional argument", []string{"--id", "0", "extra"}, "command line", `unexpected argument "extra"`, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Load(tc.args, envFunc(baseEnv()))
+			requireInvalid(t, err, tc.field, tc.msg)
+			assert.Equal(t, tc.commandLine, errors.Is(err, ErrCommandLine), "wraps ErrCommandLine: %v", err)
+		})
+	}
+}
+
+func TestArgsZooKeeperAssignment(t *testing.T) {
+	zkEnv := func(hosts string) func(string) string {
+		env := baseEnv()
+		env["ZOOKEEPER_HOSTS"] = hosts
+		return envFunc(env)
+	}
+	t.Run("--uniqueName alone leaves the id to ZooKeeper", func(t *testing.T) {
+		c, err := Load([]string{"--uniqueName", "kind-worker"}, zkEnv("owdev-zookeeper-0.owdev-zookeeper.openwhisk.svc.cluster.local:2181"))
+		require.NoError(t, err)
+		req, ok := c.PendingID()
+		require.True(t, ok)
+		assert.Equal(t, []string{"owdev-zookeeper-0.owdev-zookeeper.openwhisk.svc.cluster.local:2181"}, req.Hosts.Servers)
+		assert.Equal(t, "kind-worker", req.UniqueName)
+		assert.Nil(t, req.OverwriteID)
+		assert.Equal(t, 30*time.Second, c.Invoker.ZooKeeperTimeout.D())
+
+		require.NoError(t, c.SetID(3))
+		_, ok = c.PendingID()
+		assert.False(t, ok)
+		assert.Equal(t, 3, c.Invoker.ID)
+		assert.Equal(t, "wskkind-worker3", c.ContainerPrefix())
+		assert.Equal(t, "invoker3/kind-worker", c.InstanceID().String())
+	})
+	t.Run("--overwriteId goes to ZooKeeper", func(t *testing.T) {
+		c, err := Load([]string{"--uniqueName", "n", "--overwriteId", "4"}, zkEnv("zk:2181/chroot"))
+		require.NoError(t, err)
+		req, ok := c.PendingID()
+		require.True(t, ok)
+		require.NotNil(t, req.OverwriteID)
+		assert.Equal(t, 4, *req.OverwriteID)
+		assert.Equal(t, "/chroot", req.Hosts.Chroot)
+	})
+	t.Run("--id wins and ZooKeeper is not asked", func(t *testing.T) {
+		c, err := Load([]string{"--id", "2", "--uniqueName", "n", "--overwriteId", "9"}, zkEnv("zk:2181"))
+		require.NoError(t, err)
+		_, ok := c.PendingID()
+		assert.False(t, ok)
+		assert.Equal(t, 2, c.Invoker.ID)
+	})
+	t.Run("an unused ZOOKEEPER_HOSTS is not checked", func(t *testing.T) {
+		_, err := Load([]string{"--id", "0"}, zkEnv(":2181"))
+		require.NoError(t, err, "OpenWhisk ignores ZOOKEEPER_HOSTS when --id is given")
+	})
+	t.Run("ZooKeeper wins over the file's id", func(t *testing.T) {
+		path := writeFile(t, "nemo.json", minimalFile)
+		c, err := Load([]string{"--config", path, "--uniqueName", "u"}, envFunc(map[string]string{"ZOOKEEPER_HOSTS": "zk"}))
+		require.NoError(t, err)
+		req, ok := c.PendingID()
+		require.True(t, ok)
+		assert.Equal(t, []string{"zk:2181"}, req.Hosts.Servers)
+	})
+	t.Run("the file can name the hosts and the deadline", func(t *testing.T) {
+		path := writeFile(t, "zk.json", `{"invoker": {"zookeeperHosts": "zk1:2181,zk2:2181", "zookeeperTimeout": "5s", "listenHost": "127.0.0.1"},
+ "kafka": {"brokers": ["127.0.0.1:9092"]}, "store": {"kind": "file", "path": "/tmp/nemo-store"},
+ "runtimes": {"manifest": `+smallManifest+`}}`)
+		c, err := Load([]string{"--config", path, "--uniqueName", "u"}, envFunc(nil))
+		require.NoError(t, err)
+		req, ok := c.PendingID()
+		require.True(t, ok)
+		assert.Equal(t, []string{"zk1:2181", "zk2:2181"}, req.Hosts.Servers)
+		assert.Equal(t, 5*time.Second, c.Invoker.ZooKeeperTimeout.D())
+	})
+	for _, tc := range []struct {
+		name, hosts string
+		args        []string
+		field, msg  string
+	}{
+		{"malformed ZOOKEEPER_HOSTS", ":2181", []string{"--uniqueName", "n"}, "ZOOKEEPER_HOSTS", "empty host"},
+		{"a unique name that is no znode name", "zk:2181", []string{"--uniqueName", "a/b"}, "--uniqueName", "contains '/'"},
+		{"--overwriteId negative", "zk:2181", []string{"--uniqueName", "n", "--overwriteId", "-1"}, "--overwriteId", "not a non-negative integer"},
+		{"--overwriteId without --uniqueName", "zk:2181", []string{"--overwriteId", "1"}, "--overwriteId", "needs --uniqueName"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(tc.args, zkEnv(tc.hosts))
 			requireInvalid(t, err, tc.field, tc.msg)
 		})
 	}
 }
 
 func TestHelp(t *testing.T) {
-	_, err := Load([]string{"--help"}, envFunc(baseEnv()))
-	require.ErrorIs(t, err, flag.ErrHelp)
-	assert.Contains(t, err.Error(), "--uniqueName")
+	for _, arg := range []string{"-h", "--help", "-help"} {
+		_, err := Load([]string{"--id", "0", arg}, envFunc(baseEnv()))
+		require.ErrorIs(t, err, flag.ErrHelp, arg)
+		assert.NotErrorIs(t, err, ErrInvalid, "asking for help is not an invalid configuration")
+	}
+}
+
+// TestFlagsDeclaresWhatLoadAccepts keeps the printed usage (Flags) and the parser (Load) one list: every
+// flag Flags declares has a usage text and Load's command line takes it (whatever the configuration then
+// makes of it), and the printed usage lists it.
+func TestFlagsDeclaresWhatLoadAccepts(t *testing.T) {
+	fs := flag.NewFlagSet("invoker", flag.ContinueOnError)
+	Flags(fs)
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) {
+		names = append(names, f.Name)
+		assert.NotEmpty(t, f.Usage, "--%s has no usage text", f.Name)
+		value := "3"
+		if f.Name == "config" {
+			value = writeFile(t, "nemo.json", minimalFile)
+		}
+		args := []string{"--" + f.Name, value}
+		if f.Name != "id" && f.Name != "overwriteId" {
+			args = append(args, "--id", "3")
+		}
+		_, err := Load(args, envFunc(baseEnv()))
+		assert.NotErrorIs(t, err, ErrCommandLine, "Load's command line rejects the declared flag --%s", f.Name)
+	})
+	assert.Subset(t, names, []string{"id", "overwriteId", "uniqueName", "displayedName", "config"})
+
+	var out strings.Builder
+	fs.SetOutput(&out)
+	fs.PrintDefaults()
+	for _, name := range names {
+		assert.Contains(t, out.String(), "-"+name+" ", "printed usage lists --%s", name)
+	}
 }
 
 const minimalFile = `{"invoker": {"id": 5, "port": 9000, "listenHost": "127.0.0.1"},

@@ -23,7 +23,7 @@ func (c *Config) Validate() error {
 	for _, check := range []func() error{
 		c.validateInvoker, c.validateKafka, c.validateStore, c.validateRuntimes, c.validateLimits,
 		c.validatePool, c.validateDocker, c.validateScheduler, c.validateHarvester, c.validateEdgeFunctions,
-		c.validateCredentials,
+		c.validateOpenWhisk, c.validateCredentials,
 	} {
 		if err := check(); err != nil {
 			return err
@@ -32,15 +32,20 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-var logLevels = []string{"trace", "debug", "info", "warn", "error"}
+var logLevels = []string{"trace", "debug", "info", "warn", "error", "disabled"}
 
 func (c *Config) validateInvoker() error {
 	in := &c.Invoker
 	switch {
-	case in.ID == unsetID:
-		return invalid("invoker.id", "not set: pass --id N (or set invoker.id in the config file)")
+	case in.ID == unsetID && c.pendingID == nil:
+		return invalid("invoker.id", "not set: pass --id N (or --uniqueName S with ZOOKEEPER_HOSTS, or set invoker.id in the config file)")
+	case in.ID == unsetID: // ZooKeeper will give it (PendingID)
 	case in.ID < 0:
 		return invalid("invoker.id", "%d is negative", in.ID)
+	}
+	switch {
+	case in.ZooKeeperTimeout <= 0:
+		return invalid("invoker.zookeeperTimeout", "%s must be positive", in.ZooKeeperTimeout)
 	case in.Port < 1 || in.Port > 65535:
 		return invalid("invoker.port", "%d is not a port number (1-65535)", in.Port)
 	case in.ListenHost != "" && strings.ContainsAny(in.ListenHost, " /?#@"):

@@ -148,7 +148,7 @@ func (b *Backend) Create(ctx context.Context, name string, spec pool.Spec) (pool
 	cancel()
 	if err != nil {
 		b.removeQuietly(ctx, created.ID, log)
-		return nil, fmt.Errorf("%w: %s: inspect: %v", ErrStart, name, err)
+		return nil, fmt.Errorf("%w: %s: inspect: %w", ErrStart, name, err)
 	}
 	if insp.ContainerJSONBase != nil && insp.State != nil && !insp.State.Running {
 		// Started and already gone: the image's process exited at once (not an action runtime, or one that
@@ -375,7 +375,7 @@ func (b *Backend) running(ctx context.Context, c *Container) bool {
 	return insp.ContainerJSONBase != nil && insp.State != nil && insp.State.Running
 }
 
-// Logs collects the activation's log lines from the container's cursor (PROTOCOL §6.5).
+// Logs collects the activation's log lines from the container's cursor (docs/protocol.md#logs).
 //
 // The engine copies a container's output into its log asynchronously, so lines the action wrote just
 // before /run returned may not be in the log yet when collection starts. A sentinelled run waits for the

@@ -20,20 +20,25 @@
 //
 // # Engine
 //
-// A discrete-event loop (heap ordered by time, then insertion) feeds
-// pool.Pool events and executes its actions with modelled durations:
-// Create→Started after the creation time, Init→Initialized after /init (a
-// frozen container makes no progress: its remaining /init time resumes on
-// Thaw), Run→RunFinished after the warm time, Remove→Removed at once. Every
-// run is deterministic; policies run in parallel goroutines, each on its own
-// pool.
+// A discrete-event loop (heap ordered by time, then insertion) runs the
+// arrivals and the events of a schedtest.Env, the environment the
+// scheduler's scenario tests use too: it couples the pool (and, for NEMO,
+// the controller, whose commands and eviction ranking it executes as the
+// invoker does) and completes container operations with the workload's
+// durations: Create→Started after the creation time, Init→Initialized after
+// /init (a frozen container makes no progress: its remaining /init time
+// resumes on Thaw), Run→RunFinished after the warm time, Remove→Removed at
+// once. The engine keeps the workload, the metrics and the policies'
+// hooks. Every run is deterministic; policies run in parallel goroutines,
+// each on its own pool.
 //
 // # Policies (same pool code, different knobs)
 //
 //   - openwhisk: 10-minute idle timeout, LRU eviction when memory is short,
-//     2 nodejs stem cells of the container size (PROTOCOL §7).
+//     2 nodejs stem cells of the container size (docs/protocol.md#scheduling).
 //   - ttl-10m: the same without stem cells (FaasCache's TTL baseline).
-//   - greedy-dual: FaasCache (GreedyDual evictor): priority = clock + freq ×
+//   - greedy-dual: FaasCache (GreedyDual, an eviction ranking the engine
+//     pushes into the pool after every step): priority = clock + freq ×
 //     cost / size, clock = the victim's priority on eviction, a container
 //     takes the clock when used, freq over the function's live containers
 //     (reset when the last dies), no TTL.

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/nemo-edge/nemo/pool"
+	"github.com/nemo-edge/nemo/scheduler"
+	"github.com/nemo-edge/nemo/scheduler/schedtest"
 )
 
 // Setup is the machine and timing model shared by every policy of a run.
@@ -54,8 +57,6 @@ func (s Setup) withDefaults() Setup {
 	return s
 }
 
-var bufferedMarker = []string{"(run buffer not empty)"}
-
 // Epoch is the simulated wall-clock time of offset 0.
 var Epoch = time.Date(2019, 7, 1, 8, 0, 0, 0, time.UTC)
 
@@ -83,73 +84,43 @@ func (h *eventHeap) Pop() any {
 	return e
 }
 
-type simContainer struct {
-	fn        int // -1: stem cell not yet taken
-	initGen   int
-	initDue   time.Time
-	initLeft  time.Duration // remaining init while frozen
-	initFn    int
-	initing   bool
-	frozen    bool
-	createdAt time.Time
-}
-
 // FunctionCounts is one function's share of the results.
 type FunctionCounts struct {
 	Served, Cold int64
 	Added        time.Duration
 }
 
-type simInv struct {
-	fn       int
-	arrival  time.Time
-	queued   bool
-	inBuffer bool
-	start    pool.StartKind
-	startAt  time.Time
-	c        pool.ContainerID
-	done     bool
-}
-
 // policyHooks is what a policy plugs into the engine.
 type policyHooks interface {
-	// setup returns the pool configuration for this policy.
-	poolConfig(s Setup) pool.Config
+	// config returns the pool configuration for this policy and, for NEMO,
+	// the controller's (nil: no controller).
+	config(s Setup) (pool.Config, *scheduler.Config)
 	// attach is called once, before the first event.
 	attach(e *engine)
-	// arrival is called when invocation id of fn arrives, before the pool
-	// sees it.
+	// arrival is called when invocation id of fn arrives, before the
+	// controller and the pool see it.
 	arrival(e *engine, id string, fn int)
-	// finished is called after the pool processed RunFinished of id.
-	finished(e *engine, id string, inv *simInv)
-	// prewarmed reports the end of a pre-warm request (ok=false: rejected or
-	// failed; rejected tells which).
-	prewarmed(e *engine, id string, c pool.ContainerID, ok, rejected bool)
+	// finished is called after the pool processed RunFinished of inv.
+	finished(e *engine, inv *schedtest.Invocation)
 }
 
+// engine is the discrete-event loop: workload arrivals and the events of
+// the environment (container operations, pool timers, daemon ticks) in time
+// order; schedtest.Env couples the pool and the controller.
 type engine struct {
 	setup    Setup
 	w        *Workload
-	p        *pool.Pool
+	env      *schedtest.Env
 	pol      policyHooks
 	now      time.Time
 	seq      uint64
 	events   eventHeap
-	conts    map[pool.ContainerID]*simContainer
-	invs     map[string]*simInv
-	prewarms map[string]int // pre-warm id -> fn
 	fnByName map[string]int
-	deadline time.Time // pool timer already scheduled
 	m        *Metrics
 	lastT    time.Time
 	idleMB   int
-	ignored  int
-	trace    func(string) // optional action log (tests)
-	removals []pool.ContainerID
-	inBuffer int // invocations in the pool's run buffer
 	touched  []pool.ContainerID
 	idleOf   map[pool.ContainerID]int // idle MB per container
-	timers   bool                     // the pool has timers (idle timeout, pause grace, stem retries)
 }
 
 func (e *engine) spec(fn int) pool.Spec {
@@ -167,6 +138,18 @@ func (e *engine) spec(fn int) pool.Spec {
 	}
 }
 
+// fnOf is the workload function of a container spec, -1 for a stem cell.
+func (e *engine) fnOf(s pool.Spec) int {
+	if s.Stem || s.Key.IsZero() {
+		return -1
+	}
+	fn, ok := e.fnByName[s.Key.Action]
+	if !ok {
+		panic("sim: unknown function " + s.Key.Action)
+	}
+	return fn
+}
+
 func (e *engine) createTime(fn int) time.Duration {
 	if fn < 0 {
 		return time.Second
@@ -178,6 +161,21 @@ func (e *engine) initTime(fn int) time.Duration {
 	return e.w.Functions[fn].ColdExtra - e.createTime(fn)
 }
 
+// Create, Init and Run implement schedtest.Timing with the workload's model.
+func (e *engine) Create(s pool.Spec) time.Duration { return e.createTime(e.fnOf(s)) }
+func (e *engine) Init(s pool.Spec) time.Duration   { return e.initTime(e.fnOf(s)) }
+func (e *engine) Run(s pool.Spec) time.Duration    { return e.w.Functions[e.fnOf(s)].Warm }
+
+// coldCost is what the controller learns as a function's init time: the
+// whole cold extra (creation and /init), from runs that were not warm and
+// from pre-warms.
+func (e *engine) coldCost(c pool.ContainerInfo) time.Duration {
+	if fn := e.fnOf(pool.Spec{Key: c.Key}); fn >= 0 {
+		return e.w.Functions[fn].ColdExtra
+	}
+	return 0
+}
+
 // at schedules f at time t (never before now).
 func (e *engine) at(t time.Time, f func()) {
 	if t.Before(e.now) {
@@ -187,53 +185,30 @@ func (e *engine) at(t time.Time, f func()) {
 	heap.Push(&e.events, &event{at: t, seq: e.seq, fn: f})
 }
 
-// step sends ev to the pool and executes the resulting actions.
-func (e *engine) step(ev pool.Event) {
+// observe notes the containers a pool step touched (their idle memory may
+// have changed) and lets a policy learn from the actions.
+func (e *engine) observe(ev pool.Event, acts []pool.Action) {
 	if c := ev.Container(); c != 0 {
 		e.touched = append(e.touched, c)
 	}
-	acts := e.p.Step(e.now, ev)
+	o, learns := e.pol.(interface{ observe(*engine, pool.Action) })
 	for _, a := range acts {
 		if c := a.Container(); c != 0 {
 			e.touched = append(e.touched, c)
 		}
-		e.apply(a)
-	}
-	// Removal takes no simulated time: report it before anything else
-	// happens, so memory is free for the next command of the same instant.
-	for len(e.removals) > 0 {
-		c := e.removals[0]
-		e.removals = e.removals[1:]
-		delete(e.conts, c)
-		for _, a := range e.p.Step(e.now, pool.Removed{C: c}) {
-			if c := a.Container(); c != 0 {
-				e.touched = append(e.touched, c)
-			}
-			e.apply(a)
+		if learns {
+			o.observe(e, a)
 		}
 	}
-	e.afterStep()
 }
 
-func (e *engine) afterStep() {
-	if e.timers {
-		if t, ok := e.p.NextDeadline(); ok && (e.deadline.IsZero() || t.Before(e.deadline) || !e.deadline.After(e.now)) {
-			if !t.After(e.now) {
-				t = e.now.Add(time.Millisecond)
-			}
-			e.deadline = t
-			e.at(t, func() {
-				if e.deadline.Equal(t) {
-					e.deadline = time.Time{}
-				}
-				e.step(pool.Tick{})
-			})
-		}
-	}
+// stepped runs after every environment step: idle memory and peak use, then
+// the policy's own reaction (greedy-dual pushes its ranking).
+func (e *engine) stepped(ev pool.Event) {
 	// Idle memory changes only for containers an event or action named.
 	for _, c := range e.touched {
 		now := 0
-		if ci, ok := e.p.Container(c); ok {
+		if ci, ok := e.env.Pool.Container(c); ok {
 			switch ci.State {
 			case pool.StateIdle, pool.StateFrozen, pool.StatePrewarmed:
 				now = ci.MemoryMB
@@ -247,227 +222,53 @@ func (e *engine) afterStep() {
 		}
 	}
 	e.touched = e.touched[:0]
-	used := e.p.UsedMB()
+	used := e.env.Pool.UsedMB()
 	if used > e.m.PeakMemoryMB {
 		e.m.PeakMemoryMB = used
 	}
 	if used > e.setup.UserMemoryMB {
 		e.m.MemoryViolations++
 	}
-}
-
-// snapshot is pool.Snapshot with the run buffer reduced to a marker (see
-// below): the containers the engine knows, in id order.
-func (e *engine) snapshot() pool.Snapshot {
-	cfg := e.p.Config()
-	s := pool.Snapshot{At: e.now, UserMemoryMB: cfg.UserMemoryMB, ColdReserveMB: cfg.ColdReserveMB,
-		MaxWarm: cfg.MaxWarm, UsedMB: e.p.UsedMB()}
-	if e.inBuffer > 0 {
-		// Policies only ask whether the buffer is empty; copying it (it can
-		// hold the whole backlog) on every tick would dominate the run.
-		s.Buffered = bufferedMarker
-	}
-	ids := make([]pool.ContainerID, 0, len(e.conts))
-	for c := range e.conts {
-		ids = append(ids, c)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	for _, c := range ids {
-		if ci, ok := e.p.Container(c); ok {
-			s.Containers = append(s.Containers, ci)
-			s.CountByState[ci.State]++
-			s.MemoryByState[ci.State] += ci.MemoryMB
-			if !ci.Key.IsZero() && ci.State != pool.StateRemoving {
-				s.WarmContainers++
-			}
+	if o, ok := e.pol.(interface{ stepped(*engine) }); ok {
+		if _, rank := ev.(pool.Rank); !rank {
+			o.stepped(e)
 		}
-	}
-	return s
-}
-
-func (e *engine) fnOfSpec(s pool.Spec) int {
-	if s.Stem || s.Key.IsZero() {
-		return -1
-	}
-	fn, ok := e.fnByName[s.Key.Action]
-	if !ok {
-		panic("sim: unknown function " + s.Key.Action)
-	}
-	return fn
-}
-
-func (e *engine) apply(a pool.Action) {
-	if e.trace != nil {
-		e.trace(fmt.Sprintf("%8.3fs %s", e.now.Sub(Epoch).Seconds(), a))
-	}
-	e.leftBuffer(a)
-	switch a := a.(type) {
-	case pool.Create:
-		fn := e.fnOfSpec(a.Spec)
-		e.conts[a.C] = &simContainer{fn: fn, createdAt: e.now}
-		c := a.C
-		e.at(e.now.Add(e.createTime(fn)), func() { e.step(pool.Started{C: c}) })
-	case pool.Init:
-		sc := e.conts[a.C]
-		fn := sc.fn
-		if inv, ok := e.invs[a.ForID]; ok {
-			fn = inv.fn
-		} else if pf, ok := e.prewarms[a.ForID]; ok {
-			fn = pf
-		}
-		sc.fn = fn
-		sc.initFn = fn
-		sc.initing = true
-		d := e.initTime(fn)
-		if sc.frozen {
-			sc.initLeft = d
-			return
-		}
-		e.scheduleInit(a.C, sc, d)
-	case pool.Run:
-		inv := e.invs[a.ID]
-		inv.start, inv.startAt, inv.c = a.Start, e.now, a.C
-		id, c := a.ID, a.C
-		e.at(e.now.Add(e.w.Functions[inv.fn].Warm), func() { e.step(pool.RunFinished{C: c, ID: id}); e.finish(id) })
-	case pool.Freeze:
-		sc := e.conts[a.C]
-		if sc.frozen {
-			return
-		}
-		sc.frozen = true
-		if sc.initing {
-			sc.initGen++ // cancel the scheduled completion
-			sc.initLeft = sc.initDue.Sub(e.now)
-		}
-	case pool.Thaw:
-		sc := e.conts[a.C]
-		if !sc.frozen {
-			return
-		}
-		sc.frozen = false
-		if sc.initing {
-			e.scheduleInit(a.C, sc, sc.initLeft)
-		}
-	case pool.Remove:
-		c := a.C
-		if sc := e.conts[c]; sc != nil {
-			sc.initGen++
-			sc.initing = false
-		}
-		e.removals = append(e.removals, c)
-	case pool.Buffered:
-		if inv, ok := e.invs[a.ID]; ok && !inv.queued {
-			inv.queued = true
-			e.m.Queued++
-		}
-		if inv, ok := e.invs[a.ID]; ok && !inv.inBuffer {
-			inv.inBuffer = true
-			e.inBuffer++
-		}
-	case pool.Reject:
-		if inv, ok := e.invs[a.ID]; ok {
-			e.m.Dropped++
-			inv.done = true
-			delete(e.invs, a.ID)
-		} else if _, ok := e.prewarms[a.ID]; ok {
-			delete(e.prewarms, a.ID)
-			e.m.PrewarmsRejected++
-			e.pol.prewarmed(e, a.ID, 0, false, true)
-		}
-	case pool.Failed:
-		if _, ok := e.invs[a.ID]; ok {
-			e.m.Failed++
-			delete(e.invs, a.ID)
-		} else if _, ok := e.prewarms[a.ID]; ok {
-			delete(e.prewarms, a.ID)
-			e.pol.prewarmed(e, a.ID, a.C, false, false)
-		}
-	case pool.Warmed:
-		if _, ok := e.prewarms[a.ID]; ok {
-			delete(e.prewarms, a.ID)
-			e.m.PrewarmsDone++
-			e.pol.prewarmed(e, a.ID, a.C, true, false)
-		}
-	case pool.Ignored:
-		e.ignored++
 	}
 }
 
-// leftBuffer notes an invocation the pool took out of its run buffer: it got
-// a container (Create/Init/Run for it) or failed. An invocation that joins a
-// container already starting leaves silently and is counted out at its Run.
-func (e *engine) leftBuffer(a pool.Action) {
-	var id string
-	switch a := a.(type) {
-	case pool.Create:
-		id = a.ForID
-	case pool.Init:
-		id = a.ForID
-	case pool.Run:
-		id = a.ID
-	case pool.Failed:
-		id = a.ID
-	case pool.Reject:
-		id = a.ID
-	default:
+// done records an invocation that is over.
+func (e *engine) done(inv *schedtest.Invocation) {
+	switch inv.Outcome {
+	case schedtest.Rejected:
+		e.m.Dropped++
+		return
+	case schedtest.Failed:
+		e.m.Failed++
 		return
 	}
-	if inv, ok := e.invs[id]; ok && inv.inBuffer {
-		inv.inBuffer = false
-		e.inBuffer--
-	}
-}
-
-func (e *engine) scheduleInit(c pool.ContainerID, sc *simContainer, d time.Duration) {
-	sc.initGen++
-	gen := sc.initGen
-	sc.initDue = e.now.Add(d)
-	full := e.initTime(sc.initFn)
-	e.at(sc.initDue, func() {
-		if sc.initGen != gen || !sc.initing {
-			return
-		}
-		sc.initing = false
-		e.step(pool.Initialized{C: c, Duration: full})
-	})
-}
-
-func (e *engine) finish(id string) {
-	inv, ok := e.invs[id]
-	if !ok {
-		return
-	}
-	delete(e.invs, id)
-	inv.done = true
-	added := inv.startAt.Sub(inv.arrival)
-	e.m.observe(inv.start, added)
-	if inv.queued {
+	fn := e.fnOf(inv.Spec)
+	added := inv.StartAt.Sub(inv.Arrival)
+	e.m.observe(inv.Start, added)
+	if inv.Queued {
 		wait := added
-		switch inv.start {
+		switch inv.Start {
 		case pool.StartCold:
-			wait -= e.w.Functions[inv.fn].ColdExtra
+			wait -= e.w.Functions[fn].ColdExtra
 		case pool.StartPrewarmed:
-			wait -= e.initTime(inv.fn)
+			wait -= e.initTime(fn)
 		}
 		if wait > time.Millisecond {
 			e.m.Delayed++
 			e.m.BufferWait += wait
 		}
 	}
-	fc := &e.m.PerFunction[inv.fn]
+	fc := &e.m.PerFunction[fn]
 	fc.Served++
 	fc.Added += added
-	if inv.start != pool.StartWarm {
+	if inv.Start != pool.StartWarm {
 		fc.Cold++
 	}
-	e.pol.finished(e, id, inv)
-}
-
-// prewarm asks the pool to pre-warm fn under id.
-func (e *engine) prewarm(id string, spec pool.Spec) {
-	e.prewarms[id] = e.fnOfSpec(spec)
-	e.m.Prewarms++
-	e.step(pool.Request{ID: id, Spec: spec, Prewarm: true})
+	e.pol.finished(e, inv)
 }
 
 func (e *engine) integrate(t time.Time) {
@@ -490,23 +291,36 @@ func runTraced(w *Workload, setup Setup, pol policyHooks, name string, trace fun
 		w:        w,
 		pol:      pol,
 		now:      Epoch,
-		conts:    map[pool.ContainerID]*simContainer{},
-		invs:     map[string]*simInv{},
-		prewarms: map[string]int{},
 		fnByName: map[string]int{},
 		m:        &Metrics{Policy: name, Workload: w.Name, PerFunction: make([]FunctionCounts, len(w.Functions))},
 		lastT:    Epoch,
-		trace:    trace,
+		idleOf:   map[pool.ContainerID]int{},
 	}
 	for i, f := range w.Functions {
 		e.fnByName["sim/"+f.Name] = i
 	}
-	pcfg := pol.poolConfig(setup)
-	e.timers = pcfg.IdleTimeout >= 0 || pcfg.PauseGrace >= 0 || len(pcfg.StemCells) > 0
-	e.idleOf = map[pool.ContainerID]int{}
-	e.p = pool.New(pcfg, Epoch)
+	pcfg, ccfg := pol.config(setup)
+	cfg := schedtest.Config{
+		Pool:       pcfg,
+		Controller: ccfg,
+		Timing:     e,
+		Schedule:   e.at,
+		InitCost:   e.coldCost,
+		Log:        func(string) {},
+		Observe:    e.observe,
+		Stepped:    e.stepped,
+		Done:       e.done,
+	}
+	if trace != nil {
+		cfg.Log = func(line string) {
+			if l, ok := strings.CutPrefix(line, "pool: "); ok { // the pool's actions, as before the environment
+				trace(fmt.Sprintf("%8.3fs %s", e.now.Sub(Epoch).Seconds(), l))
+			}
+		}
+	}
+	e.env = schedtest.New(cfg, Epoch)
 	pol.attach(e)
-	e.step(pool.Tick{})
+	e.env.Step(pool.Tick{})
 	// Arrivals are injected lazily, one pending at a time, to keep the heap small.
 	next := 0
 	var pushArrival func()
@@ -520,9 +334,8 @@ func runTraced(w *Workload, setup Setup, pol policyHooks, name string, trace fun
 		e.at(Epoch.Add(a.At), func() {
 			id := fmt.Sprintf("a%d", idx)
 			e.m.Invocations++
-			e.invs[id] = &simInv{fn: a.Fn, arrival: e.now}
 			pol.arrival(e, id, a.Fn)
-			e.step(pool.Request{ID: id, Spec: e.spec(a.Fn)})
+			e.env.Invoke(id, e.spec(a.Fn))
 			pushArrival()
 		})
 	}
@@ -530,21 +343,28 @@ func runTraced(w *Workload, setup Setup, pol policyHooks, name string, trace fun
 	end := Epoch.Add(w.Span)
 	for e.events.Len() > 0 {
 		ev := heap.Pop(&e.events).(*event)
-		if ev.at.After(end) && next >= len(w.Arrivals) && len(e.invs) == 0 {
+		if ev.at.After(end) && next >= len(w.Arrivals) && len(e.env.Open()) == 0 {
 			// Only timers and pre-warms left after the last invocation.
 			break
 		}
 		e.integrate(ev.at)
 		e.now = ev.at
+		e.env.SetNow(ev.at)
 		ev.fn()
 	}
 	if end.After(e.lastT) {
 		e.integrate(end)
 	}
-	e.m.Unserved = int64(len(e.invs))
-	e.m.Ignored = int64(e.ignored)
-	if r, ok := pol.(interface{ report(*Metrics) }); ok {
-		r.report(e.m)
+	st := e.env.Stats()
+	e.m.Unserved = int64(len(e.env.Open()))
+	e.m.Ignored = st.Ignored
+	e.m.Queued = st.Queued
+	e.m.Prewarms, e.m.PrewarmsDone, e.m.PrewarmsRejected = st.Prewarms, st.PrewarmsDone, st.PrewarmsRejected
+	if e.env.Ctrl != nil {
+		e.m.States = map[string]int64{}
+		for s, v := range e.env.Ctrl.Counts() {
+			e.m.States[s.String()] = v
+		}
 	}
 	e.m.finish()
 	return e.m

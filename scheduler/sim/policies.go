@@ -8,6 +8,7 @@ import (
 
 	"github.com/nemo-edge/nemo/pool"
 	"github.com/nemo-edge/nemo/scheduler"
+	"github.com/nemo-edge/nemo/scheduler/schedtest"
 )
 
 // Policy names accepted by -policies.
@@ -55,24 +56,22 @@ func baselinePool(s Setup) pool.Config {
 
 type noHooks struct{}
 
-func (noHooks) attach(*engine)                                          {}
-func (noHooks) arrival(*engine, string, int)                            {}
-func (noHooks) finished(*engine, string, *simInv)                       {}
-func (noHooks) prewarmed(*engine, string, pool.ContainerID, bool, bool) {}
+func (noHooks) attach(*engine)                          {}
+func (noHooks) arrival(*engine, string, int)            {}
+func (noHooks) finished(*engine, *schedtest.Invocation) {}
 
 // ---------------------------------------------------------------------------
 // OpenWhisk default: 10-minute idle timeout, LRU eviction when memory is
-// short, nodejs:14 stem cells (2 × 256 MB, PROTOCOL §7 / policy-anchors §2.4).
+// short, nodejs:14 stem cells (2 × 256 MB, docs/protocol.md#runtime-manifest).
 
 type openWhisk struct {
 	noHooks
 	stems int
 }
 
-func (o *openWhisk) poolConfig(s Setup) pool.Config {
+func (o *openWhisk) config(s Setup) (pool.Config, *scheduler.Config) {
 	c := baselinePool(s)
 	c.IdleTimeout = 10 * time.Minute
-	c.Evictor = pool.LRU{}
 	if o.stems > 0 {
 		mb := s.ContainerMB
 		if mb == 0 {
@@ -80,41 +79,77 @@ func (o *openWhisk) poolConfig(s Setup) pool.Config {
 		}
 		c.StemCells = []pool.StemCell{{Kind: s.Kind, Image: "sim/" + s.Kind, MemoryMB: mb, Count: o.stems}}
 	}
-	return c
+	return c, nil
 }
 
 // ---------------------------------------------------------------------------
-// FaasCache greedy-dual (policy-anchors §1.1): priority = clock + freq ×
+// FaasCache greedy-dual (Fuerst & Sharma, ASPLOS 2021): priority = clock + freq ×
 // cost / size; the clock becomes the victim's priority on eviction; a
 // container takes the current clock when used; freq counts the function's
 // runs over its live containers and resets when its last container dies
 // (pool.Candidate.FunctionUses does exactly that). No TTL.
 
-type greedyDualPolicy struct{ noHooks }
-
-func (greedyDualPolicy) poolConfig(s Setup) pool.Config {
-	c := baselinePool(s)
-	c.Evictor = NewGreedyDual()
-	return c
+type greedyDualPolicy struct {
+	noHooks
+	g *GreedyDual
 }
 
-// GreedyDual is FaasCache's keep-alive policy as a pool.Evictor.
+func (gd *greedyDualPolicy) config(s Setup) (pool.Config, *scheduler.Config) {
+	gd.g = NewGreedyDual()
+	return baselinePool(s), nil
+}
+
+func (gd *greedyDualPolicy) observe(e *engine, a pool.Action) { gd.g.Observe(e.env.Pool, a) }
+
+// stepped pushes the order after every step.
+func (gd *greedyDualPolicy) stepped(e *engine) { e.env.RankOrder(gd.g.Order(e.env.Snapshot())) }
+
+// GreedyDual is FaasCache's keep-alive policy as an eviction ranking: the
+// driver feeds it the pool's actions (Observe) and pushes Order into the pool
+// as a pool.Rank after every step.
 type GreedyDual struct {
 	clock   float64
 	clockOf map[pool.ContainerID]float64
 }
 
-// NewGreedyDual returns a greedy-dual evictor with clock 0.
+// NewGreedyDual returns a greedy-dual ranking with clock 0.
 func NewGreedyDual() *GreedyDual { return &GreedyDual{clockOf: map[pool.ContainerID]float64{}} }
 
-func (g *GreedyDual) priority(c pool.Candidate) float64 {
+func (g *GreedyDual) priority(c pool.ContainerInfo) float64 {
 	cost := c.InitCost.Seconds()
 	size := float64(max(c.MemoryMB, 1))
 	return g.clockOf[c.C] + float64(c.FunctionUses)*cost/size
 }
 
-// Victims implements pool.Evictor: lowest priority first.
-func (g *GreedyDual) Victims(_ time.Time, need pool.Need, cands []pool.Candidate) []pool.ContainerID {
+// Observe learns from one action of the pool p just stepped: a container
+// handed a run takes the current clock; an eviction raises the clock to the
+// victim's priority.
+func (g *GreedyDual) Observe(p interface {
+	Container(pool.ContainerID) (pool.ContainerInfo, bool)
+}, a pool.Action) {
+	switch a := a.(type) {
+	case pool.Run:
+		g.clockOf[a.C] = g.clock
+	case pool.Remove:
+		if ci, ok := p.Container(a.C); ok && a.Evicted {
+			if pr := g.priority(ci); pr > g.clock {
+				g.clock = pr
+			}
+		}
+		delete(g.clockOf, a.C)
+	}
+}
+
+// Order ranks the function containers of s, lowest priority first. Busy
+// and warming ones are named too: a priority does not depend on the state,
+// so a container whose run ends is placed right when the same step evicts.
+func (g *GreedyDual) Order(s pool.Snapshot) []pool.ContainerID {
+	var cands []pool.ContainerInfo
+	for _, ci := range s.Containers {
+		if !ci.Key.IsZero() && ci.State != pool.StateRemoving {
+			cands = append(cands, ci)
+		}
+	}
 	sort.SliceStable(cands, func(i, j int) bool {
 		pi, pj := g.priority(cands[i]), g.priority(cands[j])
 		if pi != pj {
@@ -122,18 +157,11 @@ func (g *GreedyDual) Victims(_ time.Time, need pool.Need, cands []pool.Candidate
 		}
 		return cands[i].C < cands[j].C
 	})
-	return pool.TakeInOrder(need, cands)
-}
-
-// Used implements pool.UseObserver.
-func (g *GreedyDual) Used(_ time.Time, c pool.Candidate) { g.clockOf[c.C] = g.clock }
-
-// Evicted implements pool.UseObserver.
-func (g *GreedyDual) Evicted(_ time.Time, c pool.Candidate) {
-	if p := g.priority(c); p > g.clock {
-		g.clock = p
+	out := make([]pool.ContainerID, len(cands))
+	for i, c := range cands {
+		out[i] = c.C
 	}
-	delete(g.clockOf, c.C)
+	return out
 }
 
 // ---------------------------------------------------------------------------
@@ -175,10 +203,8 @@ type hybridHistogram struct {
 
 func newHybridHistogram() *hybridHistogram { return &hybridHistogram{fns: map[int]*histFn{}} }
 
-func (h *hybridHistogram) poolConfig(s Setup) pool.Config {
-	c := baselinePool(s)
-	c.Evictor = pool.LRU{}
-	return c
+func (h *hybridHistogram) config(s Setup) (pool.Config, *scheduler.Config) {
+	return baselinePool(s), nil
 }
 
 func (h *hybridHistogram) attach(*engine) {}
@@ -264,8 +290,8 @@ func (h *hybridHistogram) arrival(e *engine, _ string, fn int) {
 	}
 }
 
-func (h *hybridHistogram) finished(e *engine, _ string, inv *simInv) {
-	fn := inv.fn
+func (h *hybridHistogram) finished(e *engine, inv *schedtest.Invocation) {
+	fn := e.fnOf(inv.Spec)
 	f := h.fn(fn)
 	f.lastEnd = e.now
 	gen := f.gen
@@ -283,7 +309,7 @@ func (h *hybridHistogram) finished(e *engine, _ string, inv *simInv) {
 		}
 		h.nextID++
 		f.keepTill = e.now.Add(ka)
-		e.prewarm(fmt.Sprintf("hist-%d", h.nextID), e.spec(fn))
+		e.env.Prewarm(fmt.Sprintf("hist-%d", h.nextID), e.spec(fn))
 		h.expireAt(e, fn, gen, f.keepTill)
 	})
 }
@@ -299,14 +325,12 @@ func (h *hybridHistogram) expireAt(e *engine, fn, gen int, t time.Time) {
 }
 
 func (h *hybridHistogram) evictIdle(e *engine, fn int) {
-	for _, ci := range e.p.Lookup(e.spec(fn).Key) {
+	for _, ci := range e.env.Pool.Lookup(e.spec(fn).Key) {
 		if ci.State == pool.StateIdle || ci.State == pool.StateFrozen {
-			e.step(pool.Evict{C: ci.C})
+			e.env.Evict(ci.C)
 		}
 	}
 }
-
-func (h *hybridHistogram) prewarmed(*engine, string, pool.ContainerID, bool, bool) {}
 
 // ---------------------------------------------------------------------------
 // NEMO: scheduler.Controller's real decisions over the same pool.
@@ -325,15 +349,17 @@ func PaperConfig() scheduler.Config {
 	}
 }
 
+// nemoPolicy is the controller on the environment (schedtest.Env), which
+// asks it about every invocation, executes its commands and pushes its
+// ranking; the policy only runs the daemon every Tick.
 type nemoPolicy struct {
-	cfg  scheduler.Config
-	ctrl *scheduler.Controller
+	noHooks
+	cfg scheduler.Config
 }
 
-func (n *nemoPolicy) poolConfig(s Setup) pool.Config {
+func (n *nemoPolicy) config(s Setup) (pool.Config, *scheduler.Config) {
 	cfg := n.cfg
 	cfg.MaxWarm = s.MaxWarm
-	n.ctrl = scheduler.NewController(cfg)
 	return pool.Config{
 		UserMemoryMB: s.UserMemoryMB,
 		// The controller keeps the warm pool at MaxWarm on its ticks: the
@@ -343,67 +369,15 @@ func (n *nemoPolicy) poolConfig(s Setup) pool.Config {
 		ColdReserveMB: s.ColdReserveMB,
 		PauseGrace:    -1,
 		IdleTimeout:   -1, // the controller stops idle functions itself
-		Evictor:       n.ctrl.Evictor(),
-	}
+	}, &cfg
 }
 
 func (n *nemoPolicy) attach(e *engine) {
-	tick := n.ctrl.Config().Tick
+	tick := e.env.Ctrl.Config().Tick
 	var loop func()
 	loop = func() {
-		n.exec(e, n.ctrl.Tick(e.now, e.snapshot()))
+		e.env.Tick()
 		e.at(e.now.Add(tick), loop)
 	}
 	e.at(e.now, loop)
-}
-
-func (n *nemoPolicy) exec(e *engine, cmds []scheduler.Command) {
-	for _, c := range cmds {
-		switch c := c.(type) {
-		case scheduler.Prewarm:
-			e.prewarm(c.ID, c.Spec)
-		case scheduler.Suspend:
-			e.step(pool.Suspend{C: c.C})
-		case scheduler.Resume:
-			if _, ok := e.p.Container(c.C); ok {
-				e.step(pool.Resume{C: c.C})
-			}
-		case scheduler.Stop:
-			e.step(pool.Evict{C: c.C})
-		}
-	}
-}
-
-func (n *nemoPolicy) arrival(e *engine, id string, fn int) {
-	d := n.ctrl.Begin(e.now, id, e.spec(fn), e.snapshot())
-	n.exec(e, d.Commands)
-}
-
-func (n *nemoPolicy) report(m *Metrics) {
-	m.States = map[string]int64{}
-	for s, v := range n.ctrl.Counts() {
-		m.States[s.String()] = v
-	}
-}
-
-func (n *nemoPolicy) finished(e *engine, id string, inv *simInv) {
-	var init time.Duration
-	if inv.start != pool.StartWarm {
-		init = e.w.Functions[inv.fn].ColdExtra
-	}
-	n.exec(e, n.ctrl.End(e.now, id, scheduler.Measure{Init: init, Run: e.w.Functions[inv.fn].Warm, OK: true}))
-}
-
-func (n *nemoPolicy) prewarmed(e *engine, id string, c pool.ContainerID, ok, rejected bool) {
-	var init time.Duration
-	if ok {
-		if sc := e.conts[c]; sc != nil && sc.fn >= 0 {
-			init = e.w.Functions[sc.fn].ColdExtra
-		}
-	}
-	if rejected {
-		n.ctrl.PrewarmRejected(e.now, id)
-		return
-	}
-	n.ctrl.PrewarmDone(e.now, id, ok, init)
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/csv"
 	"errors"
+	"flag"
 	"image/png"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -136,32 +138,46 @@ func TestPoissonDeterministicForSeed(t *testing.T) {
 	}
 }
 
+// fakeContainers serves ContainerInfo by id (what GreedyDual.Observe reads of the pool).
+type fakeContainers map[pool.ContainerID]pool.ContainerInfo
+
+func (f fakeContainers) Container(c pool.ContainerID) (pool.ContainerInfo, bool) {
+	ci, ok := f[c]
+	return ci, ok
+}
+
 func TestGreedyDualPriorityAndClock(t *testing.T) {
 	g := NewGreedyDual()
-	now := Epoch
-	cands := []pool.Candidate{
-		{C: 1, MemoryMB: 256, FunctionUses: 10, InitCost: time.Second},    // 10·1/256
-		{C: 2, MemoryMB: 256, FunctionUses: 1, InitCost: 4 * time.Second}, // 1·4/256
-		{C: 3, MemoryMB: 128, FunctionUses: 1, InitCost: time.Second},     // 1·1/128
+	idle := func(c pool.ContainerID, mb, uses int, init time.Duration) pool.ContainerInfo {
+		return pool.ContainerInfo{C: c, Key: pool.Key{Action: "f" + c.String()}, MemoryMB: mb, FunctionUses: uses,
+			InitCost: init, State: pool.StateIdle}
 	}
-	for _, c := range cands {
-		g.Used(now, c) // clock 0
+	cs := fakeContainers{
+		1: idle(1, 256, 10, time.Second),  // 10·1/256
+		2: idle(2, 256, 1, 4*time.Second), // 1·4/256
+		3: idle(3, 128, 1, time.Second),   // 1·1/128
+		4: {C: 4, Key: pool.Key{Action: "busy"}, State: pool.StateBusy},
 	}
-	got := g.Victims(now, pool.Need{Count: 3}, append([]pool.Candidate(nil), cands...))
-	if !reflect.DeepEqual(got, []pool.ContainerID{3, 2, 1}) {
-		t.Fatalf("order %v, want [c3 c2 c1] (lowest freq×cost/size first)", got)
+	snap := pool.Snapshot{Containers: []pool.ContainerInfo{cs[1], cs[2], cs[3], cs[4]}}
+	for c := range pool.ContainerID(3) {
+		g.Observe(cs, pool.Run{C: c + 1}) // clock 0
 	}
-	g.Evicted(now, cands[2])
+	if got := g.Order(snap); !reflect.DeepEqual(got, []pool.ContainerID{4, 3, 2, 1}) {
+		t.Fatalf("order %v, want [c4 c3 c2 c1] (lowest freq×cost/size first; the busy c4 is named too, the "+
+			"pool skips it while it is busy)", got)
+	}
+	g.Observe(cs, pool.Remove{C: 3, Reason: "idle timeout"})
+	if g.clock != 0 {
+		t.Fatalf("clock %v after a removal that is not an eviction, want 0", g.clock)
+	}
+	g.Observe(cs, pool.Remove{C: 3, Reason: "evicted for x", Evicted: true})
 	if want := 1.0 / 128; g.clock != want {
 		t.Fatalf("clock %v after evicting c3, want its priority %v", g.clock, want)
 	}
 	// A container used after the eviction carries the new clock.
-	g.Used(now, cands[1])
-	if p := g.priority(cands[1]); p <= g.priority(cands[0])-10.0/256+1.0/128 {
+	g.Observe(cs, pool.Run{C: 2})
+	if p := g.priority(cs[2]); p != 1.0/128+4.0/256 {
 		t.Fatalf("c2 priority %v did not take the clock", p)
-	}
-	if g.Victims(now, pool.Need{MemoryMB: 1024}, cands) != nil {
-		t.Fatal("victims returned although they cannot free 1024 MB")
 	}
 }
 
@@ -253,7 +269,7 @@ func TestMainWritesTableCSVAndPNG(t *testing.T) {
 	var out bytes.Buffer
 	args := []string{"-workload", "poisson", "-poisson-span", "20m", "-poisson-interval", "3s", "-seed", "7",
 		"-memory", "1024,2048", "-csv", filepath.Join(dir, "r.csv"), "-png", filepath.Join(dir, "r.png")}
-	if err := Main(args, &out); err != nil {
+	if err := Main(newFlagSet(), args, &out); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "greedy-dual") || !strings.Contains(out.String(), "nemo") {
@@ -281,11 +297,25 @@ func TestMainWritesTableCSVAndPNG(t *testing.T) {
 		t.Fatalf("png: %v", err)
 	}
 	for _, bad := range [][]string{{"-workload", "nope"}, {"-memory", "x"}, {"-policies", "lru"}, {"extra"},
-		{"-memory", "256"}, {"-traces", "/nonexistent"}} {
-		if err := Main(bad, &bytes.Buffer{}); err == nil {
-			t.Errorf("Main(%v) accepted", bad)
+		{"-memory", "256", "-workload", "poisson"}, {"-reserve", "x"}, {"-poisson-zipf", "-1", "-workload", "poisson"}, {"-nope"}} {
+		if err := Main(newFlagSet(), bad, &bytes.Buffer{}); !errors.Is(err, ErrInvalidOptions) {
+			t.Errorf("Main(%v) = %v, want an error wrapping ErrInvalidOptions", bad, err)
 		}
 	}
+	// A trace directory that is not there is not a command-line error of Main's own.
+	if err := Main(newFlagSet(), []string{"-traces", "/nonexistent"}, &bytes.Buffer{}); err == nil || errors.Is(err, ErrInvalidOptions) {
+		t.Errorf("Main(-traces /nonexistent) = %v", err)
+	}
+	if err := Main(newFlagSet(), []string{"-h"}, &bytes.Buffer{}); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("Main(-h) = %v, want flag.ErrHelp", err)
+	}
+}
+
+// newFlagSet is the flag set the nemo command hands Main: silent, so the command prints usage itself.
+func newFlagSet() *flag.FlagSet {
+	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
 }
 
 func TestBarChartRejectsMismatchedRows(t *testing.T) {
@@ -339,7 +369,7 @@ func (c *checkBuffer) attach(e *engine) {
 	var loop func()
 	loop = func() {
 		c.samples++
-		if (e.inBuffer > 0) != (len(e.p.Snapshot().Buffered) > 0) {
+		if (len(e.env.Snapshot().Buffered) > 0) != (len(e.env.Pool.Snapshot().Buffered) > 0) {
 			c.mismatches++
 		}
 		if e.now.Before(Epoch.Add(e.w.Span)) {
