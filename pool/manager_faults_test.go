@@ -135,6 +135,11 @@ func TestManagerCrashLoopingImageIsBoundedAndRemembered(t *testing.T) {
 	}
 	assert.Equal(t, 3, fb.count("create"), "no container while the failure is remembered")
 	assert.Equal(t, int64(5), m.Stats().StartRefused)
+	// The controller's pre-warm of the same function starts no container either.
+	_, err = m.Prewarm(t.Context(), testJob("p1", "guest/crash", 256, 1).Spec, nil, 5*time.Second)
+	require.ErrorIs(t, err, ErrProvision)
+	assert.Contains(t, err.Error(), "keep exiting at start")
+	assert.Equal(t, 3, fb.count("create"), "no pre-warmed container while the failure is remembered")
 
 	// Another action is not affected.
 	fb.mu.Lock()

@@ -162,12 +162,12 @@ func (h *harness) poolSettled(t *testing.T, memoryMB int) {
 		require.True(t, ok, "%s missing from /metrics", s)
 		return v
 	}
+	mb := func(state string) float64 {
+		return metric(`nemo_pool_memory_used_bytes{state="`+state+`"}`) / (1 << 20)
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		busy := metric(`nemo_pool_memory_used_mb{state="busy"}`)
-		used := metric(`nemo_pool_memory_used_mb{state="all"}`)
-		removing := metric(`nemo_pool_memory_used_mb{state="removing"}`)
-		starting := metric(`nemo_pool_memory_used_mb{state="starting"}`)
+		busy, used, removing, starting := mb("busy"), mb("all"), mb("removing"), mb("starting")
 		live := len(runningContainersOf(t, h.id))
 		if busy == 0 && removing == 0 && starting == 0 && used == float64(memoryMB*live) {
 			return
@@ -362,6 +362,9 @@ func storeFaultRun(t *testing.T, fault itest.Fault, d time.Duration, n int) {
 	require.NotZero(t, logCount(p.LogPath, "withholding pings until the invoker can serve again"), "pings were not withheld")
 	waiting, _ := h.metric(`nemo_answers_waiting{dependency="store"}`)
 	require.Zero(t, waiting)
+	retries, _ := h.metric(`nemo_delivery_retries_total{dependency="store"}`)
+	t.Logf("store outage: sent %d, answered %d exactly once, %d records, 0 lost, committed to the end; record retries %.0f",
+		len(acts), len(acts), len(acts), retries)
 	h.poolSettled(t, 128)
 	h.stopClean(t, p)
 }
