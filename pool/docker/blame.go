@@ -31,8 +31,9 @@ const (
 //     the start at once, any other tag is tried locally and fails the same way) → developer error
 //     "Failed to pull container image '<image>'."; a managed runtime's image is the operator's → whisk error;
 //   - any other refusal to create the container (the engine's own failure, exit status 125) → whisk error;
-//   - the process cannot be found in the image (exit status 127: "executable file not found", "no such
-//     file or directory") → developer error "executable file not found in image <image>";
+//   - the process cannot be found in the image (exit status 127: "executable file not found", or the
+//     runtime's `exec: "<path>": … no such file or directory`) → developer error "executable file not found
+//     in image <image>";
 //   - any other start failure (126: permission denied, 125) → whisk error, the image having been pulled;
 //   - the process exits at once: for a blackbox image its /init can only fail on a connection error →
 //     developer error "The action did not initialize and exited unexpectedly."; a managed runtime that
@@ -46,7 +47,7 @@ func blameStart(kind, image string, stage startStage, err error) proxy.Response 
 			return proxy.ErrorResponse(proxy.StatusDeveloperError, proxy.MsgImagePullFailed(image))
 		}
 	case stageStart:
-		if msg := errText(err); strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory") {
+		if commandNotFound(errText(err)) {
 			return proxy.ErrorResponse(proxy.StatusDeveloperError, proxy.MsgCommandNotFound(image))
 		}
 	case stageExited:
@@ -55,6 +56,16 @@ func blameStart(kind, image string, stage startStage, err error) proxy.Response 
 		}
 	}
 	return provision
+}
+
+// commandNotFound reports whether the runtime could not find the container's process in the image (exit
+// status 127). "no such file or directory" counts only in the runtime's exec message: the engine's own
+// file errors (its state store while it stops, say) are not the image's fault.
+func commandNotFound(msg string) bool {
+	if strings.Contains(msg, "executable file not found") {
+		return true
+	}
+	return strings.Contains(msg, `exec: "`) && strings.Contains(msg, "no such file or directory")
 }
 
 func errText(err error) string {

@@ -40,6 +40,10 @@ func TestBlameStartFollowsOpenWhisk(t *testing.T) {
 			dev(proxy.MsgCommandNotFound(img))},
 		{"managed runtime command not found", "python:3", stageStart,
 			errors.New(`exec: "/x": stat /x: no such file or directory: unknown`), dev(proxy.MsgCommandNotFound(img))},
+		// The engine's own file errors are not the image's (seen while dockerd stops).
+		{"engine store failure at start", "blackbox", stageStart,
+			errors.New("Error response from daemon: failed to update store for object type *libnetwork.endpoint: open : no such file or directory"),
+			whisk},
 		// Exit 126 (not matched by OpenWhisk's run) and 125: the image was pulled, so the invoker's trouble.
 		{"permission denied", "blackbox", stageStart, errors.New(`exec: "/bin/proxy": permission denied`), whisk},
 		{"cgroup failure at start", "blackbox", stageStart, errors.New("OCI runtime create failed: cgroup"), whisk},
