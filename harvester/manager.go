@@ -1,6 +1,7 @@
 package harvester
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/safchain/ethtool"
+	"golang.org/x/sys/unix"
 
 	"github.com/nemo-edge/nemo/clickshm"
 )
@@ -37,6 +39,7 @@ type options struct {
 	clock     Clock
 	eth       Coalescer
 	shmOpen   func(path string, leaseMs uint32) (ShmWriter, error)
+	shmRetry  time.Duration
 	backoff   Backoff
 	counters  CounterReader
 	procRoot  string
@@ -60,6 +63,8 @@ type Manager struct {
 	eth      Coalescer
 	ethClose func()
 	state    *stateFile
+	shmOpen  func(path string, leaseMs uint32) (ShmWriter, error)
+	shmRetry time.Duration
 
 	nfs    []*nfState
 	ifaces []*ifaceState
@@ -94,8 +99,11 @@ type nfState struct {
 	cfg   NFConfig
 	tag   Tag // guarded by Manager.mu
 	click *clickKnob
-	iface *ifaceState
-	cpu   CPUSource
+	// shmBusy: another invoker is the writer of the NF's segment; Run retries to take it over.
+	// Written under switchMu and mu.
+	shmBusy bool
+	iface   *ifaceState
+	cpu     CPUSource
 
 	cpuLast   time.Duration
 	cpuLastAt time.Time
@@ -171,9 +179,10 @@ func (m *Manager) openEthtool() error {
 
 // restoreLeftovers puts back the originals recorded by a run that did not
 // restore them (crash, SIGKILL). Entries that restore, or whose device says
-// coalescing is unsupported, are removed; others stay for the next start.
+// coalescing is unsupported, are removed; others stay for the next start. An
+// entry that another live invoker on the host still uses is its, and left alone.
 func (m *Manager) restoreLeftovers(ctx context.Context) error {
-	entries, err := m.state.entries()
+	entries, err := m.state.entries(ctx)
 	if err != nil {
 		return err
 	}
@@ -187,24 +196,42 @@ func (m *Manager) restoreLeftovers(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		_, err := m.eth.SetCoalesce(iface, saved.Coalesce)
-		switch {
-		case err == nil:
-			m.log.Warn().Str("iface", iface).Uint32("rxUsecs", saved.Coalesce.RxCoalesceUsecs).
-				Time("saved_at", saved.SavedAt).Int("savedByPid", saved.PID).
-				Msg("restored NIC coalescing left behind by a previous run")
-		case errors.Is(classify(iface, "restore", err), ErrUnsupported):
-			m.log.Warn().Str("iface", iface).Err(err).Msg("leftover NIC state for a device without coalescing support; dropping it")
-		default:
-			m.log.Error().Str("iface", iface).Err(err).Str("stateFile", m.state.path).
-				Msg("cannot restore leftover NIC coalescing; keeping the entry for the next start")
-			continue
-		}
-		if err := m.state.remove(iface); err != nil {
+		if err := m.restoreLeftover(ctx, iface, saved); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func (m *Manager) restoreLeftover(ctx context.Context, iface string, saved savedCoalesce) error {
+	users, err := openFlock(hostLockPath(m.state.path, iface, "users"))
+	if err != nil {
+		return err
+	}
+	defer users.close()
+	// Exclusive for the whole restore: an invoker registering meanwhile waits, then finds the
+	// original in place and the entry gone.
+	if alone, err := users.try(unix.LOCK_EX); err != nil || !alone {
+		if err == nil {
+			m.log.Info().Str("iface", iface).Str("stateFile", m.state.path).
+				Msg("NIC coalescing recorded by another invoker that is still running; leaving it to that invoker")
+		}
+		return err
+	}
+	_, err = m.eth.SetCoalesce(iface, saved.Coalesce)
+	switch {
+	case err == nil:
+		m.log.Warn().Str("iface", iface).Uint32("rxUsecs", saved.Coalesce.RxCoalesceUsecs).
+			Time("savedAt", saved.SavedAt).Int("savedByPid", saved.PID).
+			Msg("restored NIC coalescing left behind by a previous run")
+	case errors.Is(classify(iface, "restore", err), ErrUnsupported):
+		m.log.Warn().Str("iface", iface).Err(err).Msg("leftover NIC state for a device without coalescing support; dropping it")
+	default:
+		m.log.Error().Str("iface", iface).Err(err).Str("stateFile", m.state.path).
+			Msg("cannot restore leftover NIC coalescing; keeping the entry for the next start")
+		return nil
+	}
+	return m.state.remove(ctx, iface, nil)
 }
 
 func (m *Manager) build(o options) error {
@@ -218,6 +245,7 @@ func (m *Manager) build(o options) error {
 	if shmOpen == nil {
 		shmOpen = func(path string, lease uint32) (ShmWriter, error) { return clickshm.Create(path, lease) }
 	}
+	m.shmOpen, m.shmRetry = shmOpen, cmp.Or(o.shmRetry, 5*time.Second)
 	for _, nc := range m.cfg.NFs {
 		nf := &nfState{cfg: nc, tag: Tag{NF: nc.Name, PktSize: IdleBucket}}
 		if o.cpuSource != nil {
@@ -238,10 +266,17 @@ func (m *Manager) build(o options) error {
 		nf.iface = is
 		if nc.Shm != "" {
 			w, err := shmOpen(nc.Shm, uint32(m.cfg.ShmLease.Milliseconds()))
-			if err != nil {
+			switch {
+			case errors.Is(err, clickshm.ErrBusy):
+				// Another invoker on this host drives the NF's burst; one segment has one writer.
+				m.log.Warn().Str("nf", nc.Name).Str("shm", nc.Shm).
+					Msg("another invoker writes this NF's Click segment; harvesting here without the Click knob until it stops")
+				nf.shmBusy = true
+			case err != nil:
 				return fmt.Errorf("harvester: nf %s: shared memory %s: %w", nc.Name, nc.Shm, err)
+			default:
+				nf.click = &clickKnob{nf: nc.Name, w: w}
 			}
-			nf.click = &clickKnob{nf: nc.Name, w: w}
 		}
 		m.nfs = append(m.nfs, nf)
 	}

@@ -2,8 +2,11 @@ package harvester
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
+
+	"github.com/nemo-edge/nemo/clickshm"
 )
 
 // Run samples until ctx is done: NF CPU every CPUSample, packet-size tags
@@ -39,6 +42,9 @@ func (m *Manager) Run(ctx context.Context) error {
 		every(m.cfg.QoS.Sample, m.sampleQoS)
 	}
 	every(m.cfg.LogEvery, func(context.Context) { m.logSummary() })
+	if m.anyShmBusy() {
+		every(m.shmRetry, m.takeOverBusySegments)
+	}
 	wg.Wait()
 	return ctx.Err()
 }
@@ -207,4 +213,45 @@ func (m *Manager) coresOfLocked(nf string) int {
 		}
 	}
 	return 1
+}
+
+func (m *Manager) anyShmBusy() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, nf := range m.nfs {
+		if nf.shmBusy {
+			return true
+		}
+	}
+	return false
+}
+
+// takeOverBusySegments tries to become the writer of the segments another invoker held at start
+// (it stopped or died, or it never will and this keeps trying); a segment taken over gets the
+// current settings at once.
+func (m *Manager) takeOverBusySegments(ctx context.Context) {
+	took := false
+	m.switchMu.Lock()
+	for _, nf := range m.nfs {
+		if !nf.shmBusy || ctx.Err() != nil {
+			continue
+		}
+		w, err := m.shmOpen(nf.cfg.Shm, uint32(m.cfg.ShmLease.Milliseconds()))
+		if err != nil {
+			if !errors.Is(err, clickshm.ErrBusy) {
+				m.log.Error().Str("nf", nf.cfg.Name).Str("shm", nf.cfg.Shm).Err(err).Msg("cannot take over the Click segment")
+			}
+			continue
+		}
+		m.mu.Lock()
+		nf.click, nf.shmBusy = &clickKnob{nf: nf.cfg.Name, w: w}, false
+		m.retune = m.retune || m.active
+		m.mu.Unlock()
+		m.log.Info().Str("nf", nf.cfg.Name).Str("shm", nf.cfg.Shm).Msg("took over the Click segment another invoker wrote")
+		took = true
+	}
+	m.switchMu.Unlock()
+	if took {
+		m.reconcile(ctx, "click segment taken over")
+	}
 }
