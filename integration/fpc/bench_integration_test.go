@@ -174,7 +174,7 @@ func BenchmarkFPCWarmPath(b *testing.B) {
 			b.Fatalf("bare /run: %s", rr.Response.Result)
 		}
 		fRun = append(fRun, time.Since(r0))
-		be.Logs(ctx, h, 10<<20, true)
+		be.Logs(ctx, h, 10<<20, pool.LogOptions{Sentinels: true})
 
 		// Floor 3: one Kafka produce → consume.
 		key := itest.RandomHex(8)
