@@ -127,7 +127,11 @@ func RunFPC(ctx context.Context, p Parts, f FPCParts) error {
 		Blocked:      inv.isBlocked,
 		ParameterKey: p.ParameterKey,
 		CPUSetFor:    p.CPUSetFor,
-		KamonTags:    p.KamonTags,
+		Limits:       p.Limits,
+		StoreTimeout: p.StoreTimeout,
+		// No Quit: a pulled activation is not a Kafka record a next incarnation would get again, so once
+		// handed to the path it runs (the node hands back only what it has not handed over).
+		KamonTags: p.KamonTags,
 	}, p.Store, slots.Wrap(runner), inv.producer, inv.reg, p.Log)
 	slots.SetProcess(func(ctx context.Context, raw []byte) { inv.path.Process(ctx, activation.Item{Value: raw}) })
 
