@@ -50,7 +50,8 @@ var allowedImports = map[string][]string{
 	"invoker/config": {"invoker/wire", "invoker/messaging", "invoker/store", "invoker/activation", "invoker/instanceid",
 		"pool", "pool/docker", "pool/proxy", "scheduler", "harvester", "invoker/fpc", "invoker/tlsconf"},
 	"invoker/app": {"invoker/activation", "invoker/messaging", "invoker/metrics", "invoker/wire", "pool",
-		"pool/proxy", "scheduler", "harvester"},
+		"pool/proxy", "scheduler", "harvester", "invoker/fpc", "invoker/fpc/etcdreg", "invoker/fpc/fetch",
+		"invoker/fpc/lifecycle", "invoker/fpc/node"},
 	// OpenWhisk 2.x's scheduler (FPC): mode selection, the gRPC client, the etcd session and the container
 	// lifecycle decisions, each speaking OpenWhisk through invoker/wire and nothing of the pool yet.
 	"invoker/fpc":              {"invoker/wire"},
@@ -58,7 +59,10 @@ var allowedImports = map[string][]string{
 	"invoker/fpc/etcdreg":      {"invoker/wire"},
 	"invoker/fpc/fetch":        {"invoker/fpc/activationpb", "invoker/wire"},
 	"invoker/fpc/lifecycle":    {"invoker/wire", "pool/proxy"},
-	"invoker/cmd/nemo":         {"*"}, // the binary assembles everything (but test equipment)
+	// The driver: the lifecycle's actions against the pool (through small interfaces), etcd, gRPC and Kafka.
+	"invoker/fpc/node": {"invoker/fpc/fetch", "invoker/fpc/lifecycle", "invoker/fpc/activationpb", "invoker/wire",
+		"pool", "pool/proxy"},
+	"invoker/cmd/nemo": {"*"}, // the binary assembles everything (but test equipment)
 }
 
 // testEquipment is the prefix of packages that only tests and benchmarks use.

@@ -25,7 +25,7 @@ import (
 	"github.com/nemo-edge/nemo/invoker/wire"
 )
 
-func needEtcd(t *testing.T) string {
+func needEtcd(t testing.TB) string {
 	t.Helper()
 	ep := os.Getenv("NEMO_ETCD")
 	if ep == "" {

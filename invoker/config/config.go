@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/nemo-edge/nemo/invoker/fpc"
 	"github.com/nemo-edge/nemo/invoker/messaging"
 	"github.com/nemo-edge/nemo/invoker/wire"
 	"github.com/nemo-edge/nemo/pool"
@@ -42,6 +43,8 @@ type Config struct {
 	pendingID *IDRequest
 	// warnings are what Load accepted but an operator should change (Warnings).
 	warnings []string
+	// fpc is the new scheduler's configuration (fpc.go).
+	fpc fpc.Config
 }
 
 // InvokerSection identifies the invoker and configures its HTTP endpoint and logging.

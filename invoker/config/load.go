@@ -79,6 +79,9 @@ func load(args []string, getenv func(string) string, names []string) (*Config, e
 	if err := cfg.applyOpenWhisk(src); err != nil {
 		return nil, err
 	}
+	if err := cfg.applyFPC(src); err != nil {
+		return nil, err
+	}
 	if err := cfg.applyArgs(cl, strings.TrimSpace(getenv(EnvZooKeeperHosts)) != ""); err != nil {
 		return nil, err
 	}

@@ -157,7 +157,7 @@ func TestOpenWhiskConfigInvalid(t *testing.T) {
 // Every setting that changes behaviour and that NEMO does not implement stops the invoker, naming where it
 // was set.
 func TestUnsupportedSettingsAreRefused(t *testing.T) {
-	const fpcWhy = "new scheduler (FPC)"
+	const fpcWhy = "the invoker SPI is not"
 	cases := []struct {
 		name       string
 		kv         []string
@@ -183,11 +183,8 @@ func TestUnsupportedSettingsAreRefused(t *testing.T) {
 			"CONFIG_whisk_kafka_topics_invoker_maxMessageBytes", "retention-bytes, retention-ms and segment-bytes only", true},
 		{"a raw Kafka client setting", []string{"CONFIG_whisk_kafka_consumer_maxPollIntervalMs", "1000"},
 			"CONFIG_whisk_kafka_consumer_maxPollIntervalMs", "whisk.kafka.consumer.max-poll-interval-ms is not supported", true},
-		{"FPC invoker SPI (ansible's scheduler_enable)", []string{"CONFIG_whisk_spi_InvokerProvider", "org.apache.openwhisk.core.invoker.FPCInvokerReactive",
-			"CONFIG_whisk_etcd_hosts", "etcd:2379", "CONFIG_whisk_etcd_lease_timeout", "1", "CONFIG_whisk_etcd_pool_threads", "10",
-			"CONFIG_whisk_invoker_containerCreation_maxPeek", "500"}, "CONFIG_whisk_spi_InvokerProvider", fpcWhy, false},
 		{"FPC server SPI alone", []string{"CONFIG_whisk_spi_InvokerServerProvider", "org.apache.openwhisk.core.invoker.FPCInvokerServer"},
-			"CONFIG_whisk_spi_InvokerServerProvider", fpcWhy, false},
+			"CONFIG_whisk_spi_InvokerServerProvider", "the FPC server serves the FPC invoker only", false},
 		{"etcd without the SPI", []string{"CONFIG_whisk_etcd_hosts", "etcd:2379"}, "CONFIG_whisk_etcd_hosts", fpcWhy, false},
 		{"etcd lease in OPENWHISK_CONFIG", []string{EnvOpenWhiskConfig, "whisk.etcd.lease.timeout = 1"}, "OPENWHISK_CONFIG whisk.etcd.lease.timeout", fpcWhy, false},
 		{"a bad FPC value (fpc.Load's check)", []string{"CONFIG_whisk_spi_InvokerProvider", "org.example.Invoker"}, "CONFIG_whisk_spi_InvokerProvider", "unknown invoker provider", false},

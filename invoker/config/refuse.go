@@ -101,20 +101,27 @@ func refuseUnsupported(src owSource) error {
 	return refuseKamon(src)
 }
 
-// refuseFPC: the new scheduler's settings are read by fpc.Load (bad values refused with its message), and
-// FPC mode itself is refused until NEMO implements it.
+// refuseFPC: the new scheduler's settings are read by fpc.Load (bad values refused with its message; FPC
+// mode itself is taken by applyFPC). Two combinations are refused: the FPC server without the FPC invoker
+// (OpenWhisk's FPCInvokerServer only works with FPCInvokerReactive), and etcd settings without the invoker
+// SPI, which OpenWhisk 2.x images read as FPC (their default) while NEMO's default is classic.
 func refuseFPC(src owSource) error {
 	fc, err := fpc.Load(src.overlay())
 	if err != nil {
 		field, msg := fpcErrorField(err)
 		return invalidCause(field, err, "%s", msg)
 	}
-	const why = "selects OpenWhisk's new scheduler (FPC), which this NEMO release does not implement: deploy the classic invoker protocol (ansible: invokerReactive_spi/invokerServer_spi unset plus the controller's ShardingContainerPoolBalancer and LocalEntitlementProvider; Helm: scheduler.enabled=false)"
 	if fc.Mode == fpc.FPC {
-		return invalid(fpc.EnvInvokerProvider, "%q %s", fpc.FPCInvokerProvider, why)
+		return nil
 	}
 	if fc.Server == fpc.FPCServer {
-		return invalid(fpc.EnvInvokerServerProvider, "%q %s", fpc.FPCServerProvider, why)
+		return invalid(fpc.EnvInvokerServerProvider, "%q needs %s=%s (the FPC server serves the FPC invoker only)",
+			fpc.FPCServerProvider, fpc.EnvInvokerProvider, fpc.FPCInvokerProvider)
+	}
+	const why = "is set but the invoker SPI is not: OpenWhisk 2.x images take that as the new scheduler (FPC), NEMO as classic; set " +
+		fpc.EnvInvokerProvider + " to " + fpc.FPCInvokerProvider + " (FPC) or " + fpc.ClassicInvokerProvider + " (classic), or remove the etcd settings"
+	if v, _ := src.lookup(fpc.EnvInvokerProvider); v != "" {
+		return nil // classic named explicitly: etcd settings are ignored, as the Scala invoker ignores them
 	}
 	for _, p := range src.s.under("whisk.etcd") {
 		if st := src.s[p]; strings.TrimSpace(st.value) != "" {

@@ -13,10 +13,12 @@
 //   - activationpb: the gRPC ActivationService messages and client, generated from activation.proto;
 //   - fetch: one HTTP/2 connection per scheduler and the per-container long-poll loop;
 //   - etcdreg: the etcd session (lease, keep-alive, keys, repair);
-//   - lifecycle: the container lifecycle and placement decisions as a pure state machine.
+//   - lifecycle: the container lifecycle and placement decisions as a pure state machine;
+//   - node: the driver that runs the lifecycle against the pool, etcd, gRPC and Kafka (invoker/app's RunFPC
+//     assembles it; docs/fpc.md is the operator's view).
 //
 // The wire formats (Kafka messages, etcd keys and values, the gRPC JSON payloads) live in invoker/wire.
 //
-// It must not touch: the container pool, the activation path, Kafka or the invoker's assembly. Wiring FPC mode
-// into invoker/config and invoker/cmd is a later step; nothing here is reachable from the binary yet.
+// This package itself must not touch the container pool, the activation path, Kafka or the invoker's assembly;
+// invoker/config keeps its Config, invoker/cmd/nemo runs app.RunFPC when Mode is FPC.
 package fpc

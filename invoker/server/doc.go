@@ -5,7 +5,9 @@
 //	GET      /metrics   open*       Prometheus text from the metrics.Registry (when one is given)
 //	POST     /enable    Basic auth  "invoker0 is now enabled." / "invoker0 is already enabled."
 //	POST     /disable   Basic auth  "invoker0 is now disabled." / "invoker0 is already disabled."
-//	GET      /isEnabled Basic auth  {"enabled":true}
+//	GET      /isEnabled Basic auth  {"enabled":true} ({"isEnabled":true} in FPC mode)
+//	GET      /pool      Basic auth  FPC mode only (the Switch is a PoolReporter): containers per state, JSON
+//	GET      /pool/count Basic auth FPC mode only: busy + paused + in progress, one integer
 //
 // (*) behind the credentials too with Config.ProtectMetrics. At most Config.MaxConnections connections are
 // served at once (64): a flood waits in the listen backlog instead of taking every core.

@@ -223,6 +223,9 @@ func (s *Server) toggle(w http.ResponseWriter, r *http.Request, tid, state strin
 }
 
 func (s *Server) isEnabled(w http.ResponseWriter, _ *http.Request, _ string) {
+	if s.isEnabledFPC(w) {
+		return
+	}
 	writeJSON(w, http.StatusOK, struct {
 		Enabled bool `json:"enabled"`
 	}{s.sw.Enabled()})

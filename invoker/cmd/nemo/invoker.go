@@ -106,7 +106,7 @@ func runInvoker(fs *flag.FlagSet, args []string) error {
 	}
 	parts := partsFromConfig(cfg, kcfg, st, api, ln, log)
 	parts.Harvester, parts.Backoff = h, relay
-	return app.Run(ctx, parts)
+	return runParts(ctx, cfg, parts)
 }
 
 // partsFromConfig builds the invoker's parts from its configuration; the caller adds the harvester and

@@ -23,7 +23,9 @@
 //     count is retried 5 times, 500 ms apart;
 //   - deletion messages: paused and warm containers of the action up to the revision, and initialised but
 //     never-run ones of any revision, stop; pulling ones drain (existing key out first);
-//   - /disable: shut down in rounds of batch-deletion-size every 5 s, keys first.
+//   - /disable: shut down in rounds of batch-deletion-size every 5 s, keys first;
+//   - adoption: a container the pool warmed on its own (NEMO's history-driven pre-warm) enters as paused,
+//     registered as warmed, so a matching creation resumes it.
 //
 // Resources gives the resource record (free = user − busy − in progress; paused count as free, stem cells are
 // not counted).

@@ -95,6 +95,14 @@ type (
 		MemoryMB int
 	}
 	StemCellGone struct{ C ContainerID }
+	// Adopted: the pool holds a frozen, initialised container of Binding that no creation asked for (NEMO's
+	// history-driven pre-warm). It enters as Paused, registered as warmed, so the scheduler prefers this
+	// invoker for the action and a matching creation resumes it. A disabled invoker does not adopt (no
+	// action: the driver removes the container itself).
+	Adopted struct {
+		C       ContainerID
+		Binding Binding
+	}
 	// Started / StartFailed answer ActCreate.
 	Started     struct{ C ContainerID }
 	StartFailed struct {
@@ -148,6 +156,7 @@ func (Creation) event()           {}
 func (Deletion) event()           {}
 func (StemCellReady) event()      {}
 func (StemCellGone) event()       {}
+func (Adopted) event()            {}
 func (Started) event()            {}
 func (StartFailed) event()        {}
 func (ClientReady) event()        {}
@@ -182,6 +191,13 @@ func (m *Machine) Step(now time.Time, ev Event) []Action {
 	case StemCellGone:
 		if c, ok := m.cs[e.C]; ok && c.state == Prewarmed {
 			delete(m.cs, e.C)
+		}
+	case Adopted:
+		if _, ok := m.cs[e.C]; !ok && !m.disabled {
+			c := &container{id: e.C, state: Paused, memoryMB: e.Binding.MemoryMB, binding: e.Binding, bound: true,
+				warm: true, warmed: true, lastUsed: now, idle: now.Add(m.cfg.IdleContainer)}
+			m.cs[e.C] = c
+			acts = append(acts, m.act(ActRegisterWarmed, c))
 		}
 	case Started:
 		if c := m.in(e.C, Creating); c != nil {

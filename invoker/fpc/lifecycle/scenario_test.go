@@ -28,6 +28,7 @@ var update = flag.Bool("update", false, "rewrite the golden scenario files")
 //	       [sched=host:port] [conc=<n>] [image=<blackbox image>] [sequence]
 //	delete <ns>/<action> rev=<rev> [inv=<invocation ns>]
 //	stem <cN> <kind> <MB> | stem-gone <cN>
+//	adopt <cN> <ns>/<action> rev=<rev> kind=<kind> mem=<MB> [inv=<invocation ns>]
 //	started|client-ready|activation|idle|paused|pause-failed|resumed|resume-failed|live-failed|removed <cN>
 //	start-failed <cN> [blackbox] <reason...>   client-failed <cN> <reason...>   pull-stopped <cN> <reason...>
 //	finished <cN> [init] [destroy] [dur=<d>]
@@ -256,6 +257,27 @@ func (sc *scenario) exec(f []string) ([]string, error) {
 		}
 		return sc.step(Deletion{Msg: &wire.ContainerDeletionMessage{TransID: wire.NewTransID("del", t0.UnixMilli()),
 			InvocationNamespace: inv, Action: fqn, Revision: revArg(o["rev"])}}), nil
+	case "adopt":
+		// adopt <cN> <ns>/<action> rev=<rev> kind=<kind> mem=<MB> [inv=<invocation ns>]
+		if err := need(3); err != nil {
+			return nil, err
+		}
+		fqn, err := fqnArg(f[2])
+		if err != nil {
+			return nil, err
+		}
+		o := opts(f[3:])
+		inv := o["inv"]
+		if inv == "" {
+			inv = fqn.Path
+		}
+		mem, _ := strconv.Atoi(o["mem"])
+		rev := ""
+		if r := revArg(o["rev"]); r != nil {
+			rev = *r
+		}
+		return sc.step(Adopted{C: ContainerID(f[1]), Binding: Binding{InvocationNamespace: inv, Action: fqn, Revision: rev,
+			Kind: o["kind"], MemoryMB: mem, Concurrency: 1}}), nil
 	case "stem":
 		if err := need(4); err != nil {
 			return nil, err

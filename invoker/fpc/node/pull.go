@@ -1,0 +1,95 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/nemo-edge/nemo/invoker/fpc/fetch"
+	"github.com/nemo-edge/nemo/invoker/fpc/lifecycle"
+)
+
+// pullLoop is one of a container's long-poll loops: fetch, run, fetch again with the run's duration. On
+// NoActivationMessage the machine decides whether it goes on; on a pull error the container stops. Once the
+// node shuts down, an activation fetched is handed back with RescheduleActivation instead of being run.
+func (n *Node) pullLoop(c *cont) {
+	defer n.loops.Done()
+	defer func() {
+		n.mu.Lock()
+		c.loops--
+		n.mu.Unlock()
+	}()
+	n.mu.Lock()
+	p, ctx := c.puller, c.pullCtx
+	n.mu.Unlock()
+	last := time.Duration(-1)
+	for {
+		res, err := p.Fetch(ctx, last)
+		last = -1
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, fetch.ErrClosed) {
+				return // removal closed the pull
+			}
+			n.log.Warn().Err(err).Str("container", string(c.id)).Msg("pull stopped")
+			n.Step(lifecycle.PullStopped{C: c.id, Reason: err.Error()})
+			return
+		}
+		if res.Idle {
+			if n.isDisabled() {
+				n.Step(lifecycle.PullStopped{C: c.id, Reason: "invoker shutting down"})
+				return
+			}
+			if !continues(n.Step(lifecycle.Idle{C: c.id}), c.id) {
+				return
+			}
+			continue
+		}
+		if n.isDisabled() {
+			n.handBack(c, p, res)
+			n.Step(lifecycle.PullStopped{C: c.id, Reason: "invoker shutting down"})
+			return
+		}
+		c.runs.Add(1)
+		n.Step(lifecycle.ActivationReceived{C: c.id})
+		rr := n.deps.Containers.Run(n.base, c.id, res.Activation, res.Raw)
+		c.runs.Done()
+		if rr.Initialized {
+			p.SetWarmed()
+		}
+		n.Step(lifecycle.RunFinished{C: c.id, Result: rr})
+		last = rr.Duration
+		n.mu.Lock()
+		gone := c.removing
+		n.mu.Unlock()
+		if gone || rr.Destroy {
+			return
+		}
+	}
+}
+
+// handBack returns a fetched activation that will not run here to its queue (SIGTERM). If the scheduler does
+// not take it back, it is lost as upstream loses it; the log says which.
+func (n *Node) handBack(c *cont, p Puller, res fetch.Result) {
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.CallTimeout)
+	defer cancel()
+	ok, err := p.Reschedule(ctx, res.Raw)
+	log := n.log.With().Str("container", string(c.id)).Str("activationId", res.Activation.ActivationID).
+		Str("transid", res.Activation.TransID.ID()).Logger()
+	if err != nil || !ok {
+		log.Error().Err(err).Bool("rescheduled", ok).Msg("shutting down: could not hand the fetched activation back; it is lost")
+		return
+	}
+	n.mu.Lock()
+	n.rescheduled++
+	n.mu.Unlock()
+	log.Info().Msg("shutting down: fetched activation handed back to the scheduler")
+}
+
+func continues(acts []lifecycle.Action, id lifecycle.ContainerID) bool {
+	for _, a := range acts {
+		if a.Kind == lifecycle.ActContinue && a.C == id {
+			return true
+		}
+	}
+	return false
+}
