@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -131,9 +134,9 @@ type ifaceState struct {
 }
 
 // New validates cfg, restores NIC settings left behind by a previous run (the
-// state file), and opens one clickshm writer per NF with a segment. With
-// cfg.Enabled false nothing but that restoration touches the system and
-// Begin only counts sessions.
+// state file, see RestoreLeftovers), and opens one clickshm writer per NF with
+// a segment. With cfg.Enabled false nothing but that restoration touches the
+// system and Begin only counts sessions.
 func New(ctx context.Context, cfg Config, log zerolog.Logger, opts ...Option) (*Manager, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -189,38 +192,83 @@ func (m *Manager) openEthtool() error {
 	return nil
 }
 
-// restoreLeftovers puts back the originals recorded by a run that did not
-// restore them (crash, SIGKILL). Entries that restore, or whose device says
-// coalescing is unsupported, are removed; others stay for the next start.
+// restoreLeftovers runs RestoreLeftovers' work with the manager's ethtool
+// socket, opening it only when there is something to restore.
 func (m *Manager) restoreLeftovers(ctx context.Context) error {
-	entries, err := m.state.entries()
+	return restoreFromState(ctx, m.state, func() (Coalescer, error) {
+		if err := m.openEthtool(); err != nil {
+			return nil, err
+		}
+		return m.eth, nil
+	}, m.log)
+}
+
+// RestoreLeftovers puts back the NIC coalescing settings that an earlier run
+// recorded in the state file (cfg.StateFile, or its default) and did not
+// restore because it crashed or was killed. It does so whatever cfg.Enabled
+// says: an operator who switches harvesting off after a crash still gets the
+// NIC back. Entries that restore, or whose device says coalescing is
+// unsupported, leave the file; others stay for the next start and are logged
+// as errors. Nothing else is read or changed, and cfg is not validated beyond
+// the state file's path. An unreadable or corrupt state file is an error
+// wrapping ErrStateFile and is left untouched. New calls it too; WithCoalescer
+// is the only option it uses.
+func RestoreLeftovers(ctx context.Context, cfg Config, log zerolog.Logger, opts ...Option) error {
+	if cfg.StateFile != "" && !filepath.IsAbs(cfg.StateFile) {
+		return fieldErr("stateFile", "%q must be an absolute path", cfg.StateFile)
+	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	c := cfg.withDefaults()
+	eth, closeEth := o.eth, func() {}
+	defer func() { closeEth() }()
+	return restoreFromState(ctx, &stateFile{path: c.StateFile}, func() (Coalescer, error) {
+		if eth == nil {
+			e, err := ethtool.NewEthtool()
+			if err != nil {
+				return nil, fmt.Errorf("harvester: ethtool socket: %w", err)
+			}
+			eth, closeEth = e, e.Close
+		}
+		return eth, nil
+	}, log.With().Str("component", "harvester").Logger())
+}
+
+// restoreFromState puts back the originals recorded in state; ethFor is called
+// only when there is an entry.
+func restoreFromState(ctx context.Context, state *stateFile, ethFor func() (Coalescer, error), log zerolog.Logger) error {
+	entries, err := state.entries()
 	if err != nil {
 		return err
 	}
 	if len(entries) == 0 {
 		return nil
 	}
-	if err := m.openEthtool(); err != nil {
+	eth, err := ethFor()
+	if err != nil {
 		return err
 	}
-	for iface, saved := range entries {
+	for _, iface := range slices.Sorted(maps.Keys(entries)) {
+		saved := entries[iface]
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		_, err := m.eth.SetCoalesce(iface, saved.Coalesce)
+		_, err := eth.SetCoalesce(iface, saved.Coalesce)
 		switch {
 		case err == nil:
-			m.log.Warn().Str("iface", iface).Uint32("rxUsecs", saved.Coalesce.RxCoalesceUsecs).
+			log.Warn().Str("iface", iface).Uint32("rxUsecs", saved.Coalesce.RxCoalesceUsecs).
 				Time("saved_at", saved.SavedAt).Int("savedByPid", saved.PID).
 				Msg("restored NIC coalescing left behind by a previous run")
 		case errors.Is(classify(iface, "restore", err), ErrUnsupported):
-			m.log.Warn().Str("iface", iface).Err(err).Msg("leftover NIC state for a device without coalescing support; dropping it")
+			log.Warn().Str("iface", iface).Err(err).Msg("leftover NIC state for a device without coalescing support; dropping it")
 		default:
-			m.log.Error().Str("iface", iface).Err(err).Str("stateFile", m.state.path).
+			log.Error().Str("iface", iface).Err(err).Str("stateFile", state.path).
 				Msg("cannot restore leftover NIC coalescing; keeping the entry for the next start")
 			continue
 		}
-		if err := m.state.remove(iface); err != nil {
+		if err := state.remove(iface); err != nil {
 			return err
 		}
 	}
