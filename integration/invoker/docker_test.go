@@ -3,11 +3,7 @@
 package integration
 
 import (
-	"context"
-	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -16,31 +12,6 @@ import (
 
 	"github.com/nemo-edge/nemo/integration/itest"
 )
-
-// restartDocker restarts the engine through scripts/services.sh. It skips the test unless that script
-// started the running daemon (its pid file): a test must not restart a daemon it does not own.
-func restartDocker(t *testing.T) func() error {
-	t.Helper()
-	state := os.Getenv("NEMO_STATE")
-	if state == "" {
-		state = "/tmp/nemo-services"
-	}
-	if _, err := os.Stat(filepath.Join(state, "dockerd.pid")); err != nil {
-		t.Skipf("dockerd was not started by scripts/services.sh (no %s/dockerd.pid); this test restarts only a "+
-			"daemon that script owns", state)
-	}
-	script, err := filepath.Abs(filepath.Join("..", "..", "scripts", "services.sh"))
-	require.NoError(t, err)
-	return func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, script, "restart", "docker").CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("services.sh restart docker: %w\n%s", err, out)
-		}
-		return nil
-	}
-}
 
 // statusOf returns the activation status code a blocking activation was answered with (its Result or
 // Combined ack) and whether that ack said system error.
@@ -62,10 +33,24 @@ func statusOf(t *testing.T, h *harness, aid string) (code int64, systemError boo
 // activation (those that met the engine down with a whisk error at worst, never a lost one or a developer
 // error blamed on the action), runs the activations after the restart in new containers, and leaves no
 // container behind when it stops.
+//
+// The engine restarted is one the test starts for itself (itest.StartDockerd: its own socket, data root,
+// exec root and pid file, host networking), given the action image and named to the invoker and to the
+// test's docker commands through DOCKER_HOST; the machine's engine is never touched, so the test runs
+// whether or not a daemon is already running.
 func TestDockerRestartMidRun(t *testing.T) {
 	svc := itest.NeedServices(t)
-	restart := restartDocker(t)
-	h := newHarness(t, svc, harnessOptions{})
+	if os.Geteuid() != 0 {
+		t.Fatal("TestDockerRestartMidRun starts a Docker daemon of its own, which needs root")
+	}
+	engine := itest.StartDockerd(t)
+	require.NoError(t, engine.CopyImage(itest.ActionImage))
+	t.Setenv("DOCKER_HOST", engine.Host)
+	t.Logf("private dockerd pid %d on %s", engine.Pid(), engine.Host)
+	restart := engine.Restart
+	h := newHarness(t, svc, harnessOptions{config: map[string]any{
+		"docker": map[string]any{"mode": "host", "publishHost": "127.0.0.1"},
+	}})
 	itest.SeedAction(t, h.store, "hello", 256, 10)
 	p := h.start()
 	used := func() float64 {

@@ -1,0 +1,213 @@
+package itest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Dockerd is a Docker daemon that one test started for itself, to stop and start at will: its own socket,
+// data root, exec root (so its own containerd), pid file and cgroup parent, no bridge, no iptables rules
+// and no TCP listener. It shares nothing with the machine's engine, which the test never touches. Containers
+// on it use host networking (the invoker's docker.mode "host").
+type Dockerd struct {
+	// Host is the DOCKER_HOST value that reaches it (unix://…/docker.sock).
+	Host    string
+	Dir     string // everything it owns lives here
+	LogPath string
+	args    []string
+	cmd     *exec.Cmd
+	done    chan struct{}
+}
+
+// dockerdStartTimeout bounds how long a start (or a restart) may take before the daemon answers.
+const dockerdStartTimeout = 60 * time.Second
+
+// StartDockerd starts a private daemon (root only: dockerd needs it) and registers its cleanup: stop it,
+// then remove its directory. It fails the test when dockerd is not installed or does not come up.
+func StartDockerd(t testing.TB) *Dockerd {
+	t.Helper()
+	bin, err := exec.LookPath("dockerd")
+	if err != nil {
+		t.Fatalf("dockerd is not installed (scripts/services.sh up docker installs docker.io): %v", err)
+	}
+	// Short path: the unix socket must fit in 108 bytes.
+	dir, err := os.MkdirTemp("", "nemo-dockerd-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Dockerd{Host: "unix://" + filepath.Join(dir, "docker.sock"), Dir: dir, LogPath: filepath.Join(dir, "dockerd.log")}
+	if err := os.WriteFile(filepath.Join(dir, "daemon.json"), []byte("{}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.args = []string{bin,
+		"--host", d.Host,
+		"--data-root", filepath.Join(dir, "data"),
+		"--exec-root", filepath.Join(dir, "exec"),
+		"--pidfile", filepath.Join(dir, "dockerd.pid"),
+		"--config-file", filepath.Join(dir, "daemon.json"),
+		"--cgroup-parent", "nemo-it-" + filepath.Base(dir),
+		"--bridge", "none", "--iptables=false", "--ip-masq=false", "--userland-proxy=false",
+		"--log-level", "warn",
+	}
+	t.Cleanup(func() {
+		if err := d.Stop(60 * time.Second); err != nil {
+			t.Errorf("private dockerd: %v", err)
+		}
+		// The daemon unmounted its layers when it stopped; anything still mounted below dir stays (and is reported).
+		if err := os.RemoveAll(dir); err != nil {
+			t.Errorf("remove %s: %v", dir, err)
+		}
+	})
+	if err := d.Start(); err != nil {
+		t.Fatalf("private dockerd: %v\n%s", err, Tail(d.LogPath, 30))
+	}
+	return d
+}
+
+// Start starts the daemon (again) with the same directories and waits until it answers.
+func (d *Dockerd) Start() error {
+	if d.cmd != nil && !d.exited() {
+		return errors.New("itest: dockerd is already running")
+	}
+	closeInheritedFiles()
+	logf, err := os.OpenFile(d.LogPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(d.args[0], d.args[1:]...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// A session of its own: a signal to the test's process group does not reach it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start dockerd: %w", err)
+	}
+	logf.Close()
+	d.cmd, d.done = cmd, make(chan struct{})
+	go func(done chan struct{}) { _ = cmd.Wait(); close(done) }(d.done)
+
+	deadline := time.Now().Add(dockerdStartTimeout)
+	for {
+		if d.exited() {
+			return fmt.Errorf("dockerd exited during start-up: %v", d.cmd.ProcessState)
+		}
+		if _, err := d.Docker(10*time.Second, "version", "--format", "{{.Server.Version}}"); err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("dockerd did not answer on %s within %v", d.Host, dockerdStartTimeout)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// Stop sends SIGTERM (the daemon stops its containers: no live-restore) and waits up to grace, then kills it.
+func (d *Dockerd) Stop(grace time.Duration) error {
+	if d.cmd == nil || d.exited() {
+		return nil
+	}
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("SIGTERM to dockerd: %w", err)
+	}
+	select {
+	case <-d.done:
+		return nil
+	case <-time.After(grace):
+	}
+	_ = d.cmd.Process.Kill()
+	<-d.done
+	return fmt.Errorf("dockerd did not stop within %v of SIGTERM; killed it", grace)
+}
+
+// Restart stops the daemon and starts it again.
+func (d *Dockerd) Restart() error {
+	if err := d.Stop(90 * time.Second); err != nil {
+		return err
+	}
+	return d.Start()
+}
+
+// Pid is the daemon's process id, 0 when it is not running.
+func (d *Dockerd) Pid() int {
+	if d.cmd == nil || d.exited() {
+		return 0
+	}
+	return d.cmd.Process.Pid
+}
+
+func (d *Dockerd) exited() bool {
+	select {
+	case <-d.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Docker runs the docker CLI against this daemon and returns its trimmed standard output.
+func (d *Dockerd) Docker(timeout time.Duration, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "docker", append([]string{"--host", d.Host}, args...)...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("docker %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// CopyImage copies an image from the engine DOCKER_HOST names (the machine's, by default) into this daemon.
+func (d *Dockerd) CopyImage(image string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	save := exec.CommandContext(ctx, "docker", "save", image)
+	load := exec.CommandContext(ctx, "docker", "--host", d.Host, "load", "--quiet")
+	pipe, err := save.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	load.Stdin = pipe
+	var saveErr, loadOut strings.Builder
+	save.Stderr = &saveErr
+	load.Stdout, load.Stderr = &loadOut, &loadOut
+	if err := save.Start(); err != nil {
+		return fmt.Errorf("docker save %s: %w", image, err)
+	}
+	lerr := load.Run()
+	serr := save.Wait()
+	if serr != nil {
+		return fmt.Errorf("docker save %s: %w: %s", image, serr, saveErr.String())
+	}
+	if lerr != nil {
+		return fmt.Errorf("docker load %s: %w: %s", image, lerr, loadOut.String())
+	}
+	return nil
+}
+
+// closeInheritedFiles marks every descriptor above 2 close-on-exec. A test runs under `flock` holding the
+// shared lock's descriptor; a daemon (and the containerd and shims it starts) inheriting it would hold the
+// lock for as long as they run.
+func closeInheritedFiles() {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			unix.CloseOnExec(fd)
+		}
+	}
+}
