@@ -67,8 +67,9 @@ func WithCounterReader(r CounterReader) Option { return func(o *options) { o.cou
 // WithProcRoot sets where /proc is mounted. Default is /proc.
 func WithProcRoot(p string) Option { return func(o *options) { o.procRoot = p } }
 
-// WithCPUSources overrides how an NF's CPU source is chosen. Default: cgroup,
-// then pid, then cores (see NFConfig).
+// WithCPUSources overrides how an NF's CPU source is chosen. Default: the
+// NF's cgroup, else its process; none for an NF with cores alone (see
+// NFConfig).
 func WithCPUSources(f func(NFConfig) CPUSource) Option { return func(o *options) { o.cpuSource = f } }
 
 // Manager is the slack harvester: reference-counted harvest sessions switch
@@ -91,6 +92,8 @@ type Manager struct {
 
 	// switchMu serialises knob I/O; it is taken before mu, never after.
 	switchMu sync.Mutex
+	// clickMu guards the Click knobs' acknowledgement readings; never held with mu.
+	clickMu sync.Mutex
 
 	mu          sync.Mutex
 	refs        int
@@ -124,7 +127,7 @@ type nfState struct {
 
 	cpuLast   time.Duration
 	cpuLastAt time.Time
-	cpuErr    bool
+	cpuErr    bool // guarded by Manager.mu
 }
 
 type ifaceState struct {
@@ -164,7 +167,7 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger, opts ...Option) (*
 		tagPrev:     map[string]IfCounters{},
 	}
 	if m.counters == nil {
-		m.counters = sysfsCounters{root: c.SysClassNet}
+		m.counters = &sysfsCounters{root: c.SysClassNet, socketDrops: packetSocketDrops}
 	}
 	if err := m.restoreLeftovers(ctx); err != nil {
 		m.ethClose()
@@ -291,7 +294,11 @@ func (m *Manager) build(o options) error {
 		if o.cpuSource != nil {
 			nf.cpu = o.cpuSource(nc)
 		} else {
-			nf.cpu = cpuSourceFor(nc, o.procRoot)
+			var why string
+			if nf.cpu, why = cpuSourceFor(nc, o.procRoot); nf.cpu == nil {
+				m.log.Warn().Str("nf", nc.Name).Str("reason", why).
+					Msg("NF CPU accounting is off for this NF (nemo_nf_cpu_accounting 0); harvesting itself is unaffected")
+			}
 		}
 		is := byIface[nc.Interface]
 		if is == nil {
@@ -309,7 +316,7 @@ func (m *Manager) build(o options) error {
 			if err != nil {
 				return fmt.Errorf("harvester: nf %s: shared memory %s: %w", nc.Name, nc.Shm, err)
 			}
-			nf.click = &clickKnob{nf: nc.Name, w: w}
+			nf.click = &clickKnob{nf: nc.Name, shm: nc.Shm, w: w, createdAt: m.clock.Now()}
 		}
 		m.nfs = append(m.nfs, nf)
 	}

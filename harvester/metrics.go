@@ -3,6 +3,8 @@ package harvester
 import (
 	"maps"
 	"slices"
+
+	"github.com/nemo-edge/nemo/clickshm"
 )
 
 // Metrics reports the harvester's numbers at scrape time through emit (the invoker's metrics registry
@@ -19,7 +21,16 @@ func (m *Manager) Metrics(emit func(name, help, typ string, value float64, label
 	}
 	knobErrs := maps.Clone(m.knobErrs)
 	unsupported := maps.Clone(m.unsupported)
+	type cpuAcct struct {
+		kind string
+		ok   bool
+	}
+	acct := map[string]cpuAcct{}
+	for _, nf := range m.nfs {
+		acct[nf.cfg.Name] = cpuAcct{kind: cpuSourceKind(nf.cpu), ok: nf.cpu != nil && !nf.cpuErr}
+	}
 	m.mu.Unlock()
+	clicks := m.observeClick()
 
 	b2f := func(b bool) float64 {
 		if b {
@@ -44,6 +55,24 @@ func (m *Manager) Metrics(emit func(name, help, typ string, value float64, label
 	}
 	for _, nf := range slices.Sorted(maps.Keys(current)) {
 		emit("nemo_nf_tag_info", "The current tag (nf_name, pkt_size bucket) of each NF.", "gauge", 1, "nf", nf, "tag", current[nf].Label())
+	}
+	for _, nf := range slices.Sorted(maps.Keys(acct)) {
+		emit("nemo_nf_cpu_accounting", "1 while the NF's CPU time is measured (source: its cgroup or process); "+
+			"0 when it cannot be read or none is configured (cores alone would count edge functions as NF CPU).",
+			"gauge", b2f(acct[nf].ok), "nf", nf, "source", acct[nf].kind)
+	}
+	for _, c := range clicks {
+		for _, st := range []clickshm.ReaderState{clickshm.ReaderNever, clickshm.ReaderLive, clickshm.ReaderStale, clickshm.ReaderDetached} {
+			emit("nemo_nf_click_reader", "The NF's Click element as its acknowledgement line shows it: never (has not "+
+				"attached to the segment), live, stale (stopped acknowledging) or detached; 1 for the current state.",
+				"gauge", b2f(c.Ack.Reader == st), "nf", c.NF, "state", st.String())
+		}
+		emit("nemo_nf_click_acked", "1 when a live Click element acknowledged the latest burst setting.", "gauge",
+			b2f(c.Ack.Current), "nf", c.NF)
+		if c.Ack.Reader != clickshm.ReaderNever {
+			emit("nemo_nf_click_applied_burst", "The burst the NF's Click element last reported in effect.", "gauge",
+				float64(c.Ack.AppliedBurst), "nf", c.NF)
+		}
 	}
 	type series struct {
 		name, typ, help string

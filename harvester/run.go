@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/nemo-edge/nemo/clickshm"
 )
 
 // Run samples until ctx is done: NF CPU every CPUSample, packet-size tags
@@ -39,6 +41,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		every(m.cfg.QoS.Sample, m.sampleQoS)
 	}
 	every(m.cfg.LogEvery, func(context.Context) { m.logSummary() })
+	every(max(m.cfg.ShmLease/2, 10*time.Millisecond), func(context.Context) { m.observeClick() })
 	wg.Wait()
 	return ctx.Err()
 }
@@ -52,18 +55,20 @@ func (m *Manager) sampleCPU(ctx context.Context) {
 		}
 		used, err := nf.cpu.CPUTime(ctx)
 		now := m.clock.Now()
+		m.mu.Lock()
+		wasErr := nf.cpuErr
+		nf.cpuErr = err != nil
+		m.mu.Unlock()
 		if err != nil {
-			if !nf.cpuErr {
+			if !wasErr {
 				m.log.Warn().Str("nf", nf.cfg.Name).Str("source", nf.cpu.String()).Err(err).
 					Msg("cannot read NF CPU time; accounting paused for this NF")
 			}
-			nf.cpuErr = true
 			nf.cpuLastAt = time.Time{}
 			continue
 		}
-		if nf.cpuErr {
+		if wasErr {
 			m.log.Info().Str("nf", nf.cfg.Name).Msg("NF CPU time readable again")
-			nf.cpuErr = false
 		}
 		if !nf.cpuLastAt.IsZero() && used >= nf.cpuLast {
 			m.mu.Lock()
@@ -208,3 +213,64 @@ func (m *Manager) coresOfLocked(nf string) int {
 	}
 	return 1
 }
+
+// clickNeverGrace is how long an NF's Click side may take to attach after the
+// writer is created before the harvester warns that it never did.
+const clickNeverGrace = 5 * time.Second
+
+// ClickAck is the Click element's acknowledgement of one NF's segment as the
+// harvester last read it.
+type ClickAck struct {
+	NF  string
+	Ack clickshm.Ack
+}
+
+// observeClick reads every Click knob's acknowledgement line (clickshm
+// Writer.Ack), keeps the reading for Metrics and logs each change of the
+// reader's state once: an element that attaches, one that stops acknowledging
+// (hung or killed), one that detaches, and one that has not attached
+// clickNeverGrace after the writer was created.
+func (m *Manager) observeClick() []ClickAck {
+	m.clickMu.Lock()
+	defer m.clickMu.Unlock()
+	var out []ClickAck
+	now := m.clock.Now()
+	for _, nf := range m.nfs {
+		k := nf.click
+		if k == nil {
+			continue
+		}
+		a, err := k.w.Ack()
+		if err != nil {
+			continue // closed: Close is running
+		}
+		out = append(out, ClickAck{NF: nf.cfg.Name, Ack: a})
+		state := a.Reader
+		if state == clickshm.ReaderNever && now.Sub(k.createdAt) < clickNeverGrace {
+			continue
+		}
+		if k.logged && k.lastLog == state {
+			continue
+		}
+		k.logged, k.lastLog = true, state
+		ev := m.log.Warn()
+		msg := ""
+		switch state {
+		case clickshm.ReaderNever:
+			msg = "the NF's Click side has never attached to its segment: burst settings have no effect"
+		case clickshm.ReaderLive:
+			ev, msg = m.log.Info(), "the NF's Click side is attached and acknowledging"
+		case clickshm.ReaderStale:
+			msg = "the NF's Click side stopped acknowledging (hung or killed while attached)"
+		case clickshm.ReaderDetached:
+			msg = "the NF's Click side detached from its segment"
+		}
+		ev.Str("nf", nf.cfg.Name).Str("shm", k.shm).Str("reader", state.String()).
+			Uint32("appliedBurst", a.AppliedBurst).Msg(msg)
+	}
+	return out
+}
+
+// ClickAcks reads and returns the Click acknowledgement of every NF with a
+// segment (see observeClick).
+func (m *Manager) ClickAcks() []ClickAck { return m.observeClick() }
