@@ -91,14 +91,16 @@ type ProfileConfig struct {
 	Burst uint32
 }
 
-// QoSConfig configures the QoS guard (see Guard).
+// QoSConfig configures the QoS guard (see Guard). The guard is off unless
+// Enabled: without it harvesting never backs off on its own.
 type QoSConfig struct {
 	// Enabled turns the guard on. Default is false.
 	Enabled bool
 	// Sample is the guard's sampling period. Default is 500 ms.
 	Sample time.Duration
-	// MaxDropRate: rx drops per second (rx_dropped + rx_missed_errors) above
-	// which an NF counts as degraded. Default is 100.
+	// MaxDropRate: drops per second on the NF's interface (rx_dropped +
+	// rx_missed_errors + drops of the packet sockets bound to it) above which
+	// an NF counts as degraded. Default is 100.
 	MaxDropRate float64
 	// MaxDropRatio: drops / (packets + drops) above which an NF counts as
 	// degraded. Default is 0.001.

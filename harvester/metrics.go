@@ -47,6 +47,8 @@ func (m *Manager) Metrics(emit func(name, help, typ string, value float64, label
 	emit("nemo_harvest_switch_seconds_max", "Slowest harvest switch so far.", "gauge", s.switchMax.Seconds())
 	emit("nemo_harvest_backoff", "1 while the QoS guard holds harvesting off.", "gauge", b2f(backoff))
 	emit("nemo_harvest_backoffs_total", "QoS guard back-offs.", "counter", float64(s.backoffs))
+	emit("nemo_harvest_recoveries_total", "QoS guard recoveries (harvesting allowed again after a back-off).", "counter",
+		float64(s.recoveries))
 	for _, k := range slices.Sorted(maps.Keys(knobErrs)) {
 		emit("nemo_harvest_knob_errors_total", "Failed knob applications, by knob.", "counter", float64(knobErrs[k]), "knob", k)
 	}
@@ -87,6 +89,8 @@ func (m *Manager) Metrics(emit func(name, help, typ string, value float64, label
 			func(t TagStats) (float64, bool) { return t.HarvestShare, true }},
 		{"nemo_nf_tag_seconds_total", "counter", "Time the NF spent in the tag.",
 			func(t TagStats) (float64, bool) { return t.Wall.Seconds(), true }},
+		{"nemo_nf_cpu_seconds_total", "counter", "CPU time the NF itself used while in the tag (its cgroup or process).",
+			func(t TagStats) (float64, bool) { return t.CPU.Seconds(), true }},
 		{"nemo_nf_harvested_core_seconds_total", "counter", "Spare core-seconds of the NF's cores while harvesting was on.",
 			func(t TagStats) (float64, bool) { return t.HarvestSpare.Seconds(), true }},
 	} {

@@ -165,11 +165,11 @@ func (m *Manager) guardStep(ctx context.Context, now time.Time, samples []GuardS
 	}
 	switch action {
 	case GuardBackoff:
-		m.log.Warn().Int("degradedNfs", len(degraded)).Msg("QoS guard: backing off (harvesting off, pre-warms suspended)")
+		m.log.Warn().Int("degradedNfs", len(degraded)).Msg("QoS guard: backing off (harvesting off, new pre-warms held back)")
 		m.reconcile(ctx, "qos backoff")
 		m.backoff.SuspendPrewarms(ctx)
 	case GuardRecover:
-		m.log.Info().Msg("QoS guard: NFs healthy again (harvesting allowed, pre-warms resumed)")
+		m.log.Info().Msg("QoS guard: NFs healthy again (harvesting allowed, pre-warms may start again)")
 		m.backoff.ResumePrewarms(ctx)
 		m.reconcile(ctx, "qos recover")
 	}
