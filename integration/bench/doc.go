@@ -1,7 +1,8 @@
-// Package bench measures the NEMO invoker against floors taken in the same run: the Kafka path alone
-// (messaging.BareLoopWith, and an "echo" process that runs the invoker's own messaging.Feed and
-// messaging.Producer with nothing behind them), a bare /run to a warm container of the same image, and a
-// bare create+start+/init ((*docker.Backend).ColdStart). Every figure is reported as a ratio to its floor.
+// Package bench measures the NEMO invoker against floors taken in the same run, each built from NEMO's own
+// parts without the invoker around them (FloorsNote): the Kafka path alone (messaging.BareLoopWith, and an
+// "echo" process that runs the invoker's own messaging.Feed and messaging.Producer with nothing behind them),
+// a /run sent straight to a warm container of the same image that NEMO's Docker backend started, and that
+// backend's create+start+/init ((*docker.Backend).ColdStart). Every figure is reported as a ratio to its floor.
 //
 // It owns the benchmark program (cmd/nemobench, build tag integration), the statistics, /proc sampling and
 // report rendering used by scripts/bench.sh, which writes docs/benchmarks.md.
