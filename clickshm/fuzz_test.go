@@ -12,7 +12,7 @@ import (
 // the header is ErrTooSmall), and a Snapshot succeeds exactly when the page carries the magic, major version
 // 1 and an even seq, reporting what the bytes say (flags, burst, rx-usecs, lease) with a target burst within
 // its clamp. Then a Writer takes the file: a page with the magic in the other byte order, or another major
-// version, is refused with ErrIncompatible and left as it was; anything else becomes a valid page (taken over
+// version, is refused with ErrIncompatible and left as it was (bar being extended to a page); anything else becomes a valid page (taken over
 // in place, seq even, or initialised), published settings round-trip to the Reader, and the writer's verdict
 // on the reader is "never" until the reader acknowledges. Seeds: pages written by the Writer and Reader
 // themselves, a byte-swapped and a version-2 page, and the committed corpus in testdata/fuzz.
@@ -29,12 +29,10 @@ func FuzzPage(f *testing.F) {
 			t.Fatal(err)
 		}
 		le := binary.LittleEndian
-		word := func(off int) uint32 {
-			if off+4 > len(in) {
-				return 0
-			}
-			return le.Uint32(in[off:])
-		}
+		// What both sides see: the file's bytes, zero past its end (a short file is mapped, or extended, to a page).
+		page := make([]byte, max(len(in), PageSize))
+		copy(page, in)
+		word := func(off int) uint32 { return le.Uint32(page[off:]) }
 		r, err := OpenReader(path)
 		switch {
 		case len(in) < HeaderSize:
@@ -66,8 +64,8 @@ func FuzzPage(f *testing.F) {
 
 		before, _ := os.ReadFile(path)
 		w, err := Create(path, 100, WithoutHeartbeatLoop(), WithLockWait(0))
-		incompatible := len(in) >= 8 && (word(OffMagic) == swap32(Magic) ||
-			word(OffMagic) == Magic && uint16(word(OffVersionMajor)) != VersionMajor)
+		incompatible := word(OffMagic) == swap32(Magic) ||
+			word(OffMagic) == Magic && uint16(word(OffVersionMajor)) != VersionMajor
 		if incompatible {
 			if !errors.Is(err, ErrIncompatible) {
 				t.Fatalf("incompatible page taken: %v", err)
