@@ -11,8 +11,8 @@ import (
 // edge-function load is on, SuspendPrewarms asks the function controller to
 // start no new pre-warms (the paper's §3.3 "thread conflict"), and
 // ResumePrewarms lets it start them again once the NF is healthy. Nothing that
-// already runs is frozen or stopped: invocations always proceed, and pre-warm
-// containers already warm stay as they are. Calls are made from the guard
+// already runs is frozen or stopped: invocations always proceed, pre-warms in
+// flight finish, and warm containers stay as they are. Calls are made from the guard
 // goroutine, one at a time, Suspend and Resume alternating.
 type Backoff interface {
 	SuspendPrewarms(ctx context.Context)
