@@ -47,7 +47,9 @@ func TestDockerRestartMidRun(t *testing.T) {
 	require.NoError(t, engine.CopyImage(itest.ActionImage))
 	t.Setenv("DOCKER_HOST", engine.Host)
 	t.Logf("private dockerd pid %d on %s", engine.Pid(), engine.Host)
-	restart := engine.Restart
+	// Down for 3 s: longer than the 1 s ping period, so the invoker must notice the outage (a private daemon
+	// restarts in about a second, faster than the machine's engine does).
+	restart := func() error { return engine.Restart(3 * time.Second) }
 	h := newHarness(t, svc, harnessOptions{config: map[string]any{
 		"docker": map[string]any{"mode": "host", "publishHost": "127.0.0.1"},
 	}})

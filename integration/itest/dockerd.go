@@ -17,17 +17,25 @@ import (
 )
 
 // Dockerd is a Docker daemon that one test started for itself, to stop and start at will: its own socket,
-// data root, exec root (so its own containerd), pid file and cgroup parent, no bridge, no iptables rules
-// and no TCP listener. It shares nothing with the machine's engine, which the test never touches. Containers
-// on it use host networking (the invoker's docker.mode "host").
+// data root, exec root (so its own containerd), pid file, cgroup parent and default bridge (a link of the
+// test's own, never docker0), no iptables rules, no forwarding sysctl and no TCP listener. It shares nothing
+// with the machine's engine, which the test never touches. Containers on it use host networking (the
+// invoker's docker.mode "host").
+//
+// Never "--bridge none": a daemon started so deletes the host's docker0 link, which belongs to the machine's
+// engine.
 type Dockerd struct {
 	// Host is the DOCKER_HOST value that reaches it (unix://…/docker.sock).
 	Host    string
 	Dir     string // everything it owns lives here
 	LogPath string
 	args    []string
-	cmd     *exec.Cmd
-	done    chan struct{}
+	// cgroupParent is the cgroup its containers are created under (--cgroup-parent).
+	cgroupParent string
+	// bridge is its default bridge, a link the test creates and deletes (--bridge).
+	bridge string
+	cmd    *exec.Cmd
+	done   chan struct{}
 }
 
 // dockerdStartTimeout bounds how long a start (or a restart) may take before the daemon answers.
@@ -46,7 +54,9 @@ func StartDockerd(t testing.TB) *Dockerd {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &Dockerd{Host: "unix://" + filepath.Join(dir, "docker.sock"), Dir: dir, LogPath: filepath.Join(dir, "dockerd.log")}
+	d := &Dockerd{Host: "unix://" + filepath.Join(dir, "docker.sock"), Dir: dir, LogPath: filepath.Join(dir, "dockerd.log"),
+		cgroupParent: "nemo-it-" + filepath.Base(dir), bridge: "nemodk" + RandomHex(4)}
+	d.createBridge(t)
 	if err := os.WriteFile(filepath.Join(dir, "daemon.json"), []byte("{}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -56,17 +66,27 @@ func StartDockerd(t testing.TB) *Dockerd {
 		"--exec-root", filepath.Join(dir, "exec"),
 		"--pidfile", filepath.Join(dir, "dockerd.pid"),
 		"--config-file", filepath.Join(dir, "daemon.json"),
-		"--cgroup-parent", "nemo-it-" + filepath.Base(dir),
-		"--bridge", "none", "--iptables=false", "--ip-masq=false", "--userland-proxy=false",
+		"--cgroup-parent", d.cgroupParent,
+		"--bridge", d.bridge, "--iptables=false", "--ip-masq=false", "--ip-forward=false", "--userland-proxy=false",
 		"--log-level", "warn",
 	}
 	t.Cleanup(func() {
 		if err := d.Stop(60 * time.Second); err != nil {
 			t.Errorf("private dockerd: %v", err)
 		}
-		// The daemon unmounted its layers when it stopped; anything still mounted below dir stays (and is reported).
+		// The daemon unmounts its layers when it stops, but not always everything (its network namespace
+		// handle under exec/netns): what is still mounted below dir goes first.
+		unmountBelow(dir)
 		if err := os.RemoveAll(dir); err != nil {
 			t.Errorf("remove %s: %v", dir, err)
+		}
+		// The (now empty) cgroup parent directories its containers lived under, in every hierarchy.
+		parents, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", d.cgroupParent))
+		if p := filepath.Join("/sys/fs/cgroup", d.cgroupParent); exists(p) {
+			parents = append(parents, p)
+		}
+		for _, p := range parents {
+			_ = os.Remove(p)
 		}
 	})
 	if err := d.Start(); err != nil {
@@ -130,11 +150,13 @@ func (d *Dockerd) Stop(grace time.Duration) error {
 	return fmt.Errorf("dockerd did not stop within %v of SIGTERM; killed it", grace)
 }
 
-// Restart stops the daemon and starts it again.
-func (d *Dockerd) Restart() error {
+// Restart stops the daemon, leaves it down for downFor (an outage long enough for the invoker to notice),
+// and starts it again.
+func (d *Dockerd) Restart(downFor time.Duration) error {
 	if err := d.Stop(90 * time.Second); err != nil {
 		return err
 	}
+	time.Sleep(downFor)
 	return d.Start()
 }
 
@@ -209,5 +231,60 @@ func closeInheritedFiles() {
 		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
 			unix.CloseOnExec(fd)
 		}
+	}
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// unmountBelow lazily unmounts every mount point under dir, deepest first.
+func unmountBelow(dir string) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	var points []string
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
+			points = append(points, f[4])
+		}
+	}
+	for i := len(points) - 1; i >= 0; i-- {
+		_ = unix.Unmount(points[i], unix.MNT_DETACH)
+	}
+}
+
+// createBridge creates the daemon's own bridge link, with a link-local /30 so the daemon accepts it (no
+// container uses it: they run on the host network), and registers its removal.
+func (d *Dockerd) createBridge(t testing.TB) {
+	t.Helper()
+	run := func(args ...string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, "ip", args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join("/sys/class/net", d.bridge)); err == nil {
+		t.Fatalf("link %s already exists; not touching it", d.bridge)
+	}
+	if err := run("link", "add", d.bridge, "type", "bridge"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := os.Stat(filepath.Join("/sys/class/net", d.bridge)); err != nil {
+			return
+		}
+		if err := run("link", "del", d.bridge); err != nil {
+			t.Error(err)
+		}
+	})
+	if err := run("addr", "add", "169.254.77.1/30", "dev", d.bridge); err != nil {
+		t.Fatal(err)
 	}
 }
