@@ -99,10 +99,16 @@ func TestLeftoverNICRestoredWithHarvesterDisabled(t *testing.T) {
 	require.False(t, harvesting, "harvesting stays off: no harvester metrics with harvester.enabled false")
 }
 
-// createPair creates the run's namespace and veth pair (peer end in the root namespace) without an NF.
+// createPair creates the run's namespace and veth pair (peer end in the root namespace); teardown deletes
+// the namespace, which deletes both ends, also when the set-up failed half-way.
 func (r *run) createPair() {
 	t := r.t
 	t.Helper()
+	for _, n := range []string{r.pair.NFIf, r.pair.PeerIf} {
+		if _, err := os.Stat(filepath.Join("/sys/class/net", n)); err == nil {
+			t.Fatalf("interface %s already exists in the root namespace; not touching it", n)
+		}
+	}
 	require.False(t, netns.Exists(r.pair.NFNetns), "namespace %s already exists; not touching it", r.pair.NFNetns)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
