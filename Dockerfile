@@ -12,13 +12,15 @@
 #   rootfs/bin/bash         deployments/image/bash: execs busybox ash (Helm runs /bin/bash -c "…")
 #   rootfs/tmp              mode 1777; rootfs/logs, rootfs/etc/nemo, rootfs/var/lib/nemo: empty mount points
 #
-# What OpenWhisk's compose file needs from the image (PROTOCOL.md §10): /bin/sh for its command
+# What OpenWhisk's compose file needs from the image (docs/protocol.md#devtools): /bin/sh for its command
 # `/bin/sh -c "exec /init.sh --id 0 >> /logs/invoker-local_logs.log 2>&1"` (Helm: /bin/bash -c, sourcing a
 # DNS script that uses grep and sed, then `/init.sh --uniqueName <node>`), an /init.sh taking --id N, and a
 # working directory of /, where OpenWhisk reads container logs from the relative path containers/<id>/
-# (/var/lib/docker/containers mounted at /containers, PROTOCOL.md §6.5). NEMO itself reads the LogPath
+# (/var/lib/docker/containers mounted at /containers, docs/protocol.md#logs). NEMO itself reads the LogPath
 # Docker reports (/var/lib/docker/containers/<id>/…, mounted by the compose override too) or falls back to
-# the logs API. Docker is reached through /var/run/docker.sock; no docker CLI, runc or CA certificates.
+# the logs API. Docker is reached through /var/run/docker.sock; no docker CLI, runc or CA certificates: for
+# CouchDB over https (or a Kafka without a trust store) mount a CA bundle and set SSL_CERT_FILE (or
+# SSL_CERT_DIR), which the invoker honours (docs/deployments.md).
 FROM scratch
 
 ARG VERSION=dev
@@ -44,7 +46,7 @@ EXPOSE 8080
 # override sets stop_grace_period).
 STOPSIGNAL SIGTERM
 
-# /ping answers once the invoker has started (the HTTP port is bound last, PROTOCOL.md §9.2). Docker's
+# /ping answers once the invoker has started (the HTTP port is bound last, docs/protocol.md#start-up-order). Docker's
 # --timeout bounds the check: Debian busybox-static's `wget -T` segfaults (measured with 1.35), so no -T.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=90s --retries=3 \
     CMD ["/bin/sh", "-c", "wget -q -O /dev/null http://127.0.0.1:${PORT:-8080}/ping"]

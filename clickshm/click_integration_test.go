@@ -455,7 +455,7 @@ func dialControl(path string) (*controlSocket, error) {
 	greeting, err := cs.r.ReadString('\n')
 	if err != nil || !strings.HasPrefix(greeting, "Click::ControlSocket/") {
 		c.Close()
-		return nil, fmt.Errorf("greeting %q: %v", greeting, err)
+		return nil, fmt.Errorf("greeting %q: %w", greeting, err)
 	}
 	return cs, nil
 }
@@ -488,7 +488,7 @@ func (cs *controlSocket) read(handler string) (string, error) {
 	}
 	code, msg, err := cs.status()
 	if err != nil || code != 200 {
-		return "", fmt.Errorf("READ %s: %d %s %v", handler, code, msg, err)
+		return "", fmt.Errorf("READ %s: %d %s %w", handler, code, msg, err)
 	}
 	line, err := cs.r.ReadString('\n')
 	if err != nil {

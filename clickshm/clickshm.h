@@ -4,7 +4,7 @@
  * The Go side (package clickshm) is the single writer of line 0; whoever
  * includes this header (the NemoBurstCtl Click element, test programs) reads
  * line 0 with a bounded seqlock loop and writes line 1 (acknowledgements).
- * Layout and protocol: clickshm/doc.go in the NEMO repository.
+ * Layout and protocol: clickshm/doc.go; the Click element: deployments/click.
  *
  * Usable from C11 and C++ (g++ gnu++17): only GCC/Clang __atomic builtins,
  * POSIX open/mmap/flock/stat and clock_gettime(CLOCK_MONOTONIC).

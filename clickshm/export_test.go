@@ -30,3 +30,12 @@ func (w *Writer) setClock(f func() time.Time) {
 	w.nowTest = f
 	w.mu.Unlock()
 }
+
+// WithoutHeartbeatLoop disables the background goroutine that stores
+// heartbeat_ns every lease/4; the caller must then call Heartbeat itself.
+// Default: the loop runs.
+func WithoutHeartbeatLoop() Option { return func(o *writerOpts) { o.heartbeatLoop = false } }
+
+// WithLockWait bounds how long Create waits for a reader's momentary liveness
+// probe (or a departing writer) to release the file lock. Default is 200ms.
+func WithLockWait(d time.Duration) Option { return func(o *writerOpts) { o.lockWait = d } }

@@ -40,15 +40,6 @@ type writerOpts struct {
 	lockWait      time.Duration
 }
 
-// WithoutHeartbeatLoop disables the background goroutine that stores
-// heartbeat_ns every lease/4; the caller must then call Heartbeat itself.
-// Default: the loop runs.
-func WithoutHeartbeatLoop() Option { return func(o *writerOpts) { o.heartbeatLoop = false } }
-
-// WithLockWait bounds how long Create waits for a reader's momentary liveness
-// probe (or a departing writer) to release the file lock. Default is 200ms.
-func WithLockWait(d time.Duration) Option { return func(o *writerOpts) { o.lockWait = d } }
-
 // Create opens or creates the segment at path and becomes its writer.
 //
 // An existing page with a valid magic and major version 1 is taken over in

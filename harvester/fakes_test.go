@@ -202,12 +202,6 @@ func (s *fakeShm) last() (clickshm.Settings, bool) {
 	return s.published[len(s.published)-1], true
 }
 
-func (s *fakeShm) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.published)
-}
-
 type shmSet struct {
 	mu sync.Mutex
 	m  map[string]*fakeShm

@@ -46,31 +46,8 @@ type options struct {
 	cpuSource func(NFConfig) CPUSource
 }
 
-// WithClock injects the clock used for linger and sampling timestamps. Default is the wall clock.
-func WithClock(c Clock) Option { return func(o *options) { o.clock = c } }
-
-// WithCoalescer injects the ethtool implementation. Default is an ioctl socket
-// from github.com/safchain/ethtool, opened in the caller's network namespace.
-func WithCoalescer(c Coalescer) Option { return func(o *options) { o.eth = c } }
-
-// WithShmOpener injects how clickshm writers are created. Default is clickshm.Create.
-func WithShmOpener(f func(path string, leaseMs uint32) (ShmWriter, error)) Option {
-	return func(o *options) { o.shmOpen = f }
-}
-
 // WithBackoff sets the pre-warm suspender the QoS guard calls. Default is NoBackoff.
 func WithBackoff(b Backoff) Option { return func(o *options) { o.backoff = b } }
-
-// WithCounterReader injects interface counters. Default reads Config.SysClassNet.
-func WithCounterReader(r CounterReader) Option { return func(o *options) { o.counters = r } }
-
-// WithProcRoot sets where /proc is mounted. Default is /proc.
-func WithProcRoot(p string) Option { return func(o *options) { o.procRoot = p } }
-
-// WithCPUSources overrides how an NF's CPU source is chosen. Default: the
-// NF's cgroup, else its process; none for an NF with cores alone (see
-// NFConfig).
-func WithCPUSources(f func(NFConfig) CPUSource) Option { return func(o *options) { o.cpuSource = f } }
 
 // Manager is the slack harvester: reference-counted harvest sessions switch
 // NIC coalescing and Click burst on and off (the paper's changeMode), per-NF
@@ -177,7 +154,9 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger, opts ...Option) (*
 		return m, nil
 	}
 	if err := m.build(o); err != nil {
-		m.closeKnobs(context.Background())
+		if cerr := m.closeKnobs(context.Background()); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
 		return nil, err
 	}
 	return m, nil

@@ -47,7 +47,7 @@ func newTestNetns(t testing.TB) *testNetns {
 	run := func(args ...string) error {
 		out, err := exec.Command(ip, args...).CombinedOutput()
 		if err != nil {
-			return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+			return fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, out)
 		}
 		return nil
 	}

@@ -22,6 +22,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -137,7 +138,7 @@ func parseManifests(t *testing.T, data []byte) manifests {
 	for {
 		var o k8sObject
 		err := dec.Decode(&o)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
@@ -609,7 +610,7 @@ func (s *zkSeed) put(t *testing.T, rel string, data []byte) {
 	full := s.chroot + rel
 	for i := 1; i < len(full); i++ {
 		if full[i] == '/' {
-			if _, err := s.conn.Create(full[:i], nil, zk.FlagPersistent, zk.WorldACL(zk.PermAll)); err != nil && err != zk.ErrNodeExists {
+			if _, err := s.conn.Create(full[:i], nil, zk.FlagPersistent, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
 				t.Fatalf("create %s: %v", full[:i], err)
 			}
 		}

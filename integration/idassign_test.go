@@ -4,6 +4,7 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -52,7 +53,7 @@ func startWith(t *testing.T, bin, zkTimeout string, args []string, env ...string
 	if ctx.Err() != nil {
 		t.Fatalf("nemo %v did not exit within 2 minutes", args)
 	}
-	if ee, ok := err.(*exec.ExitError); ok {
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 		code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatal(err)
@@ -64,6 +65,18 @@ func startWith(t *testing.T, bin, zkTimeout string, args []string, env ...string
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// errorLine is the last line the binary prefixed with its name: a usage error is followed by the usage
+// text, so the error is not always the last line.
+func errorLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.HasPrefix(lines[i], "nemo invoker: ") {
+			return lines[i]
+		}
+	}
+	return lastLine(s)
 }
 
 // TestIDAssignmentExitStatus runs the nemo binary with Helm's way of starting an invoker (--uniqueName, no
@@ -111,8 +124,8 @@ func TestIDAssignmentExitStatus(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := startWith(t, bin, "2s", tc.args, tc.env...)
-			if line := lastLine(stderr); code != 2 || !strings.Contains(line, tc.want) {
-				t.Errorf("exit %d, last line %q; want 2 and %q", code, line, tc.want)
+			if line := errorLine(stderr); code != 2 || !strings.Contains(line, tc.want) {
+				t.Errorf("exit %d, error line %q; want 2 and %q\n%s", code, line, tc.want, stderr)
 			}
 		})
 	}

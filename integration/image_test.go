@@ -428,7 +428,7 @@ func TestSystemdUnitVerifies(t *testing.T) {
 }
 
 // composeBase stands in for apache/openwhisk-devtools' docker-compose/docker-compose.yml: the services and the
-// invoker definition PROTOCOL.md §10 lists (images are not pulled: `config` only merges and validates).
+// invoker definition docs/protocol.md#devtools lists (images are not pulled: `config` only merges and validates).
 const composeBase = `version: '3'
 services:
   db:
@@ -540,7 +540,7 @@ func TestComposeOverrides(t *testing.T) {
 		t.Skip("neither docker-compose nor the docker compose plugin is installed (Debian: apt-get install docker-compose)")
 	}
 	dir, home := t.TempDir(), t.TempDir()
-	for _, f := range []string{"docker-compose.nemo.yml", "docker-compose.nemo-harvest.yml"} {
+	for _, f := range []string{"docker-compose.override.yml", "docker-compose.nemo-harvest.yml"} {
 		b, err := os.ReadFile(filepath.Join(repoRoot(t), "deployments", "docker-compose", f))
 		if err != nil {
 			t.Fatal(err)
@@ -560,11 +560,17 @@ func TestComposeOverrides(t *testing.T) {
 	must(os.MkdirAll(filepath.Join(home, "tmp", "openwhisk"), 0o755))
 	must(os.WriteFile(filepath.Join(home, "tmp", "openwhisk", "local.env"), []byte("DOCKER_COMPOSE_HOST=172.17.0.1\nDOCKER_IMAGE_TAG=nightly\n"), 0o644))
 
-	merge := func(t *testing.T, override string) map[string]composeService {
+	// merge runs `config` with the files named by -f, or, given none, with compose's default files (what
+	// the devtools Makefile's targets without -f read).
+	merge := func(t *testing.T, files ...string) map[string]composeService {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		args := append(compose[1:], "--project-name", "nemotest", "-f", "docker-compose.yml", "-f", override, "config")
+		args := append(compose[1:], "--project-name", "nemotest")
+		for _, f := range files {
+			args = append(args, "-f", f)
+		}
+		args = append(args, "config")
 		cmd := exec.CommandContext(ctx, compose[0], args...)
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), "HOME="+home, "DOCKER_COMPOSE_HOST=172.17.0.1", "NEMO_CONFIG=", "NEMO_INVOKER_IMAGE=")
@@ -621,17 +627,37 @@ func TestComposeOverrides(t *testing.T) {
 		}
 	}
 
-	t.Run("Override", func(t *testing.T) {
-		svcs := merge(t, "docker-compose.nemo.yml")
-		inv := svcs["invoker"]
-		checkInvoker(t, inv)
-		if len(inv.Links) != 3 {
-			t.Errorf("links = %v, want the base file's three", inv.Links)
+	for name, files := range map[string][]string{
+		// make restart-invoker, stop, rm: compose without -f reads docker-compose.override.yml by itself.
+		"OverrideByDefault": nil,
+		// what start-docker-compose must be given to start NEMO at once.
+		"OverrideNamed": {"docker-compose.yml", "docker-compose.override.yml"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			svcs := merge(t, files...)
+			inv := svcs["invoker"]
+			checkInvoker(t, inv)
+			if inv.StopGracePeriod != "2m0s" && inv.StopGracePeriod != "2m" && inv.StopGracePeriod != "120s" {
+				t.Errorf("stop_grace_period = %q, want 2m", inv.StopGracePeriod)
+			}
+			if len(inv.Links) != 3 {
+				t.Errorf("links = %v, want the base file's three", inv.Links)
+			}
+			checkController(t, svcs)
+		})
+	}
+	// make run / quick-start name the base file alone: that is OpenWhisk's invoker, as the README says.
+	t.Run("BaseAlone", func(t *testing.T) {
+		svcs := merge(t, "docker-compose.yml")
+		if inv := svcs["invoker"]; inv.Image == "nemo/invoker:latest" || inv.StopGracePeriod != "" {
+			t.Errorf("the base file alone gave image %q, stop_grace_period %q", inv.Image, inv.StopGracePeriod)
 		}
-		checkController(t, svcs)
+		if env := svcs["controller"].Environment; env["CONFIG_whisk_spi_LoadBalancerProvider"] != nil {
+			t.Errorf("the base file alone set the controller's SPI: %v", env)
+		}
 	})
 	t.Run("Harvest", func(t *testing.T) {
-		svcs := merge(t, "docker-compose.nemo-harvest.yml")
+		svcs := merge(t, "docker-compose.yml", "docker-compose.nemo-harvest.yml")
 		inv, ok := svcs["nemo-invoker"]
 		if !ok {
 			t.Fatalf("no nemo-invoker service")

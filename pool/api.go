@@ -101,7 +101,7 @@ type Config struct {
 	IdleTimeout time.Duration
 	// StemCells are the OpenWhisk prewarm containers created at start and backfilled. Default none.
 	StemCells []StemCell
-	// NamePrefix is the container name prefix (PROTOCOL §6.2), e.g. "wsk0". Default "wsk0".
+	// NamePrefix is the container name prefix (docs/protocol.md#names-and-labels), e.g. "wsk0". Default "wsk0".
 	NamePrefix string
 	// StemRetryBackoff is the first delay before re-creating a stem cell whose start failed; it doubles per
 	// consecutive failure up to 5 minutes. Default 1s.
@@ -109,6 +109,9 @@ type Config struct {
 	// StemCheckInterval is how often reactive stem-cell counts are recomputed and expired ones removed
 	// (OpenWhisk's prewarmExpirationCheckInterval). Default 1 minute.
 	StemCheckInterval time.Duration
+	// StemCheckInitDelay is when the first of those checks runs (OpenWhisk's prewarmExpirationCheckInitDelay).
+	// Default: one StemCheckInterval.
+	StemCheckInitDelay time.Duration
 }
 
 // State is a container's lifecycle state as the pool sees it.
@@ -455,6 +458,18 @@ type Snapshot struct {
 	WarmContainers int      // function-specific containers not being removed (the MaxWarm count)
 	Buffered       []string // request IDs in the run buffer, in order
 	Containers     []ContainerInfo
+	// StemCells are the stem-cell configurations' counters, in configuration order.
+	StemCells []StemCellStats
+}
+
+// StemCellStats counts, for one stem-cell configuration, the reactive checks (Config.StemCheckInterval)
+// that saw cold starts of its kind and memory, and those that removed expired stem cells of it: what
+// OpenWhisk's pool reports as prewarmColdstart and prewarmExpired (once per check, not per container).
+type StemCellStats struct {
+	Kind            string
+	MemoryMB        int
+	ColdStartChecks uint64
+	ExpiryChecks    uint64
 }
 
 // FreeMB is the memory not counted against any container.

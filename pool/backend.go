@@ -14,7 +14,7 @@ import (
 // on different handles; the Manager never runs two operations on the same handle at once except Logs after
 // Run and Run calls of a container with concurrency > 1.
 type Backend interface {
-	// Create creates and starts a container for spec under name (PROTOCOL §6.2/§6.3) and returns once its
+	// Create creates and starts a container for spec under name (docs/protocol.md#docker) and returns once its
 	// action-proxy address is known. On failure nothing may be left behind (remove the broken container).
 	// An error that is (or wraps) a *CreateError carries the activation response to report (e.g. developer
 	// error for a missing image); any other error is reported as "Failed to provision resources".
@@ -23,7 +23,7 @@ type Backend interface {
 	Init(ctx context.Context, h Handle, body []byte, timeout time.Duration) InitResult
 	// Run posts body to /run with the action timeout.
 	Run(ctx context.Context, h Handle, body []byte, timeout time.Duration) RunResult
-	// Logs collects this activation's log lines (per-handle offset, PROTOCOL §6.5). limitBytes is the action's
+	// Logs collects this activation's log lines (per-handle offset, docs/protocol.md#logs). limitBytes is the action's
 	// log limit (0 = collect nothing); waitSentinels = runtime sentinelled && not a developer error.
 	Logs(ctx context.Context, h Handle, limitBytes int64, waitSentinels bool) LogResult
 	// Freeze freezes every process of the container (cgroup freezer). Docker still reports it running: the
@@ -58,7 +58,7 @@ type Handle interface {
 // InitResult is the outcome of /init.
 type InitResult struct {
 	OK       bool           // HTTP 200 within the timeout
-	Response proxy.Response // the error response when !OK (developer/whisk error, PROTOCOL §3)
+	Response proxy.Response // the error response when !OK (developer/whisk error, docs/protocol.md#errors)
 	Duration time.Duration  // wall time of /init (including connection retries)
 	Dead     bool           // the container is unusable (connection error, OOM, timeout)
 	// Reschedule: the runtime answered 503 (OpenWhisk's ContainerHealthError): the activation belongs on
@@ -68,7 +68,7 @@ type InitResult struct {
 
 // RunResult is the outcome of /run.
 type RunResult struct {
-	Response   proxy.Response // result or error response (PROTOCOL §3)
+	Response   proxy.Response // result or error response (docs/protocol.md#errors)
 	Start, End time.Time      // /run interval
 	TimedOut   bool           // the action exceeded its time limit (annotation timeout:true)
 	Dead       bool           // the container must be destroyed (connection error, OOM, ...)
@@ -88,7 +88,7 @@ type LogResult struct {
 }
 
 // CreateError is returned by Backend.Create when the failure maps to a specific activation response
-// (PROTOCOL §3 "Container start"), e.g. developer error "Failed to pull container image '…'.".
+// (docs/protocol.md#errors, provisioning), e.g. developer error "Failed to pull container image '…'.".
 type CreateError struct {
 	Response proxy.Response
 	Err      error

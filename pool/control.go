@@ -156,10 +156,10 @@ func (m *Manager) Lookup(k Key) []ContainerInfo {
 func (m *Manager) Metrics(emit func(name, help, typ string, value float64, labels ...string)) {
 	s := m.Snapshot()
 	st := m.Stats()
-	const memHelp = "Memory held by containers, by state."
-	emit("nemo_pool_memory_used_mb", memHelp, "gauge", float64(s.UsedMB), "state", "all")
+	const memHelp = "Memory held by containers, by state, in bytes."
+	emit("nemo_pool_memory_used_bytes", memHelp, "gauge", float64(s.UsedMB)*(1<<20), "state", "all")
 	for _, state := range States() {
-		emit("nemo_pool_memory_used_mb", memHelp, "gauge", float64(s.MemoryByState[state]), "state", state.String())
+		emit("nemo_pool_memory_used_bytes", memHelp, "gauge", float64(s.MemoryByState[state])*(1<<20), "state", state.String())
 	}
 	for _, state := range States() {
 		emit("nemo_pool_containers", "Containers, by state.", "gauge", float64(s.CountByState[state]), "state", state.String())

@@ -25,10 +25,11 @@ const (
 // ErrConfig is wrapped by Config.Validate errors.
 var ErrConfig = errors.New("pool: invalid config")
 
-// WithDefaults returns c with every zero field replaced by its default.
 // DefaultConfig is the pool's configuration with every default filled in; the invoker's configuration file
 // starts from it.
 func DefaultConfig() Config { return Config{}.WithDefaults() }
+
+// WithDefaults returns c with every zero field replaced by its default.
 
 func (c Config) WithDefaults() Config {
 	if c.UserMemoryMB == 0 {
@@ -54,6 +55,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.StemCheckInterval <= 0 {
 		c.StemCheckInterval = DefaultStemCheckInterval
+	}
+	if c.StemCheckInitDelay <= 0 {
+		c.StemCheckInitDelay = c.StemCheckInterval
 	}
 	return c
 }
@@ -166,10 +170,13 @@ type Pool struct {
 	stemTotal  int   // memory of the stem cells that are never shed (kept)
 	stemWant   []int // wanted stem cells per configuration (Count, or the last reactive check's)
 	stemCold   []int // cold starts per reactive configuration since the last check
-	stemCheck  time.Time
-	rank       map[ContainerID]int // place of each container in the latest Rank (eviction order)
-	closing    bool
-	out        []Action
+	// stemColdChecks and stemExpiredChecks count, per stem-cell configuration, the checks that saw cold
+	// starts and the checks that removed expired stem cells (Snapshot.StemCells).
+	stemColdChecks, stemExpiredChecks []uint64
+	stemCheck                         time.Time
+	rank                              map[ContainerID]int // place of each container in the latest Rank (eviction order)
+	closing                           bool
+	out                               []Action
 }
 
 // New returns an empty pool at time now. Zero Config fields take their defaults (Config.WithDefaults); an
@@ -186,7 +193,10 @@ func New(cfg Config, now time.Time) *Pool {
 		stemRetry:  make([]stemRetry, len(cfg.StemCells)),
 		stemWant:   make([]int, len(cfg.StemCells)),
 		stemCold:   make([]int, len(cfg.StemCells)),
-		stemCheck:  now.Add(cfg.StemCheckInterval),
+
+		stemColdChecks:    make([]uint64, len(cfg.StemCells)),
+		stemExpiredChecks: make([]uint64, len(cfg.StemCells)),
+		stemCheck:         now.Add(cfg.StemCheckInitDelay),
 	}
 	for i, s := range cfg.StemCells {
 		p.stemTotal += s.kept() * s.MemoryMB
@@ -383,14 +393,21 @@ func (p *Pool) checkStems() {
 			continue
 		}
 		p.stemWant[i] = r.want(p.stemCold[i])
+		if p.stemCold[i] > 0 {
+			p.stemColdChecks[i]++
+		}
 		p.stemCold[i] = 0
-		live := p.liveStems(i)
+		live, expired := p.liveStems(i), false
 		for _, c := range p.stemsOf(i) {
 			if live <= p.stemWant[i] || p.now.Before(c.created.Add(r.TTL)) {
 				break // oldest first: the rest are younger
 			}
 			p.remove(c, fmt.Sprintf("prewarm unused for %v above the reactive count %d", r.TTL, p.stemWant[i]))
 			live--
+			expired = true
+		}
+		if expired {
+			p.stemExpiredChecks[i]++
 		}
 	}
 }
@@ -402,7 +419,7 @@ const (
 	mustWait           // waits in the buffer (eviction in flight or memory full)
 )
 
-// placeRun tries to give on-demand request r a container (PROTOCOL §7 order: warm, stem cell, cold,
+// placeRun tries to give on-demand request r a container (docs/protocol.md#scheduling order: warm, stem cell, cold,
 // evict). It returns mustWait when r must wait in the buffer.
 func (p *Pool) placeRun(r Request) placement {
 	s := r.Spec
@@ -606,7 +623,7 @@ func (p *Pool) create(s Spec, stemIdx int, forID string) *container {
 
 var nameUnsafe = regexp.MustCompile(`[^A-Za-z0-9_]`)
 
-// containerName follows PROTOCOL §6.2: <prefix>_<counter>_<namespace>_<action> or <prefix>_<counter>_prewarm_<kind>.
+// containerName follows docs/protocol.md#names-and-labels: <prefix>_<counter>_<namespace>_<action> or <prefix>_<counter>_prewarm_<kind>.
 func (p *Pool) containerName(c *container) string {
 	a, b := "prewarm", c.spec.Kind
 	if !c.spec.Stem {
@@ -1036,9 +1053,6 @@ func (p *Pool) onShutdown() {
 	}
 }
 
-// Closing reports whether Shutdown was received.
-func (p *Pool) Closing() bool { return p.closing }
-
 // remove starts removing c: memory stays counted until Removed. A frozen container is thawed first.
 func (p *Pool) remove(c *container, reason string) { p.removeAs(c, reason, false) }
 
@@ -1304,6 +1318,10 @@ func (p *Pool) Snapshot() Snapshot {
 	s.WarmContainers = p.warmCount()
 	for _, q := range p.queue {
 		s.Buffered = append(s.Buffered, q.req.ID)
+	}
+	for i, sc := range p.cfg.StemCells {
+		s.StemCells = append(s.StemCells, StemCellStats{Kind: sc.Kind, MemoryMB: sc.MemoryMB,
+			ColdStartChecks: p.stemColdChecks[i], ExpiryChecks: p.stemExpiredChecks[i]})
 	}
 	return s
 }

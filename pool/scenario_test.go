@@ -67,7 +67,6 @@ var t0 = time.Date(2024, 6, 1, 10, 0, 0, 0, time.UTC)
 
 type scenario struct {
 	cfg     Config
-	started bool
 	pool    *Pool
 	now     time.Time
 	checker *invariantChecker
@@ -317,6 +316,14 @@ func (sc *scenario) exec(f []string) ([]string, error) {
 	case "snapshot":
 		sc.ensurePool()
 		return []string{"snapshot: " + sc.pool.Snapshot().Format()}, nil
+	case "stemstats":
+		sc.ensurePool()
+		var out []string
+		for _, st := range sc.pool.Snapshot().StemCells {
+			out = append(out, fmt.Sprintf("%s %dMB coldstart-checks=%d expiry-checks=%d", st.Kind, st.MemoryMB,
+				st.ColdStartChecks, st.ExpiryChecks))
+		}
+		return out, nil
 	case "containers":
 		sc.ensurePool()
 		var out []string

@@ -2,11 +2,11 @@
 # Runs NEMO's invoker benchmarks against their floors, prints the table and writes docs/benchmarks.md.
 #
 #   1. invoker overhead per warm activation on real Kafka (time, CPU, RSS) vs NEMO's sarama loop
-#      (messaging.BareLoopWith) and an echo process running the invoker's own Kafka feed and producer
+#      (bench.BareLoop) and an echo process running the invoker's own Kafka feed and producer
 #   2. warm activation end to end (p50, p99) vs Kafka round trip (echo) + a /run sent straight to a warm
 #      container started by NEMO's Docker backend                                    goal <= 1.2x
 #   3. cold start through the invoker vs NEMO's Docker backend alone
-#      ((*docker.Backend).ColdStart: create+start+/init)                              goal <= 1.1x
+#      (bench.ColdStart over pool/docker's Backend: create+start+/init)              goal <= 1.1x
 # The floors are NEMO's own parts without the invoker around them (not the Docker CLI or another client).
 #   4. invoker RSS idle and with 8 warm containers
 #   5. cgroup freeze+thaw vs docker pause+unpause (pool/docker BenchmarkFreezeThawVsPause)
@@ -66,7 +66,7 @@ say "load average at start: $(cut -d' ' -f1-3 /proc/loadavg); work directory $TM
 go build -o "$TMP/nemo" ./invoker/cmd/nemo
 go build -tags integration -o "$TMP/nemobench" ./integration/bench/cmd/nemobench
 
-# ---- row 5: H5's benchmark (its own container; about 20 s)
+# ---- row 5: pool/docker's freeze benchmark (its own container; about 20 s)
 FREEZE_CMD="NEMO_DOCKER=1 go test -tags integration -run NONE -bench FreezeThawVsPause -count 3 ./pool/docker/"
 say "running: $FREEZE_CMD"
 if ! NEMO_DOCKER=1 timeout --kill-after=30 150 go test -tags integration -run NONE -bench FreezeThawVsPause -count 3 \

@@ -44,10 +44,12 @@ wait_for() { # wait_for <seconds> <description> <command...>
 # execs (not being a group leader) nohup, which execs CMD.
 daemon() {
   (
+    # No redirection on the loop: bash would keep a saved copy of stderr above 2, close it here, and
+    # leave the daemon's stderr on /dev/null. Descriptors already gone (the listing's own) are skipped.
     for fd in /proc/$BASHPID/fd/*; do
       fd=${fd##*/}
-      if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi
-    done 2>/dev/null
+      if [ "$fd" -gt 2 ] && [ -e "/proc/$BASHPID/fd/$fd" ]; then eval "exec $fd>&-"; fi
+    done
     exec setsid nohup "$@"
   ) &
 }
@@ -267,6 +269,8 @@ case "${1:-}" in
     echo "export NEMO_COUCHDB=http://nemo:nemo@127.0.0.1:$couch_port"
     echo "export NEMO_ZOOKEEPER=127.0.0.1:$zk_port"
     echo "export NEMO_ETCD=127.0.0.1:$etcd_port"
+    # The broker's jars, for tests that run a Kafka broker of their own (TLS/SASL listeners, own ports).
+    echo "export NEMO_KAFKA_LIBS=$kafka_libs"
     ;;
   *)
     echo "usage: $0 up|restart docker|down|status|env" >&2

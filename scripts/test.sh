@@ -32,6 +32,21 @@ if [ -n "$unformatted" ]; then
   log "not gofmt-formatted (run gofmt -w):"; printf '  %s\n' $unformatted >&2
   exit 1
 fi
+log "golangci-lint (.golangci.yml)" # also before any service starts
+scripts/lint.sh
+
+# promtool and prometheus from Debian's package, unpacked into the cache (no service is installed or started):
+# /metrics is checked with promtool and scraped by a real Prometheus (integration/invoker).
+prom_dir=${NEMO_CACHE:-/var/cache/nemo}/prometheus
+if [ ! -x "$prom_dir/usr/bin/prometheus" ]; then
+  log "unpacking Debian's prometheus package into $prom_dir"
+  mkdir -p "$prom_dir"
+  prom_tmp=$(mktemp -d)
+  (cd "$prom_tmp" && { apt-get download prometheus >/dev/null 2>&1 || { apt-get update -qq && apt-get download prometheus >/dev/null; }; } &&
+    dpkg-deb -x prometheus_*.deb "$prom_dir")
+  rm -rf "$prom_tmp"
+fi
+export NEMO_PROMETHEUS_BIN=$prom_dir/usr/bin
 
 scripts/services.sh up
 trap 'scripts/services.sh down' EXIT

@@ -6,14 +6,15 @@
 # `/init.sh --id N --uniqueName N`. NEMO's invoker
 # subcommand takes the same flags (--id, --uniqueName, --displayedName, --overwriteId, plus --config), so
 # they are passed through unchanged. A first argument naming another nemo subcommand (version, demo,
-# simulate, invoker) is passed to nemo as it is, so `/init.sh version` prints the version.
+# simulate, invoker, help) is passed to nemo as it is, so `/init.sh version` prints the version and
+# `/init.sh help` the commands.
 #
 # exec keeps nemo the container's main process: `docker stop` delivers SIGTERM to it, and it drains
 # in-flight activations and restores NIC settings before exiting.
 set -eu
 
 case "${1-}" in
-version | demo | simulate | invoker)
+version | demo | simulate | invoker | help)
 	exec /usr/bin/nemo "$@"
 	;;
 esac

@@ -1,5 +1,5 @@
 // Package actionproxy is NEMO's own action proxy: test equipment that speaks the OpenWhisk action container
-// protocol (POST /init, POST /run, PROTOCOL.md §6.1) so the Docker backend can be exercised without a registry.
+// protocol (POST /init, POST /run, docs/protocol.md#action-containers) so the Docker backend can be exercised without a registry.
 // Production deployments use OpenWhisk's runtime images; nothing in the invoker imports this package.
 //
 // Model: actionloop. /init starts one long-lived child process; every /run writes the request as one JSON line

@@ -156,7 +156,7 @@ func (s *Server) handleInit(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, `{"ok":true}`)
 }
 
-var errNoCode = errors.New(MsgNoCode)
+var errNoCode = errors.New(MsgNoCode) //nolint:staticcheck // ST1005: the runtime's user-visible text, word for word
 
 // prepare installs the code under dir and returns the child's argv.
 func (s *Server) prepare(dir string, req initRequest) ([]string, error) {

@@ -291,7 +291,7 @@ func (c *controller) call(ctx context.Context, aid string, msg []byte, timeout t
 	}
 }
 
-// batch sends all msgs at once (one SendMessages call, as messaging.BareLoop does) and returns the time
+// batch sends all msgs at once (one SendMessages call, as BareLoop does) and returns the time
 // until as many acks arrived, and the acks. The caller checks them afterwards (untimed).
 func (c *controller) batch(ctx context.Context, msgs [][]byte, timeout time.Duration) (time.Duration, []arrival, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -444,7 +444,7 @@ func (p *proc) waitLog(ctx context.Context, substr string, timeout time.Duration
 		}
 		select {
 		case <-p.exited:
-			return fmt.Errorf("%w: %s exited (%v) before logging %q:\n%s", ErrHarness, p.name, p.err, substr, p.logTail(20))
+			return fmt.Errorf("%w: %s exited (%w) before logging %q:\n%s", ErrHarness, p.name, p.err, substr, p.logTail(20))
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
@@ -459,7 +459,7 @@ func (p *proc) waitLog(ctx context.Context, substr string, timeout time.Duration
 func (p *proc) stop(grace time.Duration) (time.Duration, error) {
 	select {
 	case <-p.exited:
-		return 0, fmt.Errorf("%w: %s had already exited: %v", ErrHarness, p.name, p.err)
+		return 0, fmt.Errorf("%w: %s had already exited: %w", ErrHarness, p.name, p.err)
 	default:
 	}
 	t0 := time.Now()

@@ -117,9 +117,9 @@ func mdCell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 // FloorsNote says what the floors are: NEMO's own parts without the invoker around them, not the Docker CLI,
 // a third-party client or a plain OpenWhisk invoker.
 const FloorsNote = "The floors are NEMO's own parts without the invoker around them, not the Docker CLI or another " +
-	"client: the Kafka path is NEMO's sarama loop (messaging.BareLoopWith) or an echo process running the invoker's own " +
+	"client: the Kafka path is NEMO's sarama loop (bench.BareLoop) or an echo process running the invoker's own " +
 	"Kafka feed and producer; a \"bare /run\" is a /run sent straight to a warm container of the same image, started " +
-	"by NEMO's Docker backend; the cold-start floor is that backend's ColdStart (create, start, inspect, /init) " +
+	"by NEMO's Docker backend; the cold-start floor is bench.ColdStart over that backend (create, start, inspect, /init) " +
 	"without the invoker. A ratio therefore says what the invoker adds on top of its own parts."
 
 // Markdown renders the whole report as docs/benchmarks.md.

@@ -42,7 +42,7 @@ type Options struct {
 	EchoArgv func(prefix string) []string
 	// N activations per throughput batch, Reps repetitions, WarmSamples warm calls per repetition.
 	N, Reps, WarmSamples int
-	// FreezeOut is a file with the output of H5's BenchmarkFreezeThawVsPause ("" = not run).
+	// FreezeOut is a file with the output of pool/docker's BenchmarkFreezeThawVsPause ("" = not run).
 	FreezeOut     string
 	RunCommand    string // reproduces Run (rows 1–4)
 	FreezeCommand string // reproduces row 5
@@ -226,8 +226,9 @@ func (r *run) machine(ctx context.Context) {
 	mem := "?"
 	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
 		var kb int64
-		fmt.Sscanf(strings.SplitN(string(b), "\n", 2)[0], "MemTotal: %d kB", &kb)
-		mem = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
+		if _, err := fmt.Sscanf(strings.SplitN(string(b), "\n", 2)[0], "MemTotal: %d kB", &kb); err == nil {
+			mem = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
+		}
 	}
 	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
 	dv := "?"
@@ -336,7 +337,7 @@ func (r *run) startProcesses(ctx context.Context) (idle map[string]int64, err er
 // coldResult holds row 3 and row 4's samples.
 type coldResult struct {
 	e2e       []time.Duration // send → Result ack, first activation of a fresh action
-	bare      []docker.ColdStartTiming
+	bare      []ColdStartTiming
 	initTimes []time.Duration // the invoker's initTime annotations
 	rss8      int64           // invoker RSS with the 8 warm containers
 	warmCount int             // containers of the invoker after the phase
@@ -350,7 +351,7 @@ func (r *run) coldPhase(ctx context.Context) (*coldResult, error) {
 	for i := range actionsWarm {
 		name := r.actionName(i)
 		var res callResult
-		var t docker.ColdStartTiming
+		var t ColdStartTiming
 		invoker := func() error {
 			aid, m := r.msg(name, true, map[string]any{"name": "bench"})
 			var err error
@@ -368,7 +369,7 @@ func (r *run) coldPhase(ctx context.Context) (*coldResult, error) {
 			if err != nil {
 				return err
 			}
-			if t, err = r.floor.ColdStart(ctx, fmt.Sprintf("%s_%d_guest_cold", r.tag, i), spec, init, time.Minute); err != nil {
+			if t, err = ColdStart(ctx, r.floor, fmt.Sprintf("%s_%d_guest_cold", r.tag, i), spec, init, time.Minute); err != nil {
 				return fmt.Errorf("bare cold start: %w", err)
 			}
 			return nil
@@ -627,16 +628,16 @@ func (r *run) throughputPhase(ctx context.Context) (reps []tputRep, err error) {
 	}
 	r.progress("throughput warm-up done: %d containers of %s (%d in all)", same, name, len(names))
 	r.rep.Config = append(r.rep.Config, fmt.Sprintf("Throughput runs: all N messages are produced at once (as "+
-		"messaging.BareLoop does) and timing stops at the N-th Completion. %d containers of the action were warm before "+
+		"bench.BareLoop does) and timing stops at the N-th Completion. %d containers of the action were warm before "+
 		"timing (%d invoker containers in all); the invoker's feed takes up to %d records (maxPeek for 2048 MB), %d run at "+
-		"once and the rest wait in the pool's buffer; messaging.BareLoopWith echoes %d at once, the echo process's feed "+
+		"once and the rest wait in the pool's buffer; bench.BareLoop echoes %d at once, the echo process's feed "+
 		"takes %d like the invoker's.", same, len(names), messaging.MaxPeek(2048, 1, 0.5), throughputPar, throughputPar,
 		messaging.MaxPeek(2048, 1, 0.5)))
 
 	for rep := range r.o.Reps {
 		var t tputRep
 		sample := activationMessage(newActivationID(), name, r.revs[name], false, map[string]any{"name": "bench"})
-		if t.bare, err = messaging.BareLoopWith(ctx, messaging.BareOptions{Brokers: r.o.Brokers, N: r.o.N,
+		if t.bare, err = BareLoop(ctx, BareOptions{Brokers: r.o.Brokers, N: r.o.N,
 			Size: len(sample), Concurrency: throughputPar}); err != nil {
 			return nil, fmt.Errorf("bare loop: %w", err)
 		}
@@ -709,7 +710,9 @@ func (r *run) drain(ctx context.Context) (time.Duration, error) {
 		inFlight := -1.0
 		for _, l := range strings.Split(string(b), "\n") {
 			if v, ok := strings.CutPrefix(l, "nemo_kafka_in_flight "); ok {
-				fmt.Sscanf(v, "%g", &inFlight)
+				if _, err := fmt.Sscanf(v, "%g", &inFlight); err != nil {
+					inFlight = -1
+				}
 			}
 		}
 		if inFlight < 0 {
@@ -852,7 +855,7 @@ func (r *run) rows(idle map[string]int64, cold *coldResult, warm []warmRep, tput
 	}
 	conc := fmt.Sprintf("N=%d non-blocking, %d running at once", r.o.N, throughputPar)
 	add(Row{ID: "1a", Figure: "Invoker: time per warm activation (" + conc + ")", Unit: "ms",
-		Value: SpreadOf(inv), Floor: SpreadOf(bare), FloorWhat: "NEMO's sarama loop (messaging.BareLoopWith), same N, size, concurrency",
+		Value: SpreadOf(inv), Floor: SpreadOf(bare), FloorWhat: "NEMO's sarama loop (bench.BareLoop), same N, size, concurrency",
 		Ratio: SpreadOf(Ratios(inv, bare))})
 	add(Row{ID: "1b", Figure: "Invoker: time per warm activation (same runs)", Unit: "ms",
 		Value: SpreadOf(inv), Floor: SpreadOf(echo), FloorWhat: "echo process (invoker's Feed+Producer, nothing behind)",
@@ -900,7 +903,7 @@ func (r *run) rows(idle map[string]int64, cold *coldResult, warm []warmRep, tput
 	}
 	add(Row{ID: "3", Figure: fmt.Sprintf("Cold start through the invoker: first activation of %d fresh actions, "+
 		"produce → Result minus warm e2e p50", len(cold.e2e)), Unit: "ms",
-		Value: SpreadOf(over), Floor: SpreadOf(bareTot), FloorWhat: "NEMO's Docker backend alone ((*docker.Backend).ColdStart: create+start+/init), same image",
+		Value: SpreadOf(over), Floor: SpreadOf(bareTot), FloorWhat: "NEMO's Docker backend alone (bench.ColdStart over pool/docker's Backend: create+start+/init), same image",
 		Ratio: SpreadOf(ratios), Goal: 1.1})
 
 	add(Row{ID: "4", Figure: fmt.Sprintf("Invoker RSS with %d warm containers (%d distinct actions, 256 MB each of 2048 MB)",
@@ -1047,7 +1050,7 @@ func fdList(ds []time.Duration) string {
 	return strings.Join(s, ", ") + " ms"
 }
 
-// freezeRow adds row 5 from H5's benchmark output.
+// freezeRow adds row 5 from pool/docker's freeze benchmark output.
 func (r *run) freezeRow() error {
 	if r.o.FreezeOut == "" {
 		return fmt.Errorf("not run")
@@ -1109,7 +1112,7 @@ func stackProcess(comm string) string {
 	return "other processes (other jobs)"
 }
 
-func pairList(e2e []time.Duration, bare []docker.ColdStartTiming) string {
+func pairList(e2e []time.Duration, bare []ColdStartTiming) string {
 	var s []string
 	for i := range e2e {
 		s = append(s, fmt.Sprintf("%.0f/%.0f", float64(e2e[i])/float64(time.Millisecond), float64(bare[i].Total)/float64(time.Millisecond)))

@@ -56,8 +56,9 @@ func TestDockerRestartMidRun(t *testing.T) {
 	itest.SeedAction(t, h.store, "hello", 256, 10)
 	p := h.start()
 	used := func() float64 {
-		v, ok := h.metric(`nemo_pool_memory_used_mb{state="all"}`)
-		require.True(t, ok, "nemo_pool_memory_used_mb missing from /metrics")
+		v, ok := h.metric(`nemo_pool_memory_used_bytes{state="all"}`)
+		v /= 1 << 20 // MB
+		require.True(t, ok, "nemo_pool_memory_used_bytes missing from /metrics")
 		return v
 	}
 

@@ -199,7 +199,7 @@ func (h *harness) dumpLogsOnFailure() {
 // Invoker processes
 
 // start runs `nemo invoker --id N --config file`, its stdout and stderr going to a log file of its own,
-// and waits until it answers GET /ping (the HTTP port is bound last in the start-up order, PROTOCOL.md §9.2).
+// and waits until it answers GET /ping (the HTTP port is bound last in the start-up order, docs/protocol.md#start-up-order).
 func (h *harness) start() *itest.Proc {
 	h.t.Helper()
 	h.mu.Lock()
@@ -297,7 +297,7 @@ type msgOptions struct {
 	revision *string
 }
 
-// message builds an ActivationMessage as the controller writes it (PROTOCOL.md §2.2).
+// message builds an ActivationMessage as the controller writes it (docs/protocol.md#activationmessage).
 func (h *harness) message(action string, blocking bool, content map[string]any, o msgOptions) activation {
 	h.t.Helper()
 	tid := o.transid

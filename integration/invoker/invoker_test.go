@@ -502,7 +502,7 @@ func TestHealthPingsAndHTTPEndpoints(t *testing.T) {
 	}
 	a = h.http(http.MethodGet, "/metrics", "", "")
 	require.Equal(t, http.StatusOK, a.status)
-	for _, name := range []string{"nemo_activations_total", "nemo_acks_total", "nemo_kafka_lag", "nemo_pool_memory_used_mb",
+	for _, name := range []string{"nemo_activations_total", "nemo_acks_total", "nemo_kafka_lag", "nemo_pool_memory_used_bytes",
 		"nemo_scheduler_state_total"} {
 		require.Contains(t, a.body, "\n# TYPE "+name+" ", "/metrics lacks %s", name)
 		require.Contains(t, a.body, "\n"+name, "/metrics has no sample of %s", name)
@@ -517,9 +517,9 @@ func TestHealthPingsAndHTTPEndpoints(t *testing.T) {
 		require.True(t, ok, "/metrics has no %s", sample)
 		require.Equal(t, want, v, sample)
 	}
-	used, ok := h.metric(`nemo_pool_memory_used_mb{state="all"}`)
+	used, ok := h.metric(`nemo_pool_memory_used_bytes{state="all"}`)
 	require.True(t, ok)
-	require.GreaterOrEqual(t, used, 256.0, "the warm container of the 256 MB action is accounted")
+	require.GreaterOrEqual(t, used, float64(256<<20), "the warm container of the 256 MB action is accounted")
 }
 
 // TestStartupFailures: the invoker refuses to start, with a non-zero exit and one clear line, when Kafka

@@ -9,7 +9,7 @@ import (
 	"github.com/IBM/sarama"
 )
 
-// Kinds of ack, as the controller tells them apart (by field names, PROTOCOL.md).
+// Kinds of ack, as the controller tells them apart (by field names, docs/protocol.md#acknowledgements).
 const (
 	AckResult     = "result"
 	AckCompletion = "completion"

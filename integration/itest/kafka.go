@@ -27,8 +27,17 @@ type Controller struct {
 // registers Close as a cleanup of t. It fails the test when the broker cannot be used.
 func NewController(t testing.TB, broker string, invokerID int, id string) *Controller {
 	t.Helper()
+	return NewControllerConfig(t, broker, invokerID, id, nil)
+}
+
+// NewControllerConfig is NewController with secure (when not nil) setting up the client's TLS or SASL.
+func NewControllerConfig(t testing.TB, broker string, invokerID int, id string, secure func(*sarama.Config)) *Controller {
+	t.Helper()
 	c := &Controller{ID: id, InvokerID: invokerID}
 	kc := sarama.NewConfig()
+	if secure != nil {
+		secure(kc)
+	}
 	kc.Version = sarama.V2_1_0_0
 	kc.ClientID = "nemo-it-controller" + id
 	kc.Producer.Return.Successes = true

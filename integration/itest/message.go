@@ -7,7 +7,7 @@ import (
 )
 
 // Activation describes one ActivationMessage for action Namespace/Action, as the controller writes it
-// (PROTOCOL.md §2.2).
+// (docs/protocol.md#activationmessage).
 type Activation struct {
 	Action     string
 	AID        string          // activation id, 32 hex digits (RandomHex(16))

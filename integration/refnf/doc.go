@@ -14,7 +14,7 @@
 //     recvmmsg() of up to `burst` packets per wake-up when burst is on;
 //   - the clickshm follower: polls a clickshm segment, applies Enable/Burst
 //     clamped to [1, 1024] and writes the ack line, like the NemoBurstCtl
-//     element sketched in notes/click-shm.md §2;
+//     element of deployments/click;
 //   - counters (packets, bytes, verdict drops, kernel drops, wake-ups, syscalls,
 //     process CPU from getrusage) exposed as JSON.
 //

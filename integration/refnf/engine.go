@@ -31,7 +31,7 @@ type Conn interface {
 }
 
 // Burst limits: what the engine applies is always within [MinBurst, MaxBurst]
-// (notes/click-shm.md §1.4: a burst <= 0 makes a LINUX-method reader spin).
+// (a burst <= 0 makes a LINUX-method reader spin; deployments/click/README.md).
 const (
 	MinBurst = clickshm.MinBurst
 	MaxBurst = clickshm.MaxBurst

@@ -40,7 +40,7 @@ type FollowState struct {
 }
 
 // Follower polls a clickshm segment and applies what it says, like the
-// NemoBurstCtl element of notes/click-shm.md §2: target burst = published
+// NemoBurstCtl element of deployments/click: target burst = published
 // burst clamped to [1, max] when the writer is live and enabled, 1 when live
 // and disabled, and the NF's default when there is no segment or the writer
 // is dead or closed. After applying it acks the seq with the applied burst.

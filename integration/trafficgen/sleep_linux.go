@@ -21,5 +21,5 @@ func PrepareThread() error {
 // ends the sleep early and the pacer loop re-checks.
 func nanosleep(d time.Duration) {
 	ts := unix.NsecToTimespec(d.Nanoseconds())
-	unix.RawSyscall(unix.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), 0, 0)
+	_, _, _ = unix.RawSyscall(unix.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), 0, 0) // EINTR: see above
 }

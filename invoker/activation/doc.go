@@ -6,7 +6,7 @@
 // interfaces declared here (Store, Acker, Runner), which invoker/store, invoker/filestore,
 // invoker/messaging, pool.Manager and scheduler.Invoker satisfy.
 //
-// # Acknowledgements (PROTOCOL.md §2.3)
+// # Acknowledgements (docs/protocol.md#acknowledgements)
 //
 //   - blocking, logs collected ("split"): a ResultMessage (activation without logs) as soon as /run
 //     returns, then, after log collection and after the Result send returned, a CompletionMessage;
@@ -34,4 +34,7 @@
 //     the action is not re-run.
 //
 // No activation that was consumed goes unanswered.
+//
+// Besides its nemo_* counters it counts how each run got its container under OpenWhisk's own metric name
+// (counter_invoker_containerStart…, owmetrics.go), spelled with or without Kamon tags as Config.KamonTags says.
 package activation

@@ -63,6 +63,8 @@ type Config struct {
 	StoreTimeout time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// KamonTags spells OpenWhisk's container-start metric with tags (METRICS_KAMON_TAGS; owmetrics.go).
+	KamonTags bool
 }
 
 // MaxActivationBytes is OpenWhisk's MAX_ACTIVATION_LIMIT: payload max 1 MiB plus serdes overhead.
@@ -126,6 +128,7 @@ type Path struct {
 	ackCount    *metrics.CounterVec
 	results     *metrics.CounterVec
 	ackErrors   *metrics.CounterVec
+	starts      *containerStarts
 }
 
 // New builds a Path. reg may be nil.
@@ -133,7 +136,10 @@ func New(cfg Config, st Store, runner Runner, acks Acker, reg *metrics.Registry,
 	if reg == nil {
 		reg = metrics.NewRegistry()
 	}
+	starts := newContainerStarts(cfg.KamonTags)
+	reg.CollectFunc(starts.metrics)
 	return &Path{
+		starts: starts,
 		cfg:    cfg.withDefaults(),
 		store:  st,
 		runner: runner,
@@ -264,12 +270,14 @@ func (p *Path) run(ctx context.Context, msg *wire.ActivationMessage, action *wir
 			// OpenWhisk answers such a blocking activation with one Combined ack.
 			close(resultSent)
 			act := p.buildActivation(msg, action, o)
+			p.starts.record(msg, o.ContainerState)
 			p.finishCombined(ctx, msg, act, log)
 			return ResultRan
 		}
 	}
 
 	act := p.buildActivation(msg, action, o)
+	p.starts.record(msg, o.ContainerState)
 	log.Info().Str("status", act.Response.StatusName()).Str("start", o.ContainerState).
 		Str("conflict", o.Conflict).Int64("durationMs", derefInt64(act.Duration)).
 		Int("logLines", len(act.Logs)).Msg("activation finished")
@@ -430,7 +438,7 @@ func (p *Path) fetch(ctx context.Context, msg *wire.ActivationMessage, log zerol
 	}
 }
 
-// buildActivation is ContainerProxy.constructWhiskActivation (PROTOCOL.md §2.5).
+// buildActivation is ContainerProxy.constructWhiskActivation (docs/protocol.md#activation-records).
 func (p *Path) buildActivation(msg *wire.ActivationMessage, action *wire.Action, o *Outcome) *wire.WhiskActivation {
 	start, end := o.Start, o.End
 	if start.IsZero() {

@@ -57,6 +57,9 @@ type Parts struct {
 	Capacity int
 	// UserEvents sends user events to the events topic.
 	UserEvents bool
+	// KamonTags spells OpenWhisk's own metric names with tags (METRICS_KAMON_TAGS=true) or with the tag in
+	// the name (OpenWhisk's default); see openWhiskPoolMetrics and activation.Config.KamonTags.
+	KamonTags bool
 	// ParameterKey decrypts locked activation parameters; nil passes them through (OpenWhisk's default).
 	ParameterKey *wire.ParameterKey
 	// CPUSetFor pins an action's containers (by document id) to a cpuset, "" for the backend's default:
@@ -103,7 +106,7 @@ type Invoker struct {
 // Registry is the invoker's metrics registry.
 func (inv *Invoker) Registry() *metrics.Registry { return inv.reg }
 
-// Run starts the invoker in OpenWhisk's start-up order (PROTOCOL.md §9.2) and blocks until ctx ends,
+// Run starts the invoker in OpenWhisk's start-up order (docs/protocol.md#start-up-order) and blocks until ctx ends,
 // then shuts down: stop consuming and drain in-flight activations, stop pinging, remove containers,
 // restore the NIC, close Kafka and the store.
 func Run(ctx context.Context, p Parts) error {
@@ -118,7 +121,7 @@ func Run(ctx context.Context, p Parts) error {
 
 	topic := p.Kafka.InvokerTopic()
 	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	err := messaging.EnsureTopic(sctx, p.Kafka, topic, messaging.InvokerTopicConfigs())
+	err := messaging.EnsureTopic(sctx, p.Kafka, topic, p.Kafka.InvokerTopicConfigs())
 	cancel()
 	if err != nil {
 		return fmt.Errorf("ensure topic %s: %w", topic, err)
@@ -182,6 +185,7 @@ func Run(ctx context.Context, p Parts) error {
 		Blocked:      inv.isBlocked,
 		ParameterKey: p.ParameterKey,
 		CPUSetFor:    p.CPUSetFor,
+		KamonTags:    p.KamonTags,
 	}, p.Store, runner, inv.producer, inv.reg, p.Log)
 
 	userMB := int(p.Instance.UserMemoryBytes >> 20)
@@ -370,9 +374,10 @@ func (inv *Invoker) registerMetrics() {
 		}
 		return 0
 	})
-	inv.reg.GaugeFunc("nemo_pool_user_memory_mb", "User memory the pool manages (advertised in pings).",
-		func() float64 { return float64(inv.parts.Instance.UserMemoryBytes >> 20) })
+	inv.reg.GaugeFunc("nemo_pool_user_memory_bytes", "User memory the pool manages (advertised in pings), in bytes.",
+		func() float64 { return float64(inv.parts.Instance.UserMemoryBytes) })
 	inv.reg.CollectFunc(inv.manager.Metrics)
+	inv.reg.CollectFunc(openWhiskPoolMetrics(inv.manager, inv.parts.KamonTags))
 	if inv.sched != nil {
 		inv.reg.CollectFunc(inv.sched.Metrics)
 	}

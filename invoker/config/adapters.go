@@ -18,7 +18,7 @@ import (
 // validate; call them on what Load, Demo or Validate returned.
 
 // serdesOverhead is OpenWhisk's whisk.activation.serdes-overhead, added to the payload limit for the
-// largest Kafka record (PROTOCOL §1.5).
+// largest Kafka record (docs/protocol.md#producer).
 const serdesOverhead = 6068
 
 // InstanceID is the invoker's identity in pings and acks: invoker{ID}, the pool's user memory, the names,
@@ -39,7 +39,7 @@ func (c *Config) ListenAddr() string {
 	return net.JoinHostPort(c.Invoker.ListenHost, strconv.Itoa(c.Invoker.Port))
 }
 
-// ContainerPrefix is OpenWhisk's container name prefix (PROTOCOL §6.2): "wsk" + uniqueName + id, keeping
+// ContainerPrefix is OpenWhisk's container name prefix (docs/protocol.md#names-and-labels): "wsk" + uniqueName + id, keeping
 // letters, digits, '_', '.' and '-'. With --id 0 it is "wsk0"; with --uniqueName 0 --id 0, "wsk00".
 func (c *Config) ContainerPrefix() string {
 	raw := "wsk" + c.Invoker.UniqueName + strconv.Itoa(c.Invoker.ID)
@@ -55,17 +55,19 @@ func (c *Config) ContainerPrefix() string {
 // the in-process cluster's address).
 func (c *Config) MessagingConfig() messaging.Config {
 	return messaging.Config{
-		Brokers:           append([]string(nil), c.Kafka.Brokers...),
-		Version:           c.Kafka.Version,
-		TopicPrefix:       c.Kafka.TopicPrefix,
-		UserEventPrefix:   c.Kafka.UserEventPrefix,
-		InvokerID:         c.Invoker.ID,
-		ReplicationFactor: int16(c.Kafka.ReplicationFactor),
-		MaxRequestBytes:   int(c.Limits.PayloadMaxMB)<<20 + serdesOverhead,
+		Brokers:               append([]string(nil), c.Kafka.Brokers...),
+		Version:               c.Kafka.Version,
+		TopicPrefix:           c.Kafka.TopicPrefix,
+		UserEventPrefix:       c.Kafka.UserEventPrefix,
+		InvokerID:             c.Invoker.ID,
+		ReplicationFactor:     int16(c.Kafka.ReplicationFactor),
+		MaxRequestBytes:       int(c.Limits.PayloadMaxMB)<<20 + serdesOverhead,
+		Security:              c.kafkaSecurity(),
+		InvokerTopicOverrides: c.Kafka.InvokerTopic,
 	}
 }
 
-// MaxPeek is how many activations the feed takes from Kafka before any finishes (PROTOCOL §1.3).
+// MaxPeek is how many activations the feed takes from Kafka before any finishes (docs/protocol.md#consumer).
 func (c *Config) MaxPeek() int {
 	return messaging.MaxPeek(int(c.Pool.UserMemoryMB), c.Limits.Concurrency.Max, c.Pool.ConcurrentPeekFactor)
 }
@@ -125,7 +127,8 @@ func (c *Config) PoolConfig() pool.ManagerConfig {
 			StemCells:     c.StemCells(),
 			NamePrefix:    c.ContainerPrefix(),
 
-			StemCheckInterval: c.Pool.PrewarmExpirationCheckInterval.D(),
+			StemCheckInterval:  c.stemCheckInterval(),
+			StemCheckInitDelay: c.Pool.PrewarmExpirationCheckInitDelay.D(),
 		},
 		DefaultTimeout: c.Limits.Time.Std.D(),
 	}
@@ -245,16 +248,34 @@ func (c *Config) schedulerHint(action string) scheduler.Hint {
 	return scheduler.HintAuto
 }
 
-// ParameterKey is the parameter-encryption key, nil when none is configured (Validate checked it).
+// ParameterKey holds the parameter-encryption keys, nil when none is configured (Validate checked them):
+// invoker.parameterStorage's, plus the deprecated invoker.parameterStorageKey in the slot its size names.
 func (c *Config) ParameterKey() *wire.ParameterKey {
-	if c.Invoker.ParameterStorageKey == "" {
+	aes128, aes256 := c.parameterKeys()
+	if aes128 == "" && aes256 == "" {
 		return nil
 	}
-	k, err := wire.NewParameterKey(c.Invoker.ParameterStorageKey)
+	k, err := wire.NewParameterKeys(aes128, aes256)
 	if err != nil {
 		return nil
 	}
 	return k
+}
+
+// parameterKeys merges the deprecated single key into the AES-128 or AES-256 slot (by its decoded size).
+func (c *Config) parameterKeys() (aes128, aes256 string) {
+	ps := c.Invoker.ParameterStorage
+	aes128, aes256 = ps.AES128, ps.AES256
+	if old := c.Invoker.ParameterStorageKey; old != "" {
+		if k, err := wire.NewParameterKey(old); err == nil {
+			if k.Scheme() == "aes128" && aes128 == "" {
+				aes128 = old
+			} else if k.Scheme() == "aes256" && aes256 == "" {
+				aes256 = old
+			}
+		}
+	}
+	return aes128, aes256
 }
 
 // PrewarmHint is an action's pre-warm hint (PrewarmAuto when it has no edge function entry).

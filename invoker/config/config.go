@@ -40,6 +40,8 @@ type Config struct {
 	manifestFrom string
 	// pendingID is the ZooKeeper id assignment Load left to do (see PendingID).
 	pendingID *IDRequest
+	// warnings are what Load accepted but an operator should change (Warnings).
+	warnings []string
 }
 
 // InvokerSection identifies the invoker and configures its HTTP endpoint and logging.
@@ -73,7 +75,43 @@ type InvokerSection struct {
 	// ParameterStorageKey is OpenWhisk's parameter-encryption key, base64 of 16 (AES-128) or 32 (AES-256)
 	// bytes (CONFIG_whisk_parameterStorage_key); the invoker decrypts the activation parameters the
 	// controller locked with it. Default "": locked parameters reach the action as received, as in OpenWhisk.
+	//
+	// Deprecated: use ParameterStorage, OpenWhisk's own keys; this one still works, with a warning.
 	ParameterStorageKey string `json:"parameterStorageKey,omitempty"`
+	// ParameterStorage is OpenWhisk's whisk.parameter-storage: the keys the invoker decrypts locked
+	// activation parameters with.
+	ParameterStorage ParameterStorageSection `json:"parameterStorage"`
+	// Protocol is "http" or "https" (CONFIG_whisk_invoker_protocol). Default "http".
+	Protocol string `json:"protocol"`
+	// HTTPS is the server's key material when Protocol is "https" (CONFIG_whisk_invoker_https_*).
+	HTTPS KeystoreSection `json:"https"`
+	// KamonTags spells OpenWhisk's own metric names on /metrics with tags (METRICS_KAMON_TAGS=true, what
+	// the Grafana dashboards query) or with the tag folded into the name (OpenWhisk's default). Default false.
+	KamonTags bool `json:"kamonTags,omitempty"`
+}
+
+// ParameterStorageSection is whisk.parameter-storage (OPENWHISK_CONFIG, or -D in JAVA_OPTS/INVOKER_OPTS;
+// current also as CONFIG_whisk_parameterStorage_current). The invoker decrypts each locked parameter with
+// the key of the scheme the activation names for it; Current is the controller's choice for new
+// parameters, checked here for consistency only.
+type ParameterStorageSection struct {
+	// Current is "off" (also "noop" or ""), "aes-128" or "aes-256". Default "off".
+	Current string `json:"current,omitempty"`
+	// AES128 and AES256 are base64 keys of 16 and 32 bytes (aes-128, aes-256). Default "".
+	AES128 string `json:"aes128,omitempty"`
+	AES256 string `json:"aes256,omitempty"`
+}
+
+// KeystoreSection is key material in a Java key store, as OpenWhisk deployments hand it over.
+type KeystoreSection struct {
+	// KeystorePath is a PKCS#12 or JKS file (_https_keystorePath).
+	KeystorePath string `json:"keystorePath,omitempty"`
+	// KeystorePassword opens it (_https_keystorePassword).
+	KeystorePassword string `json:"keystorePassword,omitempty"`
+	// KeystoreFlavor is "PKCS12" or "JKS" (_https_keystoreFlavor); the file's own format wins, as in Java.
+	KeystoreFlavor string `json:"keystoreFlavor,omitempty"`
+	// ClientAuth requires clients to present a certificate the key store trusts (_https_clientAuth).
+	ClientAuth bool `json:"clientAuth,omitempty"`
 }
 
 // KafkaSection locates the brokers and names the topics.
@@ -93,6 +131,36 @@ type KafkaSection struct {
 	ReplicationFactor int `json:"replicationFactor"`
 	// UserEvents sends activation events to the events topic (CONFIG_whisk_userEvents_enabled). Default false.
 	UserEvents bool `json:"userEvents"`
+	// InvokerTopic overrides the topic configs invoker{N} is created with: retention.bytes, retention.ms,
+	// segment.bytes (CONFIG_whisk_kafka_topics_invoker_{retentionBytes,retentionMs,segmentBytes}).
+	InvokerTopic map[string]string `json:"invokerTopic,omitempty"`
+	// Security is how the client authenticates to the brokers (CONFIG_whisk_kafka_common_*).
+	Security KafkaSecuritySection `json:"security"`
+}
+
+// KafkaSecuritySection is the Kafka client's security settings, OpenWhisk's whisk.kafka.common.* (which
+// it passes to the Java client as security.protocol, ssl.*, sasl.*).
+type KafkaSecuritySection struct {
+	// Protocol is PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (_securityProtocol). Default "PLAINTEXT".
+	Protocol string `json:"protocol"`
+	// TruststoreLocation/Password/Type: the CAs the brokers' certificates must chain to (_sslTruststore*).
+	// Without a trust store the system's CAs are used.
+	TruststoreLocation string `json:"truststoreLocation,omitempty"`
+	TruststorePassword string `json:"truststorePassword,omitempty"`
+	TruststoreType     string `json:"truststoreType,omitempty"`
+	// KeystoreLocation/Password/Type and KeyPassword: the client certificate (_sslKeystore*, _sslKeyPassword).
+	KeystoreLocation string `json:"keystoreLocation,omitempty"`
+	KeystorePassword string `json:"keystorePassword,omitempty"`
+	KeystoreType     string `json:"keystoreType,omitempty"`
+	KeyPassword      string `json:"keyPassword,omitempty"`
+	// VerifyHostname checks the broker's name against its certificate: ssl.endpoint.identification.algorithm
+	// "https". OpenWhisk sets it to "" (no check). Default false.
+	VerifyHostname bool `json:"verifyHostname,omitempty"`
+	// SASLMechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (_saslMechanism), with SASLUsername and
+	// SASLPassword from sasl.jaas.config's username and password options (_saslJaasConfig).
+	SASLMechanism string `json:"saslMechanism,omitempty"`
+	SASLUsername  string `json:"saslUsername,omitempty"`
+	SASLPassword  string `json:"saslPassword,omitempty"`
 }
 
 // Store kinds.
@@ -151,6 +219,12 @@ type PoolSection struct {
 	// are resized from the cold starts since the last check and their unused surplus expired
 	// (CONFIG_whisk_containerPool_prewarmExpirationCheckInterval). Default 1m.
 	PrewarmExpirationCheckInterval Duration `json:"prewarmExpirationCheckInterval"`
+	// PrewarmExpirationCheckInitDelay is when the first of those checks runs
+	// (CONFIG_whisk_containerPool_prewarmExpirationCheckInitDelay); 0 = after one interval. Default 0.
+	PrewarmExpirationCheckInitDelay Duration `json:"prewarmExpirationCheckInitDelay"`
+	// PrewarmExpirationCheckIntervalVariance adds up to this much, drawn once at start, to the interval, so
+	// that invokers started together do not check together (…IntervalVariance). Default 0.
+	PrewarmExpirationCheckIntervalVariance Duration `json:"prewarmExpirationCheckIntervalVariance"`
 	// StemCells overrides the manifest's stem cells: null (the default) takes them from the manifest,
 	// [] disables them.
 	StemCells []StemCellSpec `json:"stemCells"`
@@ -173,7 +247,7 @@ const (
 	NetworkHost = "host"
 )
 
-// DockerSection configures action containers (docker run flags, PROTOCOL §6.3).
+// DockerSection configures action containers (docker run flags, docs/protocol.md#limits).
 type DockerSection struct {
 	// Mode is "ip", "publish" or "host" ("container-ip" is read as "ip"). Default "ip".
 	Mode string `json:"mode"`
@@ -289,7 +363,7 @@ type EdgeFunction struct {
 // DocID is the action's fully qualified document id, "namespace/[package/]name" (pool.Key.Action).
 func (e EdgeFunction) DocID() string { return e.Namespace + "/" + e.Action }
 
-// RuntimesSection gives the runtimes manifest (PROTOCOL §5) and the image registries.
+// RuntimesSection gives the runtimes manifest (docs/protocol.md#runtime-manifest) and the image registries.
 type RuntimesSection struct {
 	// Manifest is the manifest JSON inline (env RUNTIMES_MANIFEST). One of Manifest and ManifestPath is
 	// required.
@@ -351,8 +425,8 @@ func Defaults() *Config {
 	sc, hist := si.Controller, si.Controller.History
 	return &Config{
 		Invoker: InvokerSection{ID: unsetID, Port: 8080, Username: "invoker.user", Password: "invoker.pass", LogLevel: "info",
-			ZooKeeperTimeout: Duration(30 * time.Second)},
-		Kafka: KafkaSection{Version: messaging.DefaultVersion, ReplicationFactor: 1},
+			ZooKeeperTimeout: Duration(30 * time.Second), Protocol: "http"},
+		Kafka: KafkaSection{Version: messaging.DefaultVersion, ReplicationFactor: 1, Security: KafkaSecuritySection{Protocol: KafkaPlaintext}},
 		Store: StoreSection{Kind: StoreCouchDB, CouchDB: CouchDBSection{Protocol: "http", Port: 5984}},
 		Pool: PoolSection{UserMemoryMB: MB(p.UserMemoryMB), MaxWarm: p.MaxWarm, ColdReserveMB: MB(p.ColdReserveMB),
 			PauseGrace: Duration(p.PauseGrace), IdleTimeout: Duration(p.IdleTimeout), ConcurrentPeekFactor: 0.5,
@@ -397,10 +471,13 @@ const DemoManifest = `{
 
 // Demo returns the self-contained configuration of the demo: invoker 0 on 127.0.0.1:8085, an in-process
 // Kafka, a file store under the temporary directory (<TMPDIR>/nemo-demo/store, created by the store),
-// action containers published on 127.0.0.1, DemoManifest, no harvester. It is valid as returned.
+// action containers published on 127.0.0.1 and named wskdemo0_… (uniqueName "demo", so that the demo's
+// start-up cleanup leaves a real invoker0's wsk0_… containers alone), DemoManifest, no harvester. It is
+// valid as returned.
 func Demo() *Config {
 	c := Defaults()
 	c.Invoker.ID = 0
+	c.Invoker.UniqueName = "demo"
 	c.Invoker.ListenHost = "127.0.0.1"
 	c.Invoker.Port = 8085
 	c.Kafka.Embedded = true

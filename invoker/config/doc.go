@@ -13,7 +13,7 @@
 //
 // Load(args, getenv) layers, from lowest to highest:
 //
-//  1. Defaults(): OpenWhisk's invoker defaults (PROTOCOL §7) and the paper's pool (2048 MB, 6 warm, 512 MB
+//  1. Defaults(): OpenWhisk's invoker defaults (docs/protocol.md#scheduling) and the paper's pool (2048 MB, 6 warm, 512 MB
 //     cold reserve, 3 s pre-warm tick);
 //  2. the JSON file named by --config or $NEMO_CONFIG (unknown fields are errors; durations are strings
 //     such as "10s" or "10 minutes"; sizes are MB integers or strings such as "2048m", "2g");
@@ -21,8 +21,17 @@
 //     WHISK_API_HOST_PROTO/_NAME/_PORT, DB_PREFIX and the CONFIG_* keys listed in env.go (CouchDB, pool
 //     memory, container args, proxy timeouts, Kafka topics, user events, invoker credentials, runtimes,
 //     system limits), plus NEMO_KAFKA_VERSION. CONFIG_* values starting with "$" dereference another
-//     variable (transformEnvironment.sh); other CONFIG_* keys are ignored. List variables
-//     (..._extraEnvVars_N etc.) are probed for N = 0..99, since getenv cannot enumerate;
+//     variable (transformEnvironment.sh). List variables (..._extraEnvVars_N etc.) are probed for
+//     N = 0..99. OpenWhisk's other sources count as the same settings (openwhisk.go): the HOCON file in
+//     OPENWHISK_CONFIG or OPENWHISK_ENCODED_CONFIG (hocon.go), then -D options in JAVA_OPTS and
+//     INVOKER_OPTS, then CONFIG_* variables win, as in OpenWhisk's image; envow.go reads what only they
+//     can spell (whisk.parameter-storage.aes-128/aes-256) and the TLS, Kafka security, log level and
+//     metric settings. A setting that changes what an invoker does and that NEMO does not do is refused
+//     (refuse.go: other artifact/activation/log stores or container factories, container-args extra-args,
+//     raw Kafka client settings, FPC mode, Kamon to StatsD...); the rest of an OpenWhisk environment is
+//     what OpenWhisk's classic invoker does not read either (docs/deployments.md lists every variable).
+//     LoadEnviron (the binary's) sees every variable; Load, over a getenv that cannot list them, finds
+//     prefix-only settings (extra-args, whisk.etcd.*, Kafka client settings) only in the file or -D options;
 //  4. the command line of OpenWhisk's /init.sh: --id N, --uniqueName S, --displayedName S, --overwriteId N
 //     (ZOOKEEPER_HOSTS is read with it: see Instance id).
 //
@@ -43,13 +52,16 @@
 //
 //	config: pool.coldReserveMB: 2048 must be less than pool.userMemoryMB (2048)
 //
-// Only the first problem is reported.
+// Only the first problem is reported. Errors about the command line itself (an unknown flag, a missing or
+// bad value, a stray argument) also wrap ErrCommandLine, so the command can print its usage; Flags declares
+// the flags Load accepts, with their usage text, for that printing.
 //
 // # Known gaps
 //
 //   - The Kafka protocol level cannot be learnt from an OpenWhisk environment; it defaults to
 //     messaging.DefaultVersion (2.1.0). The devtools broker (Kafka 0.11.0.1) needs NEMO_KAFKA_VERSION=0.11.0.1.
-//   - OPENWHISK_CONFIG / OPENWHISK_ENCODED_CONFIG (whole HOCON files) are not read.
+//   - The HOCON reader covers what deployments put in OPENWHISK_CONFIG (objects, dotted keys, arrays,
+//     substitutions, include classpath(...)); other includes are refused.
 //   - pool.stemCells (a config-file override of the manifest's stem cells) has no reactive form: a fixed
 //     count. The manifest's reactive stem cells are honoured.
 //

@@ -10,9 +10,10 @@ import (
 	"github.com/nemo-edge/nemo/invoker/wire"
 )
 
-// Environment variables Load reads (PROTOCOL.md §9.2, §9.3, §10). The CONFIG_* names follow OpenWhisk's
+// Environment variables Load reads (docs/protocol.md#environment, #devtools). The CONFIG_* names follow OpenWhisk's
 // transformEnvironment.sh; a CONFIG_* (or DB_PREFIX) value starting with "$" names another variable to
-// read. CONFIG_* variables not listed here are ignored.
+// read. Each CONFIG_* name here also reads the same setting from OPENWHISK_CONFIG or a -D option
+// (openwhisk.go); refuse.go stops the invoker on settings it cannot honour.
 const (
 	EnvPort             = "PORT"
 	EnvKafkaHosts       = "KAFKA_HOSTS"
@@ -267,6 +268,10 @@ func (c *Config) envDocker(e env) error {
 	}
 	if vals, names := e.list(EnvExtraEnvVars); vals != nil {
 		for i, v := range vals {
+			if !strings.Contains(v, "=") {
+				vals[i] = v + "=" // a bare KEY is KEY= (OpenWhisk's extraEnvVarMap)
+				v = vals[i]
+			}
 			if err := checkEnvVar(v); err != nil {
 				return invalid(names[i], "%v", err)
 			}

@@ -223,7 +223,7 @@ func TestEnvInvalid(t *testing.T) {
 		{"userMemory below cold reserve", []string{"CONFIG_whisk_containerPool_userMemory", "512m"}, "pool.coldReserveMB", "512 must be less than pool.userMemoryMB (512)"},
 		{"userCpus", []string{"CONFIG_whisk_containerPool_userCpus", "two"}, "CONFIG_whisk_containerPool_userCpus", "not a number"},
 		{"peek factor", []string{"CONFIG_whisk_containerPool_concurrentPeekFactor", "x"}, "CONFIG_whisk_containerPool_concurrentPeekFactor", "not a number"},
-		{"extraEnvVars not KEY=VALUE", []string{"CONFIG_whisk_containerFactory_containerArgs_extraEnvVars_1", "FOO"}, "CONFIG_whisk_containerFactory_containerArgs_extraEnvVars_1", `"FOO" is not KEY=VALUE`},
+		{"extraEnvVars without a key", []string{"CONFIG_whisk_containerFactory_containerArgs_extraEnvVars_1", "=FOO"}, "CONFIG_whisk_containerFactory_containerArgs_extraEnvVars_1", `"=FOO" is not KEY=VALUE`},
 		{"dnsServers not an IP", []string{"CONFIG_whisk_containerFactory_containerArgs_dnsServers_0", "dns.local"}, "CONFIG_whisk_containerFactory_containerArgs_dnsServers_0", "not an IP address"},
 		{"idleContainer", []string{"CONFIG_whisk_containerProxy_timeouts_idleContainer", "10 fortnights"}, "CONFIG_whisk_containerProxy_timeouts_idleContainer", "not a duration"},
 		{"pauseGrace", []string{"CONFIG_whisk_containerProxy_timeouts_pauseGrace", "soon"}, "CONFIG_whisk_containerProxy_timeouts_pauseGrace", "not a duration"},

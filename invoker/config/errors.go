@@ -12,6 +12,10 @@ import (
 // invoker must not start. Test with errors.Is.
 var ErrInvalid = errors.New("config: invalid configuration")
 
+// ErrCommandLine is wrapped, besides ErrInvalid, by the errors about the command line itself: an unknown
+// flag, a flag without its value or with a bad one, a stray argument. A command prints its usage for these.
+var ErrCommandLine = errors.New("bad command line")
+
 // Error names the offending field and says what is wrong with it, on one line:
 //
 //	config: pool.coldReserveMB: 2048 must be less than pool.userMemoryMB (2048)

@@ -45,7 +45,7 @@ func view(c *Config) resolvedView {
 	}
 }
 
-// TestDevtoolsGolden resolves the openwhisk-devtools invoker environment (PROTOCOL §10) with /init.sh --id 0.
+// TestDevtoolsGolden resolves the openwhisk-devtools invoker environment (docs/protocol.md#devtools) with /init.sh --id 0.
 func TestDevtoolsGolden(t *testing.T) {
 	env := readEnvFile(t, filepath.Join("testdata", "devtools.env"))
 	manifest, err := os.ReadFile(filepath.Join("testdata", "runtimes-devtools.json"))

@@ -232,5 +232,5 @@ func (c *Config) HarvesterConfig() harvester.Config {
 // Warnings lists what the configuration accepted but an operator should change (deprecated keys); the
 // invoker logs each at start-up.
 func (c *Config) Warnings() []string {
-	return append([]string(nil), c.Harvester.legacy...)
+	return append(append([]string(nil), c.warnings...), c.Harvester.legacy...)
 }

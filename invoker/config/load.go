@@ -18,22 +18,36 @@ import (
 // EnvConfigPath names the config file when --config is not given.
 const EnvConfigPath = "NEMO_CONFIG"
 
-// Usage describes the command line Load accepts.
-const Usage = `usage: nemo [--config FILE] [--id N] [--uniqueName S] [--displayedName S] [--overwriteId N]
-  --config FILE       JSON configuration file (default $NEMO_CONFIG; none: defaults + environment)
-  --id N              invoker id (invoker{N}); wins over everything else
-  --uniqueName S      unique name (e.g. the node name); without --id, ZooKeeper ($ZOOKEEPER_HOSTS) gives the
-                      id: the name's earlier id, else a new one
-  --displayedName S   displayed name (health pings)
-  --overwriteId N     with --uniqueName and no --id: move the name to id N in ZooKeeper (another name
-                      holding N loses it); N at most the number of names with ids`
-
 // Load builds the configuration from, in increasing precedence: Defaults, the JSON file (--config or
 // $NEMO_CONFIG), the environment variables an OpenWhisk invoker deployment sets (see doc.go) and the
 // command line that OpenWhisk's /init.sh passes (--id, --uniqueName, --displayedName, --overwriteId).
 // getenv is usually os.Getenv. The result is validated; any problem is returned as one *Error wrapping
-// ErrInvalid. -h/--help returns an error wrapping flag.ErrHelp.
+// ErrInvalid (and ErrCommandLine when the command line itself is at fault). -h/--help returns an error
+// wrapping flag.ErrHelp; Flags declares the same flags for a caller that prints them.
+//
+// getenv cannot list the environment, so settings known only by a prefix (container-args extra-args,
+// whisk.etcd.*, Kafka client settings) are found by Load only when they come from OPENWHISK_CONFIG or a -D
+// option; LoadEnviron, which the invoker uses, finds them in CONFIG_* variables too.
 func Load(args []string, getenv func(string) string) (*Config, error) {
+	return load(args, getenv, nil)
+}
+
+// LoadEnviron is Load over an environment given as KEY=VALUE strings (os.Environ()): every CONFIG_*
+// variable is seen, so every setting NEMO refuses is found wherever it is set.
+func LoadEnviron(args []string, environ []string) (*Config, error) {
+	m := make(map[string]string, len(environ))
+	names := make([]string, 0, len(environ))
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		if _, dup := m[k]; !dup {
+			names = append(names, k)
+		}
+		m[k] = v
+	}
+	return load(args, func(k string) string { return m[k] }, names)
+}
+
+func load(args []string, getenv func(string) string, names []string) (*Config, error) {
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}
@@ -51,7 +65,18 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 			return nil, err
 		}
 	}
-	if err := cfg.applyEnv(getenv); err != nil {
+	settings, err := collectSettings(getenv, names)
+	if err != nil {
+		return nil, err
+	}
+	src := owSource{s: settings, getenv: getenv}
+	if err := refuseUnsupported(src); err != nil {
+		return nil, err
+	}
+	if err := cfg.applyEnv(src.overlay()); err != nil {
+		return nil, err
+	}
+	if err := cfg.applyOpenWhisk(src); err != nil {
 		return nil, err
 	}
 	if err := cfg.applyArgs(cl, strings.TrimSpace(getenv(EnvZooKeeperHosts)) != ""); err != nil {
@@ -70,25 +95,33 @@ type cmdLine struct {
 	configPath                string
 }
 
-func parseArgs(args []string) (cmdLine, error) {
-	var cl cmdLine
-	fs := flag.NewFlagSet("nemo", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	var flagErr *Error // flag.FlagSet flattens a Func's error into text; keep ours
-	intFlag := func(name string, dst **int) {
-		fs.Func(name, "", func(s string) error {
+// Flags declares on fs the flags Load accepts, each with its usage text, so that a caller can print them
+// (fs.PrintDefaults) without repeating them: Load parses with the same declarations.
+func Flags(fs *flag.FlagSet) {
+	var (
+		cl      cmdLine
+		flagErr *Error
+	)
+	declareFlags(fs, &cl, &flagErr)
+}
+
+// declareFlags declares the command line on fs, parsing into cl; a bad integer value is also kept in
+// *flagErr, since flag.FlagSet flattens a Func's error into text.
+func declareFlags(fs *flag.FlagSet, cl *cmdLine, flagErr **Error) {
+	intFlag := func(name, usage string, dst **int) {
+		fs.Func(name, usage, func(s string) error {
 			n, err := strconv.Atoi(strings.TrimSpace(s))
 			if err != nil || n < 0 {
-				flagErr = invalid("--"+name, "%q is not a non-negative integer", s)
-				return flagErr
+				*flagErr = invalidCause("--"+name, ErrCommandLine, "%q is not a non-negative integer", s)
+				return *flagErr
 			}
 			*dst = &n
 			return nil
 		})
 	}
 	// Names are trimmed and an empty one counts as not given, as OpenWhisk's invoker reads them.
-	strFlag := func(name string, dst **string) {
-		fs.Func(name, "", func(s string) error {
+	strFlag := func(name, usage string, dst **string) {
+		fs.Func(name, usage, func(s string) error {
 			if s = strings.TrimSpace(s); s != "" {
 				*dst = &s
 			} else {
@@ -97,23 +130,35 @@ func parseArgs(args []string) (cmdLine, error) {
 			return nil
 		})
 	}
-	intFlag("id", &cl.id)
-	intFlag("overwriteId", &cl.overwriteID)
-	strFlag("uniqueName", &cl.uniqueName)
-	strFlag("displayedName", &cl.displayedName)
-	fs.StringVar(&cl.configPath, "config", "", "")
+	intFlag("id", "this invoker's id `N`: it consumes the topic invoker{N}; wins over everything else", &cl.id)
+	intFlag("overwriteId", "with --uniqueName and no --id: move the name to id `N` in ZooKeeper (another name holding N\n"+
+		"loses it); N at most the number of names with ids", &cl.overwriteID)
+	strFlag("uniqueName", "unique `name` of this invoker (e.g. the node name; container names wsk{name}{N}_…); without\n"+
+		"--id, ZooKeeper ($ZOOKEEPER_HOSTS) gives the id: the name's earlier id, else a new one", &cl.uniqueName)
+	strFlag("displayedName", "displayed `name` of this invoker (health pings)", &cl.displayedName)
+	fs.StringVar(&cl.configPath, "config", "", "JSON configuration `file` (default $"+EnvConfigPath+"; none: defaults + environment)")
+}
+
+func parseArgs(args []string) (cmdLine, error) {
+	var (
+		cl      cmdLine
+		flagErr *Error
+	)
+	fs := flag.NewFlagSet("nemo", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	declareFlags(fs, &cl, &flagErr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return cl, fmt.Errorf("%w\n%s", flag.ErrHelp, Usage)
+			return cl, err
 		}
 		if flagErr != nil {
 			return cl, flagErr
 		}
 		// flag's own messages: "flag provided but not defined: -x", "flag needs an argument: -id".
-		return cl, invalidCause("command line", err, "%v", err)
+		return cl, invalidCause("command line", fmt.Errorf("%w: %w", ErrCommandLine, err), "%v", err)
 	}
 	if fs.NArg() > 0 {
-		return cl, invalid("command line", "unexpected argument %q (see --help)", fs.Arg(0))
+		return cl, invalidCause("command line", ErrCommandLine, "unexpected argument %q (see --help)", fs.Arg(0))
 	}
 	return cl, nil
 }

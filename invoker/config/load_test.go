@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,7 +42,7 @@ func TestArgsNames(t *testing.T) {
 	c, err := Load([]string{"--id", "0", "--uniqueName", "0"}, envFunc(baseEnv()))
 	require.NoError(t, err)
 	assert.Equal(t, "invoker0/0", c.InstanceID().String())
-	assert.Equal(t, "wsk00", c.ContainerPrefix()) // PROTOCOL §6.2, ansible
+	assert.Equal(t, "wsk00", c.ContainerPrefix()) // ansible's --uniqueName 0 --id 0
 	c, err = Load([]string{"--id", "0", "--uniqueName", "kind worker/1", "--displayedName", "edge"}, envFunc(baseEnv()))
 	require.NoError(t, err)
 	assert.Equal(t, "invoker0/kind worker/1/edge", c.InstanceID().String())
@@ -51,25 +52,27 @@ func TestArgsNames(t *testing.T) {
 
 func TestArgsInvalid(t *testing.T) {
 	cases := []struct {
-		name       string
-		args       []string
-		field, msg string
+		name        string
+		args        []string
+		field, msg  string
+		commandLine bool // the command line itself is at fault: wraps ErrCommandLine
 	}{
-		{"no id at all", nil, "invoker.id", "not set: pass --id N"},
-		{"--uniqueName alone needs ZooKeeper", []string{"--uniqueName", "kind-worker"}, "--uniqueName", "without --id and without ZOOKEEPER_HOSTS"},
-		{"--overwriteId needs ZooKeeper", []string{"--uniqueName", "kind-worker", "--overwriteId", "4"}, "--overwriteId", "needs --uniqueName and ZOOKEEPER_HOSTS"},
-		{"an empty --uniqueName is no name", []string{"--uniqueName", "  "}, "invoker.id", "not set"},
-		{"--id not a number", []string{"--id", "zero"}, "--id", `"zero" is not a non-negative integer`},
-		{"--id negative", []string{"--id", "-1"}, "--id", "not a non-negative integer"},
-		{"--overwriteId not a number", []string{"--overwriteId", "x"}, "--overwriteId", "not a non-negative integer"},
-		{"unknown flag", []string{"--id", "0", "--zookeeper", "z"}, "command line", "flag provided but not defined: -zookeeper"},
-		{"flag without value", []string{"--id"}, "command line", "flag needs an argument"},
-		{"positional argument", []string{"--id", "0", "extra"}, "command line", `unexpected argument "extra"`},
+		{"no id at all", nil, "invoker.id", "not set: pass --id N", false},
+		{"--uniqueName alone needs ZooKeeper", []string{"--uniqueName", "kind-worker"}, "--uniqueName", "without --id and without ZOOKEEPER_HOSTS", false},
+		{"--overwriteId needs ZooKeeper", []string{"--uniqueName", "kind-worker", "--overwriteId", "4"}, "--overwriteId", "needs --uniqueName and ZOOKEEPER_HOSTS", false},
+		{"an empty --uniqueName is no name", []string{"--uniqueName", "  "}, "invoker.id", "not set", false},
+		{"--id not a number", []string{"--id", "zero"}, "--id", `"zero" is not a non-negative integer`, true},
+		{"--id negative", []string{"--id", "-1"}, "--id", "not a non-negative integer", true},
+		{"--overwriteId not a number", []string{"--overwriteId", "x"}, "--overwriteId", "not a non-negative integer", true},
+		{"unknown flag", []string{"--id", "0", "--zookeeper", "z"}, "command line", "flag provided but not defined: -zookeeper", true},
+		{"flag without value", []string{"--id"}, "command line", "flag needs an argument", true},
+		{"positional argument", []string{"--id", "0", "extra"}, "command line", `unexpected argument "extra"`, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Load(tc.args, envFunc(baseEnv()))
 			requireInvalid(t, err, tc.field, tc.msg)
+			assert.Equal(t, tc.commandLine, errors.Is(err, ErrCommandLine), "wraps ErrCommandLine: %v", err)
 		})
 	}
 }
@@ -154,9 +157,42 @@ func TestArgsZooKeeperAssignment(t *testing.T) {
 }
 
 func TestHelp(t *testing.T) {
-	_, err := Load([]string{"--help"}, envFunc(baseEnv()))
-	require.ErrorIs(t, err, flag.ErrHelp)
-	assert.Contains(t, err.Error(), "--uniqueName")
+	for _, arg := range []string{"-h", "--help", "-help"} {
+		_, err := Load([]string{"--id", "0", arg}, envFunc(baseEnv()))
+		require.ErrorIs(t, err, flag.ErrHelp, arg)
+		assert.NotErrorIs(t, err, ErrInvalid, "asking for help is not an invalid configuration")
+	}
+}
+
+// TestFlagsDeclaresWhatLoadAccepts keeps the printed usage (Flags) and the parser (Load) one list: every
+// flag Flags declares has a usage text and Load's command line takes it (whatever the configuration then
+// makes of it), and the printed usage lists it.
+func TestFlagsDeclaresWhatLoadAccepts(t *testing.T) {
+	fs := flag.NewFlagSet("invoker", flag.ContinueOnError)
+	Flags(fs)
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) {
+		names = append(names, f.Name)
+		assert.NotEmpty(t, f.Usage, "--%s has no usage text", f.Name)
+		value := "3"
+		if f.Name == "config" {
+			value = writeFile(t, "nemo.json", minimalFile)
+		}
+		args := []string{"--" + f.Name, value}
+		if f.Name != "id" && f.Name != "overwriteId" {
+			args = append(args, "--id", "3")
+		}
+		_, err := Load(args, envFunc(baseEnv()))
+		assert.NotErrorIs(t, err, ErrCommandLine, "Load's command line rejects the declared flag --%s", f.Name)
+	})
+	assert.Subset(t, names, []string{"id", "overwriteId", "uniqueName", "displayedName", "config"})
+
+	var out strings.Builder
+	fs.SetOutput(&out)
+	fs.PrintDefaults()
+	for _, name := range names {
+		assert.Contains(t, out.String(), "-"+name+" ", "printed usage lists --%s", name)
+	}
 }
 
 const minimalFile = `{"invoker": {"id": 5, "port": 9000},

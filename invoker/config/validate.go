@@ -23,6 +23,7 @@ func (c *Config) Validate() error {
 	for _, check := range []func() error{
 		c.validateInvoker, c.validateKafka, c.validateStore, c.validateRuntimes, c.validateLimits,
 		c.validatePool, c.validateDocker, c.validateScheduler, c.validateHarvester, c.validateEdgeFunctions,
+		c.validateOpenWhisk,
 	} {
 		if err := check(); err != nil {
 			return err
@@ -31,7 +32,7 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-var logLevels = []string{"trace", "debug", "info", "warn", "error"}
+var logLevels = []string{"trace", "debug", "info", "warn", "error", "disabled"}
 
 func (c *Config) validateInvoker() error {
 	in := &c.Invoker

@@ -50,6 +50,7 @@ func TestDemoIsValid(t *testing.T) {
 	assert.Equal(t, StoreFile, c.Store.Kind)
 	assert.Equal(t, NetworkPublish, c.Docker.Mode)
 	assert.Equal(t, "127.0.0.1", c.Docker.PublishHost)
+	assert.Equal(t, "wskdemo0", c.ContainerPrefix(), "apart from a real invoker0's wsk0_… containers")
 	for kind, image := range map[string]string{
 		"go:1.22": "nemo/action-go:latest", "go:default": "nemo/action-go:latest",
 		"python:3": "nemo/action-python:3.11", "python:default": "nemo/action-python:3.11",

@@ -19,7 +19,7 @@ import (
 
 // GetAction reads action docID ("guest/hello", "guest/pkg/hello") and resolves its code, with the CouchDB
 // store's semantics: the file holds the latest revision only, so when rev is set and differs from it, the
-// latest revision is returned (OpenWhisk's revision-mismatch retry, PROTOCOL.md §4.3). Code is resolved for
+// latest revision is returned (OpenWhisk's revision-mismatch retry, docs/protocol.md#revisions). Code is resolved for
 // attachments: mem: is decoded from its name, couch:<uuid> and legacy names are read from
 // whisks/<esc(docid)>.<esc(name)>. Binary code becomes standard base64, other code a UTF-8 string.
 //

@@ -61,16 +61,6 @@ func defaultFileOps() fileOps {
 // Option tunes a Store.
 type Option func(*Store)
 
-// WithClock sets the clock used for the "updated" member of activation records and sample documents.
-// Default is time.Now.
-func WithClock(now func() time.Time) Option {
-	return func(s *Store) {
-		if now != nil {
-			s.now = now
-		}
-	}
-}
-
 // New opens (creating when needed) the store rooted at dir: it creates dir/whisks and dir/activations and
 // removes temporary files older than 10 minutes that an interrupted write left behind.
 func New(dir string, log zerolog.Logger, opts ...Option) (*Store, error) {

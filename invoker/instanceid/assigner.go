@@ -229,7 +229,7 @@ func (a *Assigner) apply(ctx context.Context, c Conn, ops []Op) error {
 		return nil
 	}
 	for i, r := range res { // the operations after the failing one report ZooKeeper's "rolled back" code
-		if i < len(ops) && r.Error == err {
+		if i < len(ops) && errors.Is(r.Error, err) {
 			return fmt.Errorf("%s: %w", ops[i], err)
 		}
 	}

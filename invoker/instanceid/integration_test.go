@@ -4,6 +4,7 @@ package instanceid
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -60,12 +61,12 @@ func (r *realTree) put(t *testing.T, p string, data []byte) {
 	full := r.hosts.path(p)
 	for i := 1; i < len(full); i++ {
 		if full[i] == '/' {
-			if _, err := r.conn.Create(full[:i], nil, zk.FlagPersistent, zk.WorldACL(zk.PermAll)); err != nil && err != zk.ErrNodeExists {
+			if _, err := r.conn.Create(full[:i], nil, zk.FlagPersistent, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
 				t.Fatalf("create %s: %v", full[:i], err)
 			}
 		}
 	}
-	if _, err := r.conn.Create(full, data, zk.FlagPersistent, zk.WorldACL(zk.PermAll)); err == zk.ErrNodeExists {
+	if _, err := r.conn.Create(full, data, zk.FlagPersistent, zk.WorldACL(zk.PermAll)); errors.Is(err, zk.ErrNodeExists) {
 		_, err = r.conn.Set(full, data, -1)
 		require.NoError(t, err)
 	} else {
@@ -100,7 +101,7 @@ func (r *realTree) dump(t *testing.T) string {
 
 func (r *realTree) remove(t *testing.T, p string) {
 	children, _, err := r.conn.Children(p)
-	if err == zk.ErrNoNode {
+	if errors.Is(err, zk.ErrNoNode) {
 		return
 	}
 	if err != nil {
@@ -110,7 +111,7 @@ func (r *realTree) remove(t *testing.T, p string) {
 	for _, c := range children {
 		r.remove(t, path.Join(p, c))
 	}
-	if err := r.conn.Delete(p, -1); err != nil && err != zk.ErrNoNode {
+	if err := r.conn.Delete(p, -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
 		t.Errorf("cleanup: delete %s: %v", p, err)
 	}
 }

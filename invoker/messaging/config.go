@@ -9,7 +9,7 @@ import (
 	"github.com/IBM/sarama"
 )
 
-// Defaults. The Kafka-facing ones mirror OpenWhisk's invoker (PROTOCOL.md §1.2, §1.3, §1.5).
+// Defaults. The Kafka-facing ones mirror OpenWhisk's invoker (docs/protocol.md#kafka).
 const (
 	// DefaultVersion is the Kafka protocol level spoken when Config.Version is empty. 2.1.0 is the oldest
 	// level Kafka 4 brokers still accept and is understood by every broker since 2018.
@@ -71,6 +71,11 @@ type Config struct {
 	// partition back at once instead of waiting out the dead member's session timeout. Below 2.3.0
 	// membership is always dynamic.
 	DynamicMembership bool
+	// Security authenticates the client to the brokers (TLS, SASL). Default: PLAINTEXT.
+	Security Security
+	// InvokerTopicOverrides replace InvokerTopicConfigs' values when invoker{N} is created
+	// (whisk.kafka.topics.invoker: retention.bytes, retention.ms, segment.bytes). Default none.
+	InvokerTopicOverrides map[string]string
 }
 
 // withDefaults returns a copy with every zero field replaced by its default, or an ErrConfig error.
@@ -111,6 +116,9 @@ func (c Config) withDefaults() (Config, error) {
 	setDuration(&c.DrainTimeout, defaultDrainTimeout)
 	if c.DrainTimeout < 0 {
 		c.DrainTimeout = 0
+	}
+	if err := c.Security.check(); err != nil {
+		return c, err
 	}
 	if c.MaxUncommitted < 0 {
 		return c, fmt.Errorf("%w: negative MaxUncommitted %d", ErrConfig, c.MaxUncommitted)
@@ -161,10 +169,11 @@ func (c Config) base(clientID string) *sarama.Config {
 	sc.Net.ReadTimeout = c.RequestTimeout
 	sc.Net.WriteTimeout = c.RequestTimeout
 	sc.Metadata.RefreshFrequency = c.MetadataRefresh
+	c.Security.apply(sc)
 	return sc
 }
 
-// consumerConfig is the sarama config for the invoker{N} group (PROTOCOL §1.3).
+// consumerConfig is the sarama config for the invoker{N} group (docs/protocol.md#consumer).
 func (c Config) consumerConfig(capacity int) *sarama.Config {
 	sc := c.base(c.ConsumerClientID())
 	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
@@ -182,7 +191,7 @@ func (c Config) consumerConfig(capacity int) *sarama.Config {
 	return sc
 }
 
-// producerConfig is the sarama config for acks, pings and events (PROTOCOL §1.5).
+// producerConfig is the sarama config for acks, pings and events (docs/protocol.md#producer).
 func (c Config) producerConfig() *sarama.Config {
 	sc := c.base(c.ProducerClientID())
 	sc.Producer.RequiredAcks = sarama.WaitForLocal // acks=1

@@ -7,7 +7,7 @@
 //
 // # Topics and settings
 //
-// Names and settings follow OpenWhisk's invoker (PROTOCOL.md §1): the invoker consumes
+// Names and settings follow OpenWhisk's invoker (docs/protocol.md#kafka): the invoker consumes
 // prefix+"invoker{N}" with consumer group = topic name and client id "consumer-invoker{N}", creates that
 // topic itself (EnsureTopic + InvokerTopicConfigs: 1 partition, 48 h retention, max.message.bytes
 // 1054644), and produces to prefix+"completed"+controller, prefix+"health" and userEventPrefix+"events".

@@ -47,7 +47,7 @@ type consumerGroup interface {
 	Close() error
 }
 
-// Delays of the consume loop (PROTOCOL §1.3: a retriable poll error is retried 3× 100 ms apart,
+// Delays of the consume loop (docs/protocol.md#consumer: a retriable poll error is retried 3× 100 ms apart,
 // anything else recreates the consumer).
 const (
 	consumeRetries      = 3

@@ -133,16 +133,3 @@ func TestIntegrationProducer(t *testing.T) {
 		t.Errorf("completed topic holds %d records, want only the shrunk ack", len(got))
 	}
 }
-
-func TestIntegrationBareLoop(t *testing.T) {
-	brokers := kafkaBrokers(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	for _, version := range []string{"3.9.0", "0.11.0.1"} {
-		d, err := BareLoopWith(ctx, BareOptions{Brokers: brokers, Version: version, N: 1000})
-		if err != nil {
-			t.Fatalf("%s: %v", version, err)
-		}
-		t.Logf("bare loop, Kafka protocol %s: 1000 messages in %v (%.0f msg/s)", version, d, 1000/d.Seconds())
-	}
-}

@@ -6,7 +6,7 @@ import "math"
 const MinMemoryMB = 128
 
 // MaxPeek is the number of activations an invoker takes from Kafka before any finishes
-// (InvokerReactive, PROTOCOL §1.3): with maximumContainers = userMemoryMB / 128,
+// (InvokerReactive, docs/protocol.md#consumer): with maximumContainers = userMemoryMB / 128,
 // maxPeek = max(maximumContainers, floor(maximumContainers × concurrencyMax × peekFactor)).
 // The defaults (1024 MB, concurrency 1, factor 0.5) give 8. It is never below 1, so a tiny memory
 // budget still makes progress.

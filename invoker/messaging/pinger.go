@@ -10,7 +10,7 @@ import (
 	"github.com/nemo-edge/nemo/invoker/wire"
 )
 
-// PingInterval is how often an enabled invoker pings the controllers (PROTOCOL §2.4). The controller
+// PingInterval is how often an enabled invoker pings the controllers (docs/protocol.md#pings). The controller
 // marks an invoker offline after 10 s without a ping.
 const PingInterval = time.Second
 

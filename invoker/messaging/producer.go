@@ -16,7 +16,7 @@ import (
 // Shrunk returns the form whose "response" is only the activation id, sent when the full one is too large.
 type Ack = wire.Ack
 
-// Producer send retries (PROTOCOL §1.5): a retriable error is retried 3× 100 ms apart.
+// Producer send retries (docs/protocol.md#producer): a retriable error is retried 3× 100 ms apart.
 const (
 	sendRetries = 3
 	sendBackoff = 100 * time.Millisecond

@@ -11,14 +11,14 @@ import (
 	"github.com/IBM/sarama"
 )
 
-// Topic creation schedule (PROTOCOL §1.2): a retriable failure is retried up to 5 times, 1 s apart.
+// Topic creation schedule (docs/protocol.md#topic-creation): a retriable failure is retried up to 5 times, 1 s apart.
 const (
 	ensureTopicRetries = 5
 	ensureTopicBackoff = time.Second
 )
 
 // InvokerTopicConfigs are the topic configs OpenWhisk's invoker creates invoker{N} with
-// (application.conf whisk.kafka.topics.invoker, PROTOCOL §1.2).
+// (application.conf whisk.kafka.topics.invoker, docs/protocol.md#topic-creation).
 func InvokerTopicConfigs() map[string]string {
 	return map[string]string{
 		"segment.bytes":     "536870912",
@@ -26,6 +26,16 @@ func InvokerTopicConfigs() map[string]string {
 		"retention.ms":      "172800000",
 		"max.message.bytes": strconv.Itoa(MaxActivationBytes),
 	}
+}
+
+// InvokerTopicConfigs are the configs this invoker creates invoker{N} with: the package's
+// InvokerTopicConfigs with InvokerTopicOverrides applied.
+func (c Config) InvokerTopicConfigs() map[string]string {
+	out := InvokerTopicConfigs()
+	for k, v := range c.InvokerTopicOverrides {
+		out[k] = v
+	}
+	return out
 }
 
 // topicAdmin is the part of sarama.ClusterAdmin that EnsureTopic needs.

@@ -23,7 +23,7 @@ func describeTopic(t *testing.T, brokers []string, topic string) (partitions int
 	if err != nil || len(md) != 1 || md[0].Err != sarama.ErrNoError {
 		t.Fatalf("describe %s: %v %+v", topic, err, md)
 	}
-	entries, err := admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic})
+	entries, err := admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic}) //nolint:staticcheck // SA1019: one topic, one resource: the single-resource form is the plainest check
 	if err != nil {
 		t.Fatalf("describe configs %s: %v", topic, err)
 	}

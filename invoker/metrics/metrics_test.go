@@ -15,7 +15,7 @@ func TestWriteFormatsFamiliesSortedWithEscapedLabels(t *testing.T) {
 	acts := r.Counter("nemo_activations_total", "Activations by status.", "status")
 	acts.With("success").Add(3)
 	acts.With(`we"ird\`).Inc()
-	mem := r.Gauge("nemo_pool_memory_used_mb", "Memory in use.")
+	mem := r.Gauge("nemo_pool_memory_used_bytes", "Memory in use.")
 	mem.With().Set(256)
 	r.GaugeFunc("nemo_kafka_lag", "Lag.", func() float64 { return 7 })
 	r.CollectFunc(func(emit Emit) {
@@ -32,7 +32,7 @@ func TestWriteFormatsFamiliesSortedWithEscapedLabels(t *testing.T) {
 		"nemo_activations_total{status=\"we\\\"ird\\\\\"} 1\n" +
 		"# HELP nemo_harvest_active Harvesting on.\n# TYPE nemo_harvest_active gauge\nnemo_harvest_active 1\n" +
 		"# HELP nemo_kafka_lag Lag.\n# TYPE nemo_kafka_lag gauge\nnemo_kafka_lag 7\n" +
-		"# HELP nemo_pool_memory_used_mb Memory in use.\n# TYPE nemo_pool_memory_used_mb gauge\nnemo_pool_memory_used_mb 256\n" +
+		"# HELP nemo_pool_memory_used_bytes Memory in use.\n# TYPE nemo_pool_memory_used_bytes gauge\nnemo_pool_memory_used_bytes 256\n" +
 		"# HELP nemo_scheduler_state_total By state.\n# TYPE nemo_scheduler_state_total counter\n" +
 		"nemo_scheduler_state_total{state=\"S2\"} 2\nnemo_scheduler_state_total{state=\"S\\\"3\"} 0\n"
 	require.Equal(t, want, b.String())

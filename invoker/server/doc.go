@@ -1,5 +1,5 @@
 // Package server is the invoker's HTTP endpoint, as a drop-in for OpenWhisk's DefaultInvokerServer
-// (PROTOCOL.md §8), on net/http alone.
+// (docs/protocol.md#http-endpoints), on net/http alone.
 //
 //	GET|HEAD /ping      open        200 text/plain "pong" (devtools probes it with curl --head --fail)
 //	GET      /metrics   open        Prometheus text from the metrics.Registry (when one is given)

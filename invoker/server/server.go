@@ -86,7 +86,7 @@ const (
 // ContentTypeMetrics is the Prometheus text exposition format.
 const ContentTypeMetrics = "text/plain; version=0.0.4; charset=utf-8"
 
-// Server is the invoker's HTTP endpoint (PROTOCOL §8). It is an http.Handler; ListenAndServe runs it.
+// Server is the invoker's HTTP endpoint (docs/protocol.md#http-endpoints). It is an http.Handler; ListenAndServe runs it.
 type Server struct {
 	cfg      Config
 	sw       Switch

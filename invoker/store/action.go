@@ -10,7 +10,7 @@ import (
 )
 
 // GetAction reads action docID ("guest/hello", "guest/pkg/hello") at revision rev and resolves its code,
-// following PROTOCOL.md §4.3:
+// following docs/protocol.md#revisions:
 //   - rev != "": served from the (id, rev) cache when present; otherwise fetched with If-Match: "<rev>". If
 //     the stored revision differs (or the server answers 412), the document is fetched again, uncached and
 //     without If-Match, and that latest version is returned.
@@ -105,7 +105,6 @@ func (s *Store) fetchAction(ctx context.Context, id, rev string) (*wire.Action, 
 			}
 			s.logger(ctx).Debug().Str("action", id).Str("requestedRev", want).Str("storedRev", got).
 				Msg("revision mismatch, fetching the latest revision uncached")
-			want = ""
 			if a, _, err = s.getActionDoc(ctx, id, ""); err != nil {
 				return nil, err
 			}

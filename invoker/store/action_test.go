@@ -166,7 +166,7 @@ func TestGetActionCouchAttachment(t *testing.T) {
 	require.Equal(t, "application/json", atts[0].Header.Get("Accept"))
 }
 
-// legacyDoc is the nodejs fixture rewritten to the legacy relative-name shape (PROTOCOL.md §4.2).
+// legacyDoc is the nodejs fixture rewritten to the legacy relative-name shape (docs/protocol.md#code).
 func legacyDoc(t testing.TB, binary bool) []byte {
 	doc := strings.Replace(string(fixture(t, "action-doc-nodejs-inline.json")),
 		`"code": "foo"`, `"code": {"attachmentName": "codefile", "attachmentType": "text/plain"}`, 1)

@@ -9,7 +9,7 @@ import (
 )
 
 // BlockedNamespaces reads the namespaceThrottlings/blockedNamespaces view of the subjects database and
-// returns its row keys (PROTOCOL.md §4.4, §9.5). A missing design document or view (404) means no namespace
+// returns its row keys (docs/protocol.md#blocked-namespaces). A missing design document or view (404) means no namespace
 // is blocked: an empty list, not an error.
 func (s *Store) BlockedNamespaces(ctx context.Context) ([]string, error) {
 	req := &request{

@@ -1,6 +1,6 @@
 // Package store is NEMO's CouchDB artifact store: it owns every HTTP request the invoker makes to CouchDB
 // (or a CouchDB-compatible server such as pouchdb-server), in the shapes OpenWhisk's CouchDbRestClient uses
-// (PROTOCOL.md §4.4).
+// (docs/protocol.md#couchdb).
 //
 // It owns:
 //   - reading action documents from the whisks database by id and revision, resolving their code

@@ -193,15 +193,6 @@ func (e Exec) MarshalJSON() ([]byte, error) {
 	return w.bytes()
 }
 
-// ParseExec reads an exec object. A sequence returns the Exec together with an error wrapping ErrNotExecutable.
-func ParseExec(b []byte) (*Exec, error) {
-	o, err := decodeObject(b, "exec")
-	if err != nil {
-		return nil, err
-	}
-	return parseExec(o)
-}
-
 func parseExec(o object) (*Exec, error) {
 	e := &Exec{}
 	kind, err := o.str("kind", true)

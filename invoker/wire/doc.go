@@ -10,7 +10,7 @@
 //   - OpenWhisk's user-visible error texts (Msg*), and the record-building helpers Annotations,
 //     FallbackActivation and ActivationEvent.
 //
-// Exactness rules (see /work/shared/openwhisk/PROTOCOL.md, the spec, and testdata/fixtures for golden data):
+// Exactness rules (docs/protocol.md#messages; golden data in testdata/fixtures):
 //   - The transid is kept as the raw bytes received and echoed unchanged in every ack, because the controller
 //     recognises health-action acks by TransactionId equality (id and start millis). The ack Marshal methods
 //     splice those bytes in; everything else is written compact, without HTML escaping.
@@ -23,11 +23,11 @@
 //   - Errors wrap a few sentinels (ErrMalformed, ErrInvalidActivationID, ErrNotAction, ErrNotExecutable,
 //     ErrUnknownKind, ErrInvalidManifest); the Msg* doc comments say which OpenWhisk message each maps to.
 //
-// Version drift handled here (PROTOCOL §0.3): InvokerInstanceId always carries "tags" and
+// Version drift handled here (docs/protocol.md#version-drift): InvokerInstanceId always carries "tags" and
 // "dedicatedNamespaces" (2021+ controllers require them); pings always carry "isEnabled" (2022+); acks use
 // "instance", never the pre-1.0 "invoker"; userMemory is written "<bytes> B" and read with B/K/KB/M/MB/G/GB;
 // ActivationMessage content may be an array (post-1.0.0); the /run not-JSON message uses the ef725a6/HEAD
-// wording (proxy.MsgNotJSON), with the 1.0.0 wording kept as proxy.MsgNotJSONLegacy.
+// wording (proxy.MsgNotJSON), never 1.0.0's.
 //
 // It must not touch: any I/O. No Kafka, HTTP, CouchDB, Docker or file access, no clocks (callers pass "now"),
 // no logging. Transport and storage packages (invoker/messaging, invoker/store, pool/docker) use these types.

@@ -141,32 +141,6 @@ type UserLimits struct {
 	Fields           map[string]json.RawMessage // every member as received, including unknown ones
 }
 
-// Bytes reads a size limit given either as a ByteSize string ("1 MB") or as a number of bytes.
-func (l UserLimits) Bytes(key string) (int64, bool) {
-	v, ok := l.Fields[key]
-	if !ok || isNull(v) {
-		return 0, false
-	}
-	if n, ok := parseIntegral(v); ok {
-		return n, true
-	}
-	var s string
-	if json.Unmarshal(v, &s) != nil {
-		return 0, false
-	}
-	n, err := ParseByteSize(s)
-	return n, err == nil
-}
-
-// Int reads a numeric limit such as "concurrentInvocations".
-func (l UserLimits) Int(key string) (int64, bool) {
-	v, ok := l.Fields[key]
-	if !ok {
-		return 0, false
-	}
-	return parseIntegral(v)
-}
-
 func parseUserLimits(o object) (UserLimits, error) {
 	l := UserLimits{Fields: o.fields}
 	if _, ok := o.get("storeActivations"); ok {
@@ -198,15 +172,6 @@ type Identity struct {
 	AuthKey   json.RawMessage // GenericAuthKey.toEnvironment, e.g. {"api_key":"uuid:key"}
 	Rights    []string
 	Limits    UserLimits
-}
-
-// APIKey is authkey.api_key for basic-auth keys, "" otherwise.
-func (i Identity) APIKey() string {
-	var k struct {
-		APIKey string `json:"api_key"`
-	}
-	_ = json.Unmarshal(i.AuthKey, &k)
-	return k.APIKey
 }
 
 // AuthEnvironment is the authkey object's members: they go into /run bodies as-is and into /init env as
@@ -303,9 +268,6 @@ func parseControllerInstanceID(o object) (ControllerInstanceID, error) {
 	}
 	return c, nil
 }
-
-// CompletedTopic is "completed<asString>" (without the deployment's topic prefix).
-func (c ControllerInstanceID) CompletedTopic() string { return "completed" + c.AsString }
 
 // MarshalJSON writes {"asString":…,"instanceType":…}.
 func (c ControllerInstanceID) MarshalJSON() ([]byte, error) {

@@ -663,7 +663,7 @@ func checkDockerLogSample(t *testing.T, _ string, b []byte) {
 	}
 }
 
-// docker-run-args-test.json belongs to pool/docker (H5); here we only check it is the flag/value list it claims.
+// docker-run-args-test.json belongs to pool/docker (TestBuildCreateMatchesOpenWhiskFixture); here we only check it is the flag/value list it claims.
 func checkDockerRunArgs(t *testing.T, _ string, b []byte) {
 	var args []string
 	if err := json.Unmarshal(b, &args); err != nil {

@@ -22,7 +22,7 @@ type ActivationMessage struct {
 }
 
 // ParseActivationMessage decodes a Kafka record of invoker<N>. Unknown members are ignored. Errors wrap
-// ErrMalformed or ErrInvalidActivationID; after one the invoker sends no ack (PROTOCOL §1.4).
+// ErrMalformed or ErrInvalidActivationID; after one the invoker sends no ack (docs/protocol.md#bad-records).
 func ParseActivationMessage(b []byte) (*ActivationMessage, error) {
 	o, err := decodeObject(b, "activation message")
 	if err != nil {

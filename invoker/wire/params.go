@@ -8,52 +8,98 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // ErrLocked: a parameter value named in lockedArgs could not be decrypted (corrupt, or locked with another key).
 var ErrLocked = errors.New("wire: locked parameter")
 
-// ParameterKey is OpenWhisk's parameter-storage key (whisk.parameter-storage.key, base64): 16 bytes lock
-// parameters with AES-128-GCM, 32 with AES-256-GCM. The controller encrypts the parameters an action
-// stores; the invoker decrypts the ones an activation message names in lockedArgs (ParameterEncryption).
+// ParameterKey holds OpenWhisk's parameter-storage keys (whisk.parameter-storage.aes-128 and aes-256,
+// base64): 16 bytes lock parameters with AES-128-GCM, 32 with AES-256-GCM. The controller encrypts the
+// parameters an action stores with its current scheme; the invoker decrypts each one an activation message
+// names in lockedArgs with the key of the scheme named there (ParameterEncryption). A value locked with a
+// scheme the invoker has no key for reaches the action as it is, as in OpenWhisk.
 type ParameterKey struct {
-	scheme string // "aes128" | "aes256", as lockedArgs names it
-	block  cipher.Block
+	blocks map[string]cipher.Block // "aes128" | "aes256" → key
 }
 
-// NewParameterKey decodes a base64 key of 16 or 32 bytes.
+// NewParameterKey decodes one base64 key of 16 or 32 bytes.
 func NewParameterKey(b64 string) (*ParameterKey, error) {
+	block, scheme, err := newBlock(b64, 0)
+	if err != nil {
+		return nil, err
+	}
+	return &ParameterKey{blocks: map[string]cipher.Block{scheme: block}}, nil
+}
+
+// NewParameterKeys decodes OpenWhisk's two keys (either may be "", not both): aes128 must be 16 bytes and
+// aes256 32 bytes of base64.
+func NewParameterKeys(aes128, aes256 string) (*ParameterKey, error) {
+	k := &ParameterKey{blocks: map[string]cipher.Block{}}
+	for _, in := range []struct {
+		b64, scheme string
+		size        int
+	}{{aes128, "aes128", 16}, {aes256, "aes256", 32}} {
+		if in.b64 == "" {
+			continue
+		}
+		block, _, err := newBlock(in.b64, in.size)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", in.scheme[:3]+"-"+in.scheme[3:], err)
+		}
+		k.blocks[in.scheme] = block
+	}
+	if len(k.blocks) == 0 {
+		return nil, errors.New("parameter key: none given")
+	}
+	return k, nil
+}
+
+// newBlock decodes a base64 AES key; size 0 accepts 16 or 32 bytes.
+func newBlock(b64 string, size int) (cipher.Block, string, error) {
 	raw, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil {
-		return nil, fmt.Errorf("parameter key: not base64: %w", err)
+		return nil, "", fmt.Errorf("parameter key: not base64: %w", err)
 	}
 	var scheme string
-	switch len(raw) {
-	case 16:
+	switch {
+	case size != 0 && len(raw) != size:
+		return nil, "", fmt.Errorf("parameter key: %d bytes, want %d", len(raw), size)
+	case len(raw) == 16:
 		scheme = "aes128"
-	case 32:
+	case len(raw) == 32:
 		scheme = "aes256"
 	default:
-		return nil, fmt.Errorf("parameter key: %d bytes, want 16 (AES-128) or 32 (AES-256)", len(raw))
+		return nil, "", fmt.Errorf("parameter key: %d bytes, want 16 (AES-128) or 32 (AES-256)", len(raw))
 	}
 	block, err := aes.NewCipher(raw)
 	if err != nil {
-		return nil, fmt.Errorf("parameter key: %w", err)
+		return nil, "", fmt.Errorf("parameter key: %w", err)
 	}
-	return &ParameterKey{scheme: scheme, block: block}, nil
+	return block, scheme, nil
 }
 
-// Scheme is the lockedArgs name of the key's cipher: "aes128" or "aes256".
-func (k *ParameterKey) Scheme() string { return k.scheme }
+// Scheme is the lockedArgs name of the key's cipher, "aes128" or "aes256", for a key made of one; with both
+// it is "aes128+aes256".
+func (k *ParameterKey) Scheme() string {
+	switch {
+	case k.blocks["aes128"] != nil && k.blocks["aes256"] != nil:
+		return "aes128+aes256"
+	case k.blocks["aes256"] != nil:
+		return "aes256"
+	}
+	return "aes128"
+}
 
-// owns reports whether a lockedArgs scheme name is this key's; the 1.0.0 spelling has a hyphen.
-func (k *ParameterKey) owns(scheme string) bool {
-	return scheme == k.scheme || scheme == k.scheme[:3]+"-"+k.scheme[3:]
+// block is the key for a lockedArgs scheme name ("aes-128" at OpenWhisk's HEAD, "aes128" in earlier
+// spellings), nil when there is none.
+func (k *ParameterKey) block(scheme string) cipher.Block {
+	return k.blocks[strings.ReplaceAll(scheme, "-", "")]
 }
 
 // decrypt opens one locked value: base64 of a big-endian int32 IV length, the IV, then the GCM ciphertext
 // with its 16-byte tag. The plaintext is the parameter's string value.
-func (k *ParameterKey) decrypt(locked string) (string, error) {
+func decrypt(block cipher.Block, locked string) (string, error) {
 	msg, err := base64.StdEncoding.DecodeString(locked)
 	if err != nil {
 		return "", fmt.Errorf("not base64: %w", err)
@@ -65,7 +111,7 @@ func (k *ParameterKey) decrypt(locked string) (string, error) {
 	if ivLen < 1 || ivLen > len(msg)-4 {
 		return "", fmt.Errorf("IV length %d does not fit %d bytes", ivLen, len(msg))
 	}
-	aead, err := cipher.NewGCMWithNonceSize(k.block, ivLen)
+	aead, err := cipher.NewGCMWithNonceSize(block, ivLen)
 	if err != nil {
 		return "", err
 	}
@@ -91,14 +137,15 @@ func (m *ActivationMessage) Unlock(k *ParameterKey) error {
 	changed := false
 	for name, scheme := range m.LockedArgs {
 		raw, ok := fields[name]
-		if !ok || !k.owns(scheme) {
+		block := k.block(scheme)
+		if !ok || block == nil {
 			continue
 		}
 		var locked string
 		if err := json.Unmarshal(raw, &locked); err != nil {
 			return fmt.Errorf("%w: %q: the locked value is not a string", ErrLocked, name)
 		}
-		plain, err := k.decrypt(locked)
+		plain, err := decrypt(block, locked)
 		if err != nil {
 			return fmt.Errorf("%w: %q (%s): %v", ErrLocked, name, scheme, err)
 		}

@@ -129,3 +129,29 @@ func TestNewParameterKeyRejectsBadKeys(t *testing.T) {
 		assert.Error(t, err, "key %q", key)
 	}
 }
+
+// OpenWhisk configures aes-128 and aes-256 side by side; each locked value is opened with the key of the
+// scheme its lockedArgs entry names.
+func TestUnlockWithBothKeysOpensEachScheme(t *testing.T) {
+	fx := lockedFixtures(t)
+	k, err := NewParameterKeys(fx["aes128"].Key, fx["aes256"].Key)
+	require.NoError(t, err)
+	assert.Equal(t, "aes128+aes256", k.Scheme())
+	content, err := json.Marshal(map[string]string{"a": fx["aes128"].Locked, "b": fx["aes256"].Locked})
+	require.NoError(t, err)
+	m := &ActivationMessage{Content: content, LockedArgs: map[string]string{"a": "aes-128", "b": "aes-256"}}
+	require.NoError(t, m.Unlock(k))
+	c := contentOf(t, m)
+	assert.Equal(t, fx["aes128"].Plaintext, c["a"])
+	assert.Equal(t, fx["aes256"].Plaintext, c["b"])
+}
+
+func TestNewParameterKeysRefusesAKeyOfTheWrongSize(t *testing.T) {
+	fx := lockedFixtures(t)
+	_, err := NewParameterKeys(fx["aes256"].Key, "")
+	require.ErrorContains(t, err, "aes-128: parameter key: 32 bytes, want 16")
+	_, err = NewParameterKeys("", fx["aes128"].Key)
+	require.ErrorContains(t, err, "aes-256: parameter key: 16 bytes, want 32")
+	_, err = NewParameterKeys("", "")
+	require.ErrorContains(t, err, "none given")
+}

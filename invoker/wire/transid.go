@@ -8,7 +8,7 @@ import (
 
 // TransID is the controller's TransactionId: ["<id>", <startMillis>, (true)?, ([parent…])?].
 // Raw holds the exact bytes received; every ack echoes them unchanged because the controller recognises
-// health-action acks by comparing id and start millis (PROTOCOL §0.4).
+// health-action acks by comparing id and start millis (docs/protocol.md#transaction-ids).
 type TransID struct{ Raw json.RawMessage }
 
 // NewTransID builds a transid for messages this invoker originates (tests, fake controllers).

@@ -97,7 +97,7 @@ func errJSON(msg string) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
-// Every /run outcome of PROTOCOL.md §3, through a real HTTP exchange.
+// Every /run outcome of docs/protocol.md#errors, through a real HTTP exchange.
 func TestRunOutcomeTable(t *testing.T) {
 	big := strings.Repeat("y", 100)
 	cases := []struct {

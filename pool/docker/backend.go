@@ -139,17 +139,17 @@ func (b *Backend) Create(ctx context.Context, name string, spec pool.Spec) (pool
 		if strings.Contains(err.Error(), "executable file not found") {
 			return nil, &pool.CreateError{
 				Response: proxy.ErrorResponse(proxy.StatusDeveloperError, proxy.MsgCommandNotFound(spec.Image)),
-				Err:      fmt.Errorf("%w: %s: %v", ErrStart, name, err),
+				Err:      fmt.Errorf("%w: %s: %w", ErrStart, name, err),
 			}
 		}
-		return nil, fmt.Errorf("%w: %s: %v", ErrStart, name, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrStart, name, err)
 	}
 	ictx, cancel := context.WithTimeout(ctx, b.cfg.DockerTimeout)
 	insp, err := b.api.ContainerInspect(ictx, created.ID)
 	cancel()
 	if err != nil {
 		b.removeQuietly(ctx, created.ID, log)
-		return nil, fmt.Errorf("%w: %s: inspect: %v", ErrStart, name, err)
+		return nil, fmt.Errorf("%w: %s: inspect: %w", ErrStart, name, err)
 	}
 	addr, err := b.address(insp, hostPort)
 	if err != nil {
@@ -364,7 +364,7 @@ func (b *Backend) running(ctx context.Context, c *Container) bool {
 	return insp.ContainerJSONBase != nil && insp.State != nil && insp.State.Running
 }
 
-// Logs collects the activation's log lines from the container's cursor (PROTOCOL §6.5).
+// Logs collects the activation's log lines from the container's cursor (docs/protocol.md#logs).
 func (b *Backend) Logs(ctx context.Context, h pool.Handle, limitBytes int64, waitSentinels bool) pool.LogResult {
 	if limitBytes <= 0 {
 		return pool.LogResult{Lines: []string{}}

@@ -41,7 +41,7 @@ type Config struct {
 	Network string
 	// PublishHost is the host address for NetworkPublish and NetworkHost. Default is "127.0.0.1".
 	PublishHost string
-	// UserMemoryMB is the pool's user memory, the basis of CPU shares (PROTOCOL §6.3). Default is 2048.
+	// UserMemoryMB is the pool's user memory, the basis of CPU shares (docs/protocol.md#limits). Default is 2048.
 	UserMemoryMB int
 	// UserCPUs, when > 0, limits each container to round5(UserCPUs / (UserMemory/memory)) CPUs, at least
 	// 0.01 (OpenWhisk's user-cpus). Default is 0: no CPU quota.

@@ -1,13 +1,13 @@
 // Package docker is the Docker backend of the container pool: it implements pool.Backend.
 //
 // It owns, for action containers only:
-//   - the Docker driver (create+start with OpenWhisk's docker run flags, PROTOCOL.md §6.3; inspect; force
+//   - the Docker driver (create+start with OpenWhisk's docker run flags, docs/protocol.md#limits; inspect; force
 //     remove; startup/shutdown Cleanup of leftovers by name prefix), behind the narrow API interface so unit
 //     tests use a fake;
 //   - the action protocol client (POST /init with connection-refused retries, POST /run) and the mapping of
-//     every reply to an OpenWhisk ActivationResponse (PROTOCOL.md §3);
+//     every reply to an OpenWhisk ActivationResponse (docs/protocol.md#errors);
 //   - log collection up to the activation sentinels, from the json-file directly (byte cursor) or from the
-//     Docker logs API (time cursor), with OpenWhisk's limits and appended lines (PROTOCOL.md §6.5);
+//     Docker logs API (time cursor), with OpenWhisk's limits and appended lines (docs/protocol.md#logs);
 //   - the cgroup freezer (v1 freezer.state, v2 cgroup.freeze) with bounded waits, and OOM detection from the
 //     memory cgroup. Docker's own pause is used only when a container's freezer cannot be located.
 //

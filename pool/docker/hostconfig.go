@@ -32,14 +32,6 @@ var proxyPort = nat.Port(strconv.Itoa(ProxyPort) + "/tcp")
 // validName is Docker's container name rule.
 var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
 
-var prefixUnsafe = regexp.MustCompile(`[^A-Za-z0-9_.-]`)
-
-// NamePrefix is OpenWhisk's container name prefix (PROTOCOL §6.2): "wsk" + uniqueName + instance, keeping only
-// letters, digits, '_', '.' and '-'. Example: NamePrefix("", 0) = "wsk0", NamePrefix("0", 0) = "wsk00".
-func NamePrefix(uniqueName string, instance int) string {
-	return prefixUnsafe.ReplaceAllString("wsk"+uniqueName+strconv.Itoa(instance), "")
-}
-
 // CPUShares is OpenWhisk's share for a container: max(int(1024 / (userMemory / memory)), 2), the ratio being a
 // Long division of byte counts (ContainerPoolConfig.cpuShare).
 func CPUShares(userMemoryMB, memoryMB int) int64 {

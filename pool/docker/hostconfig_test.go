@@ -22,19 +22,12 @@ func actionSpec(mem int) pool.Spec {
 	}
 }
 
-func TestNamePrefix(t *testing.T) {
-	assert.Equal(t, "wsk0", NamePrefix("", 0))
-	assert.Equal(t, "wsk00", NamePrefix("0", 0))
-	assert.Equal(t, "wskkind-worker03", NamePrefix("kind-worker0", 3))
-	assert.Equal(t, "wskab.c_d1", NamePrefix("a/b.c_d!", 1), "only letters, digits, _ . - survive")
-}
-
 func TestCPUShares(t *testing.T) {
 	cases := []struct {
 		user, mem int
 		want      int64
 	}{
-		{1024, 256, 256}, // PROTOCOL §6.3 example
+		{1024, 256, 256}, // docs/protocol.md#limits example
 		{2048, 256, 128},
 		{2048, 128, 64},
 		{320, 10, 32},    // fixture docker-run-args-test.json

@@ -496,27 +496,6 @@ func BenchmarkFreezeThawVsPause(b *testing.B) {
 	b.ReportMetric(float64(md)/float64(mc), "pause/cgroup")
 }
 
-// BenchmarkColdStart is the bare create+start+/init floor (no pool, no invoker), with the port published on
-// 127.0.0.1 (bridge: veth, netns, iptables, docker-proxy) and with host networking.
-func BenchmarkColdStart(b *testing.B) {
-	for _, mode := range []NetworkMode{NetworkPublish, NetworkHost} {
-		b.Run(string(mode), func(b *testing.B) {
-			be, _ := itBackend(b, Config{Mode: mode})
-			var create, init, total []time.Duration
-			for i := 0; i < b.N; i++ {
-				t, err := be.ColdStart(context.Background(), itName("cold"), goSpec(128), initBody(nil), 10*time.Second)
-				if err != nil {
-					b.Fatal(err)
-				}
-				create, init, total = append(create, t.Create), append(init, t.Init), append(total, t.Total)
-			}
-			b.ReportMetric(float64(median(create).Microseconds())/1000, "create-ms")
-			b.ReportMetric(float64(median(init).Microseconds())/1000, "init-ms")
-			b.ReportMetric(float64(median(total).Microseconds())/1000, "total-ms")
-		})
-	}
-}
-
 func waitUnpaused(b *testing.B, cli *client.Client, id string) {
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {

@@ -136,7 +136,9 @@ func TestFileSourceCursorAndFollow(t *testing.T) {
 
 	af.write(jsonLine(t, "2024-01-01T00:00:01Z", "stdout", "one\n"))
 	af.write(jsonLine(t, "2024-01-01T00:00:02Z", "stdout", sentinel+"\n"))
+	late := make(chan struct{})
 	go func() {
+		defer close(late)
 		time.Sleep(50 * time.Millisecond)
 		line := jsonLine(t, "2024-01-01T00:00:03Z", "stderr", sentinel+"\n")
 		af.write(line[:10]) // a partial line is not consumed until complete
@@ -147,6 +149,7 @@ func TestFileSourceCursorAndFollow(t *testing.T) {
 	res := b.Logs(context.Background(), c, 1<<20, true)
 	require.False(t, res.Failed, "%v", res.Lines)
 	assert.Equal(t, []string{"2024-01-01T00:00:01Z           stdout: one"}, res.Lines)
+	<-late // "two" belongs to the next activation: it is in the file before that activation's sentinels
 
 	af.write(jsonLine(t, "2024-01-01T00:00:05Z", "stdout", sentinel+"\n"))
 	af.write(jsonLine(t, "2024-01-01T00:00:06Z", "stderr", sentinel+"\n"))

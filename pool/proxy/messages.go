@@ -48,14 +48,6 @@ func MsgNotJSON(body string) string {
 	return "The action did not produce a valid JSON or JSON Array response: " + body
 }
 
-// MsgNotJSONLegacy is the 1.0.0 wording of MsgNotJSON.
-func MsgNotJSONLegacy(body string) string {
-	if body == "" {
-		return "The action did not produce a valid JSON response."
-	}
-	return "The action did not produce a valid JSON response: " + body
-}
-
 // MsgTruncated is the error of a response longer than the allowed payload (application error for /run,
 // developer error for /init).
 func MsgTruncated(length, max int64, trunk string) string {

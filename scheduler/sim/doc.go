@@ -35,7 +35,7 @@
 // # Policies (same pool code, different knobs)
 //
 //   - openwhisk: 10-minute idle timeout, LRU eviction when memory is short,
-//     2 nodejs stem cells of the container size (PROTOCOL §7).
+//     2 nodejs stem cells of the container size (docs/protocol.md#scheduling).
 //   - ttl-10m: the same without stem cells (FaasCache's TTL baseline).
 //   - greedy-dual: FaasCache (GreedyDual, an eviction ranking the engine
 //     pushes into the pool after every step): priority = clock + freq ×

@@ -60,11 +60,21 @@ func Simulate(w *Workload, opt Options) ([]*Metrics, error) {
 // "nemo" (the invoker's defaults; see scheduler/doc.go).
 func DefaultNEMO() scheduler.Config { return scheduler.Config{} }
 
-// Main is `nemo simulate`: it parses args, runs the campaign and writes the
-// table to stdout (and a CSV and PNG when asked).
-func Main(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
-	fs.SetOutput(stdout)
+// ErrInvalidOptions is wrapped by Main's errors about its command line: an
+// unknown flag, a missing or bad value, a stray argument.
+var ErrInvalidOptions = errors.New("sim: invalid options")
+
+// optionsError marks an error as ErrInvalidOptions, keeping its text.
+type optionsError struct{ err error }
+
+func (e optionsError) Error() string   { return e.err.Error() }
+func (e optionsError) Unwrap() []error { return []error{ErrInvalidOptions, e.err} }
+
+// Main is `nemo simulate`: it declares its flags on fs (the caller owns fs's
+// output and Usage, and prints the flags when Main returns flag.ErrHelp or
+// ErrInvalidOptions), parses args, runs the campaign and writes the table to
+// stdout (and a CSV and PNG when asked).
+func Main(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	traceDir := fs.String("traces", "scheduler/sim/testdata/traces", "directory holding azure2019_sample100_{invocations,durations,memory}.csv")
 	workload := fs.String("workload", "azure", "azure | poisson")
 	functions := fs.String("functions", "30", "azure: comma-separated list of K (first K functions of sample100; 0 = all)")
@@ -84,14 +94,17 @@ func Main(args []string, stdout io.Writer) error {
 	tick := fs.Duration("nemo-tick", 3*time.Second, "NEMO pre-warm daemon period")
 	stop := fs.Duration("nemo-stop-after", 0, "NEMO: stop functions idle this long (0 = controller default, <0 = never)")
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return optionsError{err}
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("sim: unexpected arguments %q", fs.Args())
+		return optionsError{fmt.Errorf("sim: unexpected arguments %q", fs.Args())}
 	}
 	mems, err := intList(*memories)
 	if err != nil {
-		return fmt.Errorf("sim: -memory: %w", err)
+		return optionsError{fmt.Errorf("sim: -memory: %w", err)}
 	}
 	opt := Options{
 		Setup: Setup{ContainerMB: *containerMB, ColdReserveMB: *reserve, MaxWarm: *maxWarm, StartShare: *startShare},
@@ -105,7 +118,7 @@ func Main(args []string, stdout io.Writer) error {
 	for _, p := range strings.Split(*policies, ",") {
 		if p = strings.TrimSpace(p); p != "" {
 			if _, err := newPolicy(p, opt); err != nil {
-				return err
+				return optionsError{err}
 			}
 			opt.Policies = append(opt.Policies, p)
 		}
@@ -116,7 +129,7 @@ func Main(args []string, stdout io.Writer) error {
 	case "azure":
 		ks, err := intList(*functions)
 		if err != nil {
-			return fmt.Errorf("sim: -functions: %w", err)
+			return optionsError{fmt.Errorf("sim: -functions: %w", err)}
 		}
 		for _, k := range ks {
 			w, err := LoadAzure2019(Sample100(*traceDir), k)
@@ -129,11 +142,11 @@ func Main(args []string, stdout io.Writer) error {
 	case "poisson":
 		w, err := Poisson(PoissonConfig{Functions: *pFuncs, MeanInterval: *pInterval, Span: *pSpan, Zipf: *pZipf, Seed: *seed})
 		if err != nil {
-			return err
+			return optionsError{err}
 		}
 		loads = append(loads, w)
 	default:
-		return fmt.Errorf("sim: unknown -workload %q (azure | poisson)", *workload)
+		return optionsError{fmt.Errorf("sim: unknown -workload %q (azure | poisson)", *workload)}
 	}
 
 	var all []*Metrics
@@ -142,7 +155,7 @@ func Main(args []string, stdout io.Writer) error {
 			o := opt
 			o.Setup.UserMemoryMB = mb
 			if mb-o.Setup.ColdReserveMB <= 0 {
-				return fmt.Errorf("sim: memory %d MB leaves nothing above the %d MB cold reserve", mb, o.Setup.ColdReserveMB)
+				return optionsError{fmt.Errorf("sim: memory %d MB leaves nothing above the %d MB cold reserve", mb, o.Setup.ColdReserveMB)}
 			}
 			ms, err := Simulate(w, o)
 			if err != nil {

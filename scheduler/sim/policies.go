@@ -62,7 +62,7 @@ func (noHooks) finished(*engine, *schedtest.Invocation) {}
 
 // ---------------------------------------------------------------------------
 // OpenWhisk default: 10-minute idle timeout, LRU eviction when memory is
-// short, nodejs:14 stem cells (2 × 256 MB, PROTOCOL §7 / policy-anchors §2.4).
+// short, nodejs:14 stem cells (2 × 256 MB, docs/protocol.md#runtime-manifest).
 
 type openWhisk struct {
 	noHooks
@@ -83,7 +83,7 @@ func (o *openWhisk) config(s Setup) (pool.Config, *scheduler.Config) {
 }
 
 // ---------------------------------------------------------------------------
-// FaasCache greedy-dual (policy-anchors §1.1): priority = clock + freq ×
+// FaasCache greedy-dual (Fuerst & Sharma, ASPLOS 2021): priority = clock + freq ×
 // cost / size; the clock becomes the victim's priority on eviction; a
 // container takes the current clock when used; freq counts the function's
 // runs over its live containers and resets when its last container dies

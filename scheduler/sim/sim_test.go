@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/csv"
 	"errors"
+	"flag"
 	"image/png"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -267,7 +269,7 @@ func TestMainWritesTableCSVAndPNG(t *testing.T) {
 	var out bytes.Buffer
 	args := []string{"-workload", "poisson", "-poisson-span", "20m", "-poisson-interval", "3s", "-seed", "7",
 		"-memory", "1024,2048", "-csv", filepath.Join(dir, "r.csv"), "-png", filepath.Join(dir, "r.png")}
-	if err := Main(args, &out); err != nil {
+	if err := Main(newFlagSet(), args, &out); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "greedy-dual") || !strings.Contains(out.String(), "nemo") {
@@ -295,11 +297,25 @@ func TestMainWritesTableCSVAndPNG(t *testing.T) {
 		t.Fatalf("png: %v", err)
 	}
 	for _, bad := range [][]string{{"-workload", "nope"}, {"-memory", "x"}, {"-policies", "lru"}, {"extra"},
-		{"-memory", "256"}, {"-traces", "/nonexistent"}} {
-		if err := Main(bad, &bytes.Buffer{}); err == nil {
-			t.Errorf("Main(%v) accepted", bad)
+		{"-memory", "256", "-workload", "poisson"}, {"-reserve", "x"}, {"-poisson-zipf", "-1", "-workload", "poisson"}, {"-nope"}} {
+		if err := Main(newFlagSet(), bad, &bytes.Buffer{}); !errors.Is(err, ErrInvalidOptions) {
+			t.Errorf("Main(%v) = %v, want an error wrapping ErrInvalidOptions", bad, err)
 		}
 	}
+	// A trace directory that is not there is not a command-line error of Main's own.
+	if err := Main(newFlagSet(), []string{"-traces", "/nonexistent"}, &bytes.Buffer{}); err == nil || errors.Is(err, ErrInvalidOptions) {
+		t.Errorf("Main(-traces /nonexistent) = %v", err)
+	}
+	if err := Main(newFlagSet(), []string{"-h"}, &bytes.Buffer{}); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("Main(-h) = %v, want flag.ErrHelp", err)
+	}
+}
+
+// newFlagSet is the flag set the nemo command hands Main: silent, so the command prints usage itself.
+func newFlagSet() *flag.FlagSet {
+	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
 }
 
 func TestBarChartRejectsMismatchedRows(t *testing.T) {

@@ -103,7 +103,7 @@ func handle(line []byte, runs int) []byte {
 		if json.Unmarshal(v, &s) != nil {
 			s = string(v)
 		}
-		os.Setenv("__OW_"+strings.ToUpper(k), s)
+		_ = os.Setenv("__OW_"+strings.ToUpper(k), s) // only fails for an invalid name, which the key cannot be
 	}
 	value := req["value"]
 	var p params

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -26,9 +27,11 @@ import (
 
 // runInvoker is `nemo invoker`: OpenWhisk's /init.sh grammar (--id N, --uniqueName, --displayedName)
 // plus --config, with the deployment's environment variables (PORT, KAFKA_HOSTS, RUNTIMES_MANIFEST,
-// CONFIG_whisk_*). It runs until SIGTERM or SIGINT.
-func runInvoker(args []string) error {
-	cfg, err := config.Load(args, os.Getenv)
+// CONFIG_whisk_*). It runs until SIGTERM or SIGINT. fs gets config's flags, for the usage text only:
+// config.Load parses args with the same declarations.
+func runInvoker(fs *flag.FlagSet, args []string) error {
+	config.Flags(fs)
+	cfg, err := config.LoadEnviron(args, os.Environ())
 	if err != nil {
 		return err
 	}
@@ -101,6 +104,9 @@ func runInvoker(args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr(), err)
 	}
+	if ln, err = serveTLS(cfg, ln, log); err != nil {
+		return err
+	}
 	parts := partsFromConfig(cfg, kcfg, st, api, ln, log)
 	parts.Harvester, parts.Backoff = h, relay
 	return app.Run(ctx, parts)
@@ -142,6 +148,7 @@ func partsFromConfig(cfg *config.Config, kcfg messaging.Config, st app.ArtifactS
 		Capacity:     cfg.MaxPeek(),
 		UserEvents:   cfg.Kafka.UserEvents,
 		ParameterKey: cfg.ParameterKey(),
+		KamonTags:    cfg.Invoker.KamonTags,
 		Listener:     ln,
 		NewServer: func(sw app.Switch, reg *metrics.Registry) app.HTTPServer {
 			return server.New(srvCfg, sw, reg, log)

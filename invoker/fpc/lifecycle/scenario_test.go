@@ -220,7 +220,6 @@ func (sc *scenario) exec(f []string) ([]string, error) {
 		kind := o["kind"]
 		exec := fmt.Sprintf(`{"kind":%q,"binary":false}`, kind)
 		if o["image"] != "" {
-			kind = wire.KindBlackbox
 			exec = fmt.Sprintf(`{"kind":"blackbox","image":%q,"binary":false}`, o["image"])
 		}
 		if o["sequence"] != "" {

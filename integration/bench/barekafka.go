@@ -1,4 +1,4 @@
-package messaging
+package bench
 
 import (
 	"context"
@@ -10,12 +10,17 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+
+	"github.com/nemo-edge/nemo/invoker/messaging"
 )
 
-// BareOptions configures BareLoopWith. Zero fields take the defaults in their comments.
+// ErrFloor marks a floor measurement that could not be taken as asked (bad options, a failed /init).
+var ErrFloor = errors.New("bench: floor")
+
+// BareOptions configures BareLoop. Zero fields take the defaults in their comments.
 type BareOptions struct {
 	Brokers []string
-	// Version is the Kafka protocol level; default DefaultVersion.
+	// Version is the Kafka protocol level; default messaging.DefaultVersion.
 	Version string
 	// N is the number of messages; required (> 0).
 	N int
@@ -25,20 +30,17 @@ type BareOptions struct {
 	Concurrency int
 }
 
-// BareLoop measures the Kafka floor under the invoker: the time for n 1 KiB messages to go
-// producer → topic "in" → consumer group (this package's consumer settings) → synchronous produce (acks=1,
+// BareLoop measures the Kafka floor under the invoker: the time for N messages to go producer → topic "in"
+// → consumer group (the invoker's consumer settings, messaging.Config.Sarama) → synchronous produce (acks=1,
 // as for an ack) → topic "out" → a partition consumer, on a private topic pair created for the run and
 // deleted afterwards. Timing starts when the echo group has its partition and the first message is sent
-// (all n are sent as one batch), and stops when the n-th echo arrives. The invoker's overhead benchmark
+// (all N are sent as one batch), and stops when the N-th echo arrives. The invoker's overhead benchmark
 // runs the same shape with the invoker in the middle, so the two durations compare directly.
-func BareLoop(ctx context.Context, brokers []string, n int) (time.Duration, error) {
-	return BareLoopWith(ctx, BareOptions{Brokers: brokers, N: n})
-}
-
-// BareLoopWith is BareLoop with options.
-func BareLoopWith(ctx context.Context, o BareOptions) (time.Duration, error) {
+//
+// Errors wrap ErrFloor for bad options and messaging.ErrUnavailable when Kafka does not answer.
+func BareLoop(ctx context.Context, o BareOptions) (time.Duration, error) {
 	if o.N <= 0 {
-		return 0, fmt.Errorf("%w: bare loop needs n > 0, got %d", ErrConfig, o.N)
+		return 0, fmt.Errorf("%w: bare loop needs n > 0, got %d", ErrFloor, o.N)
 	}
 	if o.Size <= 0 {
 		o.Size = 1024
@@ -48,37 +50,40 @@ func BareLoopWith(ctx context.Context, o BareOptions) (time.Duration, error) {
 	}
 	base := "nemo-bare-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	in, out := base+"-in", base+"-out"
-	cfg, err := Config{Brokers: o.Brokers, Version: o.Version, DynamicMembership: true}.withDefaults()
+	cfg := messaging.Config{Brokers: o.Brokers, Version: o.Version, DynamicMembership: true}
+	sc, err := cfg.Sarama(o.Concurrency)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("%w: %w", ErrFloor, err)
 	}
 	for _, t := range []string{in, out} {
-		if err := EnsureTopic(ctx, cfg, t, nil); err != nil {
+		if err := messaging.EnsureTopic(ctx, cfg, t, nil); err != nil {
 			return 0, err
 		}
 	}
-	defer deleteTopics(cfg, in, out)
+	defer deleteBareTopics(o.Brokers, sc.Admin, in, out)
 
-	producer, err := sarama.NewSyncProducer(cfg.Brokers, cfg.producerConfig())
+	producer, err := sarama.NewSyncProducer(o.Brokers, sc.Producer)
 	if err != nil {
-		return 0, fmt.Errorf("%w: bare producer: %w", ErrUnavailable, err)
+		return 0, fmt.Errorf("%w: bare producer: %w", messaging.ErrUnavailable, err)
 	}
 	defer producer.Close()
 
-	collector, err := sarama.NewConsumer(cfg.Brokers, cfg.base("bare-collector"))
+	collectorCfg := *sc.Admin // the shared client settings; the admin-only fields do not apply to a consumer
+	collectorCfg.ClientID = "bare-collector"
+	collector, err := sarama.NewConsumer(o.Brokers, &collectorCfg)
 	if err != nil {
-		return 0, fmt.Errorf("%w: bare collector: %w", ErrUnavailable, err)
+		return 0, fmt.Errorf("%w: bare collector: %w", messaging.ErrUnavailable, err)
 	}
 	defer collector.Close()
 	outPC, err := collector.ConsumePartition(out, 0, sarama.OffsetOldest)
 	if err != nil {
-		return 0, fmt.Errorf("%w: bare collector: %w", ErrUnavailable, err)
+		return 0, fmt.Errorf("%w: bare collector: %w", messaging.ErrUnavailable, err)
 	}
 	defer outPC.Close()
 
-	group, err := sarama.NewConsumerGroup(cfg.Brokers, in, cfg.consumerConfig(o.Concurrency))
+	group, err := sarama.NewConsumerGroup(o.Brokers, in, sc.Consumer)
 	if err != nil {
-		return 0, fmt.Errorf("%w: bare echo group: %w", ErrUnavailable, err)
+		return 0, fmt.Errorf("%w: bare echo group: %w", messaging.ErrUnavailable, err)
 	}
 	defer group.Close()
 	go func() {
@@ -101,7 +106,7 @@ func BareLoopWith(ctx context.Context, o BareOptions) (time.Duration, error) {
 	select {
 	case <-echo.ready:
 	case err := <-groupDone:
-		return 0, fmt.Errorf("%w: bare echo group: %w", ErrUnavailable, err)
+		return 0, fmt.Errorf("%w: bare echo group: %w", messaging.ErrUnavailable, err)
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
@@ -122,13 +127,13 @@ func BareLoopWith(ctx context.Context, o BareOptions) (time.Duration, error) {
 		case <-outPC.Messages():
 			got++
 		case err := <-outPC.Errors():
-			return 0, fmt.Errorf("%w: bare collector: %w", ErrUnavailable, err)
+			return 0, fmt.Errorf("%w: bare collector: %w", messaging.ErrUnavailable, err)
 		case err := <-sendErr:
 			if err != nil {
-				return 0, fmt.Errorf("%w: bare send: %w", ErrUnavailable, err)
+				return 0, fmt.Errorf("%w: bare send: %w", messaging.ErrUnavailable, err)
 			}
 		case err := <-echo.errs:
-			return 0, fmt.Errorf("%w: bare echo: %w", ErrUnavailable, err)
+			return 0, fmt.Errorf("%w: bare echo: %w", messaging.ErrUnavailable, err)
 		case <-ctx.Done():
 			return 0, ctx.Err()
 		}
@@ -178,24 +183,15 @@ func (e *bareEcho) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.C
 	}
 }
 
-// deleteTopics removes the bare loop's topics, best effort and bounded.
-func deleteTopics(cfg Config, topics ...string) {
-	cfg, err := cfg.withDefaults()
-	if err != nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	admin, err := dial(ctx, func() (sarama.ClusterAdmin, error) {
-		return sarama.NewClusterAdmin(cfg.Brokers, cfg.adminConfig())
-	})
+// deleteBareTopics removes the bare loop's topics, best effort and bounded by the admin client's timeouts.
+func deleteBareTopics(brokers []string, cfg *sarama.Config, topics ...string) {
+	admin, err := sarama.NewClusterAdmin(brokers, cfg)
 	if err != nil {
 		return
 	}
 	defer admin.Close()
 	for _, t := range topics {
-		if err := within(ctx, func() error { return admin.DeleteTopic(t) }); err != nil &&
-			!errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
+		if err := admin.DeleteTopic(t); err != nil && !errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
 			return
 		}
 	}
