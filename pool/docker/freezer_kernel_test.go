@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -69,9 +70,11 @@ func freezeBusyProcess(t *testing.T, f *Freezer, dir, controller string) {
 	t.Helper()
 	group := filepath.Join(dir, fmt.Sprintf("nemo-freezer-test-%d", os.Getpid()))
 	require.NoError(t, os.Mkdir(group, 0o755))
+	// The busy loop dies with the test process too (a timed-out test runs no cleanup).
 	busy := exec.Command("/bin/sh", "-c", "while :; do :; done")
-	require.NoError(t, busy.Start())
-	pid := busy.Process.Pid
+	busy.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// Registered before the start, so a failed start still removes the group; the cleanup thaws the group,
+	// kills the loop and removes the group whatever step of the test failed.
 	t.Cleanup(func() {
 		// Thaw before killing: a frozen task does not die until thawed. Written directly, bounded, so a
 		// broken Freezer cannot hang the cleanup.
@@ -80,8 +83,10 @@ func freezeBusyProcess(t *testing.T, f *Freezer, dir, controller string) {
 		} else {
 			_ = os.WriteFile(filepath.Join(group, "freezer.state"), []byte("THAWED"), 0o644)
 		}
-		_ = busy.Process.Kill()
-		_ = busy.Wait()
+		if busy.Process != nil {
+			_ = busy.Process.Kill()
+			_ = busy.Wait()
+		}
 		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 			err := os.Remove(group)
 			if err == nil || errors.Is(err, os.ErrNotExist) {
@@ -93,6 +98,8 @@ func freezeBusyProcess(t *testing.T, f *Freezer, dir, controller string) {
 			}
 		}
 	})
+	require.NoError(t, busy.Start())
+	pid := busy.Process.Pid
 	require.NoError(t, os.WriteFile(filepath.Join(group, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644))
 
 	ref, err := f.Resolve(pid, "not-a-container")
