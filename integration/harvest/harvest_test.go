@@ -243,7 +243,13 @@ func (r *run) guardBacksOff(tgBin string, nf *nfHandle, inv *invokerHandle) {
 	require.True(t, r.waitSlotFree(act.aid, 60*time.Second), "the spinning activation was not answered within 60 s")
 	recovered := r.waitSample(nf, 30*time.Second, "QoS guard recovery (nemo_harvest_backoff 0)",
 		func(s sample) bool { return s.metricsOK && s.metrics["nemo_harvest_backoff"] == 0 })
-	require.Equal(t, before.metrics["nemo_harvest_recoveries_total"]+1, recovered.metrics["nemo_harvest_recoveries_total"])
+	// While the flood lasts the guard may recover and back off again (drops come in bursts); once it is over,
+	// every back-off has ended in a recovery.
+	backoffs := recovered.metrics["nemo_harvest_backoffs_total"] - before.metrics["nemo_harvest_backoffs_total"]
+	recoveries := recovered.metrics["nemo_harvest_recoveries_total"] - before.metrics["nemo_harvest_recoveries_total"]
+	t.Logf("during the overload: %v back-offs, %v recoveries", backoffs, recoveries)
+	require.GreaterOrEqual(t, backoffs, 1.0)
+	require.Equal(t, backoffs, recoveries, "every back-off ended in a recovery")
 	r.waitLog(inv, 10*time.Second, func(l map[string]any) bool {
 		return l["message"] == "network functions healthy again: pre-warming resumes"
 	}, "pre-warming resumed")

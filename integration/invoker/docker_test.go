@@ -5,6 +5,7 @@ package integration
 import (
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,6 +48,11 @@ func TestDockerRestartMidRun(t *testing.T) {
 	require.NoError(t, engine.CopyImage(itest.ActionImage))
 	t.Setenv("DOCKER_HOST", engine.Host)
 	t.Logf("private dockerd pid %d on %s", engine.Pid(), engine.Host)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("private dockerd restarts: %s\n%s", strings.Join(engine.Timeline, ", "), itest.Tail(engine.LogPath, 40))
+		}
+	})
 	// Down for 3 s: longer than the 1 s ping period, so the invoker must notice the outage (a private daemon
 	// restarts in about a second, faster than the machine's engine does).
 	restart := func() error { return engine.Restart(3 * time.Second) }

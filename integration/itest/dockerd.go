@@ -36,6 +36,8 @@ type Dockerd struct {
 	bridge string
 	cmd    *exec.Cmd
 	done   chan struct{}
+	// Timeline records when each Restart stopped and started it (UTC), for a failing test's report.
+	Timeline []string
 }
 
 // dockerdStartTimeout bounds how long a start (or a restart) may take before the daemon answers.
@@ -153,11 +155,16 @@ func (d *Dockerd) Stop(grace time.Duration) error {
 // Restart stops the daemon, leaves it down for downFor (an outage long enough for the invoker to notice),
 // and starts it again.
 func (d *Dockerd) Restart(downFor time.Duration) error {
+	d.Timeline = append(d.Timeline, "SIGTERM at "+time.Now().UTC().Format("15:04:05.000"))
 	if err := d.Stop(90 * time.Second); err != nil {
 		return err
 	}
+	d.Timeline = append(d.Timeline, "exited at "+time.Now().UTC().Format("15:04:05.000"))
 	time.Sleep(downFor)
-	return d.Start()
+	d.Timeline = append(d.Timeline, "starting at "+time.Now().UTC().Format("15:04:05.000"))
+	err := d.Start()
+	d.Timeline = append(d.Timeline, "answering at "+time.Now().UTC().Format("15:04:05.000"))
+	return err
 }
 
 // Pid is the daemon's process id, 0 when it is not running.
