@@ -49,8 +49,9 @@ func TestDockerRestartMidRun(t *testing.T) {
 	t.Setenv("DOCKER_HOST", engine.Host)
 	t.Logf("private dockerd pid %d on %s", engine.Pid(), engine.Host)
 	t.Cleanup(func() {
+		t.Logf("private dockerd restarts: %s", strings.Join(engine.Timeline, ", "))
 		if t.Failed() {
-			t.Logf("private dockerd restarts: %s\n%s", strings.Join(engine.Timeline, ", "), itest.Tail(engine.LogPath, 40))
+			t.Logf("private dockerd log:\n%s", itest.Tail(engine.LogPath, 40))
 		}
 	})
 	// Down for 3 s: longer than the 1 s ping period, so the invoker must notice the outage (a private daemon

@@ -88,7 +88,9 @@ func StartDockerd(t testing.TB) *Dockerd {
 			parents = append(parents, p)
 		}
 		for _, p := range parents {
-			_ = os.Remove(p)
+			if err := removeCgroupTree(p); err != nil {
+				t.Errorf("private dockerd's cgroup parent: %v", err)
+			}
 		}
 	})
 	if err := d.Start(); err != nil {
@@ -244,6 +246,26 @@ func closeInheritedFiles() {
 func exists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// removeCgroupTree removes the cgroup directory dir and the groups below it, deepest first. A container the
+// daemon did not delete (a failed test, a killed invoker) leaves its empty group under the parent; a group
+// that still holds a process is not removable and is reported.
+func removeCgroupTree(dir string) error {
+	var dirs []string
+	_ = filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+		if err == nil && e.IsDir() {
+			dirs = append(dirs, p)
+		}
+		return nil
+	})
+	var errs []error
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if err := os.Remove(dirs[i]); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // unmountBelow lazily unmounts every mount point under dir, deepest first.
