@@ -29,8 +29,8 @@ func statusOf(t *testing.T, h *harness, aid string) (code int64, systemError boo
 }
 
 // TestDockerRestartMidRun: the Docker engine is restarted while the invoker holds a warm container and
-// activations keep arriving. The restart stops every container (no live-restore); the invoker learns it
-// from the engine's event stream, destroys the dead container and returns its memory, answers every
+// activations (of another action) keep arriving. The restart stops every container (no live-restore); the
+// invoker learns it from the engine's event stream, destroys the dead container and returns its memory, answers every
 // activation (those that met the engine down with a whisk error at worst, never a lost one or a developer
 // error blamed on the action), runs the activations after the restart in new containers, and leaves no
 // container behind when it stops.
@@ -61,6 +61,10 @@ func TestDockerRestartMidRun(t *testing.T) {
 		"docker": map[string]any{"mode": "host", "publishHost": "127.0.0.1"},
 	}})
 	itest.SeedAction(t, h.store, "hello", 256, 10)
+	// The activations sent while the engine restarts are of another action: none of them is handed the warm
+	// hello container, so only the engine's event stream can tell the invoker that it died (a run on it would
+	// fail and have the pool remove it on its own, and the watcher's report would find nothing to do).
+	itest.SeedAction(t, h.store, "during", 256, 10)
 	p := h.start()
 	used := func() float64 {
 		v, ok := h.metric(`nemo_pool_memory_used_bytes{state="all"}`)
@@ -94,7 +98,7 @@ func TestDockerRestartMidRun(t *testing.T) {
 	var restartErr error
 wait:
 	for {
-		a := h.message("hello", true, map[string]any{"name": "during"}, msgOptions{})
+		a := h.message("during", true, map[string]any{"name": "during"}, msgOptions{})
 		h.produce(a.Raw)
 		during = append(during, a.AID)
 		select {
