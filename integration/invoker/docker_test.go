@@ -164,6 +164,11 @@ wait:
 	require.Equal(t, float64(destroyed), died, "the metric counts the containers the log reports")
 	// Memory accounting is exact: what the pool holds is what is running.
 	live := containersOf(t, h.id)
+	if float64(256*len(live)) != used() {
+		ps, _ := engine.Docker(10*time.Second, "ps", "-a", "--filter", "label=nemo.invoker="+strconv.Itoa(h.id),
+			"--format", "{{.Names}} {{.State}} {{.Status}}")
+		t.Logf("the invoker's containers on the engine:\n%s", ps)
+	}
 	require.Equal(t, float64(256*len(live)), used(), "pool memory vs %d live containers", len(live))
 	t.Logf("Docker restart: before 2/2 ran; during %d produced: %d ran, %d whisk errors; after 5/5 ran; "+
 		"containers destroyed as stopped: %d; live containers now %d (pool holds %.0f MB)",
