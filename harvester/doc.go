@@ -30,6 +30,19 @@
 //     reader's state is logged once, and an element that has not attached 5 s
 //     after the writer was created is logged as never attached.
 //
+// # Several invokers on one host
+//
+// Invokers sharing a NIC coordinate through flock(2) on files beside the
+// state file (hostlock.go): the state file is changed under <state>.lock, an
+// invoker holds <state>.<iface>.users shared from its first harvest of the NIC
+// until Close and <state>.<iface>.active shared while harvesting it. The
+// original is recorded once, by whoever changes the NIC first; the invoker that
+// can take .active exclusively when its harvest ends is the last one and
+// restores it; the entry goes when nobody holds .users. The kernel drops a dead
+// invoker's locks, so leftovers are told apart from live users without pids.
+// A Click segment has one writer: an invoker that finds it held starts without
+// that knob and Run retries to take it over.
+//
 // # Tags and profiles
 //
 // Each NF is tagged (nf_name, pkt_size): the packet-size bucket (64, 128,

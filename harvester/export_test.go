@@ -1,5 +1,7 @@
 package harvester
 
+import "time"
+
 // WithClock injects the clock used for linger and sampling timestamps. Default is the wall clock.
 func WithClock(c Clock) Option { return func(o *options) { o.clock = c } }
 
@@ -22,3 +24,18 @@ func WithProcRoot(p string) Option { return func(o *options) { o.procRoot = p } 
 // NF's cgroup, else its process; none for an NF with cores alone (see
 // NFConfig).
 func WithCPUSources(f func(NFConfig) CPUSource) Option { return func(o *options) { o.cpuSource = f } }
+
+// dropHostLocks closes the host lock files without restoring anything, as the
+// kernel does when the process dies.
+func (m *Manager) dropHostLocks() {
+	for _, is := range m.ifaces {
+		if is.nic != nil && is.nic.users != nil {
+			is.nic.users.close()
+			is.nic.active.close()
+			is.nic.users, is.nic.active, is.nic.orig, is.nic.applied = nil, nil, nil, 0
+		}
+	}
+}
+
+// WithShmRetry sets how often Run tries to take over a segment another invoker writes. Default 5 s.
+func WithShmRetry(d time.Duration) Option { return func(o *options) { o.shmRetry = d } }

@@ -32,16 +32,20 @@ type ShmWriter interface {
 	Close() error
 }
 
-// nicKnob drives rx-usecs of one interface. It captures the original
-// coalescing parameters once, persists them to the state file before the first
-// change, and restores them when harvesting stops. Not safe for concurrent
-// use: the manager serialises switches.
+// nicKnob drives rx-usecs of one interface. It takes the original coalescing
+// parameters from the host's state file, or reads and records them there before
+// the first change, and restores them when harvesting stops. Other invokers on
+// the host may harvest the same NIC: the host locks (hostlock.go) make the last
+// one to stop restore the original and keep the entry while any of them still
+// needs it. Not safe for concurrent use: the manager serialises switches.
 type nicKnob struct {
 	iface       string
 	eth         Coalescer
 	state       *stateFile
-	orig        *ethtool.Coalesce
-	applied     uint32 // rx-usecs currently set by us; 0 = original in place
+	orig        *ethtool.Coalesce // set while registered as a user of the NIC
+	users       *flockFile        // held shared while orig is set
+	active      *flockFile        // held shared while applied != 0
+	applied     uint32            // rx-usecs currently set by us; 0 = not harvesting
 	unsupported bool
 }
 
@@ -52,7 +56,7 @@ func classify(iface, op string, err error) error {
 	return fmt.Errorf("harvester: %s %s: %w", op, iface, err)
 }
 
-// apply sets rx-usecs to rx, or restores the original when rx is 0.
+// apply sets rx-usecs to rx, or stops harvesting the NIC when rx is 0.
 func (k *nicKnob) apply(ctx context.Context, rx uint32) error {
 	if k.unsupported {
 		return fmt.Errorf("%w: coalescing on %s", ErrUnsupported, k.iface)
@@ -64,25 +68,25 @@ func (k *nicKnob) apply(ctx context.Context, rx uint32) error {
 		return err
 	}
 	if rx == 0 {
-		return k.restoreOriginal()
+		_, err := k.stopHarvesting()
+		return err
 	}
 	if k.orig == nil {
-		c, err := k.eth.GetCoalesce(k.iface)
-		if err != nil {
-			err = classify(k.iface, "get coalesce", err)
-			k.unsupported = errors.Is(err, ErrUnsupported)
+		if err := k.register(ctx); err != nil {
 			return err
 		}
-		// Persist before touching the device: after a crash the next start
-		// restores exactly this.
-		if err := k.state.save(k.iface, c); err != nil {
+	}
+	if k.applied == 0 {
+		if err := k.active.lock(ctx, unix.LOCK_SH); err != nil {
 			return err
 		}
-		k.orig = &c
 	}
 	want := *k.orig
 	want.RxCoalesceUsecs = rx
 	if _, err := k.eth.SetCoalesce(k.iface, want); err != nil {
+		if k.applied == 0 {
+			_ = k.active.unlock()
+		}
 		err = classify(k.iface, "set coalesce", err)
 		k.unsupported = errors.Is(err, ErrUnsupported)
 		return err
@@ -91,26 +95,91 @@ func (k *nicKnob) apply(ctx context.Context, rx uint32) error {
 	return nil
 }
 
-func (k *nicKnob) restoreOriginal() error {
-	if k.orig == nil || k.applied == 0 {
-		return nil
+// register makes this invoker a user of the NIC: the original comes from the
+// state file when another invoker recorded it, else it is read and recorded
+// before the first change, so after a crash the next start restores exactly it.
+func (k *nicKnob) register(ctx context.Context) error {
+	if k.users == nil {
+		users, err := openFlock(hostLockPath(k.state.path, k.iface, "users"))
+		if err != nil {
+			return err
+		}
+		active, err := openFlock(hostLockPath(k.state.path, k.iface, "active"))
+		if err != nil {
+			users.close()
+			return err
+		}
+		k.users, k.active = users, active
 	}
-	if _, err := k.eth.SetCoalesce(k.iface, *k.orig); err != nil {
-		return classify(k.iface, "restore coalesce", err)
+	if err := k.users.lock(ctx, unix.LOCK_SH); err != nil {
+		return err
 	}
-	k.applied = 0
+	orig, err := k.state.originalOrSave(ctx, k.iface, func() (ethtool.Coalesce, error) {
+		c, err := k.eth.GetCoalesce(k.iface)
+		if err != nil {
+			err = classify(k.iface, "get coalesce", err)
+			k.unsupported = errors.Is(err, ErrUnsupported)
+		}
+		return c, err
+	})
+	if err != nil {
+		_ = k.users.unlock()
+		return err
+	}
+	k.orig = &orig
 	return nil
 }
 
-// restore puts the original back and forgets it in the state file.
+// stopHarvesting ends this invoker's harvest of the NIC and restores the
+// original when no other invoker is harvesting it; restored says whether the
+// NIC now holds the original (true too when this invoker never changed it).
+func (k *nicKnob) stopHarvesting() (restored bool, err error) {
+	if k.orig == nil {
+		return true, nil
+	}
+	if k.applied != 0 {
+		if err := k.active.unlock(); err != nil {
+			return false, err
+		}
+		k.applied = 0
+	}
+	last, err := k.active.try(unix.LOCK_EX)
+	if err != nil || !last {
+		return false, err // another invoker harvests it: its setting stays
+	}
+	defer func() { _ = k.active.unlock() }()
+	if _, err := k.eth.SetCoalesce(k.iface, *k.orig); err != nil {
+		return false, classify(k.iface, "restore coalesce", err)
+	}
+	return true, nil
+}
+
+// restore stops harvesting, puts the original back unless another invoker is
+// harvesting, and leaves the NIC's users; the last user forgets the original in
+// the state file, unless the restore failed (the next start retries it).
 func (k *nicKnob) restore(ctx context.Context) error {
 	if k.orig == nil {
 		return nil
 	}
-	if err := k.restoreOriginal(); err != nil {
-		return err
-	}
-	return k.state.remove(k.iface)
+	restored, err := k.stopHarvesting()
+	rerr := k.state.remove(ctx, k.iface, func() (bool, error) {
+		if uerr := k.users.unlock(); uerr != nil {
+			return true, uerr
+		}
+		if !restored {
+			return true, nil
+		}
+		alone, lerr := k.users.try(unix.LOCK_EX)
+		if alone {
+			_ = k.users.unlock()
+		}
+		return !alone, lerr
+	})
+	k.orig = nil
+	k.users.close()
+	k.active.close()
+	k.users, k.active = nil, nil
+	return errors.Join(err, rerr)
 }
 
 // clickKnob publishes burst settings to one NF's clickshm segment; the fields

@@ -1,6 +1,7 @@
 package harvester
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/safchain/ethtool"
+	"golang.org/x/sys/unix"
 
 	"github.com/nemo-edge/nemo/clickshm"
 )
@@ -40,6 +42,7 @@ type options struct {
 	clock     Clock
 	eth       Coalescer
 	shmOpen   func(path string, leaseMs uint32) (ShmWriter, error)
+	shmRetry  time.Duration
 	backoff   Backoff
 	counters  CounterReader
 	procRoot  string
@@ -63,13 +66,16 @@ type Manager struct {
 	eth      Coalescer
 	ethClose func()
 	state    *stateFile
+	shmOpen  func(path string, leaseMs uint32) (ShmWriter, error)
+	shmRetry time.Duration
 
 	nfs    []*nfState
 	ifaces []*ifaceState
 
 	// switchMu serialises knob I/O; it is taken before mu, never after.
 	switchMu sync.Mutex
-	// clickMu guards the Click knobs' acknowledgement readings; never held with mu.
+	// clickMu guards the Click knobs' acknowledgement readings; it may be taken while holding mu, never
+	// the other way round.
 	clickMu sync.Mutex
 
 	mu          sync.Mutex
@@ -99,8 +105,11 @@ type nfState struct {
 	cfg   NFConfig
 	tag   Tag // guarded by Manager.mu
 	click *clickKnob
-	iface *ifaceState
-	cpu   CPUSource
+	// shmBusy: another invoker is the writer of the NF's segment; Run retries to take it over.
+	// Written under switchMu and mu.
+	shmBusy bool
+	iface   *ifaceState
+	cpu     CPUSource
 
 	cpuLast   time.Duration
 	cpuLastAt time.Time
@@ -114,9 +123,9 @@ type ifaceState struct {
 }
 
 // New validates cfg, restores NIC settings left behind by a previous run (the
-// state file, see RestoreLeftovers), and opens one clickshm writer per NF with
-// a segment. With cfg.Enabled false nothing but that restoration touches the
-// system and Begin only counts sessions.
+// state file, see RestoreLeftovers), and opens one clickshm writer per NF with a segment. With
+// cfg.Enabled false nothing but that restoration touches the system and
+// Begin only counts sessions.
 func New(ctx context.Context, cfg Config, log zerolog.Logger, opts ...Option) (*Manager, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -191,10 +200,11 @@ func (m *Manager) restoreLeftovers(ctx context.Context) error {
 // says: an operator who switches harvesting off after a crash still gets the
 // NIC back. Entries that restore, or whose device says coalescing is
 // unsupported, leave the file; others stay for the next start and are logged
-// as errors. Nothing else is read or changed, and cfg is not validated beyond
-// the state file's path. An unreadable or corrupt state file is an error
-// wrapping ErrStateFile and is left untouched. New calls it too; WithCoalescer
-// is the only option it uses.
+// as errors. An entry that another live invoker on the host still uses is its,
+// and left alone. Nothing else is read or changed, and cfg is not validated
+// beyond the state file's path. An unreadable or corrupt state file is an
+// error wrapping ErrStateFile and is left untouched. New calls it too;
+// WithCoalescer is the only option it uses.
 func RestoreLeftovers(ctx context.Context, cfg Config, log zerolog.Logger, opts ...Option) error {
 	if cfg.StateFile != "" && !filepath.IsAbs(cfg.StateFile) {
 		return fieldErr("stateFile", "%q must be an absolute path", cfg.StateFile)
@@ -218,10 +228,10 @@ func RestoreLeftovers(ctx context.Context, cfg Config, log zerolog.Logger, opts 
 	}, log.With().Str("component", "harvester").Logger())
 }
 
-// restoreFromState puts back the originals recorded in state; ethFor is called
-// only when there is an entry.
+// restoreFromState puts back the originals recorded in state (crash,
+// SIGKILL); ethFor is called only when there is an entry.
 func restoreFromState(ctx context.Context, state *stateFile, ethFor func() (Coalescer, error), log zerolog.Logger) error {
-	entries, err := state.entries()
+	entries, err := state.entries(ctx)
 	if err != nil {
 		return err
 	}
@@ -233,28 +243,45 @@ func restoreFromState(ctx context.Context, state *stateFile, ethFor func() (Coal
 		return err
 	}
 	for _, iface := range slices.Sorted(maps.Keys(entries)) {
-		saved := entries[iface]
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		_, err := eth.SetCoalesce(iface, saved.Coalesce)
-		switch {
-		case err == nil:
-			log.Warn().Str("iface", iface).Uint32("rxUsecs", saved.Coalesce.RxCoalesceUsecs).
-				Time("saved_at", saved.SavedAt).Int("savedByPid", saved.PID).
-				Msg("restored NIC coalescing left behind by a previous run")
-		case errors.Is(classify(iface, "restore", err), ErrUnsupported):
-			log.Warn().Str("iface", iface).Err(err).Msg("leftover NIC state for a device without coalescing support; dropping it")
-		default:
-			log.Error().Str("iface", iface).Err(err).Str("stateFile", state.path).
-				Msg("cannot restore leftover NIC coalescing; keeping the entry for the next start")
-			continue
-		}
-		if err := state.remove(iface); err != nil {
+		if err := restoreLeftover(ctx, state, eth, iface, entries[iface], log); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func restoreLeftover(ctx context.Context, state *stateFile, eth Coalescer, iface string, saved savedCoalesce, log zerolog.Logger) error {
+	users, err := openFlock(hostLockPath(state.path, iface, "users"))
+	if err != nil {
+		return err
+	}
+	defer users.close()
+	// Exclusive for the whole restore: an invoker registering meanwhile waits, then finds the
+	// original in place and the entry gone.
+	if alone, err := users.try(unix.LOCK_EX); err != nil || !alone {
+		if err == nil {
+			log.Info().Str("iface", iface).Str("stateFile", state.path).
+				Msg("NIC coalescing recorded by another invoker that is still running; leaving it to that invoker")
+		}
+		return err
+	}
+	_, err = eth.SetCoalesce(iface, saved.Coalesce)
+	switch {
+	case err == nil:
+		log.Warn().Str("iface", iface).Uint32("rxUsecs", saved.Coalesce.RxCoalesceUsecs).
+			Time("savedAt", saved.SavedAt).Int("savedByPid", saved.PID).
+			Msg("restored NIC coalescing left behind by a previous run")
+	case errors.Is(classify(iface, "restore", err), ErrUnsupported):
+		log.Warn().Str("iface", iface).Err(err).Msg("leftover NIC state for a device without coalescing support; dropping it")
+	default:
+		log.Error().Str("iface", iface).Err(err).Str("stateFile", state.path).
+			Msg("cannot restore leftover NIC coalescing; keeping the entry for the next start")
+		return nil
+	}
+	return state.remove(ctx, iface, nil)
 }
 
 func (m *Manager) build(o options) error {
@@ -268,6 +295,7 @@ func (m *Manager) build(o options) error {
 	if shmOpen == nil {
 		shmOpen = func(path string, lease uint32) (ShmWriter, error) { return clickshm.Create(path, lease) }
 	}
+	m.shmOpen, m.shmRetry = shmOpen, cmp.Or(o.shmRetry, 5*time.Second)
 	for _, nc := range m.cfg.NFs {
 		nf := &nfState{cfg: nc, tag: Tag{NF: nc.Name, PktSize: IdleBucket}}
 		if o.cpuSource != nil {
@@ -292,10 +320,17 @@ func (m *Manager) build(o options) error {
 		nf.iface = is
 		if nc.Shm != "" {
 			w, err := shmOpen(nc.Shm, uint32(m.cfg.ShmLease.Milliseconds()))
-			if err != nil {
+			switch {
+			case errors.Is(err, clickshm.ErrBusy):
+				// Another invoker on this host drives the NF's burst; one segment has one writer.
+				m.log.Warn().Str("nf", nc.Name).Str("shm", nc.Shm).
+					Msg("another invoker writes this NF's Click segment; harvesting here without the Click knob until it stops")
+				nf.shmBusy = true
+			case err != nil:
 				return fmt.Errorf("harvester: nf %s: shared memory %s: %w", nc.Name, nc.Shm, err)
+			default:
+				nf.click = &clickKnob{nf: nc.Name, shm: nc.Shm, w: w, createdAt: m.clock.Now()}
 			}
-			nf.click = &clickKnob{nf: nc.Name, shm: nc.Shm, w: w, createdAt: m.clock.Now()}
 		}
 		m.nfs = append(m.nfs, nf)
 	}

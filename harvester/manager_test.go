@@ -209,6 +209,7 @@ func TestStateFileSurvivesCrashAndNextStartRestores(t *testing.T) {
 	require.Equal(t, uint32(50), nic.rx("ens1"))
 	// Crash: the process dies with harvesting on; no Close, no restore.
 	r.m.closed = true // keep the rig's cleanup from restoring
+	r.m.dropHostLocks()
 
 	logs := &syncBuffer{}
 	m2, err := New(t.Context(), cfg, zerolog.New(logs), WithCoalescer(nic), WithShmOpener((&shmSet{}).open),
@@ -226,7 +227,7 @@ func TestLeftoverStateFileRestoredEvenWhenDisabled(t *testing.T) {
 	nic.state["ens1"] = ethtool.Coalesce{RxCoalesceUsecs: 50}
 	cfg := Config{StateFile: oneNF(t).StateFile}
 	sf := &stateFile{path: cfg.StateFile}
-	require.NoError(t, sf.save("ens1", ethtool.Coalesce{RxCoalesceUsecs: 3, RxMaxCoalescedFrames: 2}))
+	require.NoError(t, sf.save(t.Context(), "ens1", ethtool.Coalesce{RxCoalesceUsecs: 3, RxMaxCoalescedFrames: 2}))
 
 	m, err := New(t.Context(), cfg, zerolog.Nop(), WithCoalescer(nic))
 	require.NoError(t, err)
@@ -238,8 +239,8 @@ func TestLeftoverEntryKeptWhenDeviceFails(t *testing.T) {
 	nic := newFakeNIC() // ens1 does not exist: ENODEV
 	cfg := oneNF(t)
 	sf := &stateFile{path: cfg.StateFile}
-	require.NoError(t, sf.save("ens1", ethtool.Coalesce{RxCoalesceUsecs: 3}))
-	require.NoError(t, sf.save("veth9", ethtool.Coalesce{RxCoalesceUsecs: 4}))
+	require.NoError(t, sf.save(t.Context(), "ens1", ethtool.Coalesce{RxCoalesceUsecs: 3}))
+	require.NoError(t, sf.save(t.Context(), "veth9", ethtool.Coalesce{RxCoalesceUsecs: 4}))
 	nic.state["veth9"] = ethtool.Coalesce{}
 	nic.unsupported["veth9"] = true
 
@@ -247,7 +248,7 @@ func TestLeftoverEntryKeptWhenDeviceFails(t *testing.T) {
 	m, err := New(t.Context(), Config{StateFile: cfg.StateFile}, zerolog.New(logs), WithCoalescer(nic))
 	require.NoError(t, err)
 	defer m.Close(context.Background())
-	left, err := sf.entries()
+	left, err := sf.entries(t.Context())
 	require.NoError(t, err)
 	assert.Contains(t, left, "ens1", "a failed restore is kept for the next start")
 	assert.NotContains(t, left, "veth9", "an unsupported device has nothing to restore")
@@ -403,12 +404,12 @@ func TestShmOpenFailureClosesWhatWasOpened(t *testing.T) {
 	ss := &shmSet{}
 	open := func(path string, lease uint32) (ShmWriter, error) {
 		if strings.HasSuffix(path, "nat") {
-			return nil, clickshm.ErrBusy
+			return nil, os.ErrPermission
 		}
 		return ss.open(path, lease)
 	}
 	_, err := New(t.Context(), cfg, zerolog.Nop(), WithCoalescer(newFakeNIC("ens1", "ens2")), WithShmOpener(open))
-	require.ErrorIs(t, err, clickshm.ErrBusy)
+	require.ErrorIs(t, err, os.ErrPermission)
 	assert.Contains(t, err.Error(), "nf nat")
 	assert.True(t, ss.get(fwShm).closed)
 }

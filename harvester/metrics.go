@@ -19,6 +19,12 @@ func (m *Manager) Metrics(emit func(name, help, typ string, value float64, label
 	for _, nf := range m.nfs {
 		current[nf.cfg.Name] = nf.tag
 	}
+	writer := map[string]bool{}
+	for _, nf := range m.nfs {
+		if nf.cfg.Shm != "" && m.cfg.Enabled {
+			writer[nf.cfg.Name] = !nf.shmBusy
+		}
+	}
 	knobErrs := maps.Clone(m.knobErrs)
 	unsupported := maps.Clone(m.unsupported)
 	type cpuAcct struct {
@@ -54,6 +60,10 @@ func (m *Manager) Metrics(emit func(name, help, typ string, value float64, label
 	}
 	for _, k := range slices.Sorted(maps.Keys(unsupported)) {
 		emit("nemo_harvest_knob_unsupported", "1 for knobs the device does not support (e.g. coalescing on veth).", "gauge", 1, "knob", k)
+	}
+	for _, nf := range slices.Sorted(maps.Keys(writer)) {
+		emit("nemo_harvest_click_writer", "1 while this invoker writes the NF's Click segment; 0 while another invoker on the host does.",
+			"gauge", b2f(writer[nf]), "nf", nf)
 	}
 	for _, nf := range slices.Sorted(maps.Keys(current)) {
 		emit("nemo_nf_tag_info", "The current tag (nf_name, pkt_size bucket) of each NF.", "gauge", 1, "nf", nf, "tag", current[nf].Label())

@@ -18,15 +18,15 @@ func TestRestoreLeftoversWithoutAManager(t *testing.T) {
 	nic.unsupported["veth9"] = true
 	path := filepath.Join(t.TempDir(), "nic.json")
 	sf := &stateFile{path: path}
-	require.NoError(t, sf.save("ens1", ethtool.Coalesce{RxCoalesceUsecs: 3, RxMaxCoalescedFrames: 2}))
-	require.NoError(t, sf.save("veth9", ethtool.Coalesce{RxCoalesceUsecs: 4}))
-	require.NoError(t, sf.save("gone0", ethtool.Coalesce{RxCoalesceUsecs: 5}))
+	require.NoError(t, sf.save(t.Context(), "ens1", ethtool.Coalesce{RxCoalesceUsecs: 3, RxMaxCoalescedFrames: 2}))
+	require.NoError(t, sf.save(t.Context(), "veth9", ethtool.Coalesce{RxCoalesceUsecs: 4}))
+	require.NoError(t, sf.save(t.Context(), "gone0", ethtool.Coalesce{RxCoalesceUsecs: 5}))
 
 	logs := &syncBuffer{}
 	err := RestoreLeftovers(t.Context(), Config{Enabled: false, StateFile: path}, zerolog.New(logs), WithCoalescer(nic))
 	require.NoError(t, err)
 	assert.Equal(t, ethtool.Coalesce{RxCoalesceUsecs: 3, RxMaxCoalescedFrames: 2}, nic.state["ens1"], "original put back")
-	left, err := sf.entries()
+	left, err := sf.entries(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, []string{"gone0"}, keysOf(left), "restored and unsupported entries leave the file; a failed one stays")
 	assert.Contains(t, logs.String(), "restored NIC coalescing left behind by a previous run")

@@ -2,6 +2,7 @@ package harvester
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -42,6 +43,9 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 	every(m.cfg.LogEvery, func(context.Context) { m.logSummary() })
 	every(max(m.cfg.ShmLease/2, 10*time.Millisecond), func(context.Context) { m.observeClick() })
+	if m.anyShmBusy() {
+		every(m.shmRetry, m.takeOverBusySegments)
+	}
 	wg.Wait()
 	return ctx.Err()
 }
@@ -274,3 +278,45 @@ func (m *Manager) observeClick() []ClickAck {
 // ClickAcks reads and returns the Click acknowledgement of every NF with a
 // segment (see observeClick).
 func (m *Manager) ClickAcks() []ClickAck { return m.observeClick() }
+func (m *Manager) anyShmBusy() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, nf := range m.nfs {
+		if nf.shmBusy {
+			return true
+		}
+	}
+	return false
+}
+
+// takeOverBusySegments tries to become the writer of the segments another invoker held at start
+// (it stopped or died, or it never will and this keeps trying); a segment taken over gets the
+// current settings at once.
+func (m *Manager) takeOverBusySegments(ctx context.Context) {
+	took := false
+	m.switchMu.Lock()
+	for _, nf := range m.nfs {
+		if !nf.shmBusy || ctx.Err() != nil {
+			continue
+		}
+		w, err := m.shmOpen(nf.cfg.Shm, uint32(m.cfg.ShmLease.Milliseconds()))
+		if err != nil {
+			if !errors.Is(err, clickshm.ErrBusy) {
+				m.log.Error().Str("nf", nf.cfg.Name).Str("shm", nf.cfg.Shm).Err(err).Msg("cannot take over the Click segment")
+			}
+			continue
+		}
+		m.mu.Lock()
+		m.clickMu.Lock() // observeClick reads nf.click under clickMu
+		nf.click, nf.shmBusy = &clickKnob{nf: nf.cfg.Name, shm: nf.cfg.Shm, w: w, createdAt: m.clock.Now()}, false
+		m.clickMu.Unlock()
+		m.retune = m.retune || m.active
+		m.mu.Unlock()
+		m.log.Info().Str("nf", nf.cfg.Name).Str("shm", nf.cfg.Shm).Msg("took over the Click segment another invoker wrote")
+		took = true
+	}
+	m.switchMu.Unlock()
+	if took {
+		m.reconcile(ctx, "click segment taken over")
+	}
+}

@@ -1,6 +1,7 @@
 package harvester
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -101,39 +102,86 @@ func (s *stateFile) write(st nicState) error {
 	return nil
 }
 
+// lockPath is the host lock of every read-modify-write of the file (see hostlock.go); mu covers the
+// goroutines of this process, which share one open lock file only inside withFlock.
+func (s *stateFile) lockPath() string { return hostLockPath(s.path, "", "lock") }
+
+// locked runs fn holding both the process mutex and the host lock, bounded by switchTimeout when ctx
+// has no earlier deadline.
+func (s *stateFile) locked(ctx context.Context, fn func() error) error {
+	ctx, cancel := context.WithTimeout(ctx, switchTimeout)
+	defer cancel()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return withFlock(ctx, s.lockPath(), fn)
+}
+
 // save records iface's original, unless an original is already recorded (the
 // first one is the true original; a later read would see our own setting).
-func (s *stateFile) save(iface string, c ethtool.Coalesce) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st, err := s.load()
-	if err != nil {
-		return err
-	}
-	if _, ok := st.Interfaces[iface]; ok {
-		return nil
-	}
-	st.Interfaces[iface] = savedCoalesce{Coalesce: c, SavedAt: time.Now().UTC(), PID: os.Getpid()}
-	return s.write(st)
+func (s *stateFile) save(ctx context.Context, iface string, c ethtool.Coalesce) error {
+	_, err := s.originalOrSave(ctx, iface, func() (ethtool.Coalesce, error) { return c, nil })
+	return err
 }
 
-func (s *stateFile) remove(iface string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st, err := s.load()
-	if err != nil {
-		return err
-	}
-	if _, ok := st.Interfaces[iface]; !ok {
+// originalOrSave returns iface's recorded original, or reads it with get and records it, as one
+// step under the host lock: another invoker harvesting the same NIC has recorded the true original
+// before changing it, and get would now read that invoker's setting.
+func (s *stateFile) originalOrSave(ctx context.Context, iface string, get func() (ethtool.Coalesce, error)) (ethtool.Coalesce, error) {
+	var orig ethtool.Coalesce
+	err := s.locked(ctx, func() error {
+		st, err := s.load()
+		if err != nil {
+			return err
+		}
+		if saved, ok := st.Interfaces[iface]; ok {
+			orig = saved.Coalesce
+			return nil
+		}
+		c, err := get()
+		if err != nil {
+			return err
+		}
+		st.Interfaces[iface] = savedCoalesce{Coalesce: c, SavedAt: time.Now().UTC(), PID: os.Getpid()}
+		if err := s.write(st); err != nil {
+			return err
+		}
+		orig = c
 		return nil
-	}
-	delete(st.Interfaces, iface)
-	return s.write(st)
+	})
+	return orig, err
 }
 
-func (s *stateFile) entries() (map[string]savedCoalesce, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st, err := s.load()
-	return st.Interfaces, err
+// remove forgets iface's original when keep (called under the host lock) says nobody needs it.
+func (s *stateFile) remove(ctx context.Context, iface string, keep func() (bool, error)) error {
+	return s.locked(ctx, func() error {
+		st, err := s.load()
+		if err != nil {
+			return err
+		}
+		if _, ok := st.Interfaces[iface]; !ok {
+			return nil
+		}
+		if keep != nil {
+			if k, err := keep(); k || err != nil {
+				return err
+			}
+		}
+		delete(st.Interfaces, iface)
+		return s.write(st)
+	})
+}
+
+func (s *stateFile) entries(ctx context.Context) (map[string]savedCoalesce, error) {
+	var out map[string]savedCoalesce
+	if _, err := os.Stat(s.path); errors.Is(err, os.ErrNotExist) {
+		// Nothing recorded: no lock file needed (its directory may not be writable, which only
+		// matters once an original must be recorded).
+		return map[string]savedCoalesce{}, nil
+	}
+	err := s.locked(ctx, func() error {
+		st, err := s.load()
+		out = st.Interfaces
+		return err
+	})
+	return out, err
 }

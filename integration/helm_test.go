@@ -45,6 +45,7 @@ import (
 	"github.com/nemo-edge/nemo/integration/itest"
 	"github.com/nemo-edge/nemo/invoker/config"
 	"github.com/nemo-edge/nemo/invoker/instanceid"
+	"github.com/nemo-edge/nemo/scheduler"
 )
 
 const (
@@ -372,6 +373,10 @@ func TestHelmValues(t *testing.T) {
 	}
 	if c.Harvester.Enabled {
 		t.Errorf("the ConfigMap enables the harvester, which needs the host's network namespace (not the chart's pod)")
+	}
+	// The chart ships the policy docs/simulator.md evaluates: idle containers kept until memory is needed.
+	if got, want := c.SchedulerConfig().Controller.StopAfter, scheduler.DefaultConfig().StopAfter; got != want {
+		t.Errorf("the ConfigMap's scheduler.keepAlive resolves to %v; the simulated (and default) policy is %v", got, want)
 	}
 }
 

@@ -5,9 +5,12 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,6 +46,13 @@ func TestFourInvokersOneHost(t *testing.T) {
 		log  string
 		sent []string
 	}
+	// All four harvest one NF with one host state file and one Click segment, as invokers sharing a
+	// host's NFs do: the segment has one writer at a time, the others start anyway.
+	shared := t.TempDir()
+	cfgPath := filepath.Join(shared, "nemo.json")
+	require.NoError(t, os.WriteFile(cfgPath, fmt.Appendf(nil,
+		`{"harvester": {"enabled": true, "stateFile": %q, "nfs": [{"name": "fw", "interface": "lo", "shm": %q}]}}`,
+		filepath.Join(shared, "harvester-nic.json"), filepath.Join(shared, "nemo-fw")), 0o644))
 	invs := make([]*inv, n)
 	for i := range invs {
 		v := &inv{id: first + i, port: itest.FreePort(t)}
@@ -52,7 +62,7 @@ func TestFourInvokersOneHost(t *testing.T) {
 		v.log = itest.LogFile(t.TempDir(), fmt.Sprintf("nemo-%d.log", v.id))
 		env := itest.InvokerEnv{Kafka: svc.Kafka, Couch: svc.Couch, DBPrefix: prefix, Port: v.port}.Environ()
 		v.proc = itest.Spawn(t, itest.ProcSpec{Name: "nemo " + strconv.Itoa(v.id), Bin: bin,
-			Args: []string{"invoker", "--id", strconv.Itoa(v.id), "--uniqueName", strconv.Itoa(v.id)},
+			Args: []string{"invoker", "--id", strconv.Itoa(v.id), "--uniqueName", strconv.Itoa(v.id), "--config", cfgPath},
 			// 1 GB each: four pools of the same host side by side.
 			Env: append(env, "CONFIG_whisk_containerPool_userMemory=1024m"), LogPath: v.log})
 		invs[i] = v
@@ -121,18 +131,54 @@ func TestFourInvokersOneHost(t *testing.T) {
 			require.True(t, strings.HasPrefix(name, "wsk"+strconv.Itoa(v.id)+strconv.Itoa(v.id)+"_"),
 				"invoker %d's container %s is not under its own prefix", v.id, name)
 		}
-		resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(v.port) + "/metrics")
-		require.NoError(t, err)
-		resp.Body.Close()
+		sessions := scrapeSample(t, v.port, "nemo_harvest_sessions_total")
+		require.GreaterOrEqual(t, sessions, float64(perInvoker), "invoker %d harvested around %v of its %d activations", v.id, sessions, perInvoker)
 	}
-	// Each stops on its own; the others' containers stay until they stop in turn.
+	writers := func(alive []*inv) []int {
+		var ids []int
+		for _, v := range alive {
+			if scrapeSample(t, v.port, `nemo_harvest_click_writer{nf="fw"}`) == 1 {
+				ids = append(ids, v.id)
+			}
+		}
+		return ids
+	}
+	require.Len(t, writers(invs), 1, "one writer of the shared Click segment")
+
+	// Each stops on its own; the others' containers stay until they stop in turn, and one of the
+	// others takes the Click segment over.
 	for i, v := range invs {
 		require.NoError(t, v.proc.Terminate(90*time.Second))
 		require.Empty(t, mustContainers(t, v.id), "invoker %d left containers", v.id)
 		for _, w := range invs[i+1:] {
 			require.NotEmpty(t, mustContainers(t, w.id), "stopping invoker %d removed invoker %d's containers", v.id, w.id)
 		}
+		if rest := invs[i+1:]; len(rest) > 0 {
+			var ids []int
+			require.Eventually(t, func() bool { ids = writers(rest); return len(ids) == 1 }, 30*time.Second, 200*time.Millisecond,
+				"after invoker %d stopped, writers of the Click segment: %v", v.id, ids)
+		}
 	}
+	_, err := os.Stat(filepath.Join(shared, "harvester-nic.json"))
+	require.ErrorIs(t, err, os.ErrNotExist, "the invokers left NIC state behind")
+}
+
+// scrapeSample reads one sample from an invoker's /metrics; -1 when the series is absent.
+func scrapeSample(t *testing.T, port int, series string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(body), "\n") {
+		if rest, ok := strings.CutPrefix(line, series+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			require.NoError(t, err, "%q", line)
+			return v
+		}
+	}
+	return -1
 }
 
 func acksOf(l *itest.AckLog) []itest.Ack {

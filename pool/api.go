@@ -90,8 +90,11 @@ type Config struct {
 	// exceeded idle ones are evicted (eviction order: see Rank). On-demand cold starts may exceed it transiently (they use
 	// the cold reserve). Default 6; negative = unbounded.
 	MaxWarm int
-	// ColdReserveMB is memory only on-demand (cold) starts may use: stem cells and controller pre-warms must
-	// leave it free. Default 512; negative = no reserve.
+	// ColdReserveMB is memory on-demand (cold) starts can always have at once: stem cells must leave it
+	// free, and a controller pre-warm may start only while the memory held by containers that cannot be
+	// evicted at once (everything but idle function containers, whose memory an eviction releases when it
+	// starts) stays within UserMemoryMB − ColdReserveMB. Idle containers kept after their runs may occupy
+	// it. Default 512; negative = no reserve.
 	ColdReserveMB int
 	// PauseGrace is how long an idle warm container stays unfrozen after its last run. Default 10s; negative =
 	// never freeze.
@@ -124,7 +127,7 @@ const (
 	StateIdle                   // initialised, no runs, not frozen
 	StateBusy                   // at least one run in flight
 	StateFrozen                 // idle and frozen after PauseGrace
-	StateRemoving               // Remove issued, memory still counted until Removed
+	StateRemoving               // Remove issued; memory counted until Removed unless released (Remove.Released)
 	numStates
 )
 
@@ -323,11 +326,16 @@ type Thaw struct{ C ContainerID }
 
 // Remove C. Answer with Removed (also on failure: the pool forgets it either way). Evicted is set when the
 // pool chose C by its eviction order (memory for a request, or MaxWarm), for drivers whose ranking learns
-// from its evictions (greedy-dual's clock).
+// from its evictions (greedy-dual's clock). Released is set when C was idle (an idle or frozen function
+// container, an unused stem cell: evictions, the controller's Evict, idle timeout, stem-cell expiry,
+// shutdown): the pool no longer counts its memory from this action on, so a container may be created
+// beside its removal; the driver must kill it first (a force removal does). Any other removal (a broken,
+// destroyed or failed container) keeps its memory counted until Removed.
 type Remove struct {
-	C       ContainerID
-	Reason  string
-	Evicted bool
+	C        ContainerID
+	Reason   string
+	Evicted  bool
+	Released bool
 }
 
 // Buffered: request ID waits in the FIFO run buffer (memory full).
@@ -435,6 +443,7 @@ type ContainerInfo struct {
 	State       State
 	Frozen      bool // the pool froze it (pause grace or Suspend)
 	Suspended   bool // held by the controller (Suspend)
+	Released    bool // being removed, memory no longer counted (Remove.Released)
 	Created     time.Time
 	LastUsed    time.Time
 	Active      int // runs in flight
@@ -452,7 +461,7 @@ type Snapshot struct {
 	UserMemoryMB   int
 	ColdReserveMB  int
 	MaxWarm        int
-	UsedMB         int // sum over live containers (Create .. Removed)
+	UsedMB         int // sum over live containers (Create .. Removed), except released removals (Remove.Released)
 	MemoryByState  [numStates]int
 	CountByState   [numStates]int
 	WarmContainers int      // function-specific containers not being removed (the MaxWarm count)

@@ -4,10 +4,15 @@
 // # What it owns
 //
 //   - The memory bound. Every container counts its memory limit from Create until Removed (stem cells and
-//     containers being removed included); nothing is created unless it fits in Config.UserMemoryMB
-//     (OpenWhisk's hasPoolSpaceFor). NEMO's bounds sit on top: at most Config.MaxWarm function containers
-//     are kept, and Config.ColdReserveMB is left to on-demand cold starts (stem cells and controller
-//     pre-warms must stay out of it).
+//     broken containers being removed included), except an idle container the pool or the controller gives
+//     up (eviction, idle timeout, the controller's Evict, stem-cell expiry): its memory is released when its
+//     removal starts (Remove.Released), because the backend kills it first and it is gone long before a
+//     container created beside it starts (measured: docs/simulator.md, "Eviction cost"); nothing is created
+//     unless it fits in Config.UserMemoryMB (OpenWhisk's hasPoolSpaceFor). NEMO's bounds sit on top: at
+//     most Config.MaxWarm function containers are kept, and Config.ColdReserveMB is what an on-demand cold
+//     start can always have at once: stem cells stay out of it, and a controller pre-warm may start only
+//     while the memory held by containers an eviction cannot give back at once leaves it free (idle
+//     containers may occupy it).
 //   - The container lifecycle: starting, prewarmed (stem cell), warming (/init in flight), idle, busy,
 //     frozen, removing; warm reuse keyed by invoking namespace + action content hash (not the revision);
 //     concurrency > 1; stem-cell backfill, with OpenWhisk's reactive counts (cold starts per check interval,
@@ -28,7 +33,8 @@
 // their outcome as events. Its obligations:
 //
 //  1. Answer Create with Started or StartFailed, Init with Initialized or InitFailed, Run with RunFinished
-//     (Destroy when the container must go), Remove with Removed.
+//     (Destroy when the container must go), Remove with Removed. A Released Remove kills the container
+//     before anything else (a force removal does), so its memory is free while the rest of the removal goes on.
 //  2. Start the actions of one container in the order emitted; Create, Freeze, Thaw and Remove must
 //     complete before the next action of that container starts (Init and Run may run alongside: a Suspend
 //     freezes a container whose /init is in flight, and a Remove may overtake a failing /init).

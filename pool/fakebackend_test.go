@@ -129,6 +129,10 @@ func (f *fakeBackend) Init(ctx context.Context, h Handle, body []byte, timeout t
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if c != nil && f.live[h.Name()] != c {
+		// Removed while /init was in flight (an evicted pre-warm): the connection dies, as with Docker.
+		return InitResult{Response: proxy.ErrorResponse(proxy.StatusWhiskError, proxy.MsgAbnormalInit), Dead: true}
+	}
 	res := InitResult{OK: true, Duration: 5 * time.Millisecond}
 	if f.initResult != nil {
 		res = f.initResult(h.Name(), body)

@@ -3,6 +3,7 @@ package pool
 import (
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // invariantChecker keeps an independent model of the pool built only from the events sent and the actions
@@ -17,13 +18,18 @@ type invariantChecker struct {
 	runs     []string            // request ids in the order their Run was emitted
 	rank     map[ContainerID]int // the latest Rank sent: place of each container
 	evicted  []ContainerID       // containers the current step removed by the eviction order
-	errs     []error
+	// evictedInFlight: of those, pre-warms in flight (they go only after every idle container)
+	evictedInFlight []ContainerID
+	errs            []error
 }
 
 type modelContainer struct {
 	spec        Spec
 	frozen      bool
 	initialized bool
+	started     bool
+	released    bool // a Released removal: its memory no longer counts
+	doomed      bool // destroyed: removed once its runs end
 	active      map[string]bool
 }
 
@@ -46,7 +52,9 @@ func (k *invariantChecker) requested(r Request) { k.requests[r.ID] = r }
 func (k *invariantChecker) liveMB() int {
 	mb := 0
 	for _, c := range k.live {
-		mb += c.spec.MemoryMB
+		if !c.released {
+			mb += c.spec.MemoryMB
+		}
 	}
 	return mb
 }
@@ -69,9 +77,18 @@ func (k *invariantChecker) event(ev Event) {
 		if c := k.live[e.C]; c != nil {
 			c.initialized = true
 		}
+	case Started:
+		if c := k.live[e.C]; c != nil {
+			c.started = true
+		}
 	case RunFinished:
 		if c := k.live[e.C]; c != nil {
 			delete(c.active, e.ID)
+			c.doomed = c.doomed || e.Destroy
+		}
+	case Destroy:
+		if c := k.live[e.C]; c != nil {
+			c.doomed = true
 		}
 	}
 }
@@ -85,6 +102,7 @@ func (k *invariantChecker) setOutcome(id, what string) {
 
 // observe checks the actions of one step in order.
 func (k *invariantChecker) observe(acts []Action) {
+	gaveWay := 0 // pre-warms in flight evicted by this step (their Reject comes before their Remove)
 	for _, a := range acts {
 		switch a := a.(type) {
 		case Create:
@@ -162,11 +180,28 @@ func (k *invariantChecker) observe(acts []Action) {
 			} else if c.frozen {
 				k.fail("remove of frozen container %s (no thaw first)", a.C)
 			}
+			if c != nil && a.Released {
+				// Only an idle container may give its memory back before Removed: an initialised function
+				// container with no run, a started stem cell nobody took, or a pre-warm in flight that gave
+				// way to a request (its Reject was emitted just before).
+				switch {
+				case len(c.active) == 0 && !c.initialized && !c.spec.Stem && gaveWay > 0 && a.Evicted:
+					gaveWay--
+					k.evictedInFlight = append(k.evictedInFlight, a.C)
+				case len(c.active) > 0 || !(c.initialized || (c.spec.Stem && c.started)):
+					k.fail("released removal of %s, which is not idle (initialised %v, stem %v started %v, runs %d)",
+						a.C, c.initialized, c.spec.Stem, c.started, len(c.active))
+				}
+				c.released = true
+			}
 			if a.Evicted {
 				k.evicted = append(k.evicted, a.C)
 			}
 		case Reject:
 			k.setOutcome(a.ID, "reject")
+			if r, ok := k.requests[a.ID]; ok && r.Prewarm && strings.HasPrefix(a.Reason, "pre-warm evicted for ") {
+				gaveWay++
+			}
 		case Failed:
 			k.setOutcome(a.ID, "failed")
 			if a.Cause == FailCanceled {
@@ -205,6 +240,14 @@ func (k *invariantChecker) checkEvictionOrder(s Snapshot) {
 		byID[c.C] = c
 	}
 	for _, v := range k.evicted {
+		if slices.Contains(k.evictedInFlight, v) {
+			for _, c := range s.Containers {
+				if !c.Key.IsZero() && !c.Suspended && c.Waiting == 0 && (c.State == StateIdle || c.State == StateFrozen) {
+					k.fail("evicted the pre-warm in flight %s while the idle %s stays", v, c.C)
+				}
+			}
+			continue
+		}
 		victim, ok := byID[v]
 		if !ok {
 			continue // already reported Removed within the step (not in a driver answering later)
@@ -222,18 +265,48 @@ func (k *invariantChecker) checkEvictionOrder(s Snapshot) {
 	}
 }
 
+// checkNoWaitForIdle: a request never waits in the buffer for memory idle containers hold: when free
+// memory plus the idle function containers' would place the head, the pool must have evicted them (unless
+// a broken container's removal, or one to be removed once its runs end, whose memory is coming back, makes
+// the pool wait for that instead).
+func (k *invariantChecker) checkNoWaitForIdle(s Snapshot) {
+	if len(s.Buffered) == 0 {
+		return
+	}
+	head, ok := k.requests[s.Buffered[0]]
+	if !ok {
+		return
+	}
+	avail := s.UserMemoryMB - s.UsedMB
+	for _, c := range s.Containers {
+		switch {
+		case (c.State == StateRemoving && !c.Released) || (k.live[c.C] != nil && k.live[c.C].doomed):
+			return
+		case !c.Key.IsZero() && !c.Suspended && c.Waiting == 0 && (c.State == StateIdle || c.State == StateFrozen):
+			avail += c.MemoryMB
+		}
+	}
+	if avail >= head.Spec.MemoryMB {
+		k.fail("%s waits in the buffer for %d MB while free and idle containers hold %d MB", head.ID,
+			head.Spec.MemoryMB, avail)
+	}
+}
+
 // check compares the pool with the model after a step.
 func (k *invariantChecker) check(p *Pool) error {
 	defer clear(k.canceled)
 	s := p.Snapshot()
 	k.checkEvictionOrder(s)
 	k.evicted = k.evicted[:0]
+	k.evictedInFlight = k.evictedInFlight[:0]
 	if s.UsedMB > s.UserMemoryMB {
 		k.fail("used %d MB > user memory %d MB", s.UsedMB, s.UserMemoryMB)
 	}
 	sum := 0
 	for _, c := range s.Containers {
-		sum += c.MemoryMB
+		if !c.Released {
+			sum += c.MemoryMB
+		}
 		m := k.live[c.C]
 		if m == nil {
 			k.fail("pool has %s, model does not", c.C)
@@ -249,6 +322,7 @@ func (k *invariantChecker) check(p *Pool) error {
 	if sum != s.UsedMB {
 		k.fail("used %d MB != sum over containers %d MB", s.UsedMB, sum)
 	}
+	k.checkNoWaitForIdle(s)
 	if model := k.liveMB(); model != s.UsedMB {
 		k.fail("used %d MB != model %d MB (creates minus removals)", s.UsedMB, model)
 	}

@@ -118,6 +118,7 @@ type container struct {
 	initDeferred bool // Started while suspended: Init waits for Resume
 	initFor      string
 	doomed       string // remove once runs end (reason), "" if not
+	released     bool   // removal started from idle: its memory is no longer counted
 	created      time.Time
 	lastUsed     time.Time
 	idleSince    time.Time
@@ -350,7 +351,7 @@ func (p *Pool) reactiveStemFor(s Spec) int {
 }
 
 // shedStems removes started, unused stem cells above their configuration's kept count, newest first, until
-// need MB are freed; it returns the memory freed (counted until Removed, like any removal).
+// need MB are freed; it returns the memory freed (released at once: they are idle).
 func (p *Pool) shedStems(need int, reason string) int {
 	freed := 0
 	for i, sc := range p.cfg.StemCells {
@@ -360,7 +361,7 @@ func (p *Pool) shedStems(need int, reason string) int {
 		}
 		stems := p.stemsOf(i)
 		for j := len(stems) - 1; j >= 0 && surplus > 0 && freed < need; j-- {
-			p.remove(stems[j], reason)
+			p.release(stems[j], reason, false)
 			surplus--
 			freed += sc.MemoryMB
 		}
@@ -402,7 +403,7 @@ func (p *Pool) checkStems() {
 			if live <= p.stemWant[i] || p.now.Before(c.created.Add(r.TTL)) {
 				break // oldest first: the rest are younger
 			}
-			p.remove(c, fmt.Sprintf("prewarm unused for %v above the reactive count %d", r.TTL, p.stemWant[i]))
+			p.release(c, fmt.Sprintf("prewarm unused for %v above the reactive count %d", r.TTL, p.stemWant[i]), false)
 			live--
 			expired = true
 		}
@@ -454,16 +455,17 @@ func (p *Pool) placeRun(r Request) placement {
 		p.reqs[r.ID] = &reqInfo{phase: phaseWaiting, c: c.id}
 		return placed
 	}
-	// Memory already being removed will come back; only evict what is still missing.
-	if missing > 0 {
-		p.evict(need{mb: missing}, "evicted for "+r.ID)
+	// Memory already being removed will come back; only evict what is still missing. Idle victims give
+	// their memory back at once (release): the request is placed beside their removal.
+	if missing > 0 && p.evict(need{mb: missing, prewarms: true}, "evicted for "+r.ID) && p.usedMB+s.MemoryMB <= p.cfg.UserMemoryMB {
+		return p.placeRun(r)
 	}
 	return mustWait
 }
 
 // placePrewarm handles the controller's pre-warm of one function: satisfied by an existing container of the
-// key, else a stem cell, else a new container within MaxWarm and outside the cold reserve. Never evicts,
-// never buffers.
+// key, else a stem cell, else a new container within MaxWarm, in free memory, and leaving the cold reserve
+// free or evictable at once. Never evicts, never buffers.
 func (p *Pool) placePrewarm(r Request) {
 	s := r.Spec
 	if c := p.matchWarmAny(s); c != nil {
@@ -490,9 +492,19 @@ func (p *Pool) placePrewarm(r Request) {
 		p.emit(Reject{ID: r.ID, Reason: "run buffer not empty"})
 		return
 	}
-	if limit := p.cfg.UserMemoryMB - p.cfg.reserve(); p.usedMB+s.MemoryMB > limit {
-		p.emit(Reject{ID: r.ID, Reason: fmt.Sprintf("no room outside the cold reserve (%d+%d > %d MB)",
-			p.usedMB, s.MemoryMB, limit)})
+	// The cold reserve: an on-demand cold start must find ColdReserveMB free or held by idle containers it
+	// can evict at once (their memory is released when their removal starts), so a pre-warm may only add
+	// to the memory held otherwise up to UserMemoryMB − ColdReserveMB. Kept idle containers may occupy the
+	// reserve; the pre-warm itself must fit in what is free (the pool never evicts for a pre-warm: the
+	// controller stops what it wants replaced first).
+	if limit, held := p.cfg.UserMemoryMB-p.cfg.reserve(), p.heldMB(); held+s.MemoryMB > limit {
+		p.emit(Reject{ID: r.ID, Reason: fmt.Sprintf("the cold reserve: %d+%d MB held by containers that cannot be "+
+			"evicted at once > %d MB", held, s.MemoryMB, limit)})
+		return
+	}
+	if p.usedMB+s.MemoryMB > p.cfg.UserMemoryMB {
+		p.emit(Reject{ID: r.ID, Reason: fmt.Sprintf("no free memory (%d+%d > %d MB)", p.usedMB, s.MemoryMB,
+			p.cfg.UserMemoryMB)})
 		return
 	}
 	c := p.create(s, -1, r.ID)
@@ -862,9 +874,11 @@ func (p *Pool) requestFor(id string, c *container) Request {
 	return Request{ID: id, Spec: s}
 }
 
-// forget drops c from the pool and frees its memory.
+// forget drops c from the pool and frees its memory (unless its removal released it already).
 func (p *Pool) forget(c *container) {
-	p.usedMB -= c.spec.MemoryMB
+	if !c.released {
+		p.usedMB -= c.spec.MemoryMB
+	}
 	delete(p.containers, c.id)
 	delete(p.rank, c.id)
 	if !c.isStem() && !p.keyAlive(c.spec.Key) {
@@ -918,7 +932,7 @@ func (p *Pool) onEvict(e Evict) {
 		p.ignore(ev, "not idle ("+p.describe(c)+")")
 		return
 	}
-	p.remove(c, "evicted by controller")
+	p.release(c, "evicted by controller", false)
 }
 
 func (p *Pool) describe(c *container) string {
@@ -1048,16 +1062,28 @@ func (p *Pool) onShutdown() {
 				c.doomed = "shutdown"
 			}
 		default:
-			p.remove(c, "shutdown")
+			p.release(c, "shutdown", false)
 		}
 	}
 }
 
-// remove starts removing c: memory stays counted until Removed. A frozen container is thawed first.
-func (p *Pool) remove(c *container, reason string) { p.removeAs(c, reason, false) }
+// remove starts removing c (broken, failed, or destroyed after its runs): its memory stays counted until
+// Removed. A frozen container is thawed first.
+func (p *Pool) remove(c *container, reason string) { p.removeAs(c, reason, false, false) }
 
-// removeAs is remove; evicted marks a victim of the eviction order (Remove.Evicted).
-func (p *Pool) removeAs(c *container, reason string, evicted bool) {
+// release starts removing c, an idle container the pool or the controller gives up (idle or frozen
+// function container, unused stem cell; evict releases pre-warms in flight the same way), and gives its
+// memory back at once (Remove.Released): the backend
+// kills it first, and its processes are gone long before a container created now starts (docs/simulator.md,
+// "Eviction cost"), so no request waits for the rest of the removal. evicted marks a victim of the eviction
+// order (Remove.Evicted).
+func (p *Pool) release(c *container, reason string, evicted bool) {
+	idle := len(c.active) == 0 && len(c.waiting) == 0 && len(c.warmWaiters) == 0 && c.doomed == "" &&
+		(c.state == StateIdle || c.state == StateFrozen || c.state == StatePrewarmed)
+	p.removeAs(c, reason, evicted, idle)
+}
+
+func (p *Pool) removeAs(c *container, reason string, evicted, released bool) {
 	if c.state == StateRemoving {
 		return
 	}
@@ -1067,20 +1093,35 @@ func (p *Pool) removeAs(c *container, reason string, evicted bool) {
 	}
 	c.state = StateRemoving
 	c.suspended = false
-	p.emit(Remove{C: c.id, Reason: reason, Evicted: evicted})
+	if released {
+		c.released = true
+		p.usedMB -= c.spec.MemoryMB
+	}
+	p.emit(Remove{C: c.id, Reason: reason, Evicted: evicted, Released: released})
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Eviction, MaxWarm, stem cells, timers
 
+// removingMB is the memory of containers on their way out that is still counted (not released).
 func (p *Pool) removingMB() int {
 	mb := 0
 	for _, c := range p.containers {
-		if c.state == StateRemoving || c.doomed != "" {
+		if (c.state == StateRemoving || c.doomed != "") && !c.released {
 			mb += c.spec.MemoryMB
 		}
 	}
 	return mb
+}
+
+// heldMB is the counted memory an eviction cannot give back at once: everything but the idle function
+// containers that are eviction candidates.
+func (p *Pool) heldMB() int {
+	held := p.usedMB
+	for _, c := range p.candidates() {
+		held -= c.spec.MemoryMB
+	}
+	return held
 }
 
 // warmCount counts function-specific containers that are not on their way out.
@@ -1094,10 +1135,12 @@ func (p *Pool) warmCount() int {
 	return n
 }
 
-// need says how much an eviction must free: at least mb of memory and at least count containers.
+// need says how much an eviction must free: at least mb of memory and at least count containers; with
+// prewarms, controller pre-warms still starting or in /init may go too, after every idle container.
 type need struct {
-	mb    int
-	count int
+	mb       int
+	count    int
+	prewarms bool
 }
 
 // candidates lists idle warm containers (evictable) in eviction order: the containers the latest Rank names,
@@ -1131,12 +1174,36 @@ func (p *Pool) candidates() []*container {
 	return out
 }
 
-// evict removes the shortest prefix of the eviction order that satisfies n; it evicts nothing when all the
-// candidates together do not.
+// prewarmsInFlight lists the controller's pre-warms still starting or in /init with no run waiting on them
+// (suspended or not), newest first: an on-demand request never waits for memory a pre-warm holds.
+func (p *Pool) prewarmsInFlight() []*container {
+	var out []*container
+	for _, c := range p.containers {
+		if !c.isStem() && len(c.warmWaiters) > 0 && len(c.waiting) == 0 && len(c.active) == 0 && c.doomed == "" &&
+			(c.state == StateStarting || c.state == StateWarming) {
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b *container) int {
+		if c := b.created.Compare(a.created); c != 0 {
+			return c
+		}
+		return int(b.id) - int(a.id)
+	})
+	return out
+}
+
+// evict removes the shortest prefix of the eviction order (then, with n.prewarms, of the pre-warms in
+// flight, whose requests are rejected) that satisfies n; it evicts nothing when all the candidates
+// together do not.
 func (p *Pool) evict(n need, reason string) bool {
 	var chosen []*container
 	mb := 0
-	for _, c := range p.candidates() {
+	cands := p.candidates()
+	if n.prewarms {
+		cands = append(cands, p.prewarmsInFlight()...)
+	}
+	for _, c := range cands {
 		if mb >= n.mb && len(chosen) >= n.count {
 			break
 		}
@@ -1147,7 +1214,16 @@ func (p *Pool) evict(n need, reason string) bool {
 		return false
 	}
 	for _, c := range chosen {
-		p.removeAs(c, reason, true)
+		if len(c.warmWaiters) > 0 { // a pre-warm in flight: it gives way, released like an idle container
+			for _, id := range c.warmWaiters {
+				delete(p.reqs, id)
+				p.emit(Reject{ID: id, Reason: "pre-warm " + reason})
+			}
+			c.warmWaiters = nil
+			p.removeAs(c, reason, true, true)
+			continue
+		}
+		p.release(c, reason, true)
 	}
 	return true
 }
@@ -1220,7 +1296,7 @@ func (p *Pool) timers() {
 		switch c.state {
 		case StateIdle, StateFrozen:
 			if p.cfg.IdleTimeout > 0 && !p.now.Before(c.lastUsed.Add(p.cfg.IdleTimeout)) {
-				p.remove(c, "idle timeout")
+				p.release(c, "idle timeout", false)
 				continue
 			}
 			if c.state == StateIdle && p.cfg.PauseGrace >= 0 && !p.now.Before(c.idleSince.Add(p.cfg.PauseGrace)) {
@@ -1288,6 +1364,7 @@ func (p *Pool) info(c *container) ContainerInfo {
 		State:       c.state,
 		Frozen:      c.frozen,
 		Suspended:   c.suspended,
+		Released:    c.released,
 		Created:     c.created,
 		LastUsed:    c.lastUsed,
 		Active:      len(c.active),

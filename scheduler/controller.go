@@ -49,8 +49,11 @@ func AllStates() []State { return []State{S1, S2, S3, S41, S42} }
 type Config struct {
 	// Tick is the pre-warm daemon period. Default 3 s (paper §5.1).
 	Tick time.Duration
-	// StopAfter stops (evicts) an idle warm container whose function was not
-	// invoked for this long. Default 10 minutes; negative disables.
+	// StopAfter, when positive, stops an idle container whose function was
+	// not invoked for this long and whose value is below MinScore. Default:
+	// never (KeepUntilPressure): an idle container stays, frozen, until
+	// memory is needed (the pool evicts by Ranking) or a better pre-warm
+	// replaces it; zero and negative values mean never.
 	StopAfter time.Duration
 	// Score ranks functions for pre-warming and, when Evict is EvictByScore,
 	// for eviction. Default ExpectedBenefit (see doc.go).
@@ -68,11 +71,20 @@ type Config struct {
 	// Evict chooses the eviction order (the Ranking pushed into the pool,
 	// and the daemon's trims/replacements). Default EvictByScore.
 	Evict EvictOrder
+	// Value is what an idle container of a function is worth keeping:
+	// EvictByScore evicts the lowest first, and a pre-warm replaces idle
+	// containers worth less than ReplaceMargin × its own value. Default
+	// KeepValue (see doc.go).
+	Value Score
 	// FailureBackoff is how long a function whose pre-warm failed is not
 	// pre-warmed again. Default 1 minute.
 	FailureBackoff time.Duration
 	// MaxWarm bounds the pre-warm pool: the daemon pre-warms only while
-	// fewer function containers (any state) exist. Default 6.
+	// fewer function containers than this are held, that is cannot be
+	// evicted at once (starting, warming, busy, suspended, or with a run
+	// waiting on them). Idle containers are not counted: the pool releases
+	// their memory the moment it evicts them, so they may fill the memory
+	// and the cold reserve. Default 6.
 	MaxWarm int
 	// Trim makes every tick stop the least valuable idle containers above
 	// MaxWarm (containers of cold invocations then leave the cold reserve
@@ -118,6 +130,21 @@ const (
 	EvictLeastRecentInvocation
 )
 
+// ControlledPool is the pool configuration p under the controller, the same in the invoker and in the
+// simulator: the pool's own warm-count bound and idle timeout are off (MaxWarm and IdleTimeout -1).
+// The controller bounds what it pre-warms (Config.MaxWarm) and keeps idle containers until memory is
+// needed, when the pool evicts them in the order of its Ranking; the pool's MaxWarm would evict a
+// container the moment a cold start is created under a burst, and its idle timeout would stop
+// containers whatever their value. The cold reserve, pause grace and stem cells stay as configured.
+func ControlledPool(p pool.Config) pool.Config {
+	p.MaxWarm = -1
+	p.IdleTimeout = -1
+	return p
+}
+
+// KeepUntilPressure is Config.StopAfter's default: no idle container is stopped for having been idle long.
+const KeepUntilPressure = -time.Second
+
 // DefaultConfig is the controller's configuration with every default filled in; the invoker's
 // configuration file starts from it, so a default is stated once, here.
 func DefaultConfig() Config { return Config{}.withDefaults() }
@@ -126,11 +153,14 @@ func (c Config) withDefaults() Config {
 	if c.Tick <= 0 {
 		c.Tick = 3 * time.Second
 	}
-	if c.StopAfter == 0 {
-		c.StopAfter = 10 * time.Minute
+	if c.StopAfter <= 0 {
+		c.StopAfter = KeepUntilPressure
 	}
 	if c.Score == nil {
 		c.Score = ExpectedBenefit{}
+	}
+	if c.Value == nil {
+		c.Value = KeepValue{}
 	}
 	if c.MinScore <= 0 {
 		c.MinScore = 0.5
@@ -495,7 +525,7 @@ func (c *Controller) valueIdle(now time.Time, idle []valued) []valued {
 		sc, ok := scores[v.key]
 		if !ok {
 			if s := c.hist.Get(fnName(v.key)); s != nil && c.cfg.Evict == EvictByScore {
-				sc = c.cfg.Score.Score(now, s)
+				sc = c.cfg.Value.Score(now, s)
 			}
 			scores[v.key] = sc
 		}
@@ -556,8 +586,10 @@ func (c *Controller) Tick(now time.Time, snap pool.Snapshot) []Command {
 	}
 
 	present := map[pool.Key]bool{}
-	warmCount := 0
+	warmCount := 0 // function containers, any state but removing (Trim, the pool's own MaxWarm)
+	heldCount := 0 // function containers that cannot be evicted at once (MaxWarm)
 	usedMB := snap.UsedMB
+	heldMB := usedMB // memory an eviction cannot give back at once (the cold reserve)
 	var idle []valued
 	for _, ci := range snap.Containers {
 		if ci.Key.IsZero() || ci.State == pool.StateRemoving {
@@ -565,8 +597,11 @@ func (c *Controller) Tick(now time.Time, snap pool.Snapshot) []Command {
 		}
 		present[ci.Key] = true
 		warmCount++
-		if (ci.State == pool.StateIdle || ci.State == pool.StateFrozen) && !ci.Suspended && ci.Waiting == 0 {
+		if evictable(ci) {
 			idle = append(idle, valued{c: ci.C, key: ci.Key, mb: ci.MemoryMB, last: ci.LastUsed})
+			heldMB -= ci.MemoryMB
+		} else {
+			heldCount++
 		}
 	}
 	for k := range c.prewarmKeys() {
@@ -592,8 +627,8 @@ func (c *Controller) Tick(now time.Time, snap pool.Snapshot) []Command {
 		maxWarm = snap.MaxWarm
 	}
 	// Trim: containers of on-demand cold starts join the warm pool when
-	// their run ends; keep the pool at MaxWarm by stopping the least
-	// valuable idle ones.
+	// their run ends; keep the pool at MaxWarm containers by stopping the
+	// least valuable idle ones.
 	for c.cfg.Trim && warmCount > maxWarm && len(idle) > 0 {
 		out = append(out, Stop{C: idle[0].c, Reason: fmt.Sprintf("warm pool above %d", maxWarm)})
 		idle = idle[1:]
@@ -632,23 +667,33 @@ func (c *Controller) Tick(now time.Time, snap pool.Snapshot) []Command {
 		return cands[i].key.String() < cands[j].key.String()
 	})
 
-	limitMB := snap.UserMemoryMB - max(snap.ColdReserveMB, 0)
+	// A pre-warm holds its memory until its /init ends: it must leave the
+	// cold reserve free or evictable at once, and fit in free memory.
+	heldLimitMB := snap.UserMemoryMB - max(snap.ColdReserveMB, 0)
+	poolBound := func() bool { return snap.MaxWarm < 0 || warmCount+1 <= snap.MaxWarm }
 	busy := len(c.invs) > 0
 	for _, cand := range cands {
 		spec := c.specs[cand.key]
-		slot := func() bool { return warmCount+1 <= maxWarm }
-		if (!slot() || usedMB+spec.MemoryMB > limitMB) && !c.cfg.FreeSlotsOnly {
+		if heldCount+1 > c.cfg.MaxWarm || heldMB+spec.MemoryMB > heldLimitMB {
+			continue // stopping idle containers would not help
+		}
+		if (!poolBound() || usedMB+spec.MemoryMB > snap.UserMemoryMB) && !c.cfg.FreeSlotsOnly {
 			// Swap out idle containers clearly worth less, but only if
 			// enough of them go to make room. The driver executes
-			// commands in order and a Stop completes (container removed)
-			// before the next command.
+			// commands in order; a Stop's memory is free for the next
+			// command (the pool releases an idle container's memory when
+			// its removal starts).
 			n, freed := 0, 0
-			for n < len(idle) && idle[n].value < c.cfg.ReplaceMargin*cand.score &&
-				(warmCount-n+1 > maxWarm || usedMB-freed+spec.MemoryMB > limitMB) {
+			worth := cand.score
+			if st := c.hist.Get(fnName(cand.key)); st != nil && !math.IsInf(worth, 1) {
+				worth = c.cfg.Value.Score(now, st)
+			}
+			for n < len(idle) && idle[n].value < c.cfg.ReplaceMargin*worth &&
+				((snap.MaxWarm >= 0 && warmCount-n+1 > snap.MaxWarm) || usedMB-freed+spec.MemoryMB > snap.UserMemoryMB) {
 				freed += idle[n].mb
 				n++
 			}
-			if warmCount-n+1 <= maxWarm && usedMB-freed+spec.MemoryMB <= limitMB {
+			if (snap.MaxWarm < 0 || warmCount-n+1 <= snap.MaxWarm) && usedMB-freed+spec.MemoryMB <= snap.UserMemoryMB {
 				for _, v := range idle[:n] {
 					out = append(out, Stop{C: v.c, Reason: fmt.Sprintf("replaced by %s", cand.key)})
 				}
@@ -657,7 +702,7 @@ func (c *Controller) Tick(now time.Time, snap pool.Snapshot) []Command {
 				usedMB -= freed
 			}
 		}
-		if !slot() || usedMB+spec.MemoryMB > limitMB {
+		if !poolBound() || usedMB+spec.MemoryMB > snap.UserMemoryMB {
 			continue
 		}
 		c.nextID++
@@ -665,12 +710,21 @@ func (c *Controller) Tick(now time.Time, snap pool.Snapshot) []Command {
 		c.prewarm[id] = prewarmReq{key: cand.key, started: now}
 		out = append(out, Prewarm{ID: id, Spec: spec})
 		warmCount++
+		heldCount++
 		usedMB += spec.MemoryMB
+		heldMB += spec.MemoryMB
 		if !busy {
 			c.counts[S1]++
 		}
 	}
 	return out
+}
+
+// evictable reports whether the pool could evict ci at once: an idle or
+// frozen function container that is not suspended and has no run waiting.
+func evictable(ci pool.ContainerInfo) bool {
+	return !ci.Key.IsZero() && (ci.State == pool.StateIdle || ci.State == pool.StateFrozen) && !ci.Suspended &&
+		ci.Waiting == 0
 }
 
 // Ranking is the eviction order the driver pushes into the pool (pool.Rank): the idle containers of snap

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -96,5 +97,17 @@ func TestAlwaysHintKeepsOneIdleContainer(t *testing.T) {
 	}
 	if math.IsInf(idle[0].value, 1) || math.IsInf(idle[1].value, 1) {
 		t.Fatalf("only one container of keep is kept whatever its score; values %v, %v", idle[0].value, idle[1].value)
+	}
+}
+
+// ControlledPool turns the pool's own warm-count bound and idle timeout off and keeps the rest.
+func TestControlledPool(t *testing.T) {
+	in := pool.Config{UserMemoryMB: 4096, MaxWarm: 6, ColdReserveMB: 512, PauseGrace: time.Second,
+		IdleTimeout: 10 * time.Minute, NamePrefix: "wsk3", StemCells: []pool.StemCell{{Kind: "nodejs:20", MemoryMB: 256, Count: 1}}}
+	got := ControlledPool(in)
+	want := in
+	want.MaxWarm, want.IdleTimeout = -1, -1
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("ControlledPool(%+v) = %+v, want %+v", in, got, want)
 	}
 }

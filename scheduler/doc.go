@@ -9,8 +9,9 @@
 //     rate (half-life HistoryConfig.RateHalfLife, not a lifetime count), the
 //     last invocation, and the last 64 inter-arrival gaps with a decayed
 //     mean and variance.
-//   - Score (swappable): ranks functions for pre-warming and idle containers
-//     for eviction.
+//   - Score and Value (swappable): Score ranks functions for pre-warming;
+//     Value says what an idle container is worth keeping (eviction order
+//     and replacements).
 //   - Controller: a pure state machine (no I/O, no goroutine, no clock: every
 //     call takes now and a pool.Snapshot) returning Commands (Prewarm,
 //     Suspend, Resume, Stop) and, per invocation, a Decision with its state.
@@ -41,8 +42,11 @@
 // daemon can warm it later. P conditions the empirical distribution of the
 // recent gaps on the time already elapsed (a hazard estimate: each gap
 // smeared over ±2 %, at least ±0.5 s, for jitter) and is blended with a
-// Poisson estimate from the decayed rate, the gaps weighing n/(n+3) after n
-// samples. When the silence is longer than every recent gap the pattern is
+// Poisson estimate from the decayed rate, the gaps weighing k/(k+3) where k
+// counts the gaps that outlasted the time elapsed less the horizon (a timer
+// due within the horizon keeps all its gaps; ten minutes into a silence that
+// only two of forty irregular gaps outlasted, those two are noise, not a
+// pattern). When the silence is longer than every recent gap the pattern is
 // broken and only the decayed rate (which keeps decaying) speaks. Nothing
 // looks at the future. weight is 1 by default (the simulator's goal metric
 // counts cold starts, not seconds); ExpectedBenefit.CostWeight mixes in the
@@ -55,27 +59,54 @@
 // conditioned gap distribution can. docs/simulator.md has the numbers of
 // both.
 //
+// # The value of an idle container (KeepValue)
+//
+// The same probability, with two changes, weighed by the cold start an
+// eviction would cost (1 + 2 × log2(1 + init/0.5 s)). When a function's
+// recent gaps do not speak (none yet, or its silence outlasted them all) it
+// is rated by its long-run rate — (gaps + 1) / (their sum + the silence
+// since, and while the window holds the whole history, the silence before
+// its first invocation) — instead of a rate that halves every ten minutes of
+// silence; and each gap is blurred over the spread of the gaps (Silverman's
+// rule), so a timer stays sharp while irregular arrivals read as a rate
+// rather than as spikes. Without these, every rarely invoked function is
+// worth ~0 and eviction degrades to least recently used; with Poisson
+// arrivals that loses to greedy-dual's frequency (docs/simulator.md).
+//
 // # The daemon (Tick, every 3 s)
 //
 //  1. Resume pre-warms held longer than MaxSuspend (10 s).
-//  2. Value every idle container: its function's score, × 0.1 for each more
+//  2. Value every idle container: its function's Value, × 0.1 for each more
 //     recently used idle container of the same function (with concurrency 1
 //     a second container only helps overlapping invocations).
-//  3. Stop idle containers not invoked for StopAfter (10 min) whose value is
-//     below MinScore (0.5).
+//  3. Keep until pressure: no idle container is stopped for having been idle
+//     (StopAfter, off by default, would stop those not invoked for that long
+//     and valued below MinScore). Idle containers stay, frozen after the
+//     pause grace, until memory is needed: the pool then evicts the least
+//     valuable, and releases its memory at once (the container is killed
+//     first; its removal goes on beside the cold start).
 //  4. With Trim, stop the least valuable idle containers above MaxWarm.
 //  5. Nothing more while invocations wait in the pool's run buffer: no
 //     pre-warm competes with them.
 //  6. Pre-warm the best-scoring functions with no container, score ≥
-//     MinScore, while fewer than MaxWarm (6) function containers exist and
-//     the memory outside the cold reserve allows; when it does not, replace
-//     idle containers worth less than ReplaceMargin (0.5) × the candidate's
-//     score (unless FreeSlotsOnly, the paper's wording). The driver executes
-//     commands in order and a Stop completes before the next command.
+//     MinScore, while fewer than MaxWarm (6) function containers are held
+//     (starting, warming, busy, suspended: what cannot be evicted at once)
+//     and the held memory plus the pre-warm stays out of the cold reserve;
+//     when free memory is short, replace idle containers worth less than
+//     ReplaceMargin (0.5) × the candidate's value (unless FreeSlotsOnly, the
+//     paper's wording). The driver executes commands in order; a Stop's
+//     memory is free for the next command.
 //
-// The pool's own MaxWarm should be disabled (-1) under this controller: the
-// controller bounds pre-warms by MaxWarm, and the pool's cold reserve keeps
-// pre-warms out of the last ColdReserveMB (see docs/simulator.md for why).
+// The cold reserve is therefore not memory kept empty: it is memory an
+// on-demand cold start can always have at once. Idle containers may sit in
+// it; pre-warms in flight may not, and when an invocation needs their memory
+// all the same the pool evicts them after the idle ones (their requests are
+// rejected, without back-off). An invocation never waits for memory a kept
+// or pre-warmed container holds (pool's invariant checker).
+//
+// The pool runs as ControlledPool makes it, in the invoker and in the
+// simulator alike: its own MaxWarm and idle timeout are off (the controller
+// bounds pre-warms by MaxWarm and keeps idle containers until pressure).
 //
 // When the pool itself must free memory it evicts by the same value (or by
 // least recent invocation with EvictLeastRecentInvocation, the paper's rule):
@@ -116,9 +147,10 @@
 //     decision's commands first, in order.
 //  2. Commands: Prewarm is a pool pre-warm request (its outcome goes back
 //     as PrewarmDone with the measured init, or PrewarmRejected when the
-//     pool could not place it); Suspend and Resume freeze and thaw (a Resume
-//     of a container that is gone is dropped); Stop evicts an idle container
-//     and its removal completes before the next command.
+//     pool could not place it or evicted it for an invocation); Suspend and
+//     Resume freeze and thaw (a Resume of a container that is gone is
+//     dropped); Stop evicts an idle container, whose memory the pool
+//     releases at once, so the next command may use it.
 //  3. End once per Begin when the invocation is over, also when it failed,
 //     was rejected or canceled, with the init it paid (0 when warm) and its
 //     run time; execute what it returns.
@@ -135,7 +167,8 @@
 //
 // # Tests
 //
-// testdata/*.txt are scenarios in the datadriven format
+// testdata/*.txt are scenarios in the datadriven format (among them
+// keep_until_pressure.txt and reserve_eviction.txt)
 // (github.com/cockroachdb/datadriven), run on schedtest.Env with the
 // commands listed in schedtest.DefaultCommands; each directive is followed
 // by the action log it produced. go test ./scheduler -run TestScenarios

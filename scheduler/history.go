@@ -59,6 +59,10 @@ type Stats struct {
 	InitTime, RunTime time.Duration
 	// ColdStarts counts invocations that paid an init.
 	ColdStarts int64
+	// FirstInvoked is the arrival time of the first invocation, and Observed
+	// when the history started watching (its first arrival of any function):
+	// the silence between them says the function is rare.
+	FirstInvoked, Observed time.Time
 
 	rateValue float64   // decayed event count at rateAt
 	rateAt    time.Time // when rateValue was last brought up to date
@@ -104,14 +108,15 @@ func (s *Stats) GapStdDev() time.Duration { return time.Duration(math.Sqrt(s.gap
 func (s *Stats) GapSamples() int64 { return s.gapCount }
 
 // survival returns the decayed weight of recent gaps longer than d (each
-// gap smeared uniformly over ±gapKernel), and the total weight.
-func (s *Stats) survival(d time.Duration) (above, total float64) {
+// gap smeared uniformly over ±gapKernel, or at least ±minKernel), and the
+// total weight.
+func (s *Stats) survival(d, minKernel time.Duration) (above, total float64) {
 	n := int(min(s.gapCount, gapWindow))
 	w := 1.0
 	for i := 0; i < n; i++ {
 		// newest first
 		g := s.gaps[(s.gapNext-1-i+gapWindow)%gapWindow]
-		k := gapKernel(g)
+		k := max(gapKernel(g), minKernel)
 		switch {
 		case d <= g-k:
 			above += w
@@ -128,12 +133,45 @@ func (s *Stats) survival(d time.Duration) (above, total float64) {
 // given that none has arrived since LastInvoked. It conditions the empirical
 // distribution of recent gaps on the time already elapsed (a hazard
 // estimate) and blends it with a Poisson estimate from the decayed rate,
-// trusting the gaps more as samples accumulate. It looks only at the past.
+// trusting the gaps more the more of them outlasted the time elapsed less the
+// horizon. It looks only at the past.
 func (s *Stats) ArrivalProbability(now time.Time, horizon time.Duration) float64 {
+	return s.arrivalProbability(now, horizon, false, false)
+}
+
+// ArrivalProbabilityLongRun is ArrivalProbability with ReuseRate in place of the decayed rate: when the
+// recent gaps do not speak (none yet, or the silence outlasted them all), the function is rated by its
+// long-run rate, which forgets by samples, instead of a rate that halves every RateHalfLife of silence.
+// Each gap also stands for a window at least as wide as the gaps' own spread suggests (Silverman's rule of
+// thumb, 0.9 σ n^−1/5): the gaps of a timer stay sharp, those of irregular arrivals blur into a rate
+// instead of spikes.
+func (s *Stats) ArrivalProbabilityLongRun(now time.Time, horizon time.Duration) float64 {
+	return s.arrivalProbability(now, horizon, true, true)
+}
+
+// bandwidth is Silverman's rule of thumb for the recent gaps: 0.9 × their (decayed) standard deviation ×
+// n^−1/5.
+func (s *Stats) bandwidth() time.Duration {
+	n := float64(min(s.gapCount, gapWindow))
+	if n < 2 {
+		return 0
+	}
+	return time.Duration(0.9 * math.Sqrt(s.gapVar) * math.Pow(n, -0.2))
+}
+
+func (s *Stats) arrivalProbability(now time.Time, horizon time.Duration, longRun, smooth bool) float64 {
 	if s.LastInvoked.IsZero() {
 		return 0
 	}
-	poisson := 1 - math.Exp(-s.Rate(now)*horizon.Seconds())
+	rate := s.Rate(now)
+	if longRun {
+		rate = s.ReuseRate(now)
+	}
+	var kernel time.Duration
+	if smooth {
+		kernel = s.bandwidth()
+	}
+	poisson := 1 - math.Exp(-rate*horizon.Seconds())
 	if s.gapCount == 0 {
 		return poisson
 	}
@@ -141,26 +179,33 @@ func (s *Stats) ArrivalProbability(now time.Time, horizon time.Duration) float64
 	if elapsed < 0 {
 		elapsed = 0
 	}
-	surv, total := s.survival(elapsed)
+	surv, total := s.survival(elapsed, kernel)
 	var empirical float64
 	if surv <= 1e-9*total {
 		// Waited longer than any recent gap: the pattern is broken. Fall
 		// back to the decayed rate, which keeps decaying with silence.
 		empirical = poisson
 	} else {
-		later, _ := s.survival(elapsed + horizon)
+		later, _ := s.survival(elapsed+horizon, kernel)
 		empirical = (surv - later) / surv
 	}
-	// Confidence in the gaps grows with the sample count.
-	w := float64(s.gapCount) / float64(s.gapCount+3)
+	// Confidence in the gaps grows with the number of them that speak: those that outlasted the time
+	// elapsed less the horizon (a timer due within the horizon still speaks; a hazard read from the two
+	// longest of many irregular gaps is noise).
+	k := float64(s.gapCount)
+	if speak, _ := s.survival(max(elapsed-horizon, 0), kernel); total > 0 {
+		k *= speak / total
+	}
+	w := k / (k + 3)
 	return w*empirical + (1-w)*poisson
 }
 
 // History records per-function measurements. It is not safe for concurrent
 // use; the Controller serialises access.
 type History struct {
-	cfg   HistoryConfig
-	funcs map[string]*Stats
+	cfg     HistoryConfig
+	funcs   map[string]*Stats
+	started time.Time // first arrival of any function
 }
 
 // NewHistory returns an empty history.
@@ -191,7 +236,13 @@ func (h *History) stats(fn string) *Stats {
 
 // Arrived records an invocation arriving at now.
 func (h *History) Arrived(fn string, now time.Time) {
+	if h.started.IsZero() || now.Before(h.started) {
+		h.started = now
+	}
 	s := h.stats(fn)
+	if s.FirstInvoked.IsZero() {
+		s.FirstInvoked, s.Observed = now, h.started
+	}
 	s.Invocations++
 	// decayed rate
 	if s.rateAt.IsZero() {
@@ -266,4 +317,32 @@ func (h *History) Warmed(fn string, init time.Duration) {
 	} else {
 		s.InitTime = time.Duration((1-a)*float64(s.InitTime) + a*float64(init))
 	}
+}
+
+// ReuseRate is the invocation rate the recent gaps imply when the silence since the last invocation is
+// counted as a gap still open: (gaps + 1) / (sum of the gaps + time since the last invocation), each gap
+// weighed by HistoryConfig.GapDecay per newer sample (the last 64); while the window still holds the whole
+// history, the silence between the history's first arrival (of any function) and this function's first
+// counts too, so a function that took long to appear is rated rare. It is the rate estimate of a Poisson
+// process observed over that time (the maximum likelihood one, with the silence censored), and it
+// forgets by samples, not by seconds: a function invoked twice, ten minutes apart, an hour ago is still
+// rated above one invoked once, forty minutes ago. 0 before the first invocation.
+func (s *Stats) ReuseRate(now time.Time) float64 {
+	if s.LastInvoked.IsZero() {
+		return 0
+	}
+	elapsed := max(now.Sub(s.LastInvoked), 0)
+	n := int(min(s.gapCount, gapWindow))
+	w, count, span := 1.0, 1.0, elapsed.Seconds()
+	for i := 0; i < n; i++ {
+		g := s.gaps[(s.gapNext-1-i+gapWindow)%gapWindow]
+		count += w
+		span += w * g.Seconds()
+		w *= s.cfg.GapDecay
+	}
+	if s.gapCount <= gapWindow {
+		// The whole history is in the window: the silence before the first invocation counts too.
+		span += w * s.FirstInvoked.Sub(s.Observed).Seconds()
+	}
+	return count / max(span, 1e-3)
 }

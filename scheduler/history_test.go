@@ -97,11 +97,13 @@ func TestScores(t *testing.T) {
 // ending.
 func TestRankingValueAndDuplicates(t *testing.T) {
 	c := NewController(Config{})
-	now := t0.Add(3 * time.Hour) // "cold" last ran 3 hours ago
+	now := t0.Add(5 * time.Hour) // "cold" ran hourly, the last time 3 hours ago
 	hot, cold := spec("hot"), spec("cold")
+	for i := 0; i < 3; i++ {
+		c.hist.Arrived(fnName(cold.Key), t0.Add(time.Duration(i)*time.Hour))
+	}
 	for i := 0; i < 20; i++ {
 		c.hist.Arrived(fnName(hot.Key), now.Add(-time.Duration(20-i)*5*time.Second))
-		c.hist.Arrived(fnName(cold.Key), t0.Add(time.Duration(i)*time.Second))
 	}
 	snap := pool.Snapshot{Containers: []pool.ContainerInfo{
 		{C: 1, Key: hot.Key, MemoryMB: 256, State: pool.StateIdle, LastUsed: now.Add(-time.Second)},
@@ -126,5 +128,37 @@ func TestRankingValueAndDuplicates(t *testing.T) {
 	if got := order(lri.Ranking(now, snap)); got != "[c3 c1 c2]" {
 		t.Fatalf("least recent invocation ranked %v, want [c3 c1 c2]: cold first, then hot's two containers, "+
 			"which share their function's last invocation, by id", got)
+	}
+}
+
+// Irregular arrivals (gaps of 10–60 s, and two of ~10 minutes): ten minutes into a silence only the two
+// longest gaps outlast it, and a hazard read from two gaps is noise. The probability must stay near what
+// the rate says instead of following them (a timer's gaps all speak until it is due:
+// TestArrivalProbabilityFollowsPeriod).
+func TestArrivalProbabilityTrustsOnlyGapsThatSpeak(t *testing.T) {
+	h := NewHistory(HistoryConfig{})
+	at := t0
+	h.Arrived("f", at)
+	for i := 0; i < 40; i++ {
+		gap := time.Duration(10+(i*17)%51) * time.Second
+		if i == 12 || i == 30 {
+			gap = 600*time.Second + time.Duration(i)*time.Second
+		}
+		at = at.Add(gap)
+		h.Arrived("f", at)
+	}
+	s := h.Get("f")
+	for _, after := range []time.Duration{625 * time.Second, 630 * time.Second} {
+		// Read from the two long gaps alone, P would be 0.53 and 0.74 here (over MinScore).
+		if p := s.ArrivalProbability(s.LastInvoked.Add(after), 10*time.Second); p > 0.35 {
+			t.Errorf("P %v into the silence = %.3f: two gaps of ~10 minutes decide it", after, p)
+		}
+	}
+	// Nor does a silence longer than most gaps make the function worth ~0 to keep (0.01 from the gaps).
+	if v := s.ArrivalProbabilityLongRun(s.LastInvoked.Add(200*time.Second), 10*time.Second); v < 0.05 {
+		t.Errorf("keep value 200 s into the silence = %.3f, want about what the rate says", v)
+	}
+	if early := s.ArrivalProbability(s.LastInvoked.Add(20*time.Second), 10*time.Second); early < 0.2 {
+		t.Errorf("P 20 s after the last invocation = %.3f, where most gaps end", early)
 	}
 }

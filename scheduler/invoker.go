@@ -20,7 +20,6 @@ type Manager interface {
 	Resume(ctx context.Context, c pool.ContainerID) error
 	Evict(ctx context.Context, c pool.ContainerID) error
 	Rank(ctx context.Context, order []pool.ContainerID) error
-	WaitGone(ctx context.Context, c pool.ContainerID) error
 	Container(c pool.ContainerID) (pool.ContainerInfo, bool)
 	Snapshot() pool.Snapshot
 }
@@ -48,9 +47,6 @@ type InvokerConfig struct {
 	ControlTimeout time.Duration
 	// PrewarmTimeout is the /init timeout of a pre-warm. Default 60 s.
 	PrewarmTimeout time.Duration
-	// RemoveWait bounds how long the daemon waits for a stopped container to
-	// disappear before the next command of the same tick. Default 2 s.
-	RemoveWait time.Duration
 	// SourceTTL is how long the /init context of a function's last
 	// invocation is kept for pre-warming it after the function was last
 	// invoked; MaxSources bounds how many functions' contexts are kept
@@ -76,9 +72,6 @@ func (c InvokerConfig) withDefaults() InvokerConfig {
 	}
 	if c.PrewarmTimeout <= 0 {
 		c.PrewarmTimeout = 60 * time.Second
-	}
-	if c.RemoveWait <= 0 {
-		c.RemoveWait = 2 * time.Second
 	}
 	if c.SourceTTL <= 0 {
 		c.SourceTTL = 24 * time.Hour
@@ -270,10 +263,9 @@ func (i *Invoker) exec(ctx context.Context, mgr Manager, cmds []Command, log zer
 			err := mgr.Evict(cctx, c.C)
 			cancel()
 			if err != nil {
+				// Not idle any more (an invocation took it) or gone: the next command sees it in the pool.
 				log.Debug().Err(err).Str("container", c.C.String()).Msg("stop not applied")
-				continue
 			}
-			i.waitRemoved(ctx, mgr, c.C)
 		case Prewarm:
 			i.wg.Add(1)
 			go i.prewarm(mgr, c, log)
@@ -294,14 +286,6 @@ func (i *Invoker) rank(ctx context.Context, mgr Manager, log zerolog.Logger, end
 	if err := mgr.Rank(cctx, r.Order); err != nil {
 		log.Debug().Err(err).Msg("eviction ranking not applied")
 	}
-}
-
-// waitRemoved waits (bounded by RemoveWait) until c is gone, so the memory
-// it frees is there for the next command of the same tick.
-func (i *Invoker) waitRemoved(ctx context.Context, mgr Manager, c pool.ContainerID) {
-	wctx, cancel := context.WithTimeout(ctx, i.cfg.RemoveWait)
-	defer cancel()
-	_ = mgr.WaitGone(wctx, c)
 }
 
 func (i *Invoker) prewarm(mgr Manager, p Prewarm, log zerolog.Logger) {

@@ -97,11 +97,6 @@ func (f *fakeManager) Ranks() []string {
 	return append([]string(nil), f.ranks...)
 }
 
-func (f *fakeManager) WaitGone(ctx context.Context, c pool.ContainerID) error {
-	f.record("wait-gone " + c.String())
-	return nil
-}
-
 func (f *fakeManager) Container(c pool.ContainerID) (pool.ContainerInfo, bool) {
 	for _, ci := range f.Snapshot().Containers {
 		if ci.C == c {

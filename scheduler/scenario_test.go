@@ -12,11 +12,12 @@ import (
 )
 
 // scenarioEnv is the scenarios' setup: 1024 MB of 256 MB containers (4 slots), 256 MB cold reserve, warm
-// pool of 3, no pause grace or idle timeout (the controller decides), container operations completed by
-// the script.
+// pool of 3, the pool as the controller runs it (scheduler.ControlledPool: no warm-count bound or idle
+// timeout of its own) without pause grace (freezing would add a line per container), container operations
+// completed by the script.
 func scenarioEnv() *schedtest.Env {
 	return schedtest.New(schedtest.Config{
-		Pool:       pool.Config{UserMemoryMB: 1024, MaxWarm: -1, ColdReserveMB: 256, PauseGrace: -1, IdleTimeout: -1},
+		Pool:       scheduler.ControlledPool(pool.Config{UserMemoryMB: 1024, ColdReserveMB: 256, PauseGrace: -1}),
 		Controller: &scheduler.Config{MaxWarm: 3, MinScore: 0.3},
 	}, schedtest.Epoch)
 }

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"math"
 	"time"
 )
 
@@ -106,4 +107,48 @@ func (p PaperScore) Score(now time.Time, s *Stats) float64 {
 	}
 	since := now.Sub(s.LastInvoked)
 	return bw * s.Rate(now) / (1 + float64(since)/float64(scale))
+}
+
+// KeepValue is what an idle container of a function is worth keeping (Config.Value): the probability that
+// the function is invoked within its horizon (as ExpectedBenefit, from the same history), weighed by the
+// cold start its eviction would cost. Two things differ from ExpectedBenefit, because the question is
+// which container is needed again soonest rather than whether the daemon can warm it in time:
+//
+//   - When the recent gaps do not speak (none yet, or the silence outlasted them all) the function is rated
+//     by its long-run rate (Stats.ReuseRate), which forgets by samples, not by a rate that halves every
+//     ten minutes of silence: otherwise every rarely invoked function is worth ~0 and eviction degrades to
+//     least recently used.
+//   - Each recent gap is blurred over the spread of the gaps (Stats.ArrivalProbabilityLongRun): a timer's
+//     gaps stay sharp, irregular arrivals blur into a rate instead of spikes that decide evictions at
+//     random.
+//
+// The weight is 1 + CostDoublings × log2(1 + init/DefaultColdCost): a cold start counts more the longer it
+// takes, but a function whose cold start takes minutes does not hold memory against many cheap ones.
+type KeepValue struct {
+	// Slack and MinHorizon shape the horizon as in ExpectedBenefit. Defaults 9 s and 10 s.
+	Slack, MinHorizon time.Duration
+	// CostDoublings weighs the cold cost (see the type); negative = 0 (count cold starts only). Default 2
+	// (DefaultCostDoublings).
+	CostDoublings float64
+}
+
+// DefaultCostDoublings is KeepValue's default cost weight.
+const DefaultCostDoublings = 2
+
+// Score implements Score.
+func (k KeepValue) Score(now time.Time, s *Stats) float64 {
+	h := ExpectedBenefit{Slack: k.Slack, MinHorizon: k.MinHorizon}.Horizon(s)
+	p := s.ArrivalProbabilityLongRun(now, h)
+	w := k.CostDoublings
+	switch {
+	case w == 0:
+		w = DefaultCostDoublings
+	case w < 0:
+		w = 0
+	}
+	cost := s.InitTime
+	if cost <= 0 {
+		cost = DefaultColdCost
+	}
+	return p * (1 + w*math.Log2(1+float64(cost)/float64(DefaultColdCost)))
 }

@@ -150,13 +150,9 @@ func Run(ctx context.Context, p Parts) error {
 	if p.Harvester != nil {
 		h = p.Harvester
 	}
-	poolCfg := p.Pool
+	poolCfg := managerConfig(p)
 	if !p.PlainPool {
 		inv.sched = scheduler.NewInvoker(p.Scheduler, h, p.Log) // pushes its eviction ranking into the pool
-		// The controller keeps the warm pool at its bound (pre-warming, replacing and evicting by
-		// score); the pool's own MaxWarm trimming would evict a cold container's neighbour the moment
-		// it is created under a burst, so it is left to the controller.
-		poolCfg.Pool.MaxWarm = -1
 	}
 	mctx, mcancel := context.WithTimeout(ctx, 2*time.Minute)
 	inv.manager, err = pool.NewManager(mctx, poolCfg, p.Backend, p.Log)
@@ -384,4 +380,16 @@ func (inv *Invoker) registerMetrics() {
 	if h := inv.parts.Harvester; h != nil {
 		inv.reg.CollectFunc(h.Metrics)
 	}
+}
+
+// managerConfig is the pool the invoker runs. Under the function controller it is the pool as the
+// controller runs it, here and in the simulator (scheduler.ControlledPool): its own warm-count bound and
+// idle timeout are left to the controller (pre-warming, keeping until memory is needed, evicting by
+// value). A plain pool keeps OpenWhisk's idle timeout and the configured bound.
+func managerConfig(p Parts) pool.ManagerConfig {
+	c := p.Pool
+	if !p.PlainPool {
+		c.Pool = scheduler.ControlledPool(c.Pool)
+	}
+	return c
 }

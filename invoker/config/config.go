@@ -201,16 +201,17 @@ type PoolSection struct {
 	// UserMemoryMB is the memory for all action containers (CONFIG_whisk_containerPool_userMemory).
 	// Default 2048.
 	UserMemoryMB MB `json:"userMemoryMB"`
-	// MaxWarm bounds the function containers kept warm (and the scheduler's pre-warm pool). -1 = unbounded.
-	// Default 6.
+	// MaxWarm bounds the function containers kept warm; with the scheduler it bounds its pre-warm pool
+	// instead (containers that cannot be evicted at once), and idle ones may fill the memory. -1 =
+	// unbounded. Default 6.
 	MaxWarm int `json:"maxWarm"`
 	// ColdReserveMB is memory only on-demand cold starts may use; 0 = none. Default 512.
 	ColdReserveMB MB `json:"coldReserveMB"`
 	// PauseGrace is how long an idle container stays unfrozen (CONFIG_whisk_containerProxy_timeouts_pauseGrace).
 	// Negative = never freeze. Default 10s.
 	PauseGrace Duration `json:"pauseGrace"`
-	// IdleTimeout removes idle warm containers (CONFIG_whisk_containerProxy_timeouts_idleContainer).
-	// Negative = never. Default 10m.
+	// IdleTimeout removes idle warm containers (CONFIG_whisk_containerProxy_timeouts_idleContainer)
+	// when the scheduler is disabled; with it, scheduler.keepAlive decides. Negative = never. Default 10m.
 	IdleTimeout Duration `json:"idleTimeout"`
 	// ConcurrentPeekFactor sizes the Kafka prefetch (CONFIG_whisk_containerPool_concurrentPeekFactor).
 	// Default 0.5.
@@ -279,8 +280,9 @@ type SchedulerSection struct {
 	Enabled bool `json:"enabled"`
 	// PrewarmInterval is the pre-warm daemon period. Default 3s (paper §5.1).
 	PrewarmInterval Duration `json:"prewarmInterval"`
-	// KeepAlive stops an idle warm container whose function was not invoked for this long. Negative =
-	// never. Default 10m.
+	// KeepAlive, when positive, stops an idle warm container whose function was not invoked for this long
+	// (and is not expected soon). Negative = never: idle containers are kept, frozen, until memory is
+	// needed, when the pool evicts the least valuable one (the default, "-1s"; docs/simulator.md).
 	KeepAlive Duration `json:"keepAlive"`
 	// MinScore is the score a function needs to be pre-warmed. Default: the scheduler's (0.5).
 	MinScore float64 `json:"minScore"`

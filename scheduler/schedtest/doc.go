@@ -19,7 +19,9 @@
 //     durations (a frozen container makes no /init progress: the rest resumes on Thaw), scheduled through
 //     Config.Schedule (the simulator's event heap) or the environment's own queue (AdvanceTo); without one
 //     they wait until the script completes them (Started, Initialized, Finish…). Removals complete at once,
-//     after the actions of the step that issued them. Pool timers (pause grace, idle timeout, stem-cell
+//     after the actions of the step that issued them, unless the Timing is a RemoveTiming (the simulator
+//     charges the measured removal time: Removed arrives that much later; the pool has released an idle
+//     container's memory already). Pool timers (pause grace, idle timeout, stem-cell
 //     checks) get a Tick at NextDeadline.
 //   - A readable action log: "state S2", "ctrl: prewarm …", "pool: create …", one line each.
 //

@@ -22,6 +22,16 @@ type Timing interface {
 	Run(spec pool.Spec) time.Duration
 }
 
+// RemoveTiming is a Timing whose removals take time. Without it a removal completes within the step that
+// started it.
+type RemoveTiming interface {
+	// Remove is the time from Remove to Removed.
+	Remove(a pool.Remove) time.Duration
+	// CreateBeside is how much longer a Create takes while the removal of a released container (the pool
+	// no longer counts its memory) is still in flight.
+	CreateBeside() time.Duration
+}
+
 // Config configures an Env. Only Pool is required.
 type Config struct {
 	// Pool configures the pool (pool.Config defaults apply).
@@ -110,13 +120,15 @@ type Env struct {
 	prewarms map[string]pool.Spec
 	runOn    map[string]pool.ContainerID // manual mode: runs in flight
 	removals []pool.ContainerID
-	ended    []string // invocations the pool failed in the current step, to end
-	inBuffer int
-	deadline time.Time // pool timer already scheduled
-	timers   bool
-	queue    *eventQueue
-	stats    Stats
-	log      []string
+	// releasing: released removals in flight (RemoveTiming)
+	releasing map[pool.ContainerID]bool
+	ended     []string // invocations the pool failed in the current step, to end
+	inBuffer  int
+	deadline  time.Time // pool timer already scheduled
+	timers    bool
+	queue     *eventQueue
+	stats     Stats
+	log       []string
 }
 
 // New returns an environment at time start; the pool creates its stem cells on the first step (Tick).
@@ -129,6 +141,8 @@ func New(cfg Config, start time.Time) *Env {
 		prewarms: map[string]pool.Spec{},
 		runOn:    map[string]pool.ContainerID{},
 		Commands: DefaultCommands(),
+
+		releasing: map[pool.ContainerID]bool{},
 	}
 	if cfg.Controller != nil {
 		e.Ctrl = scheduler.NewController(*cfg.Controller)
@@ -265,7 +279,11 @@ func (e *Env) apply(a pool.Action) {
 		e.conts[a.C] = &container{spec: a.Spec}
 		if e.cfg.Timing != nil {
 			c := a.C
-			e.at(e.now.Add(e.cfg.Timing.Create(a.Spec)), func() { e.Step(pool.Started{C: c}) })
+			d := e.cfg.Timing.Create(a.Spec)
+			if rt, ok := e.cfg.Timing.(RemoveTiming); ok && len(e.releasing) > 0 {
+				d += rt.CreateBeside()
+			}
+			e.at(e.now.Add(d), func() { e.Step(pool.Started{C: c}) })
 		}
 	case pool.Init:
 		e.onInit(a)
@@ -282,6 +300,18 @@ func (e *Env) apply(a pool.Action) {
 		}
 		if e.Ctrl != nil {
 			e.Ctrl.Forget(a.C)
+		}
+		if rt, ok := e.cfg.Timing.(RemoveTiming); ok {
+			c := a.C
+			if a.Released {
+				e.releasing[c] = true
+			}
+			e.at(e.now.Add(rt.Remove(a)), func() {
+				delete(e.conts, c)
+				delete(e.releasing, c)
+				e.Step(pool.Removed{C: c})
+			})
+			break
 		}
 		e.removals = append(e.removals, a.C)
 	case pool.Buffered:

@@ -15,8 +15,16 @@
 //     warm run time is Average; a cold start adds Maximum − Average, of which
 //     Setup.StartShare (30 %) is container creation (skipped by an OpenWhisk
 //     stem cell) and the rest /init.
+//   - Azure Functions 2021 (LoadAzure2021, "A21"): the bundled 998-row
+//     sample, one arrival per row at end − duration; warm = mean duration,
+//     cold extra = maximum − mean (the 2019 convention).
 //   - Poisson (paper §5.1): N functions with the paper's init/run shares,
-//     exponential gaps of a chosen mean, deterministic for a seed.
+//     exponential gaps of a chosen mean, popularity ∝ 1/rank^zipf,
+//     deterministic for a seed. Lists of gaps, skews and seeds make a sweep
+//     (Sweep): seeds pooled per point, a Markdown table with NEMO ÷ the best
+//     baseline and each point's Floor (what no policy that cannot see the
+//     future can expect to beat), a CSV that -sweep-from redraws, and a
+//     figure of cold ratio and added latency against the mean gap.
 //
 // # Engine
 //
@@ -27,8 +35,10 @@
 // invoker does) and completes container operations with the workload's
 // durations: Create→Started after the creation time, Init→Initialized after
 // /init (a frozen container makes no progress: its remaining /init time
-// resumes on Thaw), Run→RunFinished after the warm time, Remove→Removed at
-// once. The engine keeps the workload, the metrics and the policies'
+// resumes on Thaw), Run→RunFinished after the warm time, Remove→Removed
+// after the eviction cost measured on Docker (EvictionCost; an idle
+// container's memory is released when its removal starts, and a container
+// created meanwhile starts EvictionCost.Beside later). The engine keeps the workload, the metrics and the policies'
 // hooks. Every run is deterministic; policies run in parallel goroutines,
 // each on its own pool.
 //
@@ -47,8 +57,11 @@
 //     bin + 1) × 1.1, CV threshold 2, out-of-bounds threshold 0.5, the ARIMA
 //     forecast replaced by the mean of the last 10 idle times), per function;
 //     LRU eviction when memory is short.
-//   - nemo: scheduler.Controller with its defaults (MaxWarm 6, 512 MB cold
-//     reserve for pre-warms, 3-s daemon).
+//   - nemo: scheduler.Controller with its defaults on
+//     scheduler.ControlledPool(pool defaults), exactly what the invoker
+//     runs: keep until pressure, eviction by KeepValue, pre-warms within
+//     MaxWarm 6 held containers and out of the 512 MB cold reserve, 3-s
+//     daemon.
 //   - nemo-paper: the controller as the paper words it (PaperScore, free
 //     slots only, least-recent-invocation eviction, suspension until the
 //     invocation ends).

@@ -31,11 +31,20 @@ type Setup struct {
 	// Kind is the runtime kind every simulated function uses (so stem cells
 	// match all of them). Default "nodejs:14".
 	Kind string
+	// Eviction is what removing a container costs. Default
+	// MeasuredEvictionCost; NoEvictionCost (all zero but Remove < 0)
+	// removes at once.
+	Eviction EvictionCost
 }
 
+// NoEvictionCost makes removals complete at once (the simulator before the
+// cost was measured; for comparisons).
+var NoEvictionCost = EvictionCost{Remove: -1}
+
+// withDefaults fills in the machine the invoker ships with (pool.DefaultConfig, scheduler.DefaultConfig).
 func (s Setup) withDefaults() Setup {
 	if s.UserMemoryMB <= 0 {
-		s.UserMemoryMB = 2048
+		s.UserMemoryMB = pool.DefaultUserMemoryMB
 	}
 	if s.ContainerMB < 0 {
 		s.ContainerMB = 0
@@ -43,10 +52,10 @@ func (s Setup) withDefaults() Setup {
 		s.ContainerMB = 256
 	}
 	if s.ColdReserveMB == 0 {
-		s.ColdReserveMB = 512
+		s.ColdReserveMB = pool.DefaultColdReserveMB
 	}
 	if s.MaxWarm == 0 {
-		s.MaxWarm = 6
+		s.MaxWarm = scheduler.DefaultConfig().MaxWarm
 	}
 	if s.StartShare <= 0 || s.StartShare >= 1 {
 		s.StartShare = 0.3
@@ -54,8 +63,31 @@ func (s Setup) withDefaults() Setup {
 	if s.Kind == "" {
 		s.Kind = "nodejs:14"
 	}
+	if s.Eviction == (EvictionCost{}) {
+		s.Eviction = MeasuredEvictionCost
+	}
 	return s
 }
+
+// EvictionCost is what removing a container costs, measured on Docker by
+// pool/docker's BenchmarkEvict (docs/simulator.md, "Eviction cost", has the
+// figures and the command): the pool releases an idle container's memory
+// when its removal starts, because the force removal kills it first (its
+// processes are gone FreedAfter into the removal, long before a container
+// created beside it starts), and the engine's bookkeeping goes on for
+// Remove. A container created while such a removal is in flight starts
+// Beside later than alone.
+type EvictionCost struct {
+	Remove     time.Duration // Remove → Removed (docker rm -f of an idle container)
+	FreedAfter time.Duration // Remove → its processes gone (documentation: the pool's release is safe)
+	Beside     time.Duration // extra creation time next to a removal
+}
+
+// MeasuredEvictionCost is BenchmarkEvict's result on the project's machine
+// (the largest median of the go and python action images, running and
+// frozen; see docs/simulator.md).
+var MeasuredEvictionCost = EvictionCost{Remove: 259 * time.Millisecond, FreedAfter: 39 * time.Millisecond,
+	Beside: 36 * time.Millisecond}
 
 // Epoch is the simulated wall-clock time of offset 0.
 var Epoch = time.Date(2019, 7, 1, 8, 0, 0, 0, time.UTC)
@@ -165,6 +197,15 @@ func (e *engine) initTime(fn int) time.Duration {
 func (e *engine) Create(s pool.Spec) time.Duration { return e.createTime(e.fnOf(s)) }
 func (e *engine) Init(s pool.Spec) time.Duration   { return e.initTime(e.fnOf(s)) }
 func (e *engine) Run(s pool.Spec) time.Duration    { return e.w.Functions[e.fnOf(s)].Warm }
+
+// engineRemoval is the engine's Timing with removal costs (schedtest.RemoveTiming).
+type engineRemoval struct{ *engine }
+
+// Remove implements schedtest.RemoveTiming.
+func (e engineRemoval) Remove(pool.Remove) time.Duration { return e.setup.Eviction.Remove }
+
+// CreateBeside implements schedtest.RemoveTiming.
+func (e engineRemoval) CreateBeside() time.Duration { return e.setup.Eviction.Beside }
 
 // coldCost is what the controller learns as a function's init time: the
 // whole cold extra (creation and /init), from runs that were not warm and
@@ -300,10 +341,14 @@ func runTraced(w *Workload, setup Setup, pol policyHooks, name string, trace fun
 		e.fnByName["sim/"+f.Name] = i
 	}
 	pcfg, ccfg := pol.config(setup)
+	var timing schedtest.Timing = e
+	if setup.Eviction.Remove >= 0 {
+		timing = engineRemoval{e}
+	}
 	cfg := schedtest.Config{
 		Pool:       pcfg,
 		Controller: ccfg,
-		Timing:     e,
+		Timing:     timing,
 		Schedule:   e.at,
 		InitCost:   e.coldCost,
 		Log:        func(string) {},

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/nemo-edge/nemo/pool"
 	"github.com/nemo-edge/nemo/scheduler"
 )
 
@@ -75,24 +77,25 @@ func (e optionsError) Unwrap() []error { return []error{ErrInvalidOptions, e.err
 // ErrInvalidOptions), parses args, runs the campaign and writes the table to
 // stdout (and a CSV and PNG when asked).
 func Main(fs *flag.FlagSet, args []string, stdout io.Writer) error {
-	traceDir := fs.String("traces", "scheduler/sim/testdata/traces", "directory holding azure2019_sample100_{invocations,durations,memory}.csv")
-	workload := fs.String("workload", "azure", "azure | poisson")
+	traceDir := fs.String("traces", "scheduler/sim/testdata/traces", "directory holding azure2019_sample100_{invocations,durations,memory}.csv and azure2021_first998_invocations.csv")
+	workload := fs.String("workload", "azure", "azure (2019 sample100, -functions) | azure2021 (the 2021 sample) | poisson")
 	functions := fs.String("functions", "30", "azure: comma-separated list of K (first K functions of sample100; 0 = all)")
-	memories := fs.String("memory", "2048", "comma-separated pool sizes in MB (several = a memory sweep)")
+	memories := fs.String("memory", strconv.Itoa(pool.DefaultUserMemoryMB), "comma-separated pool sizes in MB (several = a memory sweep)")
 	containerMB := fs.Int("container-mb", 256, "memory per container in MB (0 = the trace's per-function memory)")
-	reserve := fs.Int("reserve", 512, "NEMO cold reserve in MB")
-	maxWarm := fs.Int("max-warm", 6, "NEMO warm pool size")
+	reserve := fs.Int("reserve", pool.DefaultColdReserveMB, "NEMO cold reserve in MB")
+	maxWarm := fs.Int("max-warm", scheduler.DefaultConfig().MaxWarm, "NEMO pre-warm pool size (containers that cannot be evicted at once)")
 	startShare := fs.Float64("start-share", 0.3, "share of the cold extra spent creating the container (rest is /init)")
 	policies := fs.String("policies", strings.Join(AllPolicies, ","), "comma-separated: openwhisk, ttl-10m, greedy-dual, hybrid-hist, nemo, nemo-paper")
 	pFuncs := fs.Int("poisson-functions", 10, "poisson: number of functions")
-	pInterval := fs.Duration("poisson-interval", 5*time.Second, "poisson: mean gap between invocations")
+	pInterval := fs.String("poisson-interval", "5s", "poisson: mean gap between invocations (a comma-separated list sweeps)")
 	pSpan := fs.Duration("poisson-span", time.Hour, "poisson: simulated time")
-	pZipf := fs.Float64("poisson-zipf", 0, "poisson: popularity skew (0 = uniform)")
-	seed := fs.Uint64("seed", 1, "random seed (poisson)")
+	pZipf := fs.String("poisson-zipf", "0", "poisson: popularity skew, 0 = uniform (a comma-separated list sweeps)")
+	seed := fs.String("seed", "1", "poisson: random seed (a comma-separated list sweeps; the seeds of a point are pooled)")
+	sweepFrom := fs.String("sweep-from", "", "redraw a sweep from the CSV an earlier sweep wrote (-csv), without simulating")
 	csvPath := fs.String("csv", "", "write results as CSV to this file")
 	pngPath := fs.String("png", "", "write a plot of the cold-start ratio to this PNG file")
-	tick := fs.Duration("nemo-tick", 3*time.Second, "NEMO pre-warm daemon period")
-	stop := fs.Duration("nemo-stop-after", 0, "NEMO: stop functions idle this long (0 = controller default, <0 = never)")
+	tick := fs.Duration("nemo-tick", scheduler.DefaultConfig().Tick, "NEMO pre-warm daemon period")
+	stop := fs.Duration("nemo-stop-after", 0, "NEMO: stop functions idle this long (0 = the controller's default: never, keep until memory is needed)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -139,14 +142,41 @@ func Main(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 			w.Name = fmt.Sprintf("T%d", len(w.Functions))
 			loads = append(loads, w)
 		}
+	case "azure2021":
+		w, err := LoadAzure2021(Azure2021(*traceDir))
+		if err != nil {
+			return err
+		}
+		w.Name = "A21"
+		loads = append(loads, w)
 	case "poisson":
-		w, err := Poisson(PoissonConfig{Functions: *pFuncs, MeanInterval: *pInterval, Span: *pSpan, Zipf: *pZipf, Seed: *seed})
+		gaps, err := durationList(*pInterval)
+		if err != nil {
+			return optionsError{fmt.Errorf("sim: -poisson-interval: %w", err)}
+		}
+		zipfs, err := floatList(*pZipf)
+		if err != nil {
+			return optionsError{fmt.Errorf("sim: -poisson-zipf: %w", err)}
+		}
+		seeds, err := uintList(*seed)
+		if err != nil {
+			return optionsError{fmt.Errorf("sim: -seed: %w", err)}
+		}
+		if len(gaps)*len(zipfs)*len(seeds) > 1 || *sweepFrom != "" {
+			if len(mems) > 1 {
+				return optionsError{errors.New("sim: a Poisson sweep runs at one -memory size")}
+			}
+			opt.Setup.UserMemoryMB = mems[0]
+			return runSweep(stdout, SweepConfig{Functions: *pFuncs, Span: *pSpan, Zipfs: zipfs, Gaps: gaps, Seeds: seeds},
+				opt, *sweepFrom, *csvPath, *pngPath)
+		}
+		w, err := Poisson(PoissonConfig{Functions: *pFuncs, MeanInterval: gaps[0], Span: *pSpan, Zipf: zipfs[0], Seed: seeds[0]})
 		if err != nil {
 			return optionsError{err}
 		}
 		loads = append(loads, w)
 	default:
-		return optionsError{fmt.Errorf("sim: unknown -workload %q (azure | poisson)", *workload)}
+		return optionsError{fmt.Errorf("sim: unknown -workload %q (azure | azure2021 | poisson)", *workload)}
 	}
 
 	var all []*Metrics
@@ -181,6 +211,98 @@ func Main(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// runSweep runs (or, with from, reads) a Poisson sweep and writes its table, CSV and figure.
+func runSweep(stdout io.Writer, cfg SweepConfig, opt Options, from, csvPath, pngPath string) error {
+	var runs []SweepRun
+	if from != "" {
+		fh, err := os.Open(from)
+		if err != nil {
+			return fmt.Errorf("sim: %w", err)
+		}
+		runs, err = ReadSweepCSV(fh)
+		fh.Close()
+		if err != nil {
+			return err
+		}
+	} else {
+		var err error
+		runs, err = Sweep(cfg, opt, nil)
+		if err != nil {
+			return err
+		}
+	}
+	points := PoolSeeds(runs)
+	if err := WriteSweepTable(stdout, points, PolicyNEMO); err != nil {
+		return err
+	}
+	if csvPath != "" && from == "" {
+		if err := writeFile(csvPath, func(w io.Writer) error { return WriteSweepCSV(w, runs) }); err != nil {
+			return err
+		}
+	}
+	if pngPath != "" {
+		title := fmt.Sprintf("Poisson sweep: %d functions, %d MB", cfg.Functions, runs[0].MemoryMB)
+		if err := writeFile(pngPath, func(w io.Writer) error { return PlotSweep(w, points, title) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func durationList(s string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		d, err := time.ParseDuration(f)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("bad duration %q", f)
+		}
+		out = append(out, d)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("empty list")
+	}
+	return out, nil
+}
+
+func floatList(s string) ([]float64, error) {
+	var out []float64
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil || v < 0 || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("bad number %q", f)
+		}
+		out = append(out, v)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("empty list")
+	}
+	return out, nil
+}
+
+func uintList(s string) ([]uint64, error) {
+	var out []uint64
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		v, err := strconv.ParseUint(f, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("bad seed %q", f)
+		}
+		out = append(out, v)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("empty list")
+	}
+	return out, nil
 }
 
 func intList(s string) ([]int, error) {

@@ -360,16 +360,10 @@ type nemoPolicy struct {
 func (n *nemoPolicy) config(s Setup) (pool.Config, *scheduler.Config) {
 	cfg := n.cfg
 	cfg.MaxWarm = s.MaxWarm
-	return pool.Config{
-		UserMemoryMB: s.UserMemoryMB,
-		// The controller keeps the warm pool at MaxWarm on its ticks: the
-		// pool's own bound would evict a container the moment a cold start
-		// is created (see docs/simulator.md).
-		MaxWarm:       -1,
-		ColdReserveMB: s.ColdReserveMB,
-		PauseGrace:    -1,
-		IdleTimeout:   -1, // the controller stops idle functions itself
-	}, &cfg
+	// The pool as the invoker configures it under the controller: its
+	// defaults (10-s pause grace) with the warm-count bound and idle
+	// timeout left to the controller (scheduler.ControlledPool).
+	return scheduler.ControlledPool(pool.Config{UserMemoryMB: s.UserMemoryMB, ColdReserveMB: s.ColdReserveMB}), &cfg
 }
 
 func (n *nemoPolicy) attach(e *engine) {

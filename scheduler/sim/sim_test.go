@@ -242,8 +242,11 @@ func TestSimulationDeterministicAndConsistent(t *testing.T) {
 	}
 }
 
-// NEMO keeps at most MaxWarm pre-warmed containers and never pre-warms into
-// the cold reserve.
+// NEMO never asks for a pre-warm the pool must refuse (MaxWarm, the cold
+// reserve, no free memory, the run buffer): the controller applies the
+// pool's rules before asking. A pre-warm still in flight may later give way
+// to an invocation (the pool evicts it and rejects its request): that is
+// not a refusal, and it happens.
 func TestNEMOPrewarmsRespectReserve(t *testing.T) {
 	w, err := LoadAzure2019(Sample100(traces), 30)
 	if err != nil {
@@ -251,8 +254,13 @@ func TestNEMOPrewarmsRespectReserve(t *testing.T) {
 	}
 	pol, _ := newPolicy(PolicyNEMO, Options{})
 	var bad string
+	gaveWay := 0
 	e := runTraced(w, Setup{}, pol, "nemo", func(line string) {
-		if strings.Contains(line, "reject prewarm") && bad == "" {
+		switch {
+		case !strings.Contains(line, "reject prewarm"):
+		case strings.Contains(line, "(pre-warm evicted for "):
+			gaveWay++
+		case bad == "":
 			bad = line
 		}
 	})
@@ -262,6 +270,11 @@ func TestNEMOPrewarmsRespectReserve(t *testing.T) {
 	if bad != "" {
 		t.Fatalf("the controller asked for a pre-warm the pool had to reject: %s", bad)
 	}
+	if e.PrewarmsRejected != int64(gaveWay) {
+		t.Fatalf("%d pre-warms rejected, %d of them gave way to an invocation: the others were refused",
+			e.PrewarmsRejected, gaveWay)
+	}
+	t.Logf("%d pre-warms, %d gave way to an invocation", e.Prewarms, gaveWay)
 }
 
 func TestMainWritesTableCSVAndPNG(t *testing.T) {
@@ -391,5 +404,56 @@ func TestBufferMarkerMatchesPool(t *testing.T) {
 	// allow a sliver of disagreement, no more.
 	if c.samples < 28000 || c.mismatches*1000 > c.samples {
 		t.Fatalf("%d of %d samples disagree", c.mismatches, c.samples)
+	}
+}
+
+func TestLoadAzure2021(t *testing.T) {
+	w, err := LoadAzure2021(Azure2021(traces))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The bundled sample: 998 invocations of 49 functions over t = 0.07–6485 s (traces/README.md).
+	if len(w.Arrivals) != 998 || len(w.Functions) != 49 {
+		t.Fatalf("%d arrivals of %d functions, want 998 of 49", len(w.Arrivals), len(w.Functions))
+	}
+	if w.Span != 108*time.Minute {
+		t.Fatalf("span %v, want the end of the minute of the last arrival (it starts at 6465 s: 1h48m)", w.Span)
+	}
+	for i := 1; i < len(w.Arrivals); i++ {
+		if w.Arrivals[i].At < w.Arrivals[i-1].At {
+			t.Fatalf("arrivals not sorted at %d", i)
+		}
+	}
+	// Arrival = end − duration; warm = mean duration; cold extra = max − mean.
+	dir := t.TempDir()
+	path := filepath.Join(dir, "t.csv")
+	body := "app,func,end_timestamp,duration\na,f1,10.5,0.5\na,f2,3,1\na,f1,30,2\n"
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, err = LoadAzure2021(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Arrival{{At: 2 * time.Second, Fn: 1}, {At: 10 * time.Second, Fn: 0}, {At: 28 * time.Second, Fn: 0}}
+	if !reflect.DeepEqual(w.Arrivals, want) {
+		t.Fatalf("arrivals %v, want %v", w.Arrivals, want)
+	}
+	if f := w.Functions[0]; f.Name != "f1" || f.Warm != 1250*time.Millisecond || f.ColdExtra != 750*time.Millisecond {
+		t.Fatalf("f1 %+v: want warm 1.25 s (mean), cold extra 0.75 s (max − mean)", f)
+	}
+	for name, body := range map[string]string{
+		"no func column":    "app,fn,end_timestamp,duration\na,f,1,1\n",
+		"negative duration": "app,func,end_timestamp,duration\na,f,1,-1\n",
+		"text timestamp":    "app,func,end_timestamp,duration\na,f,x,1\n",
+		"empty func":        "app,func,end_timestamp,duration\na,,1,1\n",
+		"no rows":           "app,func,end_timestamp,duration\n",
+	} {
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadAzure2021(path); !errors.Is(err, ErrBadTrace) {
+			t.Errorf("%s: err %v, want ErrBadTrace", name, err)
+		}
 	}
 }

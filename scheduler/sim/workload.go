@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -290,4 +291,142 @@ func Poisson(cfg PoissonConfig) (*Workload, error) {
 		w.Arrivals = append(w.Arrivals, Arrival{At: t, Fn: fn})
 	}
 	return w, nil
+}
+
+// Azure2021 is the file name of the bundled 2021 sample in a traces directory.
+func Azure2021(dir string) string { return filepath.Join(dir, "azure2021_first998_invocations.csv") }
+
+// LoadAzure2021 reads an Azure Functions 2021 invocation trace (app, func,
+// end_timestamp, duration; one row per invocation, seconds). Each row is one
+// arrival at end_timestamp − duration. Functions are numbered by first
+// appearance; a function's warm run time is the mean of its durations and
+// its cold extra the maximum minus the mean, the convention the 2019 loader
+// follows (the trace records no cold starts); the trace has no memory
+// column, so TraceMB is 256. The span runs to the end of the minute of the
+// last arrival.
+func LoadAzure2021(path string) (*Workload, error) {
+	rows, err := readCSV(path)
+	if err != nil {
+		return nil, err
+	}
+	name := filepath.Base(path)
+	h := rows[0]
+	fCol, err := column(h, "func", name)
+	if err != nil {
+		return nil, err
+	}
+	endCol, err := column(h, "end_timestamp", name)
+	if err != nil {
+		return nil, err
+	}
+	durCol, err := column(h, "duration", name)
+	if err != nil {
+		return nil, err
+	}
+	type fn struct {
+		idx      int
+		sum, max float64
+		n        int
+	}
+	fns := map[string]*fn{}
+	w := &Workload{Name: name}
+	var last time.Duration
+	for ln, r := range rows[1:] {
+		end, err1 := strconv.ParseFloat(r[endCol], 64)
+		dur, err2 := strconv.ParseFloat(r[durCol], 64)
+		if err1 != nil || err2 != nil || end < 0 || dur < 0 || math.IsInf(end, 0) || math.IsInf(dur, 0) ||
+			math.IsNaN(end) || math.IsNaN(dur) {
+			return nil, fmt.Errorf("%w: %s line %d: bad end_timestamp/duration %q/%q", ErrBadTrace, name, ln+2, r[endCol], r[durCol])
+		}
+		id := r[fCol]
+		if id == "" {
+			return nil, fmt.Errorf("%w: %s line %d: empty func", ErrBadTrace, name, ln+2)
+		}
+		f := fns[id]
+		if f == nil {
+			f = &fn{idx: len(w.Functions)}
+			fns[id] = f
+			w.Functions = append(w.Functions, Function{Name: id[:min(12, len(id))], Trigger: "unknown", TraceMB: 256})
+		}
+		f.sum += dur
+		f.max = math.Max(f.max, dur)
+		f.n++
+		at := time.Duration(math.Max(0, end-dur) * float64(time.Second))
+		last = max(last, at)
+		w.Arrivals = append(w.Arrivals, Arrival{At: at, Fn: f.idx})
+	}
+	for _, f := range fns {
+		mean := f.sum / float64(f.n)
+		fi := &w.Functions[f.idx]
+		fi.Warm = time.Duration(mean * float64(time.Second))
+		fi.ColdExtra = time.Duration((f.max - mean) * float64(time.Second))
+	}
+	w.Span = (last/time.Minute + 1) * time.Minute
+	sortArrivals(w.Arrivals)
+	return w, nil
+}
+
+// PoissonWeights are the popularity weights Poisson draws cfg's functions with (∝ 1/rank^Zipf),
+// normalised to sum to 1.
+func PoissonWeights(cfg PoissonConfig) []float64 {
+	n := cfg.Functions
+	if n <= 0 {
+		n = 10
+	}
+	w := make([]float64, n)
+	total := 0.0
+	for i := range w {
+		w[i] = 1 / math.Pow(float64(i+1), cfg.Zipf)
+		total += w[i]
+	}
+	for i := range w {
+		w[i] /= total
+	}
+	return w
+}
+
+// Floor is a lower bound on the cold-start ratio and mean added latency of any policy that cannot see the
+// future, on a Poisson workload w whose functions were drawn with weights p, with slots containers of
+// memory. Each arrival's function is drawn independently of everything before it, and at most slots
+// initialised containers exist, all of functions already seen. So the first arrival of a function always
+// misses (counted as it happened), and any other misses with probability at least (the weight of the
+// functions seen so far) − (the largest total weight of slots of them), paying at least the smallest
+// weight × cold extra such a choice leaves out. The sum along w's arrivals, divided by their number, bounds
+// what a policy can expect on w; concurrency, queueing and eviction costs only add to it.
+func Floor(w *Workload, p []float64, slots int) (cold float64, added time.Duration) {
+	seen := make([]bool, len(w.Functions))
+	var seenP, seenPC []float64 // weights, and weight × cold extra (s), of the functions seen
+	var sumP, sumPC float64
+	var missSum, costSum float64
+	top := func(xs []float64) float64 {
+		s := slices.Clone(xs)
+		slices.Sort(s)
+		sum := 0.0
+		for i := len(s) - 1; i >= 0 && i >= len(s)-slots; i-- {
+			sum += s[i]
+		}
+		return sum
+	}
+	for _, a := range w.Arrivals {
+		if !seen[a.Fn] {
+			missSum++
+			costSum += w.Functions[a.Fn].ColdExtra.Seconds()
+			seen[a.Fn] = true
+			seenP = append(seenP, p[a.Fn])
+			seenPC = append(seenPC, p[a.Fn]*w.Functions[a.Fn].ColdExtra.Seconds())
+			sumP += p[a.Fn]
+			sumPC += p[a.Fn] * w.Functions[a.Fn].ColdExtra.Seconds()
+			continue
+		}
+		// Given the past, this arrival is function i with probability p_i: conditioned on being one of the
+		// seen functions, it misses with probability (sumP − top)/sumP. Times the probability of a seen
+		// function (sumP) that is the unconditional bound; the unseen case is counted as it happens (above).
+		missSum += (sumP - top(seenP)) / sumP
+		costSum += (sumPC - top(seenPC)) / sumP
+	}
+	n := float64(len(w.Arrivals))
+	if n == 0 {
+		return 0, 0
+	}
+	return missSum / n, time.Duration(costSum / n * float64(time.Second))
 }
