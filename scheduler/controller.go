@@ -95,6 +95,10 @@ type Config struct {
 	// invocation (resumed on the first tick after it). Default 10 s;
 	// negative = until the invocation ends (the paper).
 	MaxSuspend time.Duration
+	// NoThreadManagement leaves conflicting pre-warms running: Begin still
+	// decides and counts S3/S4-2 but suspends nothing (the paper's "without
+	// thread management", Fig. 6). Default false: thread management on.
+	NoThreadManagement bool
 	// History tunes the per-function history.
 	History HistoryConfig
 	// Hint gives the operator's pre-warm hint for a function (by action name, pool.Key.Action); nil means
@@ -395,7 +399,7 @@ func (c *Controller) Begin(now time.Time, id string, spec pool.Spec, snap pool.S
 	default:
 		d.State = S2
 	}
-	if d.State == S3 || d.State == S42 {
+	if (d.State == S3 || d.State == S42) && !c.cfg.NoThreadManagement {
 		for _, ci := range others {
 			h := c.holds[ci.C]
 			if h == nil {

@@ -67,3 +67,6 @@ scripts/sim-mutations.sh
 
 log "integration tests (real Docker, Kafka 3.9, pouchdb-server, ZooKeeper), one package at a time"
 scripts/gotest.sh integration -tags integration -count=1 -p 1 -timeout 30m ./...
+
+log "paper evaluation smoke test: the whole pipeline on one NF and size (scripts/paper-eval.sh --quick)"
+scripts/paper-eval.sh --quick

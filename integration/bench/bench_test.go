@@ -181,6 +181,7 @@ func TestReportRendersGoalsAndRatios(t *testing.T) {
 	assert.Contains(t, md, `docker-proxy | costs`)
 	assert.Contains(t, md, "### Verdict\n\n- 2a not met\n")
 	assert.Contains(t, md, "2026-01-02 03:04 UTC")
+	assert.Contains(t, md, "[allocations.md](allocations.md)", "the in-process figures are linked")
 }
 
 func TestProfileByNemoFunction(t *testing.T) {

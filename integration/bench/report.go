@@ -131,6 +131,8 @@ func (r *Report) Markdown() string {
 	b.WriteString("in brackets, and the ratio is taken per repetition (value ÷ the floor of that repetition).\n\n")
 	b.WriteString(FloorsNote + "\n\n")
 	fmt.Fprintf(&b, "Run: %s. Reproduce everything with `%s`.\n\n", r.Date.UTC().Format("2006-01-02 15:04 MST"), r.Command)
+	b.WriteString("Allocations and CPU per activation in NEMO's own code, in-process against fakes (`go test -bench`), ")
+	b.WriteString("are in [allocations.md](allocations.md).\n\n")
 	b.WriteString("## Machine\n\n")
 	for _, m := range r.Machine {
 		fmt.Fprintf(&b, "- %s\n", m)

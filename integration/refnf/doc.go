@@ -12,6 +12,8 @@
 //   - the receive engine: one poll() + one recvfrom() per packet when burst is
 //     off (Click FromDevice METHOD LINUX with BURST 1), or poll() + one
 //     recvmmsg() of up to `burst` packets per wake-up when burst is on;
+//   - an optional CPU charge per wake-up (EngineConfig.WakeupCost, -wakeup-cost): the interrupt work a
+//     NIC costs the NF's core per interrupt, which veth moves to the sender's core;
 //   - the clickshm follower: polls a clickshm segment, applies Enable/Burst
 //     clamped to [1, 1024] and writes the ack line, like the NemoBurstCtl
 //     element of deployments/click;

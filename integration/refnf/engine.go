@@ -69,6 +69,13 @@ type EngineConfig struct {
 	// until EAGAIN or `burst` frames (exactly Click's METHOD LINUX loop)
 	// instead of one recvmmsg.
 	LoopRead bool
+	// WakeupCost is CPU the engine's thread burns on every wake-up, before
+	// reading: the interrupt work (hard IRQ and NAPI softirq) a NIC costs
+	// the NF's core for every interrupt. veth has no interrupts and runs
+	// the equivalent receive work in the sender's context on the sender's
+	// core, so without this the NF's core is charged nothing per arrival
+	// batch. 0 = none (the default).
+	WakeupCost time.Duration
 }
 
 // Engine is the receive loop. Burst 1 is Click's FromDevice METHOD LINUX with
@@ -130,6 +137,9 @@ func (e *Engine) Step() error {
 		return nil
 	}
 	e.counter.Wakeups.Add(1)
+	if e.cfg.WakeupCost > 0 {
+		spinThreadCPU(e.cfg.WakeupCost)
+	}
 	if b := e.burst.Load(); b > 1 {
 		if e.cfg.LoopRead {
 			return e.readLoop(int(b))

@@ -2,6 +2,7 @@ package refnf
 
 import (
 	"errors"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -299,5 +300,31 @@ func TestStatsSubDerivesIntervalRatios(t *testing.T) {
 	d := b.Sub(a)
 	if d.Packets != 1000 || d.TotalNs != 5e8 || d.CPUPerPktNs != 5e5 || d.CPUUtil != 0.25 {
 		t.Fatalf("Sub = %+v", d)
+	}
+}
+
+// WakeupCost charges the engine's thread that much CPU per wake-up, whatever the burst: a train read in
+// one wake-up pays it once.
+func TestWakeupCostIsPaidPerWakeup(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	const cost = 3 * time.Millisecond
+	for _, c := range []struct {
+		burst, frames, wakeups int
+	}{{1, 4, 4}, {8, 4, 1}} {
+		conn := &fakeConn{}
+		for i := range c.frames {
+			conn.push(benchFrame(t, uint16(2000+i)))
+		}
+		e := NewEngine(conn, acceptAll(t), EngineConfig{Burst: c.burst, WakeupCost: cost})
+		t0 := ThreadCPU()
+		drain(t, e, conn)
+		used := ThreadCPU() - t0
+		if got := int(e.Counters().Wakeups.Load()); got != c.wakeups {
+			t.Fatalf("burst %d: %d wake-ups, want %d", c.burst, got, c.wakeups)
+		}
+		if want := time.Duration(c.wakeups) * cost; used < want {
+			t.Fatalf("burst %d: the thread used %v of CPU for %d wake-ups, want at least %v", c.burst, used, c.wakeups, want)
+		}
 	}
 }

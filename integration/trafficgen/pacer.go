@@ -49,3 +49,10 @@ func (p *Pacer) ReadyAt(now time.Time, n int) time.Time {
 	}
 	return now.Add(time.Duration(math.Ceil(need / p.rate * 1e9)))
 }
+
+// SetDepth changes the bucket depth (a train length that changed at run time); tokens above the new
+// depth are dropped.
+func (p *Pacer) SetDepth(depth int) {
+	p.depth = float64(max(depth, 1))
+	p.tokens = math.Min(p.tokens, p.depth)
+}

@@ -186,7 +186,7 @@ func (c *Config) SchedulerConfig() scheduler.InvokerConfig {
 	if maxWarm < 0 {
 		maxWarm = math.MaxInt32
 	}
-	return scheduler.InvokerConfig{
+	ic := scheduler.InvokerConfig{
 		Controller: scheduler.Config{
 			Tick:           s.PrewarmInterval.D(),
 			StopAfter:      s.KeepAlive.D(),
@@ -207,6 +207,8 @@ func (c *Config) SchedulerConfig() scheduler.InvokerConfig {
 		ControlTimeout: s.ControlTimeout.D(),
 		PrewarmTimeout: s.PrewarmTimeout.D(),
 	}
+	ic.Controller.NoThreadManagement = !s.ThreadManagement
+	return ic
 }
 
 // EdgeFunction returns the entry for an action document id ("guest/pkg/hello", pool.Key.Action).

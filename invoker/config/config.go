@@ -298,6 +298,9 @@ type SchedulerSection struct {
 	// MaxSuspend bounds how long a pre-warm stays suspended for an invocation; negative = until the
 	// invocation ends (the paper). Default 10s.
 	MaxSuspend Duration `json:"maxSuspend"`
+	// ThreadManagement suspends (freezes) pre-warms in flight while an invocation runs (states S3, S4-2);
+	// false lets them run on beside it. Default true.
+	ThreadManagement bool `json:"threadManagement"`
 	// FailureBackoff: a function whose pre-warm failed is not pre-warmed again for this long. Default 1m.
 	FailureBackoff Duration `json:"failureBackoff"`
 	// PrewarmTimeout is the /init timeout of a pre-warm. Default 60s.
@@ -438,7 +441,7 @@ func Defaults() *Config {
 		Scheduler: SchedulerSection{
 			Enabled: true, PrewarmInterval: Duration(sc.Tick), KeepAlive: Duration(sc.StopAfter),
 			MinScore: sc.MinScore, ReplaceMargin: sc.ReplaceMargin, Evict: "score", MaxSuspend: Duration(sc.MaxSuspend),
-			FailureBackoff: Duration(sc.FailureBackoff), PrewarmTimeout: Duration(si.PrewarmTimeout),
+			ThreadManagement: true, FailureBackoff: Duration(sc.FailureBackoff), PrewarmTimeout: Duration(si.PrewarmTimeout),
 			ControlTimeout: Duration(si.ControlTimeout),
 			Score: ScoreSection{Kind: ScoreExpectedBenefit, Slack: Duration(scheduler.DefaultSlack),
 				MinHorizon: Duration(scheduler.DefaultMinHorizon), RecencyScale: Duration(scheduler.DefaultRecencyScale)},

@@ -60,6 +60,12 @@ func writeResponse(w *writer, a *WhiskActivation, id string) {
 		return
 	}
 	w.key("response")
+	if w.fast {
+		c := w.beginObject()
+		a.write(w)
+		w.endObject(c)
+		return
+	}
 	aw := newWriter()
 	a.write(aw)
 	b, err := aw.bytes()
@@ -75,7 +81,15 @@ func writeResponse(w *writer, a *WhiskActivation, id string) {
 
 // Marshal writes {"transid":…,"response":…} with the transid bytes unchanged.
 func (m *ResultMessage) Marshal() ([]byte, error) {
-	w := newWriter()
+	var w writer
+	w.startFast(ackSizeHint(m.TransID, m.Activation))
+	if b, err := m.marshal(&w); err == nil {
+		return b, nil
+	}
+	return m.marshal(newWriter()) // the reference codec says what is wrong
+}
+
+func (m *ResultMessage) marshal(w *writer) ([]byte, error) {
 	w.verbatim("transid", m.TransID.Raw)
 	writeResponse(w, m.Activation, m.ActivationID)
 	return w.bytes()
@@ -98,7 +112,15 @@ func (m *ResultMessage) SlotFree() bool { return false }
 
 // Marshal writes {"transid","activationId","isSystemError","instance"} with the transid bytes unchanged.
 func (m *CompletionMessage) Marshal() ([]byte, error) {
-	w := newWriter()
+	var w writer
+	w.startFast(ackSizeHint(m.TransID, nil))
+	if b, err := m.marshal(&w); err == nil {
+		return b, nil
+	}
+	return m.marshal(newWriter())
+}
+
+func (m *CompletionMessage) marshal(w *writer) ([]byte, error) {
 	w.verbatim("transid", m.TransID.Raw)
 	w.str("activationId", m.ActivationID)
 	w.boolean("isSystemError", m.IsSystemError)
@@ -114,7 +136,15 @@ func (m *CompletionMessage) SlotFree() bool { return true }
 
 // Marshal writes {"transid","response","isSystemError","instance"} with the transid bytes unchanged.
 func (m *CombinedMessage) Marshal() ([]byte, error) {
-	w := newWriter()
+	var w writer
+	w.startFast(ackSizeHint(m.TransID, m.Activation))
+	if b, err := m.marshal(&w); err == nil {
+		return b, nil
+	}
+	return m.marshal(newWriter())
+}
+
+func (m *CombinedMessage) marshal(w *writer) ([]byte, error) {
 	w.verbatim("transid", m.TransID.Raw)
 	writeResponse(w, m.Activation, m.ActivationID)
 	w.boolean("isSystemError", m.IsSystemError)

@@ -278,6 +278,12 @@ const (
 // MarshalJSON writes {"timeout","memory","logs","concurrency"} (+"instances" when set): the limits annotation.
 func (l ActionLimits) MarshalJSON() ([]byte, error) {
 	w := newWriter()
+	l.write(w)
+	return w.bytes()
+}
+
+// write writes the members of MarshalJSON's object.
+func (l ActionLimits) write(w *writer) {
 	w.num("timeout", int64(l.TimeoutMs))
 	w.num("memory", int64(l.MemoryMB))
 	w.num("logs", int64(l.LogsMB))
@@ -285,7 +291,6 @@ func (l ActionLimits) MarshalJSON() ([]byte, error) {
 	if l.Instances != 0 {
 		w.num("instances", int64(l.Instances))
 	}
-	return w.bytes()
 }
 
 func parseActionLimits(o object) (ActionLimits, error) {

@@ -41,6 +41,14 @@ type KeyValue struct {
 
 // KV builds a KeyValue from any Go value (marshalled without HTML escaping).
 func KV(key string, value any) KeyValue {
+	if b, ok := appendValue(nil, value); ok {
+		return KeyValue{Key: key, Value: b}
+	}
+	return kvReference(key, value)
+}
+
+// kvReference is KV through encoding/json.
+func kvReference(key string, value any) KeyValue {
 	b, err := MarshalNoEscape(value)
 	if err != nil {
 		b = json.RawMessage("null")
@@ -51,6 +59,12 @@ func KV(key string, value any) KeyValue {
 // MarshalJSON writes key and value, plus init/encryption only when set.
 func (kv KeyValue) MarshalJSON() ([]byte, error) {
 	w := newWriter()
+	kv.write(w)
+	return w.bytes()
+}
+
+// write writes the members of MarshalJSON's object.
+func (kv KeyValue) write(w *writer) {
 	w.str("key", kv.Key)
 	w.raw("value", kv.Value)
 	if kv.Init {
@@ -59,7 +73,6 @@ func (kv KeyValue) MarshalJSON() ([]byte, error) {
 	if kv.Encryption != "" {
 		w.str("encryption", kv.Encryption)
 	}
-	return w.bytes()
 }
 
 func parseKeyValues(o object, field string) ([]KeyValue, error) {
@@ -182,6 +195,12 @@ func (a *WhiskActivation) write(w *writer) {
 		if i > 0 {
 			w.buf.WriteByte(',')
 		}
+		if w.fast {
+			c := w.beginObject()
+			kv.write(w)
+			w.endObject(c)
+			continue
+		}
 		b, err := kv.MarshalJSON()
 		if err != nil {
 			if w.err == nil {
@@ -199,6 +218,17 @@ func (a *WhiskActivation) write(w *writer) {
 
 // MarshalJSON writes WhiskActivation.toJson: Option members (cause, duration) only when set.
 func (a *WhiskActivation) MarshalJSON() ([]byte, error) {
+	var w writer
+	w.startFast(a.sizeHint())
+	a.write(&w)
+	if b, err := w.bytes(); err == nil {
+		return b, nil
+	}
+	return a.marshalReference()
+}
+
+// marshalReference is MarshalJSON through the reference codec.
+func (a *WhiskActivation) marshalReference() ([]byte, error) {
 	w := newWriter()
 	a.write(w)
 	return w.bytes()
@@ -207,7 +237,15 @@ func (a *WhiskActivation) MarshalJSON() ([]byte, error) {
 // Document is the activations DB document: the activation plus "_id" ("ns/aid"), "entityType":"activation" and
 // "updated" (epoch ms when the record was built). It has no _rev: it is always a new document.
 func (a *WhiskActivation) Document(updatedMillis int64) ([]byte, error) {
-	w := newWriter()
+	var w writer
+	w.startFast(a.sizeHint() + 96)
+	if b, err := a.document(&w, updatedMillis); err == nil {
+		return b, nil
+	}
+	return a.document(newWriter(), updatedMillis)
+}
+
+func (a *WhiskActivation) document(w *writer, updatedMillis int64) ([]byte, error) {
 	a.write(w)
 	w.str("_id", a.DocID())
 	w.str("entityType", "activation")
@@ -329,7 +367,11 @@ type AnnotationInput struct {
 
 // Annotations builds the record's annotations in OpenWhisk's order: limits, path, kind, timeout, causedBy,
 // initTime, waitTime, binding (ContainerProxy.constructWhiskActivation).
-func Annotations(in AnnotationInput) []KeyValue {
+func Annotations(in AnnotationInput) []KeyValue { return annotationsFast(in) }
+
+// annotationsReference is Annotations through encoding/json.
+func annotationsReference(in AnnotationInput) []KeyValue {
+	KV := kvReference
 	out := []KeyValue{
 		KV("limits", in.Limits),
 		KV("path", in.Path),

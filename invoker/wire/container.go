@@ -128,6 +128,14 @@ func InitBody(msg *ActivationMessage, action *Action, deadlineMillis int64) ([]b
 // RunBody is the /run body: {"value": msg.RunValue(), "api_key"?…, "namespace", "action_name", "action_version",
 // "activation_id", "transaction_id", "deadline": "<epoch ms as a string>"}.
 func RunBody(msg *ActivationMessage, action *Action, deadlineMillis int64) ([]byte, error) {
+	if b, ok := runBodyFast(msg, action, deadlineMillis); ok {
+		return b, nil
+	}
+	return runBodyReference(msg, action, deadlineMillis)
+}
+
+// runBodyReference is RunBody through encoding/json.
+func runBodyReference(msg *ActivationMessage, action *Action, deadlineMillis int64) ([]byte, error) {
 	keys, vals := contextEnv(msg, action, deadlineMillis)
 	w := newWriter()
 	w.raw("value", msg.RunValue())

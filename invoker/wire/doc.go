@@ -23,6 +23,13 @@
 //   - Errors wrap a few sentinels (ErrMalformed, ErrInvalidActivationID, ErrNotAction, ErrNotExecutable,
 //     ErrUnknownKind, ErrInvalidManifest); the Msg* doc comments say which OpenWhisk message each maps to.
 //
+// Fast paths (docs/allocations.md): the codecs every activation passes through — ParseActivationMessage,
+// the transid accessors, the ack Marshal methods, WhiskActivation.MarshalJSON and Document, Annotations
+// and KV, RunBody, EventMessage.Marshal and ActivationEvent — read and write JSON without reflection (fastjson.go, scan.go, message_fast.go). Each
+// produces exactly what the reference codec (encoding/json, through the writer of newWriter) produces and
+// leaves every input it is not sure of (escapes, repeated members, errors) to it; the FuzzFast* targets
+// compare the two on every input.
+//
 // Version drift handled here (docs/protocol.md#version-drift): InvokerInstanceId always carries "tags" and
 // "dedicatedNamespaces" (2021+ controllers require them); pings always carry "isEnabled" (2022+); acks use
 // "instance", never the pre-1.0 "invoker"; userMemory is written "<bytes> B" and read with B/K/KB/M/MB/G/GB;

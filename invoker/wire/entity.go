@@ -343,8 +343,14 @@ func (i InvokerInstanceID) Source() string { return "invoker" + strconv.Itoa(i.I
 // MarshalJSON always writes instanceType, tags and dedicatedNamespaces (2021+ controllers require the last two).
 func (i InvokerInstanceID) MarshalJSON() ([]byte, error) {
 	w := newWriter()
+	i.write(w)
+	return w.bytes()
+}
+
+// write writes the members of MarshalJSON's object.
+func (i InvokerInstanceID) write(w *writer) {
 	w.num("instance", int64(i.Instance))
-	w.str("userMemory", FormatByteSize(i.UserMemoryBytes))
+	w.byteSize("userMemory", i.UserMemoryBytes)
 	w.str("instanceType", "invoker")
 	if i.UniqueName != "" {
 		w.str("uniqueName", i.UniqueName)
@@ -353,11 +359,10 @@ func (i InvokerInstanceID) MarshalJSON() ([]byte, error) {
 		w.str("displayedName", i.DisplayedName)
 	}
 	if i.BusyMemoryBytes != nil {
-		w.str("busyMemory", FormatByteSize(*i.BusyMemoryBytes))
+		w.byteSize("busyMemory", *i.BusyMemoryBytes)
 	}
 	w.strs("tags", i.Tags)
 	w.strs("dedicatedNamespaces", i.DedicatedNamespaces)
-	return w.bytes()
 }
 
 // UnmarshalJSON reads both the 1.0.0 form (no tags) and the 2021+ form.

@@ -71,9 +71,31 @@ func (b *ActivationEventBody) write(w *writer) {
 
 // Marshal writes the event compactly.
 func (e *EventMessage) Marshal() ([]byte, error) {
-	w := newWriter()
+	var w writer
+	w.startFast(320 + len(e.Source) + len(e.Subject) + len(e.Namespace) + len(e.UserID))
+	if b, err := e.marshal(&w); err == nil {
+		return b, nil
+	}
+	return e.marshal(newWriter()) // the reference codec says what is wrong
+}
+
+func (e *EventMessage) marshal(w *writer) ([]byte, error) {
 	w.str("source", e.Source)
 	w.key("body")
+	if w.fast {
+		c := w.beginObject()
+		switch {
+		case e.Activation != nil:
+			e.Activation.write(w)
+		case e.Metric != nil:
+			w.str("metricName", e.Metric.MetricName)
+			w.num("metricValue", e.Metric.MetricValue)
+		default:
+			return nil, malformed("event message", "no body")
+		}
+		w.endObject(c)
+		return e.writeTail(w)
+	}
 	bw := newWriter()
 	switch {
 	case e.Activation != nil:
@@ -89,6 +111,11 @@ func (e *EventMessage) Marshal() ([]byte, error) {
 		return nil, err
 	}
 	w.buf.Write(bb)
+	return e.writeTail(w)
+}
+
+// writeTail writes the members after the body.
+func (e *EventMessage) writeTail(w *writer) ([]byte, error) {
 	w.str("subject", e.Subject)
 	w.str("namespace", e.Namespace)
 	w.str("userId", e.UserID)
@@ -125,11 +152,7 @@ func ActivationEvent(a *WhiskActivation, source string, userID string, now int64
 		body.Conductor = true
 	}
 	if v, ok := lookup(a.Annotations, "limits"); ok {
-		if lo, err := decodeObject(v, "limits"); err == nil {
-			if mem, err := lo.intField("memory", true, 0); err == nil {
-				body.Memory = mem
-			}
-		}
+		body.Memory = limitsMemory(v)
 	}
 	if c, ok := annotationString(a.Annotations, "causedBy"); ok {
 		body.CausedBy = c
@@ -154,7 +177,18 @@ func nonNegative(n int64) int64 {
 
 func annotationString(kvs []KeyValue, key string) (string, bool) {
 	v, ok := lookup(kvs, key)
-	if !ok || kindOf(v) != "string" {
+	if !ok {
+		return "", false
+	}
+	if s, ok := plainJSONString(v); ok {
+		return s, true
+	}
+	return annotationStringReference(v)
+}
+
+// annotationStringReference is annotationString's decoding through encoding/json.
+func annotationStringReference(v json.RawMessage) (string, bool) {
+	if kindOf(v) != "string" {
 		return "", false
 	}
 	var s string
@@ -178,6 +212,14 @@ func annotationInt(kvs []KeyValue, key string) int64 {
 // and no such member gives nil. OpenWhisk's reader throws (dropping the event) when the result is absent or not an
 // object; here that case simply yields nil.
 func UserDefinedStatusCode(result json.RawMessage) *int {
+	if code, ok := userDefinedStatusCodeFast(result); ok {
+		return code
+	}
+	return userDefinedStatusCodeReference(result)
+}
+
+// userDefinedStatusCodeReference is UserDefinedStatusCode through encoding/json.
+func userDefinedStatusCodeReference(result json.RawMessage) *int {
 	var top map[string]json.RawMessage
 	if kindOf(result) != "object" || json.Unmarshal(result, &top) != nil {
 		return nil
@@ -241,4 +283,25 @@ func statusCodeValue(raw json.RawMessage) int {
 	}
 	low := new(big.Int).And(bi, big.NewInt(0xffffffff)).Int64()
 	return int(int32(uint32(low)))
+}
+
+// limitsMemory is the "memory" member of a limits annotation, 0 when it has none or it is not an int.
+func limitsMemory(v json.RawMessage) int {
+	if mem, ok := limitsMemoryFast(v); ok {
+		return mem
+	}
+	return limitsMemoryReference(v)
+}
+
+// limitsMemoryReference is limitsMemory through encoding/json.
+func limitsMemoryReference(v json.RawMessage) int {
+	lo, err := decodeObject(v, "limits")
+	if err != nil {
+		return 0
+	}
+	mem, err := lo.intField("memory", true, 0)
+	if err != nil {
+		return 0
+	}
+	return mem
 }

@@ -24,6 +24,15 @@ type ActivationMessage struct {
 // ParseActivationMessage decodes a Kafka record of invoker<N>. Unknown members are ignored. Errors wrap
 // ErrMalformed or ErrInvalidActivationID; after one the invoker sends no ack (docs/protocol.md#bad-records).
 func ParseActivationMessage(b []byte) (*ActivationMessage, error) {
+	if m, ok := parseActivationMessageFast(b); ok {
+		return m, nil
+	}
+	return parseActivationMessageReference(b)
+}
+
+// parseActivationMessageReference is ParseActivationMessage through encoding/json: it decides every
+// message the fast path leaves, and words every error.
+func parseActivationMessageReference(b []byte) (*ActivationMessage, error) {
 	o, err := decodeObject(b, "activation message")
 	if err != nil {
 		return nil, err

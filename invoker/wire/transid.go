@@ -47,6 +47,19 @@ func (t TransID) elements() []json.RawMessage {
 
 // ID is the transaction id string ("" when Raw is not a valid transid).
 func (t TransID) ID() string {
+	if json.Valid(t.Raw) {
+		s := scanner{b: t.Raw}
+		if s.enter('[') {
+			if start, end, ok := s.plainString(); ok {
+				return string(t.Raw[start:end])
+			}
+		}
+	}
+	return t.idReference()
+}
+
+// idReference is ID through encoding/json.
+func (t TransID) idReference() string {
 	e := t.elements()
 	if len(e) == 0 {
 		return ""
@@ -58,6 +71,22 @@ func (t TransID) ID() string {
 
 // StartMillis is the transaction start, epoch milliseconds (0 when Raw is not a valid transid).
 func (t TransID) StartMillis() int64 {
+	if json.Valid(t.Raw) {
+		s := scanner{b: t.Raw}
+		if s.enter('[') && s.element() {
+			s.value()
+			if s.element() {
+				start, end := s.value()
+				n, _ := parseIntegral(t.Raw[start:end])
+				return n
+			}
+		}
+	}
+	return t.startMillisReference()
+}
+
+// startMillisReference is StartMillis through encoding/json.
+func (t TransID) startMillisReference() int64 {
 	e := t.elements()
 	if len(e) < 2 {
 		return 0

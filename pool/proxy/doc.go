@@ -9,6 +9,10 @@
 // acks, and adds the texts of failures found before any container is involved (action not found, blocked
 // namespace…).
 //
+// ParseDockerLogLine and FormatLogLine run for every log line of every activation, so they read and write
+// without reflection or fmt (logs_fast.go), byte for byte what encoding/json and fmt produce (the
+// FuzzFast* targets compare them); a line the fast parser does not take goes to encoding/json.
+//
 // It must not touch: any I/O (no HTTP, Docker or file access), clocks (callers pass the time) or logging.
 // The texts are OpenWhisk's, word for word: users and tools match on them, so they must not change.
 package proxy

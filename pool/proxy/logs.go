@@ -26,6 +26,15 @@ type DockerLogLine struct {
 // ParseDockerLogLine decodes one json-file line (without its trailing newline). log, stream and time are
 // required strings; any other members (docker may add "attrs") are ignored.
 func ParseDockerLogLine(line []byte) (DockerLogLine, error) {
+	if l, ok := parseDockerLogLineFast(bytes.TrimSpace(line)); ok {
+		return l, nil
+	}
+	return parseDockerLogLineReference(line)
+}
+
+// parseDockerLogLineReference is ParseDockerLogLine through encoding/json: it decides every line the fast
+// path leaves, and words every error.
+func parseDockerLogLineReference(line []byte) (DockerLogLine, error) {
 	t := bytes.TrimSpace(line)
 	if len(t) == 0 || t[0] != '{' {
 		return DockerLogLine{}, fmt.Errorf("%w: not a JSON object", ErrMalformedLogLine)
@@ -66,6 +75,11 @@ func (l DockerLogLine) MarshalJSON() ([]byte, error) {
 // FormatLogLine is the activation log format f"$time%-30s $stream: ${log.stripLineEnd}": the time left-justified
 // and padded to 30 characters, a space, the stream, ": ", and the message without one trailing line end.
 func FormatLogLine(t string, stream string, msg string) string {
+	return formatLogLine(t, stream, stripLineEnd(msg))
+}
+
+// formatLogLineReference is FormatLogLine through fmt.
+func formatLogLineReference(t string, stream string, msg string) string {
 	return fmt.Sprintf("%-30s %s: %s", t, stream, stripLineEnd(msg))
 }
 

@@ -58,6 +58,7 @@ func run(args []string) error {
 		forward     = fs.Bool("forward", true, "send accepted frames back out of the interface (one-armed NF)")
 		loopRead    = fs.Bool("loop-read", false, "burst mode reads with a recvfrom loop instead of recvmmsg")
 		rcvbuf      = fs.Int("rcvbuf", 0, "SO_RCVBUFFORCE bytes (0 = kernel default)")
+		wakeupCost  = fs.Duration("wakeup-cost", 0, "CPU to burn per wake-up: the interrupt work a NIC would cost this core (veth has none)")
 		goPoll      = fs.Bool("go-poll", false, "block in poll through the Go scheduler instead of a raw syscall")
 		cpu         = fs.Int("cpu", -1, "pin the process to this CPU (-1 = no pinning)")
 		rtPrio      = fs.Int("rt-prio", 0, "run the packet thread SCHED_FIFO at this priority (0 = normal scheduling)")
@@ -116,7 +117,8 @@ func run(args []string) error {
 	}
 	defer conn.Close()
 
-	eng := refnf.NewEngine(conn, proc, refnf.EngineConfig{Burst: *burst, Forward: *forward, LoopRead: *loopRead})
+	eng := refnf.NewEngine(conn, proc, refnf.EngineConfig{Burst: *burst, Forward: *forward, LoopRead: *loopRead,
+		WakeupCost: *wakeupCost})
 	var follower *refnf.Follower
 	var wg sync.WaitGroup
 	if *shmPath != "" {

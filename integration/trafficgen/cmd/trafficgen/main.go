@@ -43,11 +43,14 @@ func run(args []string) error {
 		pps      = fs.Float64("pps", 0, "rate in frames per second")
 		mbps     = fs.Float64("mbps", 0, "rate in Mbit/s of frame bytes (alternative to -pps)")
 		train    = fs.Int("train", 1, "frames per token release, sent back to back (1 = smooth pacing)")
-		duration = fs.Duration("duration", 0, "stop after this long (capped at 10m)")
+		duration = fs.Duration("duration", 0, "stop after this long (capped at 3h)")
 		count    = fs.Uint64("count", 0, "stop after this many frames")
 		cpu      = fs.Int("cpu", -1, "pin the process to this CPU (-1 = no pinning)")
 		rtPrio   = fs.Int("rt-prio", 0, "run the sending thread SCHED_FIFO at this priority (0 = normal scheduling)")
 		spin     = fs.Duration("spin-below", 0, "spin instead of sleeping for waits shorter than this (0 = always sleep)")
+		follow   = fs.String("follow-shm", "", "NIC-coalescing stand-in: follow this clickshm segment (read-only) and send trains while it enables harvesting")
+		trainOn  = fs.Int("train-on", 0, "with -follow-shm: train length while harvesting (0 = the frames -line-mbps carries in the segment's rx-usecs)")
+		lineMbps = fs.Float64("line-mbps", 1000, "with -follow-shm: reference link rate for deriving the train from rx-usecs")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -83,7 +86,12 @@ func run(args []string) error {
 			return err
 		}
 	}
-	sender, err := trafficgen.OpenSender(*nsName, *ifname, *train > 1)
+	var coal *trafficgen.Coalescing
+	if *follow != "" {
+		coal = &trafficgen.Coalescing{Path: *follow, FrameSize: *size, LineMbps: *lineMbps, TrainOn: *trainOn}
+		cfg.TrainFn = coal.Train
+	}
+	sender, err := trafficgen.OpenSender(*nsName, *ifname, *train > 1 || coal != nil)
 	if err != nil {
 		return err
 	}
@@ -105,7 +113,22 @@ func run(args []string) error {
 			return err
 		}
 	}
+	if coal != nil {
+		fctx, stopFollow := context.WithCancel(ctx)
+		defer stopFollow()
+		go coal.Follow(fctx)
+	}
 	res, runErr := trafficgen.Run(ctx, cfg, frames, sender, trafficgen.RealClock{SpinBelow: *spin})
-	_ = json.NewEncoder(os.Stdout).Encode(res)
+	if coal == nil {
+		_ = json.NewEncoder(os.Stdout).Encode(res)
+		return runErr
+	}
+	switches, polls, errs := coal.Stats()
+	_ = json.NewEncoder(os.Stdout).Encode(struct {
+		trafficgen.Result
+		TrainSwitches uint64 `json:"train_switches"`
+		SegmentPolls  uint64 `json:"segment_polls"`
+		SegmentErrors uint64 `json:"segment_errors"`
+	}{res, switches, polls, errs})
 	return runErr
 }
