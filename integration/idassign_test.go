@@ -45,7 +45,9 @@ func startWith(t *testing.T, bin, zkTimeout string, args []string, env ...string
 	cmd.Env = append(itest.CleanEnviron(),
 		"KAFKA_HOSTS=127.0.0.1:1", "CONFIG_whisk_couchdb_host=127.0.0.1", "CONFIG_whisk_couchdb_username=u",
 		"CONFIG_whisk_couchdb_password=p", "DB_PREFIX=it_", "RUNTIMES_MANIFEST="+itest.RuntimesManifest,
-		"DOCKER_HOST=unix://"+filepath.Join(dir, "no-docker.sock"), "PORT=1")
+		"DOCKER_HOST=unix://"+filepath.Join(dir, "no-docker.sock"), "PORT=1",
+		// Not the default credentials, which are refused on every interface before the id is asked for.
+		"CONFIG_whisk_invoker_username=it.user", "CONFIG_whisk_invoker_password=it-idassign")
 	cmd.Env = append(cmd.Env, env...)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb

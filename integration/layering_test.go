@@ -47,8 +47,8 @@ var allowedImports = map[string][]string{
 	"invoker/instanceid": {}, // OpenWhisk's ZooKeeper id assignment: ZooKeeper only
 	"invoker/activation": {"invoker/wire", "invoker/metrics", "pool", "pool/proxy"},
 	"invoker/tlsconf":    {}, // Java key stores into tls.Configs: no OpenWhisk, no I/O beyond the files
-	"invoker/config": {"invoker/wire", "invoker/messaging", "invoker/store", "invoker/instanceid", "pool",
-		"pool/docker", "pool/proxy", "scheduler", "harvester", "invoker/fpc", "invoker/tlsconf"},
+	"invoker/config": {"invoker/wire", "invoker/messaging", "invoker/store", "invoker/activation", "invoker/instanceid",
+		"pool", "pool/docker", "pool/proxy", "scheduler", "harvester", "invoker/fpc", "invoker/tlsconf"},
 	"invoker/app": {"invoker/activation", "invoker/messaging", "invoker/metrics", "invoker/wire", "pool",
 		"pool/proxy", "scheduler", "harvester"},
 	// OpenWhisk 2.x's scheduler (FPC): mode selection, the gRPC client, the etcd session and the container

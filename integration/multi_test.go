@@ -63,8 +63,10 @@ func TestFourInvokersOneHost(t *testing.T) {
 		env := itest.InvokerEnv{Kafka: svc.Kafka, Couch: svc.Couch, DBPrefix: prefix, Port: v.port}.Environ()
 		v.proc = itest.Spawn(t, itest.ProcSpec{Name: "nemo " + strconv.Itoa(v.id), Bin: bin,
 			Args: []string{"invoker", "--id", strconv.Itoa(v.id), "--uniqueName", strconv.Itoa(v.id), "--config", cfgPath},
-			// 1 GB each: four pools of the same host side by side.
-			Env: append(env, "CONFIG_whisk_containerPool_userMemory=1024m"), LogPath: v.log})
+			// 1 GB each: four pools of the same host side by side. Not the default credentials, which
+			// are refused on every interface.
+			Env: append(env, "CONFIG_whisk_containerPool_userMemory=1024m",
+				"CONFIG_whisk_invoker_username=it.user", "CONFIG_whisk_invoker_password=it-multi"), LogPath: v.log})
 		invs[i] = v
 	}
 	t.Cleanup(func() {

@@ -23,9 +23,10 @@ type Backend interface {
 	Init(ctx context.Context, h Handle, body []byte, timeout time.Duration) InitResult
 	// Run posts body to /run with the action timeout.
 	Run(ctx context.Context, h Handle, body []byte, timeout time.Duration) RunResult
-	// Logs collects this activation's log lines (per-handle offset, docs/protocol.md#logs). limitBytes is the action's
-	// log limit (0 = collect nothing); waitSentinels = runtime sentinelled && not a developer error.
-	Logs(ctx context.Context, h Handle, limitBytes int64, waitSentinels bool) LogResult
+	// Logs collects this activation's log lines (per-handle offset, docs/protocol.md#logs). limitBytes is
+	// the action's log limit (0 = collect nothing); opts says whether the runtime writes sentinels and
+	// whether the activation failed as a developer error.
+	Logs(ctx context.Context, h Handle, limitBytes int64, opts LogOptions) LogResult
 	// Freeze freezes every process of the container (cgroup freezer). Docker still reports it running: the
 	// pool is the only authority on frozen state.
 	Freeze(ctx context.Context, h Handle) error
@@ -55,6 +56,20 @@ type Handle interface {
 	Name() string // container name
 }
 
+// LogOptions tell Backend.Logs how to know that an activation's output is complete.
+type LogOptions struct {
+	// Sentinels: the runtime ends each activation's output with proxy.LogSentinel on stdout and stderr
+	// (after a /run; never after an /init), so collection waits for both.
+	Sentinels bool
+	// DeveloperError: the activation failed as a developer error (its /init or /run failed). The runtime
+	// may have died before writing sentinels, so collection ends at the sentinels, once the container has
+	// stopped and its log is read to the end, or after a short quiet period, whichever comes first; and
+	// OpenWhisk's notice that log data might be missing is appended (proxy.MsgLogsMissingDevError). The
+	// container is destroyed after such an activation, so where the next activation's lines start does
+	// not matter.
+	DeveloperError bool
+}
+
 // InitResult is the outcome of /init.
 type InitResult struct {
 	OK       bool           // HTTP 200 within the timeout
@@ -64,6 +79,10 @@ type InitResult struct {
 	// Reschedule: the runtime answered 503 (OpenWhisk's ContainerHealthError): the activation belongs on
 	// another container. Implies Dead.
 	Reschedule bool
+	// Exited: the container stopped by itself before /init answered (its process exited or crashed at
+	// start). The Manager starts the activation on a new container, at most MaxReschedules times, then
+	// answers with Response and remembers the failure for the action (StartFailureBackoff). Implies Dead.
+	Exited bool
 }
 
 // RunResult is the outcome of /run.
@@ -88,10 +107,13 @@ type LogResult struct {
 }
 
 // CreateError is returned by Backend.Create when the failure maps to a specific activation response
-// (docs/protocol.md#errors, provisioning), e.g. developer error "Failed to pull container image '…'.".
+// (docs/protocol.md#errors, provisioning), e.g. developer error "Failed to pull container image '…'.". When
+// Err wraps ErrExitedAtStart the Manager tries a new container first (see InitResult.Exited).
 type CreateError struct {
 	Response proxy.Response
 	Err      error
+	// Logs are what the container wrote before it stopped (formatted lines), for the activation record.
+	Logs []string
 }
 
 func (e *CreateError) Error() string {
@@ -112,6 +134,11 @@ var (
 	ErrRejected = errors.New("pool: request rejected")
 	// ErrClosed: the Manager is closed.
 	ErrClosed = errors.New("pool: closed")
+	// ErrExitedAtStart: the container stopped by itself before it was ready (Backend.Create found it
+	// exited, so its process exited or crashed at once). Wrapped in a CreateError with the response.
+	ErrExitedAtStart = errors.New("pool: container exited at start")
+	// ErrWithdrawn: the activation was withdrawn (Job.Withdraw) before it started; nothing ran.
+	ErrWithdrawn = errors.New("pool: withdrawn before it started")
 	// ErrUnknownContainer: no such container (Suspend/Resume/Evict).
 	ErrUnknownContainer = errors.New("pool: unknown container")
 	// ErrNotApplicable: the container is in a state where the operation does not apply.

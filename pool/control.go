@@ -12,10 +12,16 @@ import (
 // Prewarm asks the pool to create and initialise a container for spec (the controller's pre-warm of one
 // function) with the given /init body and action timeout. It returns the container once it is initialised
 // (or at once if the function is already warm). Errors: ErrRejected (no room outside the cold reserve,
-// MaxWarm reached, buffer not empty), ErrProvision (start or init failed), ErrClosed, ctx's error.
+// MaxWarm reached, buffer not empty), ErrProvision (start or init failed, or the function's containers keep
+// exiting at start: no container while that failure is remembered), ErrClosed, ctx's error.
 func (m *Manager) Prewarm(ctx context.Context, spec Spec, initBody []byte, timeout time.Duration) (ContainerID, error) {
 	p := &pending{initBody: initBody, timeout: m.timeout(timeout)}
 	m.mu.Lock()
+	if _, left, paused := m.startFailures.check(m.now(), spec.Key); paused {
+		m.mu.Unlock()
+		return 0, fmt.Errorf("%w: pre-warm: the function's containers keep exiting at start (not started for %s)",
+			ErrProvision, left.Round(time.Second))
+	}
 	err := m.registerLocked("prewarm", p, Request{Spec: spec, Prewarm: true})
 	m.mu.Unlock()
 	if err != nil {
@@ -164,8 +170,10 @@ func (m *Manager) Metrics(emit func(name, help, typ string, value float64, label
 	for _, state := range States() {
 		emit("nemo_pool_containers", "Containers, by state.", "gauge", float64(s.CountByState[state]), "state", state.String())
 	}
-	emit("nemo_pool_containers_died_total", "Containers that stopped outside the pool's control (killed, crashed "+
-		"while idle, Docker restarted).", "counter", float64(st.Died))
+	emit("nemo_pool_containers_died_total", "Containers that stopped outside the pool's control (killed, crashed, "+
+		"exited at start, Docker restarted); not the pool's own removals.", "counter", float64(st.Died))
 	emit("nemo_pool_rescheduled_total", "Activations moved to another container before the action saw them "+
-		"(container gone or unhealthy).", "counter", float64(st.Rescheduled))
+		"(container gone, unhealthy or exited at start).", "counter", float64(st.Rescheduled))
+	emit("nemo_pool_start_refused_total", "Activations answered without a container because their action's "+
+		"containers keep exiting at start.", "counter", float64(st.StartRefused))
 }

@@ -54,7 +54,11 @@
 //     pool, /init with the context of the activation it was created for, /run, log collection, and what a
 //     failure means — its response, destroying the container, or moving the activation to another
 //     container when the action never saw it (thaw failure, container stopped, connection refused, HTTP
-//     503), at most MaxReschedules times per activation whatever the cause.
+//     503) or the container exited at start, at most MaxReschedules times per activation whatever the
+//     cause. An action whose containers keep exiting at start is not started again for a while
+//     (startfailures.go: no create storm for a crash-looping image), and an activation withdrawn
+//     (Job.Withdraw) before it got a container returns ErrWithdrawn so the invoker can leave it for
+//     redelivery at shutdown.
 //   - control.go, the API of the function controller and the invoker: Prewarm, Suspend, Resume, Evict,
 //     Rank, WaitGone, Snapshot, Container, Lookup.
 //

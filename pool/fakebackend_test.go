@@ -39,6 +39,8 @@ type fakeBackend struct {
 	counts     map[string]int
 	violations []string
 	trace      []string // "op name" in call order, for ordering checks
+	logOpts    []LogOptions
+	onRemove   func(name string) // called after a removal, outside the lock (the engine's die event)
 
 	createErr  func(name string, spec Spec) error
 	initResult func(name string, body []byte) InitResult
@@ -182,8 +184,9 @@ func (f *fakeBackend) Run(ctx context.Context, h Handle, body []byte, timeout ti
 	return res
 }
 
-func (f *fakeBackend) Logs(ctx context.Context, h Handle, limitBytes int64, waitSentinels bool) LogResult {
+func (f *fakeBackend) Logs(ctx context.Context, h Handle, limitBytes int64, opts LogOptions) LogResult {
 	f.mu.Lock()
+	f.logOpts = append(f.logOpts, opts)
 	gate := f.logsGate
 	f.mu.Unlock()
 	if gate != nil {
@@ -249,10 +252,14 @@ func (f *fakeBackend) Thaw(ctx context.Context, h Handle) error {
 
 func (f *fakeBackend) Remove(ctx context.Context, h Handle) error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.note("remove", h.Name())
 	if f.get(h, "remove") != nil {
 		delete(f.live, h.Name())
+	}
+	hook := f.onRemove
+	f.mu.Unlock()
+	if hook != nil {
+		hook(h.Name())
 	}
 	return nil
 }

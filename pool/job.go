@@ -30,6 +30,11 @@ type Job struct {
 	SentinelledLogs bool
 	// Log is the activation's logger (it carries the transid).
 	Log zerolog.Logger
+	// Withdraw, when closed, withdraws the activation if it has not started: while it waits for a
+	// container (in the run buffer, for a container being created or initialised for another request)
+	// Run gives up and returns ErrWithdrawn, so the invoker can leave it for redelivery at shutdown.
+	// Once its /init or /run has started it runs to the end. nil never withdraws.
+	Withdraw <-chan struct{}
 }
 
 // Outcome is the result of one activation.

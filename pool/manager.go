@@ -34,10 +34,17 @@ type ManagerConfig struct {
 	// activation). Default 10 MiB (OpenWhisk's default log limit).
 	PrewarmLogLimit int64
 	// MaxReschedules bounds how often one activation is moved to another container because its container
-	// broke before the action saw it: thaw failure, stopped outside the pool, vanished during /init, or the
-	// backend asked for it (InitResult/RunResult.Reschedule: refused connection, HTTP 503). One counter per
-	// activation covers every cause. Default 2.
+	// broke before the action saw it: thaw failure, stopped outside the pool, vanished during /init, the
+	// backend asked for it (InitResult/RunResult.Reschedule: refused connection, HTTP 503), or the
+	// container exited at start (ErrExitedAtStart, InitResult.Exited). One counter per activation covers
+	// every cause. Default 2.
 	MaxReschedules int
+	// StartFailureBackoff is how long an action whose containers keep exiting at start is not started
+	// again after an activation used up its MaxReschedules on it: activations of it meanwhile get the
+	// last failure's developer error at once, without a container (no create storm for a crash-looping
+	// image). It doubles with every further failure up to MaxStartFailureBackoff and is forgotten when a
+	// container of the action initialises. Default 10 s; MaxStartFailureBackoff default 5 min.
+	StartFailureBackoff, MaxStartFailureBackoff time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -62,6 +69,8 @@ func (c ManagerConfig) withDefaults() ManagerConfig {
 	if c.MaxReschedules <= 0 {
 		c.MaxReschedules = 2
 	}
+	def(&c.StartFailureBackoff, 10*time.Second)
+	def(&c.MaxStartFailureBackoff, 5*time.Minute)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -93,7 +102,8 @@ type Manager struct {
 	stopTick chan struct{}
 	wg       sync.WaitGroup // tick loop, lanes, /init calls
 
-	died, rescheduled atomic.Int64 // see Stats
+	died, rescheduled, startRefused atomic.Int64   // see Stats
+	startFailures                   *startFailures // guarded by mu
 }
 
 // ManagerStats counts what the Manager did about broken containers since it started.
@@ -102,13 +112,17 @@ type ManagerStats struct {
 	// restarted), as the backend's DeathWatcher reported them.
 	Died int64
 	// Rescheduled: activations moved to another container because theirs was gone or unhealthy before
-	// the action saw them (thaw failure, stopped container, refused connection, HTTP 503).
+	// the action saw them (thaw failure, stopped container, refused connection, HTTP 503, exited at
+	// start).
 	Rescheduled int64
+	// StartRefused: activations answered from the start-failure memory without a container
+	// (StartFailureBackoff).
+	StartRefused int64
 }
 
 // Stats returns the counters.
 func (m *Manager) Stats() ManagerStats {
-	return ManagerStats{Died: m.died.Load(), Rescheduled: m.rescheduled.Load()}
+	return ManagerStats{Died: m.died.Load(), Rescheduled: m.rescheduled.Load(), StartRefused: m.startRefused.Load()}
 }
 
 // pending is a request the pool knows about, waiting for its answer.
@@ -134,8 +148,13 @@ type mcont struct {
 	init      *initInfo
 	broken    bool
 	gone      bool
-	lane      []func()
-	laneBusy  bool
+	// removing: the pool ordered its removal, so its stopping is the pool's doing, not a death.
+	removing bool
+	// exited: it stopped by itself while starting or warming; its /init reports that (InitResult.Exited)
+	// instead of the pool destroying it and requeueing its requests.
+	exited   bool
+	lane     []func()
+	laneBusy bool
 }
 
 // NewManager validates cfg, removes leftover containers of an earlier run (Backend.Cleanup with the name
@@ -167,10 +186,12 @@ func NewManager(ctx context.Context, cfg ManagerConfig, backend Backend, log zer
 		base:       base,
 		cancelBase: cancelBase,
 		pool:       New(cfg.Pool, cfg.Now()),
-		conts:      make(map[ContainerID]*mcont),
-		pending:    make(map[string]*pending),
-		changed:    make(chan struct{}),
-		stopTick:   make(chan struct{}),
+
+		startFailures: newStartFailures(cfg.StartFailureBackoff, cfg.MaxStartFailureBackoff),
+		conts:         make(map[ContainerID]*mcont),
+		pending:       make(map[string]*pending),
+		changed:       make(chan struct{}),
+		stopTick:      make(chan struct{}),
 	}
 	m.mu.Lock()
 	m.stepLocked(Tick{})
@@ -190,20 +211,33 @@ func NewManager(ctx context.Context, cfg ManagerConfig, backend Backend, log zer
 // containerDied destroys the container called name, which stopped outside the pool's control. Runs already
 // granted on it but not started are rescheduled (the container counts as broken before /run); a run in
 // progress ends with whatever /run returns. The pool's own removals also stop containers: those are
-// already removing (ignored) or forgotten (not found).
+// removing (ignored, not counted) or forgotten (not found). A container that stops while it is being
+// created or initialised is not destroyed here: its /init reports it (InitResult.Exited), so the
+// activation's start is retried a bounded number of times instead of being requeued without end.
 func (m *Manager) containerDied(name string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, c := range m.conts {
-		if c.name != name || c.gone {
+		if c.name != name || c.gone || c.removing || c.exited {
 			continue
 		}
-		m.log.Warn().Str("container", name).Msg("container stopped outside the pool's control; destroying it")
 		m.died.Add(1)
+		if c.init == nil && m.warming(c) {
+			c.exited = true
+			m.log.Warn().Str("container", name).Msg("container stopped by itself before it was initialised")
+			return
+		}
+		m.log.Warn().Str("container", name).Msg("container stopped outside the pool's control; destroying it")
 		c.broken = true
 		m.stepLocked(Destroy{C: c.id, Reason: "container stopped"})
 		return
 	}
+}
+
+// warming reports whether the pool has c starting or warming (not yet initialised). m.mu must be held.
+func (m *Manager) warming(c *mcont) bool {
+	info, ok := m.pool.Container(c.id)
+	return ok && (info.State == StateStarting || info.State == StateWarming)
 }
 
 // stepLocked feeds ev to the pool and schedules the resulting actions. m.mu must be held.
@@ -250,6 +284,7 @@ func (m *Manager) apply(acts []Action) {
 			}
 		case Remove:
 			if c := m.cont(a); c != nil {
+				c.removing = true
 				m.log.Debug().Str("container", c.name).Str("reason", a.Reason).Msg("removing container")
 				m.enqueue(c, func() { m.doRemove(c) })
 			}
@@ -333,6 +368,11 @@ func (m *Manager) doCreate(c *mcont) {
 	}
 	c.h = h
 	m.stepLocked(Started{C: c.id})
+	if c.exited && c.spec.Stem {
+		// A stem cell gets no /init that would notice: destroy it now (stem cells are retried with backoff).
+		c.broken = true
+		m.stepLocked(Destroy{C: c.id, Reason: "exited at start"})
+	}
 }
 
 func (m *Manager) doFreeze(c *mcont) {

@@ -71,7 +71,20 @@ func (m *Manager) Run(ctx context.Context, job *Job, onRunDone func(*Outcome)) (
 		return nil, err
 	}
 	p := &pending{job: job, timeout: m.timeout(job.Timeout)}
+	m.mu.Lock()
+	now := m.now()
+	resp, left, paused := m.startFailures.check(now, job.Spec.Key)
+	m.mu.Unlock()
+	if paused {
+		m.startRefused.Add(1)
+		job.Log.Warn().Dur("pausedFor", left).Str("image", job.Spec.Image).
+			Msg("not starting a container: the action's containers keep exiting at start")
+		return refusedOutcome(now, resp, left), nil
+	}
 	for {
+		if withdrawn(job) {
+			return nil, ErrWithdrawn
+		}
 		o, retry, err := m.runOnce(ctx, p, onRunDone)
 		if !retry {
 			return o, err
@@ -84,10 +97,38 @@ func (m *Manager) Run(ctx context.Context, job *Job, onRunDone func(*Outcome)) (
 		attempt := p.rescheduled
 		m.mu.Unlock()
 		if exhausted {
+			if o != nil {
+				// The container exited at start every time: that answer is the action's (a developer error).
+				m.rememberStartFailure(job, o.Response)
+				return o, nil
+			}
 			return nil, fmt.Errorf("%w: container broke %d times before the action ran", ErrProvision, attempt+1)
 		}
 		m.rescheduled.Add(1)
-		job.Log.Warn().Int("attempt", attempt).Msg("container broke before /run; rescheduling")
+		if o != nil {
+			job.Log.Warn().Int("attempt", attempt).Msg("container exited at start; starting another")
+		} else {
+			job.Log.Warn().Int("attempt", attempt).Msg("container broke before /run; rescheduling")
+		}
+	}
+}
+
+// rememberStartFailure pauses starting job's action after its containers exited at start on every try.
+func (m *Manager) rememberStartFailure(job *Job, resp proxy.Response) {
+	m.mu.Lock()
+	pause := m.startFailures.failed(m.now(), job.Spec.Key, resp)
+	m.mu.Unlock()
+	job.Log.Warn().Dur("pause", pause).Str("image", job.Spec.Image).Int("tries", m.cfg.MaxReschedules+1).
+		Msg("the action's containers exit at start; not starting it again for a while")
+}
+
+// withdrawn reports whether the job's Withdraw channel is closed.
+func withdrawn(job *Job) bool {
+	select {
+	case <-job.Withdraw:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -128,12 +169,21 @@ func (m *Manager) registerLocked(base string, p *pending, req Request) error {
 	return nil
 }
 
-// wait returns the pool's answer for p, or ctx's error after withdrawing the request.
+// wait returns the pool's answer for p, or, after withdrawing the request, ctx's error or ErrWithdrawn
+// (the job's Withdraw closed first).
 func (m *Manager) wait(ctx context.Context, p *pending) (grant, error) {
+	var withdraw <-chan struct{}
+	if p.job != nil {
+		withdraw = p.job.Withdraw
+	}
+	cause := error(nil)
 	select {
 	case g := <-p.ch:
 		return g, nil
 	case <-ctx.Done():
+		cause = ctx.Err()
+	case <-withdraw:
+		cause = ErrWithdrawn
 	}
 	m.mu.Lock()
 	m.stepLocked(Cancel{ID: p.id})
@@ -145,7 +195,7 @@ func (m *Manager) wait(ctx context.Context, p *pending) (grant, error) {
 	case brokenBeforeRun:
 		m.finish(p, g.c, true)
 	}
-	return nil, ctx.Err()
+	return nil, cause
 }
 
 // finish tells the pool that p's run on c is over (destroy: remove c).
@@ -156,7 +206,8 @@ func (m *Manager) finish(p *pending, c ContainerID, destroy bool) {
 	m.stepLocked(RunFinished{C: c, ID: p.id, Destroy: destroy})
 }
 
-// runOnce is one attempt of Run. retry: the container broke before the action saw the activation.
+// runOnce is one attempt of Run. retry: the container broke before the action saw the activation (o is
+// nil), or exited at start (o is the answer once the retries are used up).
 func (m *Manager) runOnce(ctx context.Context, p *pending, onRunDone func(*Outcome)) (o *Outcome, retry bool, err error) {
 	job := p.job
 	m.mu.Lock()
@@ -224,12 +275,12 @@ func (m *Manager) runOnce(ctx context.Context, p *pending, onRunDone func(*Outco
 	destroy := rr.Dead || rr.TimedOut || o.Response.DestroysContainer()
 	var logs chan LogResult
 	if job.LogLimit > 0 {
-		waitSentinels := job.SentinelledLogs && code != proxy.StatusDeveloperError
+		opts := LogOptions{Sentinels: job.SentinelledLogs, DeveloperError: code == proxy.StatusDeveloperError}
 		logs = make(chan LogResult, 1)
 		go func() {
 			lctx, cancel := context.WithTimeout(ctx, job.logsTimeout()+m.cfg.CallMargin)
 			defer cancel()
-			logs <- m.backend.Logs(lctx, run.h, job.LogLimit, waitSentinels)
+			logs <- m.backend.Logs(lctx, run.h, job.LogLimit, opts)
 		}()
 	}
 	if onRunDone != nil {
@@ -261,6 +312,10 @@ func (m *Manager) failedOutcome(p *pending, f failed) (*Outcome, bool, error) {
 				o.InitDuration = f.init.res.Duration
 				o.Logs = f.init.logs
 			}
+			if f.init.res.Exited {
+				// /init already moved the activation as often as allowed (doInit).
+				m.rememberStartFailure(p.job, o.Response)
+			}
 		} else {
 			o.Response = proxy.ErrorResponse(proxy.StatusDeveloperError, f.Reason)
 		}
@@ -268,8 +323,10 @@ func (m *Manager) failedOutcome(p *pending, f failed) (*Outcome, bool, error) {
 	case FailStart:
 		var ce *CreateError
 		if errors.As(f.createErr, &ce) {
-			return &Outcome{Response: ce.Response, ContainerState: string(StartCold), Start: now, End: now,
-				WaitStart: now}, false, nil
+			o := &Outcome{Response: ce.Response, ContainerState: string(StartCold), Start: now, End: now,
+				WaitStart: now, Logs: ce.Logs}
+			// Exited at start: try a new container (Run bounds the tries and answers with o after them).
+			return o, errors.Is(ce, ErrExitedAtStart), nil
 		}
 		return nil, false, fmt.Errorf("%w: %s", ErrProvision, f.Reason)
 	case FailGone:
@@ -285,7 +342,7 @@ func (m *Manager) failedOutcome(p *pending, f failed) (*Outcome, bool, error) {
 func (m *Manager) doInit(c *mcont, forID string, src *pending) {
 	defer m.wg.Done()
 	m.mu.Lock()
-	h := c.h
+	h, exited := c.h, c.exited
 	m.mu.Unlock()
 	info := &initInfo{forID: forID, start: m.now()}
 	body, timeout, err := m.initBody(src)
@@ -293,19 +350,26 @@ func (m *Manager) doInit(c *mcont, forID string, src *pending) {
 	if src != nil {
 		job = src.job
 	}
-	if err != nil {
+	switch {
+	case err != nil:
 		info.res = InitResult{Response: proxy.ErrorResponse(proxy.StatusWhiskError, proxy.MsgAbnormalInit), Dead: true}
 		m.log.Error().Err(err).Str("container", c.name).Msg("cannot build the /init body")
-	} else {
+	default:
 		ctx, cancel := context.WithTimeout(m.base, timeout+m.cfg.CallMargin)
-		info.res = m.backend.Init(ctx, h, body, timeout)
+		if exited {
+			// It stopped while being created (the engine said so): nothing to post /init to.
+			info.res = InitResult{Response: proxy.ErrorResponse(proxy.StatusDeveloperError, proxy.MsgAbnormalInit),
+				Dead: true, Exited: true}
+		} else {
+			info.res = m.backend.Init(ctx, h, body, timeout)
+		}
 		switch {
 		case !info.res.OK && job != nil && job.LogLimit > 0:
-			// The init error's logs belong to the activation that triggered it (read without sentinels).
-			info.logs = m.backend.Logs(ctx, h, job.LogLimit, false).Lines
+			// The init error's logs belong to the activation that triggered it (no sentinels after /init).
+			info.logs = m.backend.Logs(ctx, h, job.LogLimit, LogOptions{DeveloperError: true}).Lines
 		case info.res.OK && job == nil:
 			// A controller pre-warm's init output belongs to no activation: drain it.
-			m.backend.Logs(ctx, h, m.cfg.PrewarmLogLimit, false)
+			m.backend.Logs(ctx, h, m.cfg.PrewarmLogLimit, LogOptions{})
 		}
 		cancel()
 	}
@@ -314,17 +378,22 @@ func (m *Manager) doInit(c *mcont, forID string, src *pending) {
 	defer m.mu.Unlock()
 	c.init = info
 	if info.res.OK {
+		m.startFailures.succeeded(c.spec.Key)
 		m.stepLocked(Initialized{C: c.id, Duration: info.res.Duration})
 		return
 	}
-	if info.res.Reschedule && job != nil && src.rescheduled < m.cfg.MaxReschedules {
-		// Unhealthy container: destroying it puts the requests waiting on it back at the head of the queue.
+	if (info.res.Reschedule || info.res.Exited) && job != nil && src.rescheduled < m.cfg.MaxReschedules {
+		// Unhealthy or exited: destroying it puts the requests waiting on it back at the head of the queue.
 		src.rescheduled++
 		m.rescheduled.Add(1)
+		why, reason := "/init answered 503 (container unhealthy)", "unhealthy at /init (503)"
+		if info.res.Exited {
+			why, reason = "the container exited before /init answered", "exited at start"
+		}
 		m.log.Warn().Str("container", c.name).Str("request", forID).Int("attempt", src.rescheduled).
-			Msg("/init answered 503 (container unhealthy); moving the activation to another container")
+			Msg(why + "; moving the activation to another container")
 		c.broken = true
-		m.stepLocked(Destroy{C: c.id, Reason: "unhealthy at /init (503)"})
+		m.stepLocked(Destroy{C: c.id, Reason: reason})
 		return
 	}
 	m.stepLocked(InitFailed{C: c.id, Reason: info.res.Response.ErrorText()})

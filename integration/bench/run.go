@@ -551,7 +551,7 @@ func (r *run) warmPhase(ctx context.Context) ([]warmRep, error) {
 			if rr.Response.StatusCode != proxy.StatusSuccess {
 				return nil, fmt.Errorf("%w: bare /run: %s", ErrHarness, rr.Response.Result)
 			}
-			lr := r.floor.Logs(ctx, h, logLimitBytes, true)
+			lr := r.floor.Logs(ctx, h, logLimitBytes, pool.LogOptions{Sentinels: true})
 			if lr.Failed {
 				return nil, fmt.Errorf("%w: bare log collection failed: %v", ErrHarness, lr.Lines)
 			}

@@ -147,7 +147,8 @@ wait:
 	destroyed, withheld, resumed := 0, 0, 0
 	for _, l := range readLog(p.LogPath) {
 		switch l.str("message") {
-		case "container stopped outside the pool's control; destroying it":
+		case "container stopped outside the pool's control; destroying it",
+			"container stopped by itself before it was initialised": // a start the restart cut short
 			destroyed++
 		case withholding:
 			withheld++

@@ -74,10 +74,14 @@ func TestMain(m *testing.M) {
 // The harness: one invoker id, one controller id, one database prefix per test.
 
 type harnessOptions struct {
-	// couch overrides the CouchDB the invoker is given (a private pouchdb-server).
+	// couch overrides the CouchDB the invoker is given (a private pouchdb-server, a fault proxy).
 	couch *url.URL
+	// kafka overrides the broker the invoker and the test's controller use (a private broker).
+	kafka string
 	// config is merged over the default config file.
 	config map[string]any
+	// env is set over the deployment environment the invoker gets ("" removes a variable).
+	env map[string]string
 }
 
 type harness struct {
@@ -95,6 +99,7 @@ type harness struct {
 
 	ctl  *itest.Controller
 	acks *itest.AckLog
+	env  map[string]string
 
 	mu    sync.Mutex
 	procs []*itest.Proc
@@ -116,6 +121,10 @@ func newHarness(t *testing.T, svc itest.Services, opts harnessOptions) *harness 
 	if opts.couch != nil {
 		h.couch = opts.couch
 	}
+	if opts.kafka != "" {
+		h.svc.Kafka = opts.kafka
+	}
+	h.env = opts.env
 	h.dbPrefix = fmt.Sprintf("it_inv%d_", h.id)
 	// Registered first, so it runs last: after the processes are gone and their logs are complete.
 	t.Cleanup(h.dumpLogsOnFailure)
@@ -123,7 +132,7 @@ func newHarness(t *testing.T, svc itest.Services, opts harnessOptions) *harness 
 	// CouchDB: the three databases, as OpenWhisk's deployment creates them. Kafka: the test plays the
 	// controller (completed{C}, health). Both clean up after h.cleanup, which is registered later.
 	h.store = itest.OpenStore(t, h.couch, h.dbPrefix)
-	h.ctl = itest.NewController(t, svc.Kafka, h.id, h.controller)
+	h.ctl = itest.NewController(t, h.svc.Kafka, h.id, h.controller)
 	h.acks = h.ctl.ConsumeAcks(t)
 
 	t.Cleanup(h.cleanup)
@@ -158,7 +167,24 @@ func (h *harness) name() string { return "invoker" + strconv.Itoa(h.id) }
 // environ is the environment an OpenWhisk deployment would give the invoker container, on top of the
 // test's own (minus anything that would configure the invoker behind the test's back).
 func (h *harness) environ() []string {
-	return itest.InvokerEnv{Kafka: h.svc.Kafka, Couch: h.couch, DBPrefix: h.dbPrefix, Port: h.port}.Environ()
+	env := itest.InvokerEnv{Kafka: h.svc.Kafka, Couch: h.couch, DBPrefix: h.dbPrefix, Port: h.port}.Environ()
+	if len(h.env) == 0 {
+		return env
+	}
+	out := env[:0]
+	for _, kv := range env {
+		if k, _, _ := strings.Cut(kv, "="); h.env[k] == "" {
+			if _, drop := h.env[k]; !drop {
+				out = append(out, kv)
+			}
+		}
+	}
+	for k, v := range h.env {
+		if v != "" {
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
 }
 
 // cleanup kills the invoker processes and removes their containers; the Kafka topics and the databases

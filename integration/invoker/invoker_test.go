@@ -538,6 +538,8 @@ func TestStartupFailures(t *testing.T) {
 			"CONFIG_whisk_couchdb_databases_WhiskEntity=it_startup_whisks",
 			"CONFIG_whisk_couchdb_databases_WhiskActivation=it_startup_activations",
 			"CONFIG_whisk_couchdb_databases_WhiskAuth=it_startup_subjects",
+			// Not the default: those are refused on every interface before anything else is tried.
+			"CONFIG_whisk_invoker_password=it-startup",
 		)
 	}
 	// run starts the binary and waits up to limit for it to exit; it returns the exit code and the

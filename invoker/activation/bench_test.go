@@ -104,7 +104,7 @@ func (b *benchBackend) Run(ctx context.Context, h pool.Handle, body []byte, time
 	return pool.RunResult{Response: runReply(), Start: start, End: start.Add(time.Millisecond)}
 }
 
-func (b *benchBackend) Logs(ctx context.Context, h pool.Handle, limitBytes int64, waitSentinels bool) pool.LogResult {
+func (b *benchBackend) Logs(ctx context.Context, h pool.Handle, limitBytes int64, opts pool.LogOptions) pool.LogResult {
 	var res pool.LogResult
 	if limitBytes == 0 {
 		return res

@@ -22,16 +22,33 @@
 // # Delivery and duplicates
 //
 // The Kafka feed commits an offset only after every record below it is Done, so a crash redelivers
-// unfinished records (invoker/messaging's doc). Process calls Done only after the activation record is
-// in the store and the slot-freeing ack was sent. For a record that may have been delivered to an
-// earlier incarnation of this invoker (Item.MaybeRedelivered), Process first looks the activation up in
-// the store: if it is recorded, its acks are sent again from the stored record and nothing is re-run.
-// What remains possible after a crash:
+// unfinished records (invoker/messaging's doc). Process returns (and the record is Done) only when the
+// whole answer is delivered: every ack taken by the broker and the activation record stored. While the
+// broker or the store is unavailable the path retries with backoff for as long as it takes (each attempt
+// bounded by AckTimeout or StoreTimeout), reports the stall (Stalled, OnStall: the invoker holds its feed
+// and withholds its health pings) and loses nothing. Only refusals that cannot change end the retries: an
+// ack the broker refuses for good (too large even shrunk, an invalid topic), a record the store refuses
+// for good (a 4xx other than conflict); those are logged and counted in nemo_answers_lost_total. User
+// events are best effort (one attempt), as in OpenWhisk. The action fetch keeps OpenWhisk's window
+// (FetchTimeout): after it the activation is answered "Action could not be fetched.".
 //
-//   - killed after the slot-freeing ack but before the record was stored: the activation runs again and
-//     the controller sees a second ack for the same id (it ignores acks for ids it no longer tracks);
-//   - killed after the record was stored but before the offset was committed: the ack is sent again,
-//     the action is not re-run.
+// At shutdown (Config.Quit closed) a record whose activation has not started (duplicate check, fetch,
+// waiting for a container: pool.Job.Withdraw) is not answered but given back (ResultAbandoned) for the
+// next incarnation; one whose answer is still undelivered when the feed's grace period ends is given
+// back too.
+//
+// For a record that may have been delivered to an earlier incarnation of this invoker
+// (Item.MaybeRedelivered), Process first looks the activation up in the store (waiting for the store if
+// it is unavailable): if it is recorded, its slot-freeing ack is sent again from the stored record and
+// nothing is re-run. The duplicates that remain possible:
+//
+//   - stopped after the slot-freeing ack but before the record was stored (SIGKILL, or SIGTERM while the
+//     store is down): the activation runs again and the controller sees a second ack for the same id (it
+//     ignores acks for ids it no longer tracks);
+//   - stopped after the record was stored but before the offset was committed: the ack is sent again
+//     from the record, the action is not re-run;
+//   - an ack attempt that timed out on this side may still have reached the broker: the retry delivers it
+//     a second time.
 //
 // No activation that was consumed goes unanswered.
 //

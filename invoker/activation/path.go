@@ -2,6 +2,7 @@ package activation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/nemo-edge/nemo/invoker/metrics"
 	"github.com/nemo-edge/nemo/invoker/wire"
+	"github.com/nemo-edge/nemo/pool"
 	"github.com/nemo-edge/nemo/pool/proxy"
 )
 
@@ -59,13 +61,67 @@ type Config struct {
 	FetchTimeout time.Duration
 	// AckTimeout bounds each ack or event send. Default 30 s.
 	AckTimeout time.Duration
-	// StoreTimeout bounds storing the activation record (and the duplicate lookup). Default 30 s.
+	// StoreTimeout bounds each attempt to store the activation record (and each duplicate lookup).
+	// Default 30 s.
 	StoreTimeout time.Duration
+	// RetryBackoff is the first pause between two attempts to deliver an ack or a record while Kafka or
+	// the store is unavailable; it doubles up to MaxRetryBackoff. Defaults 100 ms and 5 s. Attempts go on
+	// until they succeed or the invoker stops: an outage of any length delays answers, it loses none.
+	RetryBackoff, MaxRetryBackoff time.Duration
+	// Limits are the system's action limits; an action document's own limits are clamped into them
+	// before it runs. The zero value clamps nothing.
+	Limits Limits
+	// Quit, when closed, says the invoker is stopping: a record whose activation has not started yet (it
+	// waits for the duplicate check, the action fetch or a container) is given back (ResultAbandoned) for
+	// the next incarnation instead of being run or answered with an error. nil never quits.
+	Quit <-chan struct{}
+	// OnStall, when not nil, is called with true when the first record begins to wait for an unavailable
+	// dependency (Kafka for its acks, the store for its record) and with false when none waits any more.
+	// Calls never overtake each other. The invoker holds its feed and withholds its pings meanwhile.
+	OnStall func(stalled bool)
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// KamonTags spells OpenWhisk's container-start metric with tags (METRICS_KAMON_TAGS; owmetrics.go).
 	KamonTags bool
 }
+
+// Limits are the system's action limits (OpenWhisk's whisk.memory, whisk.timeLimit, whisk.logLimit and
+// whisk.concurrencyLimit min and max). A zero bound is no bound.
+type Limits struct {
+	MinMemoryMB, MaxMemoryMB       int
+	MinTimeout, MaxTimeout         time.Duration
+	MinLogsMB, MaxLogsMB           int
+	MinConcurrency, MaxConcurrency int
+}
+
+// Clamp returns l with every limit moved into the bounds, and the names of the limits it changed.
+func (b Limits) Clamp(l wire.ActionLimits) (wire.ActionLimits, []string) {
+	var changed []string
+	clamp := func(name string, v *int, lo, hi int) {
+		old := *v
+		if lo > 0 && *v < lo {
+			*v = lo
+		}
+		if hi > 0 && *v > hi {
+			*v = hi
+		}
+		if *v != old {
+			changed = append(changed, fmt.Sprintf("%s %d→%d", name, old, *v))
+		}
+	}
+	clamp("memory", &l.MemoryMB, b.MinMemoryMB, b.MaxMemoryMB)
+	clamp("timeout", &l.TimeoutMs, int(b.MinTimeout.Milliseconds()), int(b.MaxTimeout.Milliseconds()))
+	clamp("logs", &l.LogsMB, b.MinLogsMB, b.MaxLogsMB)
+	clamp("concurrency", &l.Concurrency, b.MinConcurrency, b.MaxConcurrency)
+	return l, changed
+}
+
+// ErrStalled is the class of Path.Stalled's error: records wait for an unavailable dependency.
+var ErrStalled = errors.New("activation: answers are waiting")
+
+// errStopped: the invoker stopped before the record's answer was delivered; the record is left for
+// redelivery.
+var errStopped = errors.New("activation: stopped before the answer was delivered")
 
 // MaxActivationBytes is OpenWhisk's MAX_ACTIVATION_LIMIT: payload max 1 MiB plus serdes overhead.
 const MaxActivationBytes = 1048576 + 6068
@@ -82,6 +138,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StoreTimeout <= 0 {
 		c.StoreTimeout = 30 * time.Second
+	}
+	if c.RetryBackoff <= 0 {
+		c.RetryBackoff = 100 * time.Millisecond
+	}
+	if c.MaxRetryBackoff <= 0 {
+		c.MaxRetryBackoff = 5 * time.Second
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -105,13 +167,18 @@ type Item struct {
 type Result string
 
 const (
-	ResultInvalid      Result = "invalid"   // unparseable or oversized: logged, no ack
+	ResultInvalid      Result = "invalid"   // unparseable: logged, no ack (there is no id to answer)
+	ResultTooLarge     Result = "too-large" // above MaxMessageBytes: application error ack, not run
 	ResultDuplicate    Result = "duplicate" // already recorded: acks re-sent, not re-run
 	ResultBlocked      Result = "blocked"   // blacklisted namespace: application error ack, not stored
 	ResultFetchFailed  Result = "fetch-failed"
 	ResultProvision    Result = "provision-failed"
 	ResultUnlockFailed Result = "unlock-failed" // locked parameters could not be decrypted: whisk error
 	ResultRan          Result = "ran"
+	// ResultAbandoned: the invoker stopped before the record was finished (its activation had not
+	// started, or its answer could not be delivered within the grace period): the caller must leave it
+	// uncommitted (messaging.Record.Release) so the next incarnation gets it again.
+	ResultAbandoned Result = "abandoned"
 )
 
 // Path processes activation records. It is safe for concurrent use: the Kafka feed calls Process from
@@ -128,6 +195,9 @@ type Path struct {
 	ackCount    *metrics.CounterVec
 	results     *metrics.CounterVec
 	ackErrors   *metrics.CounterVec
+	retries     *metrics.CounterVec
+	lost        *metrics.CounterVec
+	stalls      *stalls
 	starts      *containerStarts
 }
 
@@ -154,11 +224,25 @@ func New(cfg Config, st Store, runner Runner, acks Acker, reg *metrics.Registry,
 			"Consumed activation records, by what the invoker did with them.", "result"),
 		ackErrors: reg.Counter("nemo_ack_errors_total",
 			"Acknowledgements or events that could not be sent, by kind.", "kind"),
+		retries: reg.Counter("nemo_delivery_retries_total",
+			"Attempts to deliver an answer repeated because a dependency was unavailable, by dependency.", "dependency"),
+		lost: reg.Counter("nemo_answers_lost_total",
+			"Acks the broker or records the store refused for good (never sent or stored), by kind.", "kind"),
+		stalls: newStalls(cfg.OnStall),
 	}
 }
 
-// Process handles one record to the end: when it returns, the record's acks were sent (or could not
-// be, which is logged) and its activation is stored, so the caller may mark the record done.
+// Stalled reports why answers are waiting (a dependency unavailable, how long, how many records), or
+// nil when none waits. The invoker withholds its health pings while it is not nil.
+func (p *Path) Stalled() error { return p.stalls.err(p.cfg.Now()) }
+
+// Waiting is the number of records waiting for dependency (DependencyKafka, DependencyStore).
+func (p *Path) Waiting(dependency string) int { return p.stalls.count(dependency) }
+
+// Process handles one record to the end. When it returns anything but ResultAbandoned the record is
+// finished: its acks were taken by the broker and its activation is stored (or either was refused for
+// good, which is logged and counted), so the caller may commit past it. ResultAbandoned means the
+// invoker is stopping and the record must be left uncommitted for the next incarnation.
 func (p *Path) Process(ctx context.Context, it Item) Result {
 	r := p.process(ctx, it)
 	p.results.With(string(r)).Inc()
@@ -166,10 +250,8 @@ func (p *Path) Process(ctx context.Context, it Item) Result {
 }
 
 func (p *Path) process(ctx context.Context, it Item) Result {
-	if len(it.Value) > p.cfg.MaxMessageBytes {
-		p.log.Error().Int("bytes", len(it.Value)).Int("limit", p.cfg.MaxMessageBytes).
-			Msg("terminal failure while processing message: record exceeds the activation size limit; no ack possible")
-		return ResultInvalid
+	if p.quitting() {
+		return ResultAbandoned // handed out as the invoker stops: nothing started, leave it
 	}
 	msg, err := wire.ParseActivationMessage(it.Value)
 	if err != nil {
@@ -181,18 +263,33 @@ func (p *Path) process(ctx context.Context, it Item) Result {
 	log := p.log.With().Str("transid", tid).Str("activationId", msg.ActivationID).
 		Str("action", msg.Action.String()).Int64("offset", it.Offset).Logger()
 	ctx = log.WithContext(ctx)
+	// Work that has not started stops waiting when the invoker quits.
+	startCtx, stopStart := p.untilQuit(ctx)
+	defer stopStart()
 
 	if it.MaybeRedelivered {
-		if done := p.reackIfRecorded(ctx, msg, log); done {
-			return ResultDuplicate
+		if r, done := p.reackIfRecorded(ctx, startCtx, msg, log); done {
+			return r
 		}
+	}
+
+	if len(it.Value) > p.cfg.MaxMessageBytes {
+		// Its id and controller are readable: answer it (the controller would have refused it with 413).
+		msg.Content = nil
+		act := wire.FallbackActivation(msg, proxy.ErrorResponse(proxy.StatusApplicationError,
+			MsgRequestTooLarge(len(it.Value), p.cfg.MaxMessageBytes)), p.nowMillis())
+		log.Error().Int("bytes", len(it.Value)).Int("limit", p.cfg.MaxMessageBytes).
+			Msg("record exceeds the activation size limit; answering with an application error, not running it")
+		return p.finishCombined(ctx, msg, act, log, ResultTooLarge)
 	}
 
 	if p.cfg.Blocked != nil && p.cfg.Blocked(msg.User.Namespace.Name) {
 		act := wire.FallbackActivation(msg, proxy.ErrorResponse(proxy.StatusApplicationError, wire.MsgBlacklisted), p.nowMillis())
 		log.Warn().Str("namespace", msg.User.Namespace.Name).Msg("namespace is blacklisted; not invoked, not stored")
 		// Blacklist acks are always sent as for a non-blocking invocation: shrunk.
-		p.sendAck(ctx, msg, wire.NewCombinedMessage(msg.TransID, act, p.cfg.Instance).Shrink(), act, log)
+		if err := p.sendAck(ctx, msg, wire.NewCombinedMessage(msg.TransID, act, p.cfg.Instance).Shrink(), act, log); err != nil {
+			return ResultAbandoned
+		}
 		p.count(act)
 		return ResultBlocked
 	}
@@ -205,52 +302,106 @@ func (p *Path) process(ctx context.Context, it Item) Result {
 			// OpenWhisk fails such an activation with an invoker exception: a whisk error.
 			act := wire.FallbackActivation(msg, proxy.ErrorResponse(proxy.StatusWhiskError, proxy.MsgAbnormalRun), p.nowMillis())
 			log.Error().Err(err).Msg("cannot decrypt the activation's locked parameters (is the parameter-storage key the controller's?)")
-			p.finishCombined(ctx, msg, act, log)
-			return ResultUnlockFailed
+			return p.finishCombined(ctx, msg, act, log, ResultUnlockFailed)
 		}
 	}
 
-	action, err := p.fetch(ctx, msg, log)
+	action, err := p.fetch(startCtx, msg, log)
+	if p.quitting() || ctx.Err() != nil {
+		log.Info().Msg("invoker stopping before the activation started; leaving it for redelivery")
+		return ResultAbandoned
+	}
 	if err != nil {
 		resp := fetchErrorResponse(err)
 		act := wire.FallbackActivation(msg, resp, p.nowMillis())
 		log.Error().Err(err).Str("result", resultText(resp)).Msg("action fetch failed")
-		p.finishCombined(ctx, msg, act, log)
-		return ResultFetchFailed
+		return p.finishCombined(ctx, msg, act, log, ResultFetchFailed)
 	}
 	runtime, err := p.cfg.Manifest.ResolveExec(&action.Exec)
 	if err != nil {
 		act := wire.FallbackActivation(msg, proxy.ErrorResponse(proxy.StatusWhiskError, wire.MsgVersionIncompatible), p.nowMillis())
 		log.Error().Err(err).Str("kind", action.Exec.Kind).Msg("action kind is not in the runtimes manifest")
-		p.finishCombined(ctx, msg, act, log)
-		return ResultFetchFailed
+		return p.finishCombined(ctx, msg, act, log, ResultFetchFailed)
+	}
+	if limits, changed := p.cfg.Limits.Clamp(action.Limits); len(changed) > 0 {
+		// The document was written past the controller's checks (or under other limits): the operator's
+		// range wins. The record's limits annotation shows what applied.
+		log.Warn().Strs("clamped", changed).Msg("action limits outside the system's range; clamped")
+		a := *action
+		a.Limits = limits
+		action = &a
 	}
 	return p.run(ctx, msg, action, runtime, log)
 }
 
+// MsgRequestTooLarge is the application error of an activation record above the size limit, in the words
+// of OpenWhisk's entity size check (Messages.entityTooBig with field "Request").
+func MsgRequestTooLarge(size, limit int) string {
+	return fmt.Sprintf("Request larger than allowed: %d > %d bytes.", size, limit)
+}
+
+// quitting reports whether Config.Quit is closed.
+func (p *Path) quitting() bool {
+	select {
+	case <-p.cfg.Quit:
+		return true
+	default:
+		return false
+	}
+}
+
+// untilQuit is ctx, also cancelled when Config.Quit closes.
+func (p *Path) untilQuit(ctx context.Context) (context.Context, context.CancelFunc) {
+	qctx, cancel := context.WithCancel(ctx)
+	if p.cfg.Quit != nil {
+		go func() {
+			select {
+			case <-p.cfg.Quit:
+				cancel()
+			case <-qctx.Done():
+			}
+		}()
+	}
+	return qctx, cancel
+}
+
 func (p *Path) run(ctx context.Context, msg *wire.ActivationMessage, action *wire.Action, runtime *wire.RuntimeKind, log zerolog.Logger) Result {
 	job := p.jobs.forActivation(msg, action, runtime, log)
+	job.Withdraw = p.cfg.Quit
 	split := action.LogsToBeCollected()
+	controller := msg.RootControllerIndex.AsString
 
 	// For a blocking split invocation the Result goes out as soon as /run returns; the Completion
-	// follows after the logs, and only after the Result send returned (ordering for the controller).
-	resultSent := make(chan struct{})
+	// follows after the logs, and only after the broker took the Result (ordering for the controller).
+	// The callback makes one attempt: the container stays busy until it returns, so an outage must not
+	// hold it. A Result the broker did not take is sent again below, before the Completion.
+	resultDone := make(chan struct{})
+	var resultAct *wire.WhiskActivation
+	var resultErr error
 	var onRunDone func(*Outcome)
 	if msg.Blocking && split {
 		onRunDone = func(o *Outcome) {
-			defer close(resultSent)
-			act := p.buildActivation(msg, action, o)
-			act.Logs = []string{}
-			if err := p.send(ctx, msg.RootControllerIndex.AsString, wire.NewResultMessage(msg.TransID, act)); err != nil {
-				log.Error().Err(err).Msg("could not send result ack")
+			defer close(resultDone)
+			resultAct = p.buildActivation(msg, action, o)
+			resultAct.Logs = []string{}
+			sctx, cancel := context.WithTimeout(ctx, min(p.cfg.AckTimeout, firstResultAttempt))
+			defer cancel()
+			if resultErr = p.send(sctx, controller, wire.NewResultMessage(msg.TransID, resultAct)); resultErr != nil {
+				log.Warn().Err(resultErr).Msg("result ack not taken by the broker; it is sent again before the completion")
 			}
 		}
 	} else {
-		close(resultSent)
+		close(resultDone)
 	}
 
 	o, err := p.runner.Run(ctx, job, onRunDone)
 	if err != nil {
+		if errors.Is(err, pool.ErrWithdrawn) || errors.Is(err, pool.ErrClosed) || ctx.Err() != nil || p.quitting() {
+			// Nothing ran: the invoker is stopping. No answer (a whisk error would blame nobody's fault on
+			// the invoker): the next incarnation runs it.
+			log.Info().Err(err).Msg("invoker stopping before the activation started; leaving it for redelivery")
+			return ResultAbandoned
+		}
 		// /run never happened, so no Result went out: the answer is one Combined ack.
 		resp := proxy.ErrorResponse(proxy.StatusWhiskError, proxy.MsgProvisionFailed)
 		act := wire.FallbackActivation(msg, resp, p.nowMillis())
@@ -259,20 +410,18 @@ func (p *Path) run(ctx context.Context, msg *wire.ActivationMessage, action *wir
 			CausedBySequence: msg.CausedBySequence(), Binding: msg.Action.Binding,
 		})
 		log.Error().Err(err).Msg("could not provision a container for the activation")
-		p.finishCombined(ctx, msg, act, log)
-		return ResultProvision
+		return p.finishCombined(ctx, msg, act, log, ResultProvision)
 	}
 	if onRunDone != nil {
 		select {
-		case <-resultSent:
+		case <-resultDone:
 		default:
 			// The runner reported an outcome without /run having returned (init failure, for one):
 			// OpenWhisk answers such a blocking activation with one Combined ack.
-			close(resultSent)
+			close(resultDone)
 			act := p.buildActivation(msg, action, o)
 			p.starts.record(msg, o.ContainerState)
-			p.finishCombined(ctx, msg, act, log)
-			return ResultRan
+			return p.finishCombined(ctx, msg, act, log, ResultRan)
 		}
 	}
 
@@ -284,49 +433,85 @@ func (p *Path) run(ctx context.Context, msg *wire.ActivationMessage, action *wir
 
 	// The ack goes first, then the record: nothing but the Kafka commit waits for the record, and its
 	// write is the heaviest step, which would otherwise compete with the ack's delivery.
+	var ackErr error
 	switch {
 	case msg.Blocking && split:
-		<-resultSent
-		p.sendAck(ctx, msg, wire.NewCompletionMessage(msg.TransID, act, p.cfg.Instance), act, log)
+		if resultErr != nil {
+			if err := p.deliverAck(ctx, msg, wire.NewResultMessage(msg.TransID, resultAct), log); errors.Is(err, errStopped) {
+				return ResultAbandoned
+			}
+		}
+		ackErr = p.sendAck(ctx, msg, wire.NewCompletionMessage(msg.TransID, act, p.cfg.Instance), act, log)
 	case msg.Blocking:
-		p.sendAck(ctx, msg, wire.NewCombinedMessage(msg.TransID, act, p.cfg.Instance), act, log)
+		ackErr = p.sendAck(ctx, msg, wire.NewCombinedMessage(msg.TransID, act, p.cfg.Instance), act, log)
 	default:
-		p.sendAck(ctx, msg, wire.NewCompletionMessage(msg.TransID, act, p.cfg.Instance), act, log)
+		ackErr = p.sendAck(ctx, msg, wire.NewCompletionMessage(msg.TransID, act, p.cfg.Instance), act, log)
 	}
-	p.storeRecord(ctx, msg, act, log)
+	if ackErr != nil || p.storeRecord(ctx, msg, act, log) != nil {
+		return ResultAbandoned
+	}
 	p.count(act)
 	return ResultRan
 }
 
-// finishCombined answers with one Combined ack (shrunk when non-blocking) and stores the record.
-func (p *Path) finishCombined(ctx context.Context, msg *wire.ActivationMessage, act *wire.WhiskActivation, log zerolog.Logger) {
+// dependencyName is how the logs name a dependency.
+var dependencyName = map[string]string{DependencyKafka: "kafka", DependencyStore: "artifact store"}
+
+// firstResultAttempt bounds the Result ack's attempt while the container waits for it.
+const firstResultAttempt = 5 * time.Second
+
+// finishCombined answers with one Combined ack (shrunk when non-blocking) and stores the record; it
+// returns r, or ResultAbandoned when the invoker stopped before both were delivered.
+func (p *Path) finishCombined(ctx context.Context, msg *wire.ActivationMessage, act *wire.WhiskActivation, log zerolog.Logger, r Result) Result {
 	ack := wire.NewCombinedMessage(msg.TransID, act, p.cfg.Instance)
 	if !msg.Blocking {
 		ack = ack.Shrink()
 	}
-	p.sendAck(ctx, msg, ack, act, log)
-	p.storeRecord(ctx, msg, act, log)
+	if p.sendAck(ctx, msg, ack, act, log) != nil || p.storeRecord(ctx, msg, act, log) != nil {
+		return ResultAbandoned
+	}
 	p.count(act)
+	return r
 }
 
-// sendAck sends a slot-freeing ack and, with user events on, its event.
-func (p *Path) sendAck(ctx context.Context, msg *wire.ActivationMessage, ack wire.Ack, act *wire.WhiskActivation, log zerolog.Logger) {
-	kind := ackKind(ack)
-	if err := p.send(ctx, msg.RootControllerIndex.AsString, ack); err != nil {
-		log.Error().Err(err).Str("ack", kind).Msg("could not send ack")
+// sendAck delivers a slot-freeing ack (retrying while the broker is unavailable) and, with user events
+// on, makes one attempt at its event (events are best effort, as in OpenWhisk). The error is errStopped
+// when the invoker stopped first; an ack refused for good is logged and counted, not returned.
+func (p *Path) sendAck(ctx context.Context, msg *wire.ActivationMessage, ack wire.Ack, act *wire.WhiskActivation, log zerolog.Logger) error {
+	if err := p.deliverAck(ctx, msg, ack, log); errors.Is(err, errStopped) {
+		return err
 	}
 	if !p.cfg.UserEvents {
-		return
+		return nil
 	}
 	ev, ok := wire.ActivationEvent(act, p.cfg.Instance.Source(), msg.User.Namespace.UUID, p.nowMillis())
 	if !ok {
-		return
+		return nil
 	}
 	sctx, cancel := context.WithTimeout(ctx, p.cfg.AckTimeout)
 	defer cancel()
 	if err := p.acks.SendEvent(sctx, ev); err != nil {
 		p.ackErrors.With("event").Inc()
 		log.Warn().Err(err).Msg("could not send user event")
+	}
+	return nil
+}
+
+// deliverAck sends ack until the broker takes it. Only a refusal that cannot change (the record too
+// large even shrunk, an invalid topic: errdefs.ErrInvalidArgument) ends it otherwise: logged and counted
+// as a lost answer. errStopped when the invoker stopped first.
+func (p *Path) deliverAck(ctx context.Context, msg *wire.ActivationMessage, ack wire.Ack, log zerolog.Logger) error {
+	kind := ackKind(ack)
+	err := p.persist(ctx, DependencyKafka, kind+" ack", p.cfg.AckTimeout, log, func(actx context.Context) error {
+		return p.send(actx, msg.RootControllerIndex.AsString, ack)
+	}, func(err error) bool { return !errdefs.IsInvalidArgument(err) })
+	switch {
+	case err == nil || errors.Is(err, errStopped):
+		return err
+	default:
+		p.lost.With(kind).Inc()
+		log.Error().Err(err).Str("ack", kind).Msg("the broker refused the ack for good; the controller will not get it")
+		return err
 	}
 }
 
@@ -342,6 +527,7 @@ func ackKind(ack wire.Ack) string {
 	}
 }
 
+// send makes one attempt at sending ack, bounded by AckTimeout within ctx.
 func (p *Path) send(ctx context.Context, controller string, ack wire.Ack) error {
 	kind := ackKind(ack)
 	sctx, cancel := context.WithTimeout(ctx, p.cfg.AckTimeout)
@@ -354,49 +540,125 @@ func (p *Path) send(ctx context.Context, controller string, ack wire.Ack) error 
 	return nil
 }
 
-// storeRecord writes the activation record unless the user opted out (limits.storeActivations false).
-func (p *Path) storeRecord(ctx context.Context, msg *wire.ActivationMessage, act *wire.WhiskActivation, log zerolog.Logger) {
+// storeRecord writes the activation record unless the user opted out (limits.storeActivations false). A
+// store outage of any length delays the record (and with it the commit of this offset) instead of
+// losing it; an attempt that timed out may have written it, so a conflict counts as stored. A record the
+// store refuses for good (a 4xx other than conflict) is logged and counted. errStopped when the invoker
+// stopped first.
+func (p *Path) storeRecord(ctx context.Context, msg *wire.ActivationMessage, act *wire.WhiskActivation, log zerolog.Logger) error {
 	if s := msg.User.Limits.StoreActivations; s != nil && !*s {
-		return
+		return nil
 	}
-	sctx, cancel := context.WithTimeout(ctx, p.cfg.StoreTimeout)
-	defer cancel()
-	// A CouchDB outage delays the record (and with it the commit of this offset) instead of losing it.
-	backoff := 100 * time.Millisecond
-	for {
-		err := p.store.PutActivation(sctx, act)
-		switch {
-		case err == nil:
-			return
-		case errdefs.IsConflict(err):
-			log.Info().Msg("activation record already stored (redelivered record)")
-			return
-		case errdefs.IsUnavailable(err) && sctx.Err() == nil:
-			log.Warn().Err(err).Dur("retryIn", backoff).Msg("artifact store unavailable; retrying the activation record")
-			select {
-			case <-sctx.Done():
-			case <-time.After(backoff):
+	attempts := 0
+	err := p.persist(ctx, DependencyStore, "activation record", p.cfg.StoreTimeout, log, func(actx context.Context) error {
+		attempts++
+		err := p.store.PutActivation(actx, act)
+		if errdefs.IsConflict(err) {
+			if attempts > 1 {
+				log.Info().Msg("activation record already stored (an earlier attempt reached the store)")
+			} else {
+				log.Info().Msg("activation record already stored (redelivered record)")
 			}
-			backoff = min(2*backoff, 2*time.Second)
-		default:
-			log.Error().Err(err).Msg("could not store the activation record")
-			return
+			return nil
 		}
+		return err
+	}, storeTransient)
+	switch {
+	case err == nil || errors.Is(err, errStopped):
+		return err
+	default:
+		p.lost.With("record").Inc()
+		log.Error().Err(err).Msg("could not store the activation record: the store refused it")
+		return nil
 	}
 }
 
-// reackIfRecorded re-sends the acks of an activation already in the store. It reports whether it did.
-func (p *Path) reackIfRecorded(ctx context.Context, msg *wire.ActivationMessage, log zerolog.Logger) bool {
-	sctx, cancel := context.WithTimeout(ctx, p.cfg.StoreTimeout)
-	defer cancel()
-	act, err := p.store.GetActivation(sctx, msg.User.Namespace.Name, msg.ActivationID)
+// storeTransient: the store may answer differently later (unavailable, or the attempt's deadline).
+func storeTransient(err error) bool {
+	return errdefs.IsUnavailable(err) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// persist runs attempt (each bounded by per) until it succeeds, fails in a way transient says will not
+// change, or ctx ends. While attempts fail transiently the record counts as waiting for dep (Stalled,
+// OnStall). It returns nil, the lasting error, or an error wrapping errStopped (ctx ended: the invoker
+// stops) and the last failure.
+func (p *Path) persist(ctx context.Context, dep, what string, per time.Duration, log zerolog.Logger,
+	attempt func(context.Context) error, transient func(error) bool) error {
+	backoff := p.cfg.RetryBackoff
+	waiting := false
+	var started time.Time
+	defer func() {
+		if waiting {
+			if outage := p.stalls.end(dep, p.cfg.Now()); outage > 0 {
+				log.Info().Str("dependency", dep).Dur("outage", outage).Msg("dependency available again")
+			}
+		}
+	}()
+	lastLog := time.Time{}
+	for n := 1; ; n++ {
+		actx, cancel := context.WithTimeout(ctx, per)
+		err := attempt(actx)
+		cancel()
+		switch {
+		case err == nil:
+			if waiting {
+				log.Info().Str("dependency", dep).Int("attempts", n).Dur("waited", p.cfg.Now().Sub(started)).
+					Msg(what + " delivered after an outage")
+			}
+			return nil
+		case ctx.Err() != nil:
+			return fmt.Errorf("%w: %s: %w", errStopped, what, err)
+		case !transient(err):
+			return err
+		}
+		if !waiting {
+			waiting, started = true, p.cfg.Now()
+			if p.stalls.begin(dep, started) {
+				log.Warn().Str("dependency", dep).Err(err).
+					Msg(dependencyName[dep] + " unavailable: holding the feed and withholding pings until answers get through")
+			}
+		}
+		p.retries.With(dep).Inc()
+		if now := p.cfg.Now(); now.Sub(lastLog) >= 30*time.Second {
+			lastLog = now
+			log.Warn().Err(err).Str("dependency", dep).Int("attempt", n).Dur("retryIn", backoff).
+				Msg(dependencyName[dep] + " unavailable; retrying the " + what)
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w: %s: %w", errStopped, what, err)
+		case <-t.C:
+		}
+		backoff = min(2*backoff, p.cfg.MaxRetryBackoff)
+	}
+}
+
+// reackIfRecorded re-sends the acks of an activation already in the store. It reports whether the record
+// is finished by that (ResultDuplicate), or left for the next incarnation (ResultAbandoned). While the
+// store is unavailable the lookup waits (startCtx ends it when the invoker quits): running an activation
+// that may be recorded would answer it twice.
+func (p *Path) reackIfRecorded(ctx, startCtx context.Context, msg *wire.ActivationMessage, log zerolog.Logger) (Result, bool) {
+	var act *wire.WhiskActivation
+	err := p.persist(startCtx, DependencyStore, "duplicate check", p.cfg.StoreTimeout, log, func(actx context.Context) error {
+		a, err := p.store.GetActivation(actx, msg.User.Namespace.Name, msg.ActivationID)
+		if errdefs.IsNotFound(err) {
+			return nil
+		}
+		act = a
+		return err
+	}, storeTransient)
 	switch {
-	case errdefs.IsNotFound(err):
-		return false
+	case errors.Is(err, errStopped):
+		log.Info().Msg("invoker stopping during the duplicate check; leaving the record for redelivery")
+		return ResultAbandoned, true
 	case err != nil:
 		// Cannot tell: running it again is the safe side (an answer beats a lost activation).
 		log.Warn().Err(err).Msg("duplicate check failed; running the activation")
-		return false
+		return "", false
+	case act == nil:
+		return "", false
 	}
 	log.Warn().Msg("redelivered activation is already recorded; re-sending its ack instead of running it again")
 	var ack wire.Ack
@@ -405,14 +667,15 @@ func (p *Path) reackIfRecorded(ctx context.Context, msg *wire.ActivationMessage,
 	} else {
 		ack = wire.NewCompletionMessage(msg.TransID, act, p.cfg.Instance)
 	}
-	if err := p.send(ctx, msg.RootControllerIndex.AsString, ack); err != nil {
-		log.Error().Err(err).Msg("could not re-send ack of a recorded activation")
+	if err := p.deliverAck(ctx, msg, ack, log); errors.Is(err, errStopped) {
+		return ResultAbandoned, true
 	}
-	return true
+	return ResultDuplicate, true
 }
 
-// fetch reads the action, retrying while the store is unavailable (bounded by FetchTimeout): a
-// CouchDB outage delays activations instead of failing them at once.
+// fetch reads the action, retrying while the store is unavailable (bounded by FetchTimeout, as OpenWhisk
+// bounds it): a CouchDB outage delays activations before it fails them with "Action could not be
+// fetched.". ctx ending (the invoker quits) ends it too; the caller checks which.
 func (p *Path) fetch(ctx context.Context, msg *wire.ActivationMessage, log zerolog.Logger) (*wire.Action, error) {
 	fctx, cancel := context.WithTimeout(ctx, p.cfg.FetchTimeout)
 	defer cancel()
@@ -420,22 +683,17 @@ func (p *Path) fetch(ctx context.Context, msg *wire.ActivationMessage, log zerol
 	if msg.Revision != nil {
 		rev = *msg.Revision
 	}
-	backoff := 100 * time.Millisecond
-	for {
-		a, err := p.store.GetAction(fctx, msg.Action.DocID(), rev)
-		if err == nil || !errdefs.IsUnavailable(err) {
-			return a, err
-		}
-		log.Warn().Err(err).Dur("retryIn", backoff).Msg("artifact store unavailable; retrying the action fetch")
-		select {
-		case <-fctx.Done():
-			return nil, fmt.Errorf("%w: %w", err, fctx.Err())
-		case <-time.After(backoff):
-		}
-		if backoff < 2*time.Second {
-			backoff *= 2
-		}
+	var a *wire.Action
+	err := p.persist(fctx, DependencyStore, "action fetch", p.cfg.FetchTimeout, log, func(actx context.Context) error {
+		var err error
+		a, err = p.store.GetAction(actx, msg.Action.DocID(), rev)
+		return err
+	}, errdefs.IsUnavailable)
+	if errors.Is(err, errStopped) {
+		// The fetch window (or ctx) ended during an outage: keep the store's class for the answer.
+		return nil, fmt.Errorf("%w: %w", errdefs.ErrUnavailable, err)
 	}
+	return a, err
 }
 
 // buildActivation is ContainerProxy.constructWhiskActivation (docs/protocol.md#activation-records).

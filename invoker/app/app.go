@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -27,6 +28,12 @@ type ArtifactStore interface {
 	BlockedNamespaces(ctx context.Context) ([]string, error)
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// preparer is a backend that readies the host before containers run and undoes it at shutdown.
+type preparer interface {
+	Prepare(ctx context.Context) error
+	Unprepare(ctx context.Context) error
 }
 
 // HTTPServer serves /ping, /enable, /disable, /isEnabled and /metrics (invoker/server).
@@ -62,6 +69,10 @@ type Parts struct {
 	KamonTags bool
 	// ParameterKey decrypts locked activation parameters; nil passes them through (OpenWhisk's default).
 	ParameterKey *wire.ParameterKey
+	// Limits are the system's action limits; action documents' limits are clamped into them.
+	Limits activation.Limits
+	// StoreTimeout bounds each attempt to store an activation record (activation.Config.StoreTimeout).
+	StoreTimeout time.Duration
 	// CPUSetFor pins an action's containers (by document id) to a cpuset, "" for the backend's default:
 	// the NF cores of a configured edge function. nil pins nothing.
 	CPUSetFor func(docID string) string
@@ -72,7 +83,8 @@ type Parts struct {
 	// NewServer builds the HTTP server from the switch and the registry.
 	NewServer func(sw Switch, reg *metrics.Registry) HTTPServer
 	Log       zerolog.Logger
-	// ShutdownTimeout bounds the drain and container removal at shutdown. Default 60 s.
+	// ShutdownTimeout bounds the drain and container removal at shutdown. Default 60 s. The drain itself
+	// (running activations finishing, answers being delivered) is bounded by Kafka.DrainTimeout (30 s).
 	ShutdownTimeout time.Duration
 	// Ready, when not nil, is called once everything is started (tests, the demo).
 	Ready func(*Invoker)
@@ -154,6 +166,23 @@ func Run(ctx context.Context, p Parts) error {
 	if !p.PlainPool {
 		inv.sched = scheduler.NewInvoker(p.Scheduler, h, p.Log) // pushes its eviction ranking into the pool
 	}
+	// The host ready for action containers (the Docker backend's isolated network and firewall rules); a
+	// setup the configuration demands but the host cannot give stops the invoker here.
+	if pr, ok := p.Backend.(preparer); ok {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		err := pr.Prepare(pctx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("action container isolation: %w", err)
+		}
+		defer func() {
+			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			defer cancel()
+			if err := pr.Unprepare(uctx); err != nil {
+				log.Warn().Err(err).Msg("could not undo the host setup for action containers")
+			}
+		}()
+	}
 	mctx, mcancel := context.WithTimeout(ctx, 2*time.Minute)
 	inv.manager, err = pool.NewManager(mctx, poolCfg, p.Backend, p.Log)
 	mcancel()
@@ -174,6 +203,13 @@ func Run(ctx context.Context, p Parts) error {
 		}
 	}
 
+	// quit tells the activation path that the invoker stops: work that has not started is left for
+	// redelivery instead of being answered.
+	quit := make(chan struct{})
+	var quitOnce sync.Once
+	closeQuit := func() { quitOnce.Do(func() { close(quit) }) }
+	defer closeQuit()
+	var feedRef atomic.Pointer[messaging.Feed]
 	inv.path = activation.New(activation.Config{
 		Instance:     p.Instance,
 		Manifest:     p.Manifest,
@@ -181,7 +217,16 @@ func Run(ctx context.Context, p Parts) error {
 		Blocked:      inv.isBlocked,
 		ParameterKey: p.ParameterKey,
 		CPUSetFor:    p.CPUSetFor,
-		KamonTags:    p.KamonTags,
+		Limits:       p.Limits,
+		StoreTimeout: p.StoreTimeout,
+		Quit:         quit,
+		// Back-pressure: while answers wait for Kafka or the store, take no new records.
+		OnStall: func(stalled bool) {
+			if f := feedRef.Load(); f != nil {
+				f.SetHeld(stalled)
+			}
+		},
+		KamonTags: p.KamonTags,
 	}, p.Store, runner, inv.producer, inv.reg, p.Log)
 
 	userMB := int(p.Instance.UserMemoryBytes >> 20)
@@ -190,31 +235,49 @@ func Run(ctx context.Context, p Parts) error {
 		capacity = messaging.MaxPeek(userMB, 1, 0.5)
 	}
 	inv.feed, err = messaging.NewFeed(p.Kafka, capacity, func(hctx context.Context, rec *messaging.Record) {
-		defer rec.Done()
 		end, known := ends[rec.Partition]
-		inv.path.Process(hctx, activation.Item{Value: rec.Value, MaybeRedelivered: !known || rec.Offset < end,
+		r := inv.path.Process(hctx, activation.Item{Value: rec.Value, MaybeRedelivered: !known || rec.Offset < end,
 			Partition: rec.Partition, Offset: rec.Offset})
+		if r == activation.ResultAbandoned {
+			rec.Release() // not finished: its offset stays uncommitted for the next incarnation
+			return
+		}
+		rec.Done()
 	}, p.Log)
 	if err != nil {
 		return fmt.Errorf("kafka consumer: %w", err)
+	}
+	feedRef.Store(inv.feed)
+	if inv.path.Stalled() != nil {
+		inv.feed.SetHeld(true)
 	}
 
 	inv.pinger = messaging.NewPinger(inv.producer, func() *wire.PingMessage {
 		return &wire.PingMessage{Name: p.Instance, IsEnabled: inv.Enabled()}
 	}, time.Second, p.Log)
+	// Health is earned: while the container engine is down the invoker can only fail activations, and
+	// while answers wait for Kafka or the store it takes no new work; either way it lets the controller
+	// take it offline (after 10 s without pings) instead of being sent work.
+	reachable := func() error { return nil }
 	if r, ok := p.Backend.(interface{ Reachable() error }); ok {
-		// Health is earned: while the container engine is down the invoker can only fail activations, so it
-		// lets the controller take it offline instead.
-		inv.pinger.WithholdWhile(r.Reachable)
+		reachable = r.Reachable
 	}
+	inv.pinger.WithholdWhile(func() error {
+		if err := reachable(); err != nil {
+			return err
+		}
+		return inv.path.Stalled()
+	})
 	inv.registerMetrics()
 
 	var wg sync.WaitGroup
 	feedCtx, stopFeed := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopFeed()
+	feedDone := make(chan struct{})
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		defer close(feedDone)
 		if err := inv.feed.Run(feedCtx); err != nil && !errors.Is(err, context.Canceled) {
 			log.Error().Err(err).Msg("kafka feed stopped")
 		}
@@ -262,7 +325,17 @@ func Run(ctx context.Context, p Parts) error {
 	log.Info().Msg("shutting down: draining activations")
 	shCtx, shCancel := context.WithTimeout(context.Background(), p.ShutdownTimeout)
 	defer shCancel()
-	stopFeed() // the feed stops taking records, drains in-flight ones and commits
+	// Stop consuming; what has not started (waiting for a container, the store, the fetch) is given back
+	// for redelivery at once; what runs finishes and is answered within the feed's drain period; then the
+	// feed commits what finished. Only after that does the pool close: closing it earlier would fail the
+	// activations still queued in it.
+	closeQuit()
+	stopFeed()
+	select {
+	case <-feedDone:
+	case <-shCtx.Done():
+		log.Warn().Msg("the feed did not stop within the shutdown timeout")
+	}
 	stopPing()
 	stopSrv()
 	if inv.sched != nil {
@@ -372,6 +445,19 @@ func (inv *Invoker) registerMetrics() {
 	})
 	inv.reg.GaugeFunc("nemo_pool_user_memory_bytes", "User memory the pool manages (advertised in pings), in bytes.",
 		func() float64 { return float64(inv.parts.Instance.UserMemoryBytes) })
+	inv.reg.GaugeFunc("nemo_kafka_feed_held", "1 while the feed takes no new records because answers wait for Kafka or the store.",
+		func() float64 {
+			if inv.feed.Held() {
+				return 1
+			}
+			return 0
+		})
+	inv.reg.CollectFunc(func(emit func(name, help, typ string, value float64, labels ...string)) {
+		for _, dep := range []string{activation.DependencyKafka, activation.DependencyStore} {
+			emit("nemo_answers_waiting", "Records whose answer waits for an unavailable dependency (back-pressure), by dependency.",
+				"gauge", float64(inv.path.Waiting(dep)), "dependency", dep)
+		}
+	})
 	inv.reg.CollectFunc(inv.manager.Metrics)
 	inv.reg.CollectFunc(openWhiskPoolMetrics(inv.manager, inv.parts.KamonTags))
 	if inv.sched != nil {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nemo-edge/nemo/invoker/activation"
 	"github.com/nemo-edge/nemo/invoker/messaging"
 	"github.com/nemo-edge/nemo/invoker/store"
 	"github.com/nemo-edge/nemo/invoker/wire"
@@ -166,6 +167,30 @@ func (c *Config) DockerConfig() docker.Config {
 		MaxResponseBytes: int64(c.Limits.PayloadMaxMB) << 20,
 		TruncationBytes:  int64(c.Limits.PayloadTruncationMB) << 20,
 		CgroupRoot:       d.CgroupRoot,
+		Firewall:         docker.FirewallMode(d.Firewall),
+		Forbidden:        c.forbiddenAddresses(),
+		User:             d.User,
+		ReadOnlyRootfs:   d.ReadOnlyRootfs,
+	}
+}
+
+// forbiddenAddresses are the Kafka brokers and the CouchDB server, which action containers must not reach.
+func (c *Config) forbiddenAddresses() []string {
+	out := append([]string(nil), c.Kafka.Brokers...)
+	if c.Store.Kind == StoreCouchDB && c.Store.CouchDB.Host != "" {
+		out = append(out, net.JoinHostPort(c.Store.CouchDB.Host, strconv.Itoa(c.Store.CouchDB.Port)))
+	}
+	return out
+}
+
+// ActionLimits are the system's action limits as the activation path clamps action documents into them.
+func (c *Config) ActionLimits() activation.Limits {
+	l := c.Limits
+	return activation.Limits{
+		MinMemoryMB: int(l.Memory.Min), MaxMemoryMB: int(l.Memory.Max),
+		MinTimeout: l.Time.Min.D(), MaxTimeout: l.Time.Max.D(),
+		MinLogsMB: int(l.Logs.Min), MaxLogsMB: int(l.Logs.Max),
+		MinConcurrency: l.Concurrency.Min, MaxConcurrency: l.Concurrency.Max,
 	}
 }
 

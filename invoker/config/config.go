@@ -58,9 +58,19 @@ type InvokerSection struct {
 	// Port is the HTTP port (env PORT). Default 8080.
 	Port int `json:"port"`
 	// Username and Password guard /enable, /disable and /isEnabled (CONFIG_whisk_invoker_username/_password).
-	// Default "invoker.user" / "invoker.pass".
+	// Default "invoker.user" / "invoker.pass". With these defaults the invoker refuses to listen on an
+	// address other than loopback unless AllowDefaultCredentials is set.
 	Username string `json:"username"`
 	Password string `json:"password"`
+	// AllowDefaultCredentials lets the invoker listen beyond loopback with the default credentials
+	// (env NEMO_ALLOW_DEFAULT_CREDENTIALS=true): anyone who can reach the port can disable the invoker.
+	// Default false.
+	AllowDefaultCredentials bool `json:"allowDefaultCredentials,omitempty"`
+	// ProtectMetrics puts GET /metrics behind the same credentials. Default false (Prometheus scrapes
+	// without credentials, as OpenWhisk's invoker allows).
+	ProtectMetrics bool `json:"protectMetrics,omitempty"`
+	// MaxConnections caps the HTTP server's concurrent connections; more wait to be accepted. Default 64.
+	MaxConnections int `json:"maxConnections"`
 	// LogPath is the log file (paper §5.1); "" logs to stdout. Default "".
 	LogPath string `json:"logPath,omitempty"`
 	// LogLevel is trace, debug, info, warn or error. Default "info".
@@ -193,6 +203,9 @@ type CouchDBSection struct {
 	WhisksDB      string `json:"whisksDb,omitempty"`      // _databases_WhiskEntity
 	ActivationsDB string `json:"activationsDb,omitempty"` // _databases_WhiskActivation
 	SubjectsDB    string `json:"subjectsDb,omitempty"`    // _databases_WhiskAuth
+	// RequestTimeout bounds each HTTP request to CouchDB and each attempt to store an activation record
+	// (attempts go on until the store answers: an outage delays records, it loses none). Default 30s.
+	RequestTimeout Duration `json:"requestTimeout"`
 }
 
 // PoolSection bounds the container pool (paper §5.1: 2048 MB, 6 pre-warmed functions, 512 MB for cold
@@ -252,8 +265,21 @@ const (
 type DockerSection struct {
 	// Mode is "ip", "publish" or "host" ("container-ip" is read as "ip"). Default "ip".
 	Mode string `json:"mode"`
-	// Network is the Docker network (CONFIG_whisk_containerFactory_containerArgs_network). Default "bridge".
+	// Network is the Docker network (CONFIG_whisk_containerFactory_containerArgs_network). Default
+	// "nemo-actions", which the invoker creates, when missing, as a bridge without inter-container traffic
+	// (an existing network is used as it is, with a warning when its containers can reach each other).
 	Network string `json:"network"`
+	// Firewall is "auto", "on" or "off": iptables rules on the action network's bridge that keep action
+	// containers from this host's services (the invoker's HTTP port, a local Kafka or CouchDB) and from
+	// the Kafka brokers and CouchDB wherever they run. "auto" installs them when the invoker runs in the
+	// host's network namespace with iptables at hand and warns otherwise; "on" refuses to start without
+	// them. Default "auto".
+	Firewall string `json:"firewall"`
+	// User runs action processes as this user ("uid[:gid]"); "" keeps the image's. Default "".
+	User string `json:"user,omitempty"`
+	// ReadOnlyRootfs gives action containers a read-only root filesystem with a tmpfs /tmp (runtimes that
+	// write elsewhere do not work with it). Default false.
+	ReadOnlyRootfs bool `json:"readOnlyRootfs,omitempty"`
 	// PublishHost is the host IP for modes publish and host. Default "127.0.0.1".
 	PublishHost string `json:"publishHost"`
 	// APIHost is __OW_API_HOST (WHISK_API_HOST_PROTO/_NAME/_PORT, normalised). Default "".
@@ -419,6 +445,13 @@ type IntRange struct {
 	Std int `json:"std"`
 }
 
+// The invoker's default credentials (OpenWhisk's) and action network (NEMO's).
+const (
+	DefaultUsername = "invoker.user"
+	DefaultPassword = "invoker.pass"
+	DefaultNetwork  = "nemo-actions"
+)
+
 // unsetID marks an invoker id nobody gave.
 const unsetID = math.MinInt32
 
@@ -429,15 +462,15 @@ func Defaults() *Config {
 	si := scheduler.DefaultInvokerConfig()
 	sc, hist := si.Controller, si.Controller.History
 	return &Config{
-		Invoker: InvokerSection{ID: unsetID, Port: 8080, Username: "invoker.user", Password: "invoker.pass", LogLevel: "info",
-			ZooKeeperTimeout: Duration(30 * time.Second), Protocol: "http"},
+		Invoker: InvokerSection{ID: unsetID, Port: 8080, Username: DefaultUsername, Password: DefaultPassword, LogLevel: "info",
+			MaxConnections: 64, ZooKeeperTimeout: Duration(30 * time.Second), Protocol: "http"},
 		Kafka: KafkaSection{Version: messaging.DefaultVersion, ReplicationFactor: 1, Security: KafkaSecuritySection{Protocol: KafkaPlaintext}},
-		Store: StoreSection{Kind: StoreCouchDB, CouchDB: CouchDBSection{Protocol: "http", Port: 5984}},
+		Store: StoreSection{Kind: StoreCouchDB, CouchDB: CouchDBSection{Protocol: "http", Port: 5984, RequestTimeout: Duration(30 * time.Second)}},
 		Pool: PoolSection{UserMemoryMB: MB(p.UserMemoryMB), MaxWarm: p.MaxWarm, ColdReserveMB: MB(p.ColdReserveMB),
 			PauseGrace: Duration(p.PauseGrace), IdleTimeout: Duration(p.IdleTimeout), ConcurrentPeekFactor: 0.5,
 			PrewarmExpirationCheckInterval: Duration(p.StemCheckInterval)},
-		Docker: DockerSection{Mode: NetworkIP, Network: "bridge", PublishHost: "127.0.0.1", LogSource: "auto",
-			CgroupRoot: "/sys/fs/cgroup"},
+		Docker: DockerSection{Mode: NetworkIP, Network: DefaultNetwork, Firewall: "auto", PublishHost: "127.0.0.1",
+			LogSource: "auto", CgroupRoot: "/sys/fs/cgroup"},
 		Scheduler: SchedulerSection{
 			Enabled: true, PrewarmInterval: Duration(sc.Tick), KeepAlive: Duration(sc.StopAfter),
 			MinScore: sc.MinScore, ReplaceMargin: sc.ReplaceMargin, Evict: "score", MaxSuspend: Duration(sc.MaxSuspend),
@@ -487,7 +520,7 @@ func Demo() *Config {
 	c.Invoker.Port = 8085
 	c.Kafka.Embedded = true
 	c.Store = StoreSection{Kind: StoreFile, Path: filepath.Join(os.TempDir(), "nemo-demo", "store"),
-		CouchDB: CouchDBSection{Protocol: "http", Port: 5984}}
+		CouchDB: CouchDBSection{Protocol: "http", Port: 5984, RequestTimeout: Duration(30 * time.Second)}}
 	c.Docker.Mode = NetworkPublish
 	c.Runtimes.Manifest = json.RawMessage(DemoManifest)
 	m, err := wire.ParseManifest([]byte(DemoManifest))

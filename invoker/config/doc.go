@@ -20,18 +20,19 @@
 //  3. the environment an OpenWhisk deployment sets: PORT, KAFKA_HOSTS, RUNTIMES_MANIFEST,
 //     WHISK_API_HOST_PROTO/_NAME/_PORT, DB_PREFIX and the CONFIG_* keys listed in env.go (CouchDB, pool
 //     memory, container args, proxy timeouts, Kafka topics, user events, invoker credentials, runtimes,
-//     system limits), plus NEMO_KAFKA_VERSION. CONFIG_* values starting with "$" dereference another
-//     variable (transformEnvironment.sh). List variables (..._extraEnvVars_N etc.) are probed for
-//     N = 0..99. OpenWhisk's other sources count as the same settings (openwhisk.go): the HOCON file in
-//     OPENWHISK_CONFIG or OPENWHISK_ENCODED_CONFIG (hocon.go), then -D options in JAVA_OPTS and
-//     INVOKER_OPTS, then CONFIG_* variables win, as in OpenWhisk's image; envow.go reads what only they
-//     can spell (whisk.parameter-storage.aes-128/aes-256) and the TLS, Kafka security, log level and
-//     metric settings. A setting that changes what an invoker does and that NEMO does not do is refused
-//     (refuse.go: other artifact/activation/log stores or container factories, container-args extra-args,
-//     raw Kafka client settings, FPC mode, Kamon to StatsD...); the rest of an OpenWhisk environment is
-//     what OpenWhisk's classic invoker does not read either (docs/deployments.md lists every variable).
-//     LoadEnviron (the binary's) sees every variable; Load, over a getenv that cannot list them, finds
-//     prefix-only settings (extra-args, whisk.etcd.*, Kafka client settings) only in the file or -D options;
+//     system limits), plus NEMO_KAFKA_VERSION and NEMO_ALLOW_DEFAULT_CREDENTIALS. CONFIG_* values
+//     starting with "$" dereference another variable (transformEnvironment.sh). List variables
+//     (..._extraEnvVars_N etc.) are probed for N = 0..99. OpenWhisk's other sources count as the same
+//     settings (openwhisk.go): the HOCON file in OPENWHISK_CONFIG or OPENWHISK_ENCODED_CONFIG (hocon.go),
+//     then -D options in JAVA_OPTS and INVOKER_OPTS, then CONFIG_* variables win, as in OpenWhisk's image;
+//     envow.go reads what only they can spell (whisk.parameter-storage.aes-128/aes-256) and the TLS, Kafka
+//     security, log level and metric settings. A setting that changes what an invoker does and that NEMO
+//     does not do is refused (refuse.go: other artifact/activation/log stores or container factories,
+//     container-args extra-args, raw Kafka client settings, FPC mode, Kamon to StatsD...); the rest of an
+//     OpenWhisk environment is what OpenWhisk's classic invoker does not read either (docs/deployments.md
+//     lists every variable). LoadEnviron (the binary's) sees every variable; Load, over a getenv that
+//     cannot list them, finds prefix-only settings (extra-args, whisk.etcd.*, Kafka client settings) only
+//     in the file or -D options;
 //  4. the command line of OpenWhisk's /init.sh: --id N, --uniqueName S, --displayedName S, --overwriteId N
 //     (ZOOKEEPER_HOSTS is read with it: see Instance id).
 //
@@ -44,6 +45,15 @@
 // and records the answer with SetID. Else invoker.id from the file. --overwriteId without ZooKeeper, and
 // a --uniqueName with neither --id, ZooKeeper nor invoker.id, are refused. Names are trimmed, and an empty
 // one counts as not given, as in OpenWhisk.
+//
+// # Safety checks
+//
+// Validate refuses OpenWhisk's default invoker credentials (invoker.user / invoker.pass) on a listen address
+// other than loopback unless invoker.allowDefaultCredentials (NEMO_ALLOW_DEFAULT_CREDENTIALS=true) accepts
+// the risk: anyone, an action container included, who reaches the port could disable the invoker. This
+// check runs last, so other mistakes are reported first. Action limits (limits.*) are handed to the
+// activation path (ActionLimits), which clamps every action document into them; the Kafka brokers and the
+// CouchDB server are handed to the Docker backend as addresses action containers must not reach.
 //
 // # Errors
 //

@@ -15,14 +15,17 @@ import (
 // read. Each CONFIG_* name here also reads the same setting from OPENWHISK_CONFIG or a -D option
 // (openwhisk.go); refuse.go stops the invoker on settings it cannot honour.
 const (
-	EnvPort             = "PORT"
-	EnvKafkaHosts       = "KAFKA_HOSTS"
-	EnvKafkaVersion     = "NEMO_KAFKA_VERSION" // NEMO's own: the broker's protocol level
-	EnvRuntimesManifest = "RUNTIMES_MANIFEST"
-	EnvAPIHostProto     = "WHISK_API_HOST_PROTO"
-	EnvAPIHostName      = "WHISK_API_HOST_NAME"
-	EnvAPIHostPort      = "WHISK_API_HOST_PORT"
-	EnvZooKeeperHosts   = "ZOOKEEPER_HOSTS"
+	EnvPort         = "PORT"
+	EnvKafkaHosts   = "KAFKA_HOSTS"
+	EnvKafkaVersion = "NEMO_KAFKA_VERSION" // NEMO's own: the broker's protocol level
+	// EnvAllowDefaultCredentials (NEMO's own) lets the invoker listen beyond loopback with the default
+	// credentials: "true" (or yes/on).
+	EnvAllowDefaultCredentials = "NEMO_ALLOW_DEFAULT_CREDENTIALS"
+	EnvRuntimesManifest        = "RUNTIMES_MANIFEST"
+	EnvAPIHostProto            = "WHISK_API_HOST_PROTO"
+	EnvAPIHostName             = "WHISK_API_HOST_NAME"
+	EnvAPIHostPort             = "WHISK_API_HOST_PORT"
+	EnvZooKeeperHosts          = "ZOOKEEPER_HOSTS"
 
 	EnvCouchProvider      = "CONFIG_whisk_couchdb_provider"
 	EnvCouchProtocol      = "CONFIG_whisk_couchdb_protocol"
@@ -128,6 +131,13 @@ func (c *Config) envInvoker(e env) error {
 	}
 	if v := e.raw(EnvInvokerPassword); v != "" {
 		c.Invoker.Password = v
+	}
+	if v := e.plain(EnvAllowDefaultCredentials); v != "" {
+		b, err := parseBool(v)
+		if err != nil {
+			return invalid(EnvAllowDefaultCredentials, "%v", err)
+		}
+		c.Invoker.AllowDefaultCredentials = b
 	}
 	if v := e.raw(EnvParameterKey); v != "" {
 		if _, err := wire.NewParameterKey(v); err != nil {

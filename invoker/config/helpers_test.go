@@ -30,6 +30,7 @@ func baseEnv() map[string]string {
 		"CONFIG_whisk_couchdb_username": "nemo",
 		"CONFIG_whisk_couchdb_password": "nemo",
 		"DB_PREFIX":                     "local_",
+		"CONFIG_whisk_invoker_password": "not-the-default",
 	}
 }
 

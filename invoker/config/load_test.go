@@ -129,7 +129,7 @@ func TestArgsZooKeeperAssignment(t *testing.T) {
 		assert.Equal(t, []string{"zk:2181"}, req.Hosts.Servers)
 	})
 	t.Run("the file can name the hosts and the deadline", func(t *testing.T) {
-		path := writeFile(t, "zk.json", `{"invoker": {"zookeeperHosts": "zk1:2181,zk2:2181", "zookeeperTimeout": "5s"},
+		path := writeFile(t, "zk.json", `{"invoker": {"zookeeperHosts": "zk1:2181,zk2:2181", "zookeeperTimeout": "5s", "listenHost": "127.0.0.1"},
  "kafka": {"brokers": ["127.0.0.1:9092"]}, "store": {"kind": "file", "path": "/tmp/nemo-store"},
  "runtimes": {"manifest": `+smallManifest+`}}`)
 		c, err := Load([]string{"--config", path, "--uniqueName", "u"}, envFunc(nil))
@@ -195,7 +195,7 @@ func TestFlagsDeclaresWhatLoadAccepts(t *testing.T) {
 	}
 }
 
-const minimalFile = `{"invoker": {"id": 5, "port": 9000},
+const minimalFile = `{"invoker": {"id": 5, "port": 9000, "listenHost": "127.0.0.1"},
  "kafka": {"brokers": ["127.0.0.1:9092"]},
  "store": {"kind": "file", "path": "/tmp/nemo-store"},
  "runtimes": {"manifest": ` + smallManifest + `}}`
@@ -232,7 +232,7 @@ func TestConfigFile(t *testing.T) {
 		assert.Equal(t, StoreCouchDB, c.Store.Kind, "CONFIG_whisk_couchdb_* selects couchdb")
 	})
 	t.Run("KAFKA_HOSTS turns embedded off", func(t *testing.T) {
-		p := writeFile(t, "e.json", `{"invoker":{"id":0},"kafka":{"embedded":true},"store":{"kind":"file","path":"/x"},"runtimes":{"manifest":`+smallManifest+`}}`)
+		p := writeFile(t, "e.json", `{"invoker":{"id":0,"listenHost":"127.0.0.1"},"kafka":{"embedded":true},"store":{"kind":"file","path":"/x"},"runtimes":{"manifest":`+smallManifest+`}}`)
 		c, err := Load([]string{"--config", p}, envFunc(map[string]string{"KAFKA_HOSTS": "k:1"}))
 		require.NoError(t, err)
 		assert.False(t, c.Kafka.Embedded)
@@ -252,20 +252,20 @@ func TestConfigFile(t *testing.T) {
 		dir := t.TempDir()
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "rt.json"), []byte(smallManifest), 0o644))
 		p := filepath.Join(dir, "c.json")
-		require.NoError(t, os.WriteFile(p, []byte(`{"invoker":{"id":0},"kafka":{"embedded":true},"store":{"kind":"file","path":"/x"},"runtimes":{"manifestPath":"rt.json"}}`), 0o644))
+		require.NoError(t, os.WriteFile(p, []byte(`{"invoker":{"id":0,"listenHost":"127.0.0.1"},"kafka":{"embedded":true},"store":{"kind":"file","path":"/x"},"runtimes":{"manifestPath":"rt.json"}}`), 0o644))
 		c, err := Load([]string{"--config", p}, envFunc(nil))
 		require.NoError(t, err)
 		assert.Equal(t, filepath.Join(dir, "rt.json"), c.Runtimes.ManifestPath) // dir is absolute
 		assert.Equal(t, []string{"nodejs:20", "python:3"}, c.Manifest.Kinds())
 	})
 	t.Run("RUNTIMES_MANIFEST replaces the file's manifestPath", func(t *testing.T) {
-		p := writeFile(t, "c.json", `{"invoker":{"id":0},"kafka":{"embedded":true},"store":{"kind":"file","path":"/x"},"runtimes":{"manifestPath":"/nonexistent.json"}}`)
+		p := writeFile(t, "c.json", `{"invoker":{"id":0,"listenHost":"127.0.0.1"},"kafka":{"embedded":true},"store":{"kind":"file","path":"/x"},"runtimes":{"manifestPath":"/nonexistent.json"}}`)
 		c, err := Load([]string{"--config", p}, envFunc(map[string]string{"RUNTIMES_MANIFEST": smallManifest}))
 		require.NoError(t, err)
 		assert.Empty(t, c.Runtimes.ManifestPath)
 	})
 	t.Run("sizes and durations in every accepted form", func(t *testing.T) {
-		p := writeFile(t, "c.json", `{"invoker":{"id":0},"kafka":{"embedded":true},"store":{"kind":"file","path":"/x"},
+		p := writeFile(t, "c.json", `{"invoker":{"id":0,"listenHost":"127.0.0.1"},"kafka":{"embedded":true},"store":{"kind":"file","path":"/x"},
 			"runtimes":{"manifest":`+smallManifest+`},
 			"pool":{"userMemoryMB":"4g","coldReserveMB":"1024","pauseGrace":"50 milliseconds","idleTimeout":"1h30m"},
 			"limits":{"memory":{"min":"128m","std":"256 MB","max":"1 GB"}}}`)
@@ -280,7 +280,7 @@ func TestConfigFile(t *testing.T) {
 }
 
 func TestConfigFileInvalid(t *testing.T) {
-	head := `{"invoker":{"id":0},"kafka":{"embedded":true},"store":{"kind":"file","path":"/x"},"runtimes":{"manifest":` + smallManifest + `},`
+	head := `{"invoker":{"id":0,"listenHost":"127.0.0.1"},"kafka":{"embedded":true},"store":{"kind":"file","path":"/x"},"runtimes":{"manifest":` + smallManifest + `},`
 	cases := []struct {
 		name, content string
 		field, msg    string // field "" = the file's path
@@ -304,9 +304,9 @@ func TestConfigFileInvalid(t *testing.T) {
 		{"harvester old and new key", head + `"harvester": {"linger_ms": 5, "linger": "5ms"}}`, "harvester.linger_ms", `keep only "linger"`},
 		{"harvester old key not milliseconds", head + `"harvester": {"qos": {"min_backoff_ms": "5s"}}}`, "harvester.qos.min_backoff_ms", "want an integer number of milliseconds"},
 		{"harvester duration as a number", head + `"harvester": {"linger": 200}}`, "harvester.linger", `want a duration string such as "10s"`},
-		{"manifest and manifestPath", `{"invoker":{"id":0},"kafka":{"embedded":true},"store":{"kind":"file","path":"/x"},"runtimes":{"manifest":{},"manifestPath":"/m.json"}}`,
+		{"manifest and manifestPath", `{"invoker":{"id":0,"listenHost":"127.0.0.1"},"kafka":{"embedded":true},"store":{"kind":"file","path":"/x"},"runtimes":{"manifest":{},"manifestPath":"/m.json"}}`,
 			"runtimes.manifestPath", "not both"},
-		{"manifestPath missing file", `{"invoker":{"id":0},"kafka":{"embedded":true},"store":{"kind":"file","path":"/x"},"runtimes":{"manifestPath":"/nonexistent/m.json"}}`,
+		{"manifestPath missing file", `{"invoker":{"id":0,"listenHost":"127.0.0.1"},"kafka":{"embedded":true},"store":{"kind":"file","path":"/x"},"runtimes":{"manifestPath":"/nonexistent/m.json"}}`,
 			"runtimes.manifestPath", "cannot read /nonexistent/m.json: no such file or directory"},
 	}
 	for _, tc := range cases {
@@ -330,7 +330,7 @@ func TestConfigFileInvalid(t *testing.T) {
 		m := filepath.Join(dir, "m.json")
 		require.NoError(t, os.WriteFile(m, []byte(`{"runtimes": [}`), 0o644))
 		p := filepath.Join(dir, "c.json")
-		require.NoError(t, os.WriteFile(p, []byte(`{"invoker":{"id":0},"kafka":{"embedded":true},"store":{"kind":"file","path":"/x"},"runtimes":{"manifestPath":"m.json"}}`), 0o644))
+		require.NoError(t, os.WriteFile(p, []byte(`{"invoker":{"id":0,"listenHost":"127.0.0.1"},"kafka":{"embedded":true},"store":{"kind":"file","path":"/x"},"runtimes":{"manifestPath":"m.json"}}`), 0o644))
 		_, err := Load([]string{"--config", p}, envFunc(nil))
 		requireInvalid(t, err, m, "invalid JSON at offset 14")
 	})
@@ -340,11 +340,11 @@ func TestConfigFileInvalid(t *testing.T) {
 // new style, with one warning per old key naming its replacement.
 func TestHarvesterOldKeysLoadWithWarnings(t *testing.T) {
 	const nfs = `"nfs": [{"name": "fw", "interface": "eth1", "cores": [1]}]`
-	old := writeFile(t, "old.json", `{"invoker": {"id": 0}, "kafka": {"embedded": true}, "store": {"kind": "file", "path": "/x"},
+	old := writeFile(t, "old.json", `{"invoker": {"id": 0, "listenHost": "127.0.0.1"}, "kafka": {"embedded": true}, "store": {"kind": "file", "path": "/x"},
 		"runtimes": {"manifest": `+smallManifest+`}, "harvester": {"enabled": true, "linger_ms": 250, "state_file": "/var/lib/h.json",
 		"max_rx_usecs": 40, "cpu_sample_ms": 50, `+nfs+`, "profiles": [{"nf": "fw", "pkt_size": 1500, "rx_usecs": 30, "burst": 16}],
 		"qos": {"enabled": true, "sample_ms": 250, "max_drop_rate": 10, "min_backoff_ms": 2000}}}`)
-	current := writeFile(t, "new.json", `{"invoker": {"id": 0}, "kafka": {"embedded": true}, "store": {"kind": "file", "path": "/x"},
+	current := writeFile(t, "new.json", `{"invoker": {"id": 0, "listenHost": "127.0.0.1"}, "kafka": {"embedded": true}, "store": {"kind": "file", "path": "/x"},
 		"runtimes": {"manifest": `+smallManifest+`}, "harvester": {"enabled": true, "linger": "250ms", "stateFile": "/var/lib/h.json",
 		"maxRxUsecs": 40, "cpuSample": "50ms", `+nfs+`, "profiles": [{"nf": "fw", "pktSize": 1500, "rxUsecs": 30, "burst": 16}],
 		"qos": {"enabled": true, "sample": "250ms", "maxDropRate": 10, "minBackoff": "2s"}}}`)
@@ -374,7 +374,7 @@ func TestHarvesterOldKeysLoadWithWarnings(t *testing.T) {
 // "0s" means no linger; the old linger_ms -1 meant the same, and 0 meant the default.
 func TestHarvesterLingerZeroMeansNone(t *testing.T) {
 	load := func(harvester string) *Config {
-		p := writeFile(t, "c.json", `{"invoker": {"id": 0}, "kafka": {"embedded": true}, "store": {"kind": "file", "path": "/x"},
+		p := writeFile(t, "c.json", `{"invoker": {"id": 0, "listenHost": "127.0.0.1"}, "kafka": {"embedded": true}, "store": {"kind": "file", "path": "/x"},
 			"runtimes": {"manifest": `+smallManifest+`}, "harvester": `+harvester+`}`)
 		c, err := Load([]string{"--config", p}, envFunc(nil))
 		require.NoError(t, err)

@@ -23,7 +23,7 @@ func (c *Config) Validate() error {
 	for _, check := range []func() error{
 		c.validateInvoker, c.validateKafka, c.validateStore, c.validateRuntimes, c.validateLimits,
 		c.validatePool, c.validateDocker, c.validateScheduler, c.validateHarvester, c.validateEdgeFunctions,
-		c.validateOpenWhisk,
+		c.validateOpenWhisk, c.validateCredentials,
 	} {
 		if err := check(); err != nil {
 			return err
@@ -56,6 +56,8 @@ func (c *Config) validateInvoker() error {
 		return invalid("invoker.username", "%q contains ':' (not allowed in Basic auth)", in.Username)
 	case !contains(logLevels, in.LogLevel):
 		return invalid("invoker.logLevel", "%q is not one of %s", in.LogLevel, strings.Join(logLevels, ", "))
+	case in.MaxConnections < 1:
+		return invalid("invoker.maxConnections", "%d must be at least 1", in.MaxConnections)
 	case strings.ContainsAny(in.UniqueName, "\n\r"):
 		return invalid("invoker.uniqueName", "contains a line break")
 	case strings.ContainsAny(in.DisplayedName, "\n\r"):
@@ -67,6 +69,37 @@ func (c *Config) validateInvoker() error {
 		}
 	}
 	return nil
+}
+
+// validateCredentials refuses OpenWhisk's well-known default credentials on an address other machines
+// (or action containers) can reach, unless the operator accepts that explicitly. It runs last, so a
+// configuration with other mistakes reports those first.
+func (c *Config) validateCredentials() error {
+	in := &c.Invoker
+	if in.Username == DefaultUsername && in.Password == DefaultPassword && !in.AllowDefaultCredentials &&
+		!loopbackHost(in.ListenHost) {
+		return invalid("invoker.password", "the default credentials on %s would let anyone who reaches the port "+
+			"disable this invoker: set %s and %s (or invoker.username and invoker.password), listen on loopback "+
+			"(invoker.listenHost), or accept the risk with %s=true", listenDesc(in.ListenHost),
+			EnvInvokerUsername, EnvInvokerPassword, EnvAllowDefaultCredentials)
+	}
+	return nil
+}
+
+// loopbackHost reports whether listening on host is reachable from this machine only.
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func listenDesc(host string) string {
+	if host == "" {
+		return "every interface"
+	}
+	return host
 }
 
 var topicPrefixRE = regexp.MustCompile(`^[A-Za-z0-9._-]*$`)
@@ -136,6 +169,11 @@ func (c *Config) validateStore() error {
 		return invalid("store.couchdb.port", "%d is not a port number (%s)", db.Port, EnvCouchPort)
 	case db.Username == "":
 		return invalid("store.couchdb.username", "empty (set %s)", EnvCouchUsername)
+	case db.RequestTimeout.D() < 0:
+		return invalid("store.couchdb.requestTimeout", "%s must be positive", db.RequestTimeout)
+	}
+	if db.RequestTimeout == 0 {
+		db.RequestTimeout = Defaults().Store.CouchDB.RequestTimeout
 	}
 	for _, n := range []struct{ field, env, v string }{
 		{"store.couchdb.whisksDb", EnvCouchWhisksDB, db.WhisksDB},
@@ -326,6 +364,12 @@ func (c *Config) validateDocker() error {
 		return invalid("docker.logSource", "%q is not one of auto, file, api", d.LogSource)
 	case !filepath.IsAbs(d.CgroupRoot):
 		return invalid("docker.cgroupRoot", "%q must be an absolute path", d.CgroupRoot)
+	case !contains([]string{"auto", "on", "off"}, d.Firewall):
+		return invalid("docker.firewall", "%q is not one of auto, on, off", d.Firewall)
+	case d.Mode == NetworkHost && d.Firewall == "on":
+		return invalid("docker.firewall", "\"on\" needs a bridge network: docker.mode host shares the host's network")
+	case strings.ContainsAny(d.User, " \t\n"):
+		return invalid("docker.user", "%q is not a user (uid[:gid] or a name)", d.User)
 	}
 	if d.APIHost != "" {
 		u, err := url.Parse(d.APIHost)

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/nemo-edge/nemo/pool/docker"
 	"github.com/nemo-edge/nemo/scheduler"
 )
 
@@ -80,6 +81,15 @@ func TestValidateInvalid(t *testing.T) {
 		{"log level", func(c *Config) { c.Invoker.LogLevel = "loud" }, "invoker.logLevel", `"loud" is not one of trace, debug, info, warn, error`},
 		{"unique name newline", func(c *Config) { c.Invoker.UniqueName = "a\nb" }, "invoker.uniqueName", "line break"},
 		{"displayed name newline", func(c *Config) { c.Invoker.DisplayedName = "a\rb" }, "invoker.displayedName", "line break"},
+		{"max connections", func(c *Config) { c.Invoker.MaxConnections = 0 }, "invoker.maxConnections", "at least 1"},
+		{"default credentials on every interface", func(c *Config) { c.Invoker.ListenHost = "" }, "invoker.password",
+			"the default credentials on every interface would let anyone who reaches the port disable this invoker"},
+		{"default credentials on a LAN address", func(c *Config) { c.Invoker.ListenHost = "10.1.2.3" }, "invoker.password",
+			"NEMO_ALLOW_DEFAULT_CREDENTIALS=true"},
+		// docker (isolation)
+		{"firewall", func(c *Config) { c.Docker.Firewall = "maybe" }, "docker.firewall", `"maybe" is not one of auto, on, off`},
+		{"firewall on with host networking", func(c *Config) { c.Docker.Mode, c.Docker.Firewall = NetworkHost, "on" }, "docker.firewall", "needs a bridge network"},
+		{"user", func(c *Config) { c.Docker.User = "no body" }, "docker.user", "is not a user"},
 		// kafka
 		{"no brokers", func(c *Config) { c.Kafka.Brokers = nil }, "kafka.brokers", "empty: set KAFKA_HOSTS or kafka.brokers"},
 		{"brokers with embedded", func(c *Config) { c.Kafka.Embedded = true }, "kafka.brokers", "must be empty when kafka.embedded"},
@@ -218,4 +228,55 @@ func TestEdgeFunctionsArePinnedToTheirCPUSet(t *testing.T) {
 	assert.Equal(t, "1", c.EdgeFunctionCPUSet("guest/fw-stats"), "the NF's cores")
 	assert.Equal(t, "4", c.EdgeFunctionCPUSet("guest/img/resize"))
 	assert.Equal(t, "", c.EdgeFunctionCPUSet("guest/other"), "not an edge function: the backend default")
+}
+
+// The default credentials are refused only where others can reach them: loopback is fine, so is an
+// operator's explicit acceptance, and so are credentials of one's own.
+func TestDefaultCredentialsBeyondLoopbackNeedConsent(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mod  func(c *Config)
+		ok   bool
+	}{
+		{"loopback", func(c *Config) { c.Invoker.ListenHost = "127.0.0.1" }, true},
+		{"localhost", func(c *Config) { c.Invoker.ListenHost = "localhost" }, true},
+		{"IPv6 loopback", func(c *Config) { c.Invoker.ListenHost = "::1" }, true},
+		{"every interface", func(c *Config) { c.Invoker.ListenHost = "" }, false},
+		{"every interface, accepted", func(c *Config) { c.Invoker.ListenHost, c.Invoker.AllowDefaultCredentials = "", true }, true},
+		{"every interface, own password", func(c *Config) { c.Invoker.ListenHost, c.Invoker.Password = "", "s3cret" }, true},
+		{"every interface, own user", func(c *Config) { c.Invoker.ListenHost, c.Invoker.Username = "", "ops" }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := validConfig()
+			tc.mod(c)
+			if tc.ok {
+				assert.NoError(t, c.Validate())
+			} else {
+				assert.ErrorContains(t, c.Validate(), "invoker.password")
+			}
+		})
+	}
+	c, err := Load([]string{"--id", "0"}, envFunc(with(baseEnv(), "CONFIG_whisk_invoker_password", "",
+		"NEMO_ALLOW_DEFAULT_CREDENTIALS", "yes")))
+	require.NoError(t, err, "the environment can accept the risk")
+	assert.True(t, c.Invoker.AllowDefaultCredentials)
+	_, err = Load([]string{"--id", "0"}, envFunc(with(baseEnv(), "CONFIG_whisk_invoker_password", "")))
+	assert.ErrorContains(t, err, "invoker.password", "and without it the invoker refuses to start")
+	_, err = Load([]string{"--id", "0"}, envFunc(with(baseEnv(), "NEMO_ALLOW_DEFAULT_CREDENTIALS", "perhaps")))
+	assert.ErrorContains(t, err, "NEMO_ALLOW_DEFAULT_CREDENTIALS")
+}
+
+// The Docker backend is told what action containers must not reach (the brokers and the store), and the
+// activation path the system's limits.
+func TestIsolationAndLimitsReachTheComponents(t *testing.T) {
+	c := validConfig()
+	c.Kafka.Brokers = []string{"10.0.0.5:9092", "kafka.lan:9093"}
+	d := c.DockerConfig()
+	assert.Equal(t, []string{"10.0.0.5:9092", "kafka.lan:9093", "127.0.0.1:5984"}, d.Forbidden)
+	assert.Equal(t, docker.FirewallAuto, d.Firewall)
+	l := c.ActionLimits()
+	assert.Equal(t, 512, l.MaxMemoryMB)
+	assert.Equal(t, 5*time.Minute, l.MaxTimeout)
+	assert.Equal(t, 10, l.MaxLogsMB)
+	assert.Equal(t, DefaultNetwork, Defaults().Docker.Network, "an isolated network of NEMO's own by default")
 }

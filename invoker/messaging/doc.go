@@ -28,8 +28,10 @@
 //     that was done but sat above an unfinished one, and (c) done records whose commit had not been
 //     sent yet (≤ one commit interval's worth).
 //   - After a clean shutdown (Run's ctx cancelled): the feed stops handing out records, waits up to
-//     Config.DrainTimeout for in-flight ones to call Done, commits, and leaves. Only records still
-//     unfinished after the drain (and done ones above them) are redelivered to the next consumer.
+//     Config.DrainTimeout for in-flight ones to call Done or Release, commits, and leaves. Records
+//     released (the handler gave them back unfinished: they had not started when the invoker stopped)
+//     or still unfinished after the drain, and done ones above them, are redelivered to the next
+//     consumer.
 //   - After a rebalance within the same process (session error, coordinator move, group recreated after
 //     an error): the new session starts from the committed offset, but records this Feed already handed
 //     out are recognised and not handed out again; their Done still counts and is committed through the
@@ -44,6 +46,13 @@
 // bounds the redelivered done records too, at the price of stalling behind one long-running record.
 // The handler must make a redelivered record harmless: the activation path checks the activation
 // store and, if the activation already exists, only re-sends its ack instead of running it again.
+//
+// # Back-pressure
+//
+// SetHeld(true) stops handing out records while what the records in flight wait for is unavailable (the
+// activation path holds the feed while an ack cannot reach the broker or a record cannot reach the
+// store), independently of Pause (/disable). Records in flight keep their slots, so at most `capacity`
+// records wait out an outage; nothing is taken that could not be answered.
 //
 // Static group membership (KIP-345, Version ≥ 2.3) lets a restarted invoker take its partition back
 // at once instead of waiting for the dead member's 30 s session timeout.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/containerd/errdefs"
+	"github.com/eapache/go-resiliency/breaker"
 )
 
 // Sentinel error kinds. Every error returned by this package wraps one of them (and the cause) with %w.
@@ -22,13 +23,44 @@ var (
 	ErrUnavailable = fmt.Errorf("messaging: kafka %w", errdefs.ErrUnavailable)
 	// ErrTopic: a topic could not be created or described for a reason other than availability.
 	ErrTopic = errors.New("messaging: topic")
-	// ErrTooLarge: the record is larger than the broker or producer accepts, even in its shrunk form.
-	ErrTooLarge = errors.New("messaging: record too large")
-	// ErrEncode: an Ack or message could not be marshalled.
-	ErrEncode = errors.New("messaging: encode")
-	// ErrSend: the broker refused the record for a reason that retrying does not fix.
-	ErrSend = errors.New("messaging: send")
+	// ErrTooLarge: the record is larger than the broker or producer accepts, even in its shrunk form
+	// (class errdefs.ErrInvalidArgument: sending it again cannot succeed).
+	ErrTooLarge = fmt.Errorf("messaging: record too large: %w", errdefs.ErrInvalidArgument)
+	// ErrEncode: an Ack or message could not be marshalled (class errdefs.ErrInvalidArgument).
+	ErrEncode = fmt.Errorf("messaging: encode: %w", errdefs.ErrInvalidArgument)
+	// ErrSend: the broker refused the record for a reason that retrying does not fix: an invalid topic
+	// name, a record it cannot accept, a request it does not authorise (class errdefs.ErrInvalidArgument).
+	// Any other failure is reported as ErrUnavailable: when in doubt, the caller retries rather than
+	// dropping an answer.
+	ErrSend = fmt.Errorf("messaging: send refused: %w", errdefs.ErrInvalidArgument)
 )
+
+// refusedKErrors are broker answers about the record or the request itself: the same send fails again.
+var refusedKErrors = []sarama.KError{
+	sarama.ErrInvalidTopic,
+	sarama.ErrInvalidMessage,
+	sarama.ErrInvalidMessageSize,
+	sarama.ErrInvalidRecord,
+	sarama.ErrInvalidRequiredAcks,
+	sarama.ErrInvalidTimestamp,
+	sarama.ErrUnsupportedVersion,
+	sarama.ErrUnsupportedCompressionType,
+	sarama.ErrUnsupportedForMessageFormat,
+	sarama.ErrTopicAuthorizationFailed,
+	sarama.ErrClusterAuthorizationFailed,
+	sarama.ErrTransactionalIDAuthorizationFailed,
+}
+
+// refused reports whether the broker (or sarama, before sending) refused a record for good.
+func refused(err error) bool {
+	for _, k := range refusedKErrors {
+		if errors.Is(err, k) {
+			return true
+		}
+	}
+	var cerr sarama.ConfigurationError
+	return errors.As(err, &cerr)
+}
 
 // retriableKErrors are broker error codes that Kafka's own clients classify as retriable
 // (RetriableException subclasses): the same request can succeed a moment later.
@@ -65,6 +97,11 @@ func retriable(err error) bool {
 		if errors.Is(err, k) {
 			return true
 		}
+	}
+	// sarama's producer opens a circuit breaker per broker after 3 failures in a row and refuses sends
+	// for 10 s: the broker is down, not the record wrong.
+	if errors.Is(err, breaker.ErrBreakerOpen) {
+		return true
 	}
 	if errors.Is(err, sarama.ErrOutOfBrokers) || errors.Is(err, sarama.ErrNotConnected) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||

@@ -14,7 +14,8 @@ import (
 
 // Handler processes one record. It may return before the work is finished, but it (or whatever it hands
 // the record to) must call rec.Done() exactly once when the record is finished, including for records it
-// cannot parse. The ctx is cancelled only when the feed gives up waiting at shutdown (Config.DrainTimeout).
+// cannot parse, or rec.Release() when the process stops before the record is finished. The ctx is
+// cancelled only when the feed gives up waiting at shutdown (Config.DrainTimeout).
 type Handler func(ctx context.Context, rec *Record)
 
 // Record is one Kafka record handed to the Handler.
@@ -30,9 +31,17 @@ type Record struct {
 }
 
 // Done frees the record's capacity slot and lets the feed commit past it once every earlier record of its
-// partition is done too. Calling it more than once has no further effect.
+// partition is done too. Calling it (or Release) more than once has no further effect.
 func (r *Record) Done() {
-	r.once.Do(func() { r.feed.done(r) })
+	r.once.Do(func() { r.feed.done(r, true) })
+}
+
+// Release frees the record's capacity slot without finishing it: the commit point stays at or below the
+// record, so the next consumer of the group gets it (and everything after it) again. It is for a process
+// that stops before the record is finished (a graceful shutdown leaves work that has not started for
+// redelivery); this process does not hand the record out again. Calling it after Done has no effect.
+func (r *Record) Release() {
+	r.once.Do(func() { r.feed.done(r, false) })
 }
 
 // consumerGroup is the part of a sarama consumer group (plus its client) the feed uses; tests substitute
@@ -72,10 +81,12 @@ type Feed struct {
 	mu       sync.Mutex
 	changed  chan struct{} // closed and replaced on every state change below; waiters re-check
 	group    consumerGroup // current group; nil while being (re)created
-	paused   bool
+	paused   bool          // /disable
+	held     bool          // back-pressure: what records are waiting on is unavailable
 	stopping bool
 	crashed  bool // test hook: behave like a killed process (no more commits)
 	inFlight int
+	released int // records given back unfinished (Release), left for the next consumer
 	tracker  *offsetTracker
 
 	running    atomic.Bool
@@ -171,7 +182,10 @@ func (f *Feed) Run(ctx context.Context) error {
 	}
 	stopConsume() // ends the session: Cleanup commits, then the group is closed
 	<-loopDone
-	f.log.Info().Int("inFlight", f.InFlight()).Msg("feed stopped")
+	f.mu.Lock()
+	inFlight, released := f.inFlight, f.released
+	f.mu.Unlock()
+	f.log.Info().Int("inFlight", inFlight).Int("released", released).Msg("feed stopped")
 	return nil
 }
 
@@ -196,21 +210,56 @@ func (f *Feed) Pause() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.paused = true
-	if f.group != nil {
-		f.group.PauseAll()
-	}
+	f.applyPauseLocked()
 	f.notifyLocked()
 }
 
-// Resume undoes Pause (for /enable).
+// Resume undoes Pause (for /enable). A feed that is also held stays held.
 func (f *Feed) Resume() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.paused = false
-	if f.group != nil {
+	f.applyPauseLocked()
+	f.notifyLocked()
+}
+
+// SetHeld(true) stops handing out records because what the records in flight wait for (the broker for their acks,
+// the store for their records) is unavailable: back-pressure instead of taking work that cannot be
+// answered. Records in flight keep running. Unlike Pause it is not an operator's switch: the activation
+// path holds and releases it (SetHeld(false)) as outages begin and end.
+func (f *Feed) SetHeld(held bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.held == held {
+		return
+	}
+	f.held = held
+	f.applyPauseLocked()
+	f.notifyLocked()
+	if held {
+		f.log.Warn().Int("inFlight", f.inFlight).Msg("holding the feed: records in flight wait for an unavailable dependency")
+	} else {
+		f.log.Info().Msg("releasing the feed: the dependencies answer again")
+	}
+}
+
+// Held reports whether the feed is held (SetHeld).
+func (f *Feed) Held() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.held
+}
+
+// applyPauseLocked pauses or resumes fetching to match paused, held and stopping. f.mu must be held.
+func (f *Feed) applyPauseLocked() {
+	if f.group == nil {
+		return
+	}
+	if f.paused || f.held || f.stopping {
+		f.group.PauseAll()
+	} else {
 		f.group.ResumeAll()
 	}
-	f.notifyLocked()
 }
 
 // Paused reports whether the feed is paused.
@@ -272,10 +321,16 @@ func (f *Feed) drain(d time.Duration) {
 	}
 }
 
-func (f *Feed) done(r *Record) {
+// done frees r's slot; finished marks it done for the commit point (Done), otherwise it stays pending
+// and holds the commit point (Release).
+func (f *Feed) done(r *Record, finished bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.tracker.done(r.Partition, r.Offset)
+	if finished {
+		f.tracker.done(r.Partition, r.Offset)
+	} else {
+		f.released++
+	}
 	f.inFlight--
 	f.notifyLocked()
 }
@@ -293,7 +348,7 @@ func (f *Feed) setGroup(g consumerGroup) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.group = g
-	if g != nil && (f.paused || f.stopping) {
+	if g != nil && (f.paused || f.held || f.stopping) {
 		g.PauseAll()
 	}
 }
@@ -488,7 +543,7 @@ func (h *sessionHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sa
 	h.mu.Unlock()
 	f.mu.Lock()
 	f.tracker.claimed(p, claim.InitialOffset())
-	if (f.paused || f.stopping) && f.group != nil {
+	if (f.paused || f.held || f.stopping) && f.group != nil {
 		f.group.PauseAll() // partitions claimed after Pause are not covered by the earlier PauseAll
 	}
 	f.mu.Unlock()
@@ -518,7 +573,7 @@ func (h *sessionHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sa
 	}
 }
 
-// admit waits until msg may be handed out (a free slot, not paused or stopping, within MaxUncommitted)
+// admit waits until msg may be handed out (a free slot, not paused, held or stopping, within MaxUncommitted)
 // and takes the slot. It returns (nil, true) for a record this process already handed out and
 // (nil, false) when ctx ends first.
 func (f *Feed) admit(ctx context.Context, msg *sarama.ConsumerMessage) (*Record, bool) {
@@ -528,7 +583,7 @@ func (f *Feed) admit(ctx context.Context, msg *sarama.ConsumerMessage) (*Record,
 			f.mu.Unlock()
 			return nil, true
 		}
-		if !f.paused && !f.stopping && !f.crashed && f.inFlight < f.capacity &&
+		if !f.paused && !f.held && !f.stopping && !f.crashed && f.inFlight < f.capacity &&
 			f.tracker.deliverable(msg.Partition, msg.Offset, f.cfg.MaxUncommitted) {
 			f.inFlight++
 			f.tracker.delivered(msg.Partition, msg.Offset)

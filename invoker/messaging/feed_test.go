@@ -311,3 +311,71 @@ func TestFeedRunTwiceFails(t *testing.T) {
 		t.Errorf("second Run: %v", err)
 	}
 }
+
+// A record released at shutdown (not started, left for the next consumer) frees its slot so the drain
+// ends at once, but holds the commit point: the next consumer gets it and everything after it again,
+// while the records finished below it are not redelivered.
+func TestFeedReleasedRecordIsRedeliveredAfterCleanStop(t *testing.T) {
+	_, brokers := newCluster(t)
+	first := newRecorder(false)
+	f1 := newTestFeed(t, brokers, 10, first.handle)
+	produceN(t, brokers, "invoker0", 4)
+	stop1 := startFeed(t, f1)
+	for range 4 {
+		first.next(t, 10*time.Second)
+	}
+	first.byOffset(0).Done()
+	first.byOffset(1).Release()
+	first.byOffset(2).Done()
+	first.byOffset(3).Release()
+	first.byOffset(1).Done() // after Release: no effect
+	if f1.InFlight() != 0 {
+		t.Fatalf("InFlight = %d after every record was done or released, want 0", f1.InFlight())
+	}
+	start := time.Now()
+	stop1()
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("stop took %v: released records must not hold the drain", d)
+	}
+	if got := committed(t, brokers, "invoker0", "invoker0", 0); got != 1 {
+		t.Fatalf("committed %d, want 1 (offset 1 was released, not finished)", got)
+	}
+
+	second := newRecorder(true)
+	f2 := newTestFeed(t, brokers, 10, second.handle)
+	startFeed(t, f2)
+	for range 3 {
+		second.next(t, 10*time.Second)
+	}
+	second.none(t, 300*time.Millisecond)
+	if got := second.offsets(); !slices.Equal(got, seq(1, 3)) {
+		t.Errorf("redelivered %v, want 1..3 (the released ones and the done one above the first)", got)
+	}
+}
+
+// SetHeld stops handing out records like Pause, independently of it: an operator's /enable does not end
+// back-pressure, and releasing the hold does not undo a /disable.
+func TestFeedHoldIsIndependentOfPause(t *testing.T) {
+	_, brokers := newCluster(t)
+	rec := newRecorder(true)
+	f := newTestFeed(t, brokers, 10, rec.handle)
+	startFeed(t, f)
+	produceN(t, brokers, "invoker0", 1)
+	rec.next(t, 10*time.Second)
+
+	f.SetHeld(true)
+	if !f.Held() {
+		t.Fatal("Held() = false after SetHeld(true)")
+	}
+	produceN(t, brokers, "invoker0", 1)
+	rec.none(t, 700*time.Millisecond)
+	f.Pause()
+	f.Resume() // the operator's switch does not release back-pressure
+	rec.none(t, 700*time.Millisecond)
+	f.Pause()
+	f.SetHeld(false) // and the end of an outage does not undo /disable
+	rec.none(t, 700*time.Millisecond)
+	f.Resume()
+	rec.next(t, 10*time.Second)
+	waitCommitted(t, brokers, "invoker0", "invoker0", 2)
+}

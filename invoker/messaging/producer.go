@@ -112,7 +112,8 @@ func (p *Producer) SendEvent(ctx context.Context, ev *wire.EventMessage) error {
 
 // Send writes value (no key) to topic. Retriable errors are retried 3× 100 ms apart, on top of sarama's
 // own retries; everything is bounded by ctx. When ctx ends first the record may still reach Kafka later.
-// Errors wrap ErrTooLarge, ErrUnavailable (retriable or ctx) or ErrSend.
+// Errors wrap ErrTooLarge, ErrSend (refused for good: see refusedKErrors) or ErrUnavailable (anything
+// else: the broker is unreachable or answered in a way that may change, or ctx ended).
 func (p *Producer) Send(ctx context.Context, topic string, value []byte) error {
 	err := retry(ctx, sendRetries, sendBackoff, func() error {
 		return within(ctx, func() error {
@@ -125,9 +126,9 @@ func (p *Producer) Send(ctx context.Context, topic string, value []byte) error {
 		return nil
 	case tooLarge(err):
 		return fmt.Errorf("%w: %d bytes to %s: %w", ErrTooLarge, len(value), topic, err)
-	case retriable(err) || ctx.Err() != nil:
-		return fmt.Errorf("%w: send to %s: %w", ErrUnavailable, topic, err)
-	default:
+	case refused(err) && ctx.Err() == nil:
 		return fmt.Errorf("%w: to %s: %w", ErrSend, topic, err)
+	default:
+		return fmt.Errorf("%w: send to %s: %w", ErrUnavailable, topic, err)
 	}
 }

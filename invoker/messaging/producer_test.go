@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/containerd/errdefs"
+	"github.com/eapache/go-resiliency/breaker"
 
 	"github.com/nemo-edge/nemo/invoker/wire"
 )
@@ -253,5 +255,41 @@ func TestSendAfterKafkaWentAway(t *testing.T) {
 	defer cancel()
 	if err := p.Send(ctx, "health", []byte("down")); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("err = %v, want ErrUnavailable", err)
+	}
+}
+
+// sarama's producer refuses sends with "circuit breaker is open" for 10 s after a broker failed three
+// times: that is the broker being down (ErrUnavailable, worth retrying), not a bad record.
+func TestSendClassifiesAnOpenCircuitBreakerAsUnavailable(t *testing.T) {
+	s := &scriptedSender{errs: repeat(breaker.ErrBreakerOpen, 10)}
+	p := newProducer(Config{}, s, testLogger(t))
+	err := p.Send(context.Background(), "completed0", []byte("x"))
+	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, breaker.ErrBreakerOpen) {
+		t.Errorf("err = %v, want ErrUnavailable wrapping the breaker error", err)
+	}
+	if s.count() != 1+sendRetries {
+		t.Errorf("calls = %d, want %d (retried like any outage)", s.count(), 1+sendRetries)
+	}
+}
+
+// An error the producer does not know is reported as ErrUnavailable (worth retrying: the caller keeps an
+// answer rather than dropping it); only refusals that can never succeed are ErrSend, and those, like a
+// record too large and an encoding failure, carry the errdefs class of a permanent failure.
+func TestSendClassifiesUnknownErrorsAsUnavailableAndRefusalsAsPermanent(t *testing.T) {
+	s := &scriptedSender{errs: []error{errors.New("kafka: something nobody has seen before")}}
+	p := newProducer(Config{}, s, testLogger(t))
+	err := p.Send(context.Background(), "completed0", []byte("x"))
+	if !errors.Is(err, ErrUnavailable) || !errdefs.IsUnavailable(err) {
+		t.Errorf("unknown error: %v, want ErrUnavailable", err)
+	}
+	for _, e := range []error{ErrSend, ErrTooLarge, ErrEncode} {
+		if !errdefs.IsInvalidArgument(e) {
+			t.Errorf("%v does not carry errdefs.ErrInvalidArgument", e)
+		}
+	}
+	s = &scriptedSender{errs: []error{sarama.ErrTopicAuthorizationFailed}}
+	p = newProducer(Config{}, s, testLogger(t))
+	if err := p.Send(context.Background(), "completed0", []byte("x")); !errors.Is(err, ErrSend) || !errdefs.IsInvalidArgument(err) {
+		t.Errorf("authorization refusal: %v, want ErrSend", err)
 	}
 }

@@ -2,10 +2,13 @@
 // (docs/protocol.md#http-endpoints), on net/http alone.
 //
 //	GET|HEAD /ping      open        200 text/plain "pong" (devtools probes it with curl --head --fail)
-//	GET      /metrics   open        Prometheus text from the metrics.Registry (when one is given)
+//	GET      /metrics   open*       Prometheus text from the metrics.Registry (when one is given)
 //	POST     /enable    Basic auth  "invoker0 is now enabled." / "invoker0 is already enabled."
 //	POST     /disable   Basic auth  "invoker0 is now disabled." / "invoker0 is already disabled."
 //	GET      /isEnabled Basic auth  {"enabled":true}
+//
+// (*) behind the credentials too with Config.ProtectMetrics. At most Config.MaxConnections connections are
+// served at once (64): a flood waits in the listen backlog instead of taking every core.
 //
 // Anything the open routes do not take goes through the credentials check, as in 2022+ OpenWhisk: missing
 // or wrong credentials get 401 with OpenWhisk's ErrorResponse JSON {"error": "...", "code": "<transid>"};

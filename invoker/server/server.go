@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -53,6 +54,11 @@ type Config struct {
 	// ShutdownTimeout is how long ListenAndServe waits for in-flight requests once its ctx is done, before
 	// closing their connections. Default 10 s.
 	ShutdownTimeout time.Duration
+	// MaxConnections caps the connections served at once; further ones wait in the listen backlog until
+	// one closes. Default 64.
+	MaxConnections int
+	// ProtectMetrics puts GET /metrics behind the credentials. Default false (open, as OpenWhisk's).
+	ProtectMetrics bool
 }
 
 func (c Config) withDefaults() Config {
@@ -70,6 +76,9 @@ func (c Config) withDefaults() Config {
 	def(&c.IdleTimeout, 60*time.Second)
 	def(&c.SwitchTimeout, 10*time.Second)
 	def(&c.ShutdownTimeout, 10*time.Second)
+	if c.MaxConnections <= 0 {
+		c.MaxConnections = 64
+	}
 	return c
 }
 
@@ -140,7 +149,8 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, tid string) {
 	if known && r.URL.Path == "/metrics" && s.reg == nil {
 		known = false
 	}
-	if known && rt.open && allows(rt.methods, r.Method) {
+	open := rt.open && !(r.URL.Path == "/metrics" && s.cfg.ProtectMetrics)
+	if known && open && allows(rt.methods, r.Method) {
 		rt.serve(s, w, r, tid)
 		return
 	}
@@ -329,7 +339,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:    log.New(logWriter{s.log}, "", 0),
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	limited := &limitListener{Listener: ln, slots: make(chan struct{}, s.cfg.MaxConnections), done: make(chan struct{})}
+	go func() { errc <- srv.Serve(limited) }()
 	s.log.Info().Str("addr", ln.Addr().String()).Msg("invoker HTTP server listening")
 
 	select {
@@ -357,4 +368,46 @@ type logWriter struct{ log zerolog.Logger }
 func (l logWriter) Write(p []byte) (int, error) {
 	l.log.Warn().Msg(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// limitListener accepts a connection only while fewer than cap(slots) are open: a flood of connections
+// (to /metrics, say) waits in the kernel's backlog instead of taking every core.
+type limitListener struct {
+	net.Listener
+	slots     chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	select {
+	case l.slots <- struct{}{}:
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.slots
+		return nil, err
+	}
+	return &limitedConn{Conn: c, release: func() { <-l.slots }}, nil
+}
+
+// Close stops accepting, also while Accept waits for a slot.
+func (l *limitListener) Close() error {
+	l.closeOnce.Do(func() { close(l.done) })
+	return l.Listener.Close()
+}
+
+// limitedConn frees its slot once, when closed.
+type limitedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }

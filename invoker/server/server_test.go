@@ -382,3 +382,64 @@ func TestConfigDefaults(t *testing.T) {
 	assert.Equal(t, "u", c.Username)
 	assert.Equal(t, "", c.Password, "an explicit user keeps an empty password")
 }
+
+// With ProtectMetrics, /metrics wants the same credentials as /enable; /ping stays open.
+func TestProtectedMetrics(t *testing.T) {
+	s := newTestServer(t, &fakeSwitch{name: "invoker0"}, metrics.NewRegistry(), Config{ProtectMetrics: true})
+	assert.Equal(t, 401, do(t, s, call{method: "GET", path: "/metrics"}).Code)
+	assert.Equal(t, 401, do(t, s, call{method: "GET", path: "/metrics", user: "invoker.user", pass: "wrong"}).Code)
+	assert.Equal(t, 200, do(t, s, call{method: "GET", path: "/metrics", user: "invoker.user", pass: "invoker.pass"}).Code)
+	assert.Equal(t, 200, do(t, s, call{method: "GET", path: "/ping"}).Code)
+	open := newTestServer(t, &fakeSwitch{name: "invoker0"}, metrics.NewRegistry(), Config{})
+	assert.Equal(t, 200, do(t, open, call{method: "GET", path: "/metrics"}).Code, "open unless configured")
+}
+
+// At most MaxConnections connections are served at once: the next one waits until one closes, and a
+// shutdown is not held up by the wait.
+func TestConnectionsAreCapped(t *testing.T) {
+	s := newTestServer(t, &fakeSwitch{name: "invoker0"}, metrics.NewRegistry(), Config{MaxConnections: 2, ShutdownTimeout: time.Second})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, ln) }()
+	addr := ln.Addr().String()
+
+	// Two clients that hold their connections open (keep-alive after one request each).
+	var holders []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		_, err = io.WriteString(c, "GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+		require.NoError(t, err)
+		buf := make([]byte, 512)
+		require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+		n, err := c.Read(buf)
+		require.NoError(t, err)
+		require.Contains(t, string(buf[:n]), "200 OK")
+		holders = append(holders, c)
+	}
+	third := make(chan error, 1)
+	go func() {
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + addr + "/ping")
+		if err == nil {
+			resp.Body.Close()
+		}
+		third <- err
+	}()
+	select {
+	case err := <-third:
+		t.Fatalf("a third connection was served while two were open (err %v)", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	holders[0].Close()
+	require.NoError(t, <-third, "served once a slot freed")
+
+	cancel()
+	select {
+	case <-served:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return after cancel")
+	}
+	holders[1].Close()
+}

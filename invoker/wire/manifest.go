@@ -9,17 +9,22 @@ import (
 	"time"
 )
 
-// ImageName is a container image reference split as OpenWhisk does: [registry/][prefix/]name[:tag].
+// ImageName is a container image reference split as OpenWhisk does: [registry/][prefix/]name[:tag], plus
+// the digest NEMO keeps (OpenWhisk drops it): a blackbox image pinned as name@sha256:… runs that image
+// and no other, whatever the tag points to now.
 type ImageName struct {
 	Registry string
 	Prefix   string
 	Name     string
 	Tag      string // "" means latest when matching
+	Digest   string // "sha256:<64 hex>" or "" (not part of matching)
 }
 
 var (
 	imagePathComponentRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
 	imageTagRE           = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	imageDigestRE        = regexp.MustCompile(`^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$`)
+	sha256DigestRE       = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
 	imageDomainRE        = regexp.MustCompile(`^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?::[0-9]+)?|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*:[0-9]+)$`)
 )
 
@@ -30,10 +35,15 @@ func ParseImageName(s string) (ImageName, error) {
 		return ImageName{}, malformed("image name", "%q: %s", s, why)
 	}
 	ref := s
-	if i := strings.IndexByte(ref, '@'); i >= 0 {
-		ref = ref[:i] // the digest does not take part in naming or matching
-	}
 	var n ImageName
+	if i := strings.IndexByte(ref, '@'); i >= 0 {
+		// The digest does not take part in naming or matching, but the image run is the one it names.
+		n.Digest = ref[i+1:]
+		ref = ref[:i]
+		if !imageDigestRE.MatchString(n.Digest) || strings.HasPrefix(n.Digest, "sha256:") && !sha256DigestRE.MatchString(n.Digest) {
+			return bad("invalid digest")
+		}
+	}
 	if i := strings.LastIndexByte(ref, ':'); i > strings.LastIndexByte(ref, '/') {
 		n.Tag = ref[i+1:]
 		ref = ref[:i]
@@ -56,7 +66,8 @@ func ParseImageName(s string) (ImageName, error) {
 	return n, nil
 }
 
-// Resolve is ImageName.resolveImageName: the image's own registry, else systemRegistry, then prefix, name, tag.
+// Resolve is ImageName.resolveImageName: the image's own registry, else systemRegistry, then prefix, name,
+// tag, and the digest when there is one (the engine then runs exactly that image).
 func (n ImageName) Resolve(systemRegistry string) string {
 	var b strings.Builder
 	reg := n.Registry
@@ -76,6 +87,9 @@ func (n ImageName) Resolve(systemRegistry string) string {
 	b.WriteString(n.Name)
 	if n.Tag != "" {
 		b.WriteString(":" + n.Tag)
+	}
+	if n.Digest != "" {
+		b.WriteString("@" + n.Digest)
 	}
 	return b.String()
 }

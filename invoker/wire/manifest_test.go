@@ -107,6 +107,12 @@ func TestManifestResolve(t *testing.T) {
 	if own.Image != "my.registry:443/me/img:1" {
 		t.Fatalf("an image's own registry must win: %s", own.Image)
 	}
+	// A blackbox pinned by digest runs that digest, not whatever its tag points to.
+	digest := "sha256:" + strings.Repeat("5e", 32)
+	pinned, err := m.ResolveExec(&Exec{Kind: KindBlackbox, Image: "me/img:1@" + digest})
+	if err != nil || pinned.Image != "users.example/me/img:1@"+digest {
+		t.Fatalf("pinned blackbox: %+v %v", pinned, err)
+	}
 	if m.DefaultKind("python") != "python:3.10" || m.DefaultKind("cobol") != "" {
 		t.Fatal("DefaultKind")
 	}
@@ -146,7 +152,8 @@ func TestParseImageName(t *testing.T) {
 		{"docker-custom.com/openwhisk-runtime/magic/nodejs:0.0.1", ImageName{Registry: "docker-custom.com", Prefix: "openwhisk-runtime/magic", Name: "nodejs", Tag: "0.0.1"}},
 		{"localhost:5000/img", ImageName{Registry: "localhost:5000", Name: "img"}},
 		{"localhost/img", ImageName{Prefix: "localhost", Name: "img"}},
-		{"a/b@sha256:0123456789abcdef0123456789abcdef", ImageName{Prefix: "a", Name: "b"}},
+		{"a/b@sha256:" + strings.Repeat("0123456789abcdef", 4), ImageName{Prefix: "a", Name: "b", Digest: "sha256:" + strings.Repeat("0123456789abcdef", 4)}},
+		{"a/b:1.0@sha512:" + strings.Repeat("ab", 64), ImageName{Prefix: "a", Name: "b", Tag: "1.0", Digest: "sha512:" + strings.Repeat("ab", 64)}},
 		{"my_img.v2__x-y", ImageName{Name: "my_img.v2__x-y"}},
 	} {
 		got, err := ParseImageName(c.in)
@@ -154,7 +161,8 @@ func TestParseImageName(t *testing.T) {
 			t.Errorf("ParseImageName(%q) = %+v, %v; want %+v", c.in, got, err, c.want)
 		}
 	}
-	for _, bad := range []string{"", ":", "Upper/case", "a//b", "a/b:", "a/b:-tag", "/a", "a/", "a b"} {
+	for _, bad := range []string{"", ":", "Upper/case", "a//b", "a/b:", "a/b:-tag", "/a", "a/", "a b",
+		"a/b@sha256:0123456789abcdef0123456789abcdef", "a/b@sha256:" + strings.Repeat("G", 64), "a/b@", "a/b@latest"} {
 		if _, err := ParseImageName(bad); !errors.Is(err, ErrMalformed) {
 			t.Errorf("ParseImageName(%q) err = %v", bad, err)
 		}
@@ -162,6 +170,10 @@ func TestParseImageName(t *testing.T) {
 	n := ImageName{Prefix: "p", Name: "n", Tag: "t"}
 	if n.Resolve("") != "p/n:t" || n.Resolve("reg") != "reg/p/n:t" || n.Resolve("reg/") != "reg/p/n:t" {
 		t.Fatal("Resolve")
+	}
+	pinned := ImageName{Prefix: "p", Name: "n", Tag: "t", Digest: "sha256:" + strings.Repeat("a", 64)}
+	if pinned.Resolve("reg") != "reg/p/n:t@sha256:"+strings.Repeat("a", 64) || !pinned.Matches(n) {
+		t.Fatal("a digest is kept by Resolve and ignored by Matches")
 	}
 	if !(ImageName{Name: "n"}).Matches(ImageName{Name: "n", Tag: "latest"}) || (ImageName{Name: "n"}).Matches(ImageName{Name: "n", Tag: "1"}) {
 		t.Fatal("Matches tag default")

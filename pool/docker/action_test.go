@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/nemo-edge/nemo/pool"
 	"github.com/nemo-edge/nemo/pool/proxy"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
@@ -442,7 +443,7 @@ func TestForeignHandle(t *testing.T) {
 	h := other{}
 	assert.True(t, b.Init(context.Background(), h, nil, time.Second).Dead)
 	assert.True(t, b.Run(context.Background(), h, nil, time.Second).Dead)
-	assert.True(t, b.Logs(context.Background(), h, 1024, true).Failed)
+	assert.True(t, b.Logs(context.Background(), h, 1024, pool.LogOptions{Sentinels: true}).Failed)
 	assert.ErrorIs(t, b.Freeze(context.Background(), h), ErrForeignHandle)
 	assert.ErrorIs(t, b.Thaw(context.Background(), h), ErrForeignHandle)
 	assert.ErrorIs(t, b.Remove(context.Background(), h), ErrForeignHandle)

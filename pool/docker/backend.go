@@ -38,6 +38,9 @@ type Backend struct {
 	// forgotten them.
 	orphansMu sync.Mutex
 	orphans   map[string]struct{}
+
+	isoMu sync.Mutex
+	iso   isolation // what Prepare installed
 }
 
 var _ pool.Backend = (*Backend)(nil)
@@ -131,9 +134,11 @@ func (b *Backend) Create(ctx context.Context, name string, spec pool.Spec) (pool
 	cancel()
 	if err != nil {
 		if cerrdefs.IsNotFound(err) {
-			return nil, imageMissing(spec, err)
+			err = fmt.Errorf("%w: %s: %w", ErrImageNotFound, spec.Image, err)
+		} else {
+			err = fmt.Errorf("docker: create %s: %w", name, err)
 		}
-		return nil, fmt.Errorf("docker: create %s: %w", name, err)
+		return nil, blamed(spec, stageCreate, err, nil)
 	}
 	log := b.logger(ctx).With().Str("container", name).Str("id", shortID(created.ID)).Logger()
 
@@ -142,13 +147,7 @@ func (b *Backend) Create(ctx context.Context, name string, spec pool.Spec) (pool
 	cancel()
 	if err != nil {
 		b.removeQuietly(ctx, created.ID, log)
-		if strings.Contains(err.Error(), "executable file not found") {
-			return nil, &pool.CreateError{
-				Response: proxy.ErrorResponse(proxy.StatusDeveloperError, proxy.MsgCommandNotFound(spec.Image)),
-				Err:      fmt.Errorf("%w: %s: %w", ErrStart, name, err),
-			}
-		}
-		return nil, fmt.Errorf("%w: %s: %w", ErrStart, name, err)
+		return nil, blamed(spec, stageStart, fmt.Errorf("%w: %s: %w", ErrStart, name, err), nil)
 	}
 	ictx, cancel := context.WithTimeout(ctx, b.cfg.DockerTimeout)
 	insp, err := b.api.ContainerInspect(ictx, created.ID)
@@ -156,6 +155,14 @@ func (b *Backend) Create(ctx context.Context, name string, spec pool.Spec) (pool
 	if err != nil {
 		b.removeQuietly(ctx, created.ID, log)
 		return nil, fmt.Errorf("%w: %s: inspect: %w", ErrStart, name, err)
+	}
+	if insp.ContainerJSONBase != nil && insp.State != nil && !insp.State.Running {
+		// Started and already gone: the image's process exited at once (not an action runtime, or one that
+		// crashes). What it wrote is the only explanation the user gets, so it goes with the answer.
+		lines := b.exitedLogs(ctx, insp)
+		b.removeQuietly(ctx, created.ID, log)
+		err := fmt.Errorf("%w: %w: %s exited with status %d", ErrStart, pool.ErrExitedAtStart, name, insp.State.ExitCode)
+		return nil, blamed(spec, stageExited, err, lines)
 	}
 	addr, err := b.address(insp, hostPort)
 	if err != nil {
@@ -227,26 +234,25 @@ func (b *Backend) address(insp container.InspectResponse, hostPort int) (string,
 	}
 }
 
-// imageMissing maps a missing image like OpenWhisk maps a failed pull: a developer error for a blackbox image
-// tagged latest or untagged, otherwise a provisioning failure.
-func imageMissing(spec pool.Spec, err error) error {
-	wrapped := fmt.Errorf("%w: %s: %v", ErrImageNotFound, spec.Image, err)
-	if spec.Kind == "blackbox" && latestOrUntagged(spec.Image) {
-		return &pool.CreateError{
-			Response: proxy.ErrorResponse(proxy.StatusDeveloperError, proxy.MsgImagePullFailed(spec.Image)),
-			Err:      wrapped,
-		}
+// blamed wraps a start failure with the activation response blameStart gives it: a *pool.CreateError
+// carrying the response (and the container's last lines) when the user is to blame, or when the
+// container exited at start (the Manager retries those); the plain error (a whisk error) otherwise.
+func blamed(spec pool.Spec, stage startStage, err error, lines []string) error {
+	resp := blameStart(spec.Kind, spec.Image, stage, err)
+	if resp.StatusCode == proxy.StatusDeveloperError || stage == stageExited {
+		return &pool.CreateError{Response: resp, Err: err, Logs: lines}
 	}
-	return wrapped
+	return err
 }
 
-func latestOrUntagged(image string) bool {
-	if strings.Contains(image, "@") {
-		return false
-	}
-	last := image[strings.LastIndex(image, "/")+1:]
-	i := strings.LastIndex(last, ":")
-	return i < 0 || last[i+1:] == "latest"
+// exitedLogs reads what a container that already stopped wrote (its log is complete), at most 64 KiB.
+func (b *Backend) exitedLogs(ctx context.Context, insp container.InspectResponse) []string {
+	src, _ := b.logSource(insp.ID, insp.LogPath)
+	col := newLogCollector(64<<10, pool.LogOptions{})
+	lctx, cancel := context.WithTimeout(ctx, b.cfg.DockerTimeout)
+	defer cancel()
+	runCollection(lctx, src, logCursor{}, col, b.cfg.LogIdleTimeout, overallLogTimeout(0), settling{})
+	return col.finish(endOfData, b.now()).Lines
 }
 
 func (b *Backend) removeQuietly(ctx context.Context, id string, log zerolog.Logger) {
@@ -302,6 +308,7 @@ func (b *Backend) Init(ctx context.Context, h pool.Handle, body []byte, timeout 
 	defer cancel()
 	lastLiveCheck := start
 	var r reply
+	stopped := false
 	for {
 		r = exchange(ictx, c.http, c.baseURL+"/init", body, b.cfg.MaxResponseBytes, b.cfg.TruncationBytes)
 		if !retryableInit(r) || ictx.Err() != nil {
@@ -310,6 +317,7 @@ func (b *Backend) Init(ctx context.Context, h pool.Handle, body []byte, timeout 
 		// A refused or dropped connection is normal while the proxy starts; a dead container is not.
 		if time.Since(lastLiveCheck) >= 250*time.Millisecond {
 			if !b.running(ictx, c) {
+				stopped = true
 				break
 			}
 			lastLiveCheck = time.Now()
@@ -330,7 +338,10 @@ func (b *Backend) Init(ctx context.Context, h pool.Handle, body []byte, timeout 
 		b.logger(ctx).Debug().Str("container", c.name).Err(r.Err).Int("status", r.Status).Dur("elapsed", r.Elapsed).Msg("init failed")
 	}
 	unhealthy := r.Err == nil && r.Status == http.StatusServiceUnavailable
-	return pool.InitResult{OK: ok, Response: resp, Duration: r.Elapsed, Dead: dead || unhealthy, Reschedule: unhealthy}
+	// Stopped by itself before it answered (and not for want of memory, which another try would not fix).
+	exited := stopped && !ok && resp.ErrorText() != proxy.MsgMemoryExhausted
+	return pool.InitResult{OK: ok, Response: resp, Duration: r.Elapsed, Dead: dead || unhealthy || exited,
+		Reschedule: unhealthy, Exited: exited}
 }
 
 // Run posts body to /run with the action timeout.
@@ -405,7 +416,14 @@ func (b *Backend) running(ctx context.Context, c *Container) bool {
 }
 
 // Logs collects the activation's log lines from the container's cursor (docs/protocol.md#logs).
-func (b *Backend) Logs(ctx context.Context, h pool.Handle, limitBytes int64, waitSentinels bool) pool.LogResult {
+//
+// The engine copies a container's output into its log asynchronously, so lines the action wrote just
+// before /run returned may not be in the log yet when collection starts. A sentinelled run waits for the
+// sentinels, which come after every line of the activation. A developer error follows the log too (unlike
+// OpenWhisk, which reads to the current end and so may miss the action's last lines): up to the sentinels
+// when the runtime writes them, else until the log has been quiet for LogQuietPeriod and, for a runtime
+// that still should write sentinels, the container has stopped (its log is then complete).
+func (b *Backend) Logs(ctx context.Context, h pool.Handle, limitBytes int64, opts pool.LogOptions) pool.LogResult {
 	if limitBytes <= 0 {
 		return pool.LogResult{Lines: []string{}}
 	}
@@ -415,8 +433,16 @@ func (b *Backend) Logs(ctx context.Context, h pool.Handle, limitBytes int64, wai
 	}
 	c.logMu.Lock()
 	defer c.logMu.Unlock()
-	col := newLogCollector(limitBytes, waitSentinels)
-	end, cur := runCollection(ctx, c.logs, c.cursor, col, b.cfg.LogIdleTimeout, overallLogTimeout(limitBytes))
+	col := newLogCollector(limitBytes, opts)
+	var settle settling
+	if opts.DeveloperError {
+		settle.quiet = b.cfg.LogQuietPeriod
+		settle.settled = func() bool { return true }
+		if opts.Sentinels {
+			settle.settled = func() bool { return !b.running(ctx, c) }
+		}
+	}
+	end, cur := runCollection(ctx, c.logs, c.cursor, col, b.cfg.LogIdleTimeout, overallLogTimeout(limitBytes), settle)
 	c.cursor = cur
 	res := col.finish(end, b.now())
 	if res.Failed {

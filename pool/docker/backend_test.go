@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,6 +71,9 @@ func TestCreateUsesJSONFileWhenReadable(t *testing.T) {
 	assert.Equal(t, fileSource{path: logPath, poll: 5 * time.Millisecond}, h.(*Container).logs)
 }
 
+// A missing image: OpenWhisk pulls a blackbox image first and, whatever its tag, ends with the developer
+// error "Failed to pull container image" when neither the pull nor a local copy worked; a managed
+// runtime's missing image is the operator's problem.
 func TestCreateImageMissing(t *testing.T) {
 	cases := []struct {
 		kind, image string
@@ -78,8 +82,9 @@ func TestCreateImageMissing(t *testing.T) {
 		{"go:1.22", "nemo/action-go:latest", false},
 		{"blackbox", "user/img", true},
 		{"blackbox", "registry:5000/user/img:latest", true},
-		{"blackbox", "user/img:1.0", false},
+		{"blackbox", "user/img:1.0", true},
 		{"blackbox", "registry:5000/user/img", true},
+		{"blackbox", "user/img@sha256:" + strings.Repeat("ab", 32), true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.kind+" "+tc.image, func(t *testing.T) {
@@ -313,4 +318,38 @@ func TestCleanupReportsRemovalStuckInProgress(t *testing.T) {
 	api.inspect["stuck"] = inspectRunning("stuck", 0, "", "")
 	_, err := b.Cleanup(context.Background(), "wsk0")
 	assert.ErrorContains(t, err, "still being removed")
+}
+
+// A container whose process exits right after start (an image that is not an action runtime): its output
+// goes with the error, it is removed, and the error says the Manager may try another container.
+func TestCreateContainerExitedAtStart(t *testing.T) {
+	for _, tc := range []struct {
+		kind   string
+		status int
+		msg    string
+	}{
+		{"blackbox", proxy.StatusDeveloperError, proxy.MsgAbnormalInit},
+		{"go:1.22", proxy.StatusWhiskError, proxy.MsgProvisionFailed},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			api := newFakeAPI()
+			logPath := filepath.Join(t.TempDir(), "c-json.log")
+			require.NoError(t, os.WriteFile(logPath, []byte(
+				`{"log":"usage: not-a-runtime [flags]\n","stream":"stderr","time":"2024-06-01T10:15:20.1Z"}`+"\n"), 0o644))
+			insp := inspectRunning(fakeID(1), 0, "127.0.0.1", "")
+			insp.State = &container.State{Status: "exited", Running: false, ExitCode: 2}
+			insp.LogPath = logPath
+			api.inspect[fakeID(1)] = insp
+			b, _ := testBackend(t, api, Config{})
+			spec := actionSpec(128)
+			spec.Kind = tc.kind
+			_, err := b.Create(context.Background(), "wsk0_1_guest_hello", spec)
+			require.ErrorIs(t, err, pool.ErrExitedAtStart)
+			var ce *pool.CreateError
+			require.True(t, errors.As(err, &ce))
+			assert.Equal(t, proxy.ErrorResponse(tc.status, tc.msg), ce.Response)
+			assert.Equal(t, []string{"2024-06-01T10:15:20.1Z         stderr: usage: not-a-runtime [flags]"}, ce.Logs)
+			assert.Equal(t, []string{fakeID(1)}, api.removed, "nothing left behind")
+		})
+	}
 }

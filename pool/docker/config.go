@@ -57,6 +57,24 @@ type Config struct {
 	DNS, DNSSearch, DNSOptions []string
 	// ExtraLabels are added to every container. Default is none.
 	ExtraLabels map[string]string
+	// Firewall says whether Prepare installs host firewall rules keeping action containers from this
+	// host's services and from Forbidden (see isolation.go). Default is FirewallAuto.
+	Firewall FirewallMode
+	// Forbidden are host:port addresses action containers must not reach besides this host: the Kafka
+	// brokers and the store. Default is none.
+	Forbidden []string
+	// Iptables is the iptables command. Default is "iptables".
+	Iptables string
+	// User runs the action's processes as this user ("uid[:gid]" or a name the image knows); "" keeps the
+	// image's user. Runtimes that write to their image's files need a user allowed to. Default is "".
+	User string
+	// ReadOnlyRootfs mounts the container's root filesystem read-only, with a small tmpfs at each of
+	// WritablePaths. Runtimes that write elsewhere (code unpacked into the image's directories) fail to
+	// initialise with it. Default is false.
+	ReadOnlyRootfs bool
+	// WritablePaths are the tmpfs mounts of a read-only root filesystem (size min(memory/4, 64 MB)).
+	// Default is ["/tmp"].
+	WritablePaths []string
 	// LogSource is where logs come from. Default is LogAuto.
 	LogSource LogSource
 	// MaxResponseBytes is the largest /run or /init body accepted whole (whisk.activation.payload.max).
@@ -79,6 +97,9 @@ type Config struct {
 	LogPollInterval time.Duration
 	// LogIdleTimeout ends log collection when no line arrives for this long. Default is 2 s.
 	LogIdleTimeout time.Duration
+	// LogQuietPeriod is how long a developer error's log must stay quiet before collection asks whether
+	// more can come (see Backend.Logs). Default is 250 ms.
+	LogQuietPeriod time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -123,6 +144,18 @@ func (c Config) withDefaults() Config {
 	}
 	if c.LogIdleTimeout <= 0 {
 		c.LogIdleTimeout = 2 * time.Second
+	}
+	if c.Firewall == "" {
+		c.Firewall = FirewallAuto
+	}
+	if c.Iptables == "" {
+		c.Iptables = "iptables"
+	}
+	if c.WritablePaths == nil {
+		c.WritablePaths = []string{"/tmp"}
+	}
+	if c.LogQuietPeriod <= 0 {
+		c.LogQuietPeriod = 250 * time.Millisecond
 	}
 	return c
 }

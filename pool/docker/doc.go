@@ -14,6 +14,7 @@
 // It does not decide anything: when to create, freeze or destroy is pool's job (the pool is also the only
 // authority on frozen state, since Docker reports a directly frozen container as running). It must not touch
 // containers outside its name prefix, Kafka, the stores, or the pool's bookkeeping. It never pulls images (no
-// registry is assumed): a missing blackbox image tagged latest (or untagged) is reported like OpenWhisk's failed
-// pull, any other missing image as a provisioning failure.
+// registry is assumed; an image present in the engine stands for a successful pull). Start failures are
+// blamed as OpenWhisk blames them (blame.go): a missing blackbox image, a missing entry point, a blackbox
+// container that exits at start are developer errors; anything else is a whisk error.
 package docker

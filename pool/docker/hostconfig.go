@@ -109,6 +109,7 @@ func buildCreate(cfg Config, name string, spec pool.Spec, hostPort int) (createR
 		Env:    env,
 		Labels: labels,
 	}
+	cc.User = cfg.User
 	hc := &container.HostConfig{
 		Resources:  res,
 		CapDrop:    []string{"NET_RAW", "NET_ADMIN"},
@@ -116,6 +117,18 @@ func buildCreate(cfg Config, name string, spec pool.Spec, hostPort int) (createR
 		DNSSearch:  cfg.DNSSearch,
 		DNSOptions: cfg.DNSOptions,
 		LogConfig:  container.LogConfig{Type: "json-file"},
+		// Beyond OpenWhisk: no process in an action container gains privileges through setuid binaries
+		// or file capabilities.
+		SecurityOpt:    []string{"no-new-privileges"},
+		ReadonlyRootfs: cfg.ReadOnlyRootfs,
+	}
+	if cfg.ReadOnlyRootfs && len(cfg.WritablePaths) > 0 {
+		// Scratch space the runtime may need, counted against the container's memory limit.
+		hc.Tmpfs = map[string]string{}
+		size := max(min(spec.MemoryMB/4, 64), 1)
+		for _, p := range cfg.WritablePaths {
+			hc.Tmpfs[p] = "rw,nosuid,nodev,mode=1777,size=" + strconv.Itoa(size) + "m"
+		}
 	}
 	switch cfg.Mode {
 	case NetworkPublish:

@@ -78,6 +78,10 @@ func TestBuildCreatePublishMode(t *testing.T) {
 	assert.Equal(t, "1", h.CpusetCpus)
 	assert.Equal(t, int64(250_000_000), h.NanoCPUs, "2 CPUs / (2048/256)")
 	assert.ElementsMatch(t, []string{"NET_RAW", "NET_ADMIN"}, []string(h.CapDrop))
+	assert.Equal(t, []string{"no-new-privileges"}, h.SecurityOpt, "no privilege gain through setuid or file capabilities")
+	assert.False(t, h.ReadonlyRootfs, "read-only root only when configured")
+	assert.Empty(t, h.Tmpfs)
+	assert.Equal(t, "", c.User, "the image's user unless configured")
 	require.Len(t, h.Ulimits, 1)
 	assert.Equal(t, container.Ulimit{Name: "nofile", Soft: 1024, Hard: 1024}, *h.Ulimits[0])
 	assert.Equal(t, "json-file", h.LogConfig.Type)
@@ -165,4 +169,18 @@ func TestBuildCreatePinsToTheSpecCPUSet(t *testing.T) {
 	req, err = buildCreate(Config{CPUSet: "1"}.withDefaults(), "wsk0_2_guest_other", spec, 0)
 	require.NoError(t, err)
 	assert.Equal(t, "1", req.Host.CpusetCpus)
+}
+
+// A non-root user and a read-only root filesystem with tmpfs scratch space, when the operator asks.
+func TestBuildCreateUserAndReadOnlyRoot(t *testing.T) {
+	cfg := Config{User: "65534:65534", ReadOnlyRootfs: true, WritablePaths: []string{"/tmp", "/action"}}.withDefaults()
+	req, err := buildCreate(cfg, "wsk0_1_guest_hello", actionSpec(128), 0)
+	require.NoError(t, err)
+	assert.Equal(t, "65534:65534", req.Config.User)
+	assert.True(t, req.Host.ReadonlyRootfs)
+	assert.Equal(t, map[string]string{
+		"/tmp":    "rw,nosuid,nodev,mode=1777,size=32m",
+		"/action": "rw,nosuid,nodev,mode=1777,size=32m",
+	}, req.Host.Tmpfs, "a quarter of the memory, at most 64 MB")
+	assert.Equal(t, []string{"no-new-privileges"}, req.Host.SecurityOpt)
 }

@@ -187,7 +187,7 @@ func TestITColdThenWarm(t *testing.T) {
 			require.NotNil(t, r1.Response.Size)
 			assert.Equal(t, len(r1.Response.Result), *r1.Response.Size)
 
-			logs := b.Logs(context.Background(), c, 10<<20, true)
+			logs := b.Logs(context.Background(), c, 10<<20, pool.LogOptions{Sentinels: true})
 			require.False(t, logs.Failed, "%v", logs.Lines)
 			require.Len(t, logs.Lines, 4, "%v", logs.Lines)
 			sort.Strings(logs.Lines) // the two streams interleave
@@ -199,7 +199,7 @@ func TestITColdThenWarm(t *testing.T) {
 			r2 := b.Run(context.Background(), c, runBody(map[string]any{"name": "again"}), 5*time.Second)
 			require.Equal(t, proxy.StatusSuccess, r2.Response.StatusCode)
 			assert.Equal(t, float64(2), result(t, r2.Response)["runs"], "warm: same process")
-			logs = b.Logs(context.Background(), c, 10<<20, true)
+			logs = b.Logs(context.Background(), c, 10<<20, pool.LogOptions{Sentinels: true})
 			assert.False(t, logs.Failed)
 			assert.Empty(t, logs.Lines, "the second activation printed nothing; the cursor skipped the first")
 		})
@@ -312,7 +312,7 @@ func TestITInitFails(t *testing.T) {
 	assert.Equal(t, proxy.StatusDeveloperError, res.Response.StatusCode)
 	assert.Contains(t, string(res.Response.Result), "Cannot start action: command exited: exit status 3")
 
-	logs := b.Logs(context.Background(), c, 10<<20, false) // developer error: no sentinels to wait for
+	logs := b.Logs(context.Background(), c, 10<<20, pool.LogOptions{DeveloperError: true}) // developer error: no sentinels to wait for
 	assert.False(t, logs.Failed)
 	joined := strings.Join(logs.Lines, "\n")
 	assert.Contains(t, joined, "stderr: testaction: failing at init as requested")
@@ -363,7 +363,7 @@ func TestITLogFloodTruncated(t *testing.T) {
 	r := b.Run(context.Background(), c, runBody(map[string]any{"log_lines": 3000, "log_line_bytes": 200}), 20*time.Second)
 	require.Equal(t, proxy.StatusSuccess, r.Response.StatusCode)
 	const limit = 64 << 10
-	logs := b.Logs(context.Background(), c, limit, true)
+	logs := b.Logs(context.Background(), c, limit, pool.LogOptions{Sentinels: true})
 	assert.True(t, logs.Truncated)
 	assert.False(t, logs.Failed, "drained up to the sentinels")
 	assert.Less(t, len(logs.Lines), 600, "about 64 KiB of 270-byte json lines")
@@ -372,7 +372,7 @@ func TestITLogFloodTruncated(t *testing.T) {
 
 	r = b.Run(context.Background(), c, runBody(map[string]any{"log_lines": 1}), 5*time.Second)
 	require.Equal(t, proxy.StatusSuccess, r.Response.StatusCode)
-	logs = b.Logs(context.Background(), c, limit, true)
+	logs = b.Logs(context.Background(), c, limit, pool.LogOptions{Sentinels: true})
 	assert.Len(t, logs.Lines, 2, "the next activation sees only its own lines: %v", logs.Lines)
 }
 
@@ -407,7 +407,7 @@ func TestITPython(t *testing.T) {
 	r := b.Run(context.Background(), c, runBody(map[string]any{"name": "py"}), 5*time.Second)
 	require.Equal(t, proxy.StatusSuccess, r.Response.StatusCode, "%s", r.Response.Result)
 	assert.Equal(t, map[string]any{"greeting": "Hello py", "aid": "0123456789abcdef0123456789abcdef"}, result(t, r.Response))
-	logs := b.Logs(context.Background(), c, 1<<20, true)
+	logs := b.Logs(context.Background(), c, 1<<20, pool.LogOptions{Sentinels: true})
 	require.False(t, logs.Failed, "%v", logs.Lines)
 	require.Len(t, logs.Lines, 1)
 	assert.Contains(t, logs.Lines[0], "stdout: hello from python")

@@ -40,32 +40,38 @@ type logCursor struct {
 // call finish.
 type logCollector struct {
 	limit     int64
-	wait      bool // wait for sentinels
+	wait      bool // the runtime writes sentinels: wait for them
+	devError  bool // the activation failed as a developer error (see pool.LogOptions)
 	used      int64
 	sentinels map[string]bool
 	lines     []string
 	truncated bool
 }
 
-func newLogCollector(limitBytes int64, waitSentinels bool) *logCollector {
-	return &logCollector{limit: limitBytes, wait: waitSentinels, sentinels: map[string]bool{}}
+func newLogCollector(limitBytes int64, opts pool.LogOptions) *logCollector {
+	return &logCollector{limit: limitBytes, wait: opts.Sentinels, devError: opts.DeveloperError, sentinels: map[string]bool{}}
 }
+
+// follows reports whether collection waits for lines still on their way (the sentinels, or a developer
+// error's last lines) rather than stopping at the current end of the log.
+func (c *logCollector) follows() bool { return c.wait || c.devError }
 
 // add consumes one entry and reports whether collection is complete (a sentinel seen on both streams).
 // Sentinel lines are dropped and not weighed. Once the limit is exceeded no further line is kept, but entries
-// are still consumed up to the sentinels so the next activation starts at its own lines.
+// are still consumed up to the sentinels so the next activation starts at its own lines (after a developer
+// error the container is destroyed, so collection ends there).
 func (c *logCollector) add(e logEntry) (done bool) {
 	if strings.Contains(e.Msg, proxy.LogSentinel) {
 		c.sentinels[e.Stream] = true
 		return c.sentinels["stdout"] && c.sentinels["stderr"]
 	}
 	if c.truncated {
-		return false
+		return c.devError
 	}
 	c.used += e.Weight
 	if c.used > c.limit {
 		c.truncated = true
-		return false
+		return c.devError
 	}
 	c.lines = append(c.lines, proxy.FormatLogLine(e.Time, e.Stream, e.Msg))
 	return false
@@ -80,18 +86,21 @@ const (
 	endIdle                        // no line for the idle timeout
 	endTimeout                     // overall timeout
 	endError                       // framing or read error
+	endSettled                     // quiet, and nothing more can come (developer error)
 )
 
-// finish builds the result, appending OpenWhisk's invoker lines stamped now.
+// finish builds the result, appending OpenWhisk's invoker lines stamped now: the truncation notice, then
+// for a developer error the notice that data might be missing, and for a sentinelled run whose sentinels
+// did not arrive the collection issue (the container is then destroyed: its log position is unknown).
 func (c *logCollector) finish(end collectEnd, now time.Time) pool.LogResult {
 	res := pool.LogResult{Lines: c.lines, Truncated: c.truncated}
 	if c.truncated {
 		res.Lines = append(res.Lines, proxy.InvokerLogLine(now, proxy.MsgLogsTruncated(c.limit)))
 	}
 	switch {
-	case !c.wait:
+	case c.devError:
 		res.Lines = append(res.Lines, proxy.InvokerLogLine(now, proxy.MsgLogsMissingDevError))
-	case end != endSentinels:
+	case c.wait && end != endSentinels:
 		res.Failed = true
 		res.Lines = append(res.Lines, proxy.InvokerLogLine(now, proxy.MsgLogCollectionIssue))
 	}
@@ -116,17 +125,33 @@ type entrySource interface {
 	entries(ctx context.Context, from logCursor, follow bool) (<-chan logEntry, func() error)
 }
 
-// runCollection feeds entries from src into col until done, end of data, idle or overall timeout. It returns
-// why it stopped and the cursor after the last consumed entry.
-func runCollection(ctx context.Context, src entrySource, from logCursor, col *logCollector, idle, overall time.Duration) (collectEnd, logCursor) {
+// settling ends a followed collection early: after quiet without a new line, settled is asked whether more
+// can come (a stopped container's log is complete: the engine flushes it before reporting the stop). A zero
+// settling never ends early.
+type settling struct {
+	quiet   time.Duration
+	settled func() bool
+}
+
+// runCollection feeds entries from src into col until done, end of data, idle or overall timeout, or
+// settled. It returns why it stopped and the cursor after the last consumed entry.
+func runCollection(ctx context.Context, src entrySource, from logCursor, col *logCollector, idle, overall time.Duration,
+	settle settling) (collectEnd, logCursor) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ch, errf := src.entries(ctx, from, col.wait)
+	ch, errf := src.entries(ctx, from, col.follows())
 	cur := from
 	overallT := time.NewTimer(overall)
 	defer overallT.Stop()
 	idleT := time.NewTimer(idle)
 	defer idleT.Stop()
+	var quiet <-chan time.Time
+	var quietT *time.Timer
+	if settle.quiet > 0 && settle.settled != nil {
+		quietT = time.NewTimer(settle.quiet)
+		defer quietT.Stop()
+		quiet = quietT.C
+	}
 	for {
 		select {
 		case e, ok := <-ch:
@@ -146,6 +171,14 @@ func runCollection(ctx context.Context, src entrySource, from logCursor, col *lo
 				return endSentinels, cur
 			}
 			idleT.Reset(idle) // go ≥ 1.23 timers: Reset drops a pending expiry
+			if quietT != nil {
+				quietT.Reset(settle.quiet)
+			}
+		case <-quiet:
+			if settle.settled() {
+				return endSettled, cur
+			}
+			quietT.Reset(settle.quiet)
 		case <-idleT.C:
 			return endIdle, cur
 		case <-overallT.C:

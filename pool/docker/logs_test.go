@@ -13,6 +13,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/nemo-edge/nemo/pool"
 	"github.com/nemo-edge/nemo/pool/proxy"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -34,7 +35,7 @@ func entry(ts, stream, msg string, weight int64) logEntry {
 var fixedNow = time.Date(2024, 6, 1, 10, 26, 43, 117482000, time.UTC)
 
 func TestCollectorSentinelsOnBothStreams(t *testing.T) {
-	c := newLogCollector(1<<20, true)
+	c := newLogCollector(1<<20, pool.LogOptions{Sentinels: true})
 	assert.False(t, c.add(entry("T1", "stdout", "hello\n", 10)))
 	assert.False(t, c.add(entry("T2", "stdout", sentinel+"\n", 10)))
 	assert.False(t, c.add(entry("T3", "stdout", sentinel+"\n", 10)), "two on one stream are not enough")
@@ -46,7 +47,7 @@ func TestCollectorSentinelsOnBothStreams(t *testing.T) {
 }
 
 func TestCollectorLimit(t *testing.T) {
-	c := newLogCollector(25, true)
+	c := newLogCollector(25, pool.LogOptions{Sentinels: true})
 	c.add(entry("T1", "stdout", "a\n", 10))
 	c.add(entry("T2", "stderr", "b\n", 10))
 	c.add(entry("T3", "stdout", "c\n", 10)) // 30 > 25: dropped, truncation starts
@@ -64,7 +65,7 @@ func TestCollectorLimit(t *testing.T) {
 }
 
 func TestCollectorMissingSentinels(t *testing.T) {
-	c := newLogCollector(1<<20, true)
+	c := newLogCollector(1<<20, pool.LogOptions{Sentinels: true})
 	c.add(entry("T1", "stdout", "x\n", 5))
 	c.add(entry("T2", "stdout", sentinel, 5))
 	res := c.finish(endIdle, fixedNow)
@@ -75,8 +76,16 @@ func TestCollectorMissingSentinels(t *testing.T) {
 	}, res.Lines)
 }
 
+func TestCollectorWithoutSentinelsAppendsNothing(t *testing.T) {
+	c := newLogCollector(1<<20, pool.LogOptions{})
+	c.add(entry("T1", "stdout", "fine\n", 5))
+	res := c.finish(endOfData, fixedNow)
+	assert.False(t, res.Failed)
+	assert.Equal(t, []string{proxy.FormatLogLine("T1", "stdout", "fine")}, res.Lines)
+}
+
 func TestCollectorNotWaiting(t *testing.T) {
-	c := newLogCollector(1<<20, false)
+	c := newLogCollector(1<<20, pool.LogOptions{DeveloperError: true})
 	c.add(entry("T1", "stderr", "panic\n", 5))
 	c.add(entry("T2", "stdout", sentinel, 5))
 	res := c.finish(endOfData, fixedNow)
@@ -97,7 +106,7 @@ func TestOverallLogTimeout(t *testing.T) {
 func TestFileSourceFixture(t *testing.T) {
 	b, _ := testBackend(t, newFakeAPI(), Config{})
 	c := &Container{name: "x", logs: fileSource{path: "testdata/docker-json-file-sample.log", poll: time.Millisecond}}
-	res := b.Logs(context.Background(), c, 10<<20, true)
+	res := b.Logs(context.Background(), c, 10<<20, pool.LogOptions{Sentinels: true})
 	assert.False(t, res.Failed)
 	assert.Equal(t, []string{"2024-06-01T10:15:20.649123456Z stdout: hello World"}, res.Lines)
 	st, err := os.Stat("testdata/docker-json-file-sample.log")
@@ -146,14 +155,14 @@ func TestFileSourceCursorAndFollow(t *testing.T) {
 		af.write(line[10:])
 		af.write(jsonLine(t, "2024-01-01T00:00:04Z", "stdout", "two\n"))
 	}()
-	res := b.Logs(context.Background(), c, 1<<20, true)
+	res := b.Logs(context.Background(), c, 1<<20, pool.LogOptions{Sentinels: true})
 	require.False(t, res.Failed, "%v", res.Lines)
 	assert.Equal(t, []string{"2024-01-01T00:00:01Z           stdout: one"}, res.Lines)
 	<-late // "two" belongs to the next activation: it is in the file before that activation's sentinels
 
 	af.write(jsonLine(t, "2024-01-01T00:00:05Z", "stdout", sentinel+"\n"))
 	af.write(jsonLine(t, "2024-01-01T00:00:06Z", "stderr", sentinel+"\n"))
-	res = b.Logs(context.Background(), c, 1<<20, true)
+	res = b.Logs(context.Background(), c, 1<<20, pool.LogOptions{Sentinels: true})
 	require.False(t, res.Failed)
 	assert.Equal(t, []string{"2024-01-01T00:00:04Z           stdout: two"}, res.Lines)
 }
@@ -164,7 +173,7 @@ func TestFileSourceIdleTimeout(t *testing.T) {
 	af.write(jsonLine(t, "2024-01-01T00:00:01Z", "stdout", "no sentinel follows\n"))
 	c := &Container{name: "x", logs: fileSource{path: af.path, poll: time.Millisecond}}
 	start := time.Now()
-	res := b.Logs(context.Background(), c, 1<<20, true)
+	res := b.Logs(context.Background(), c, 1<<20, pool.LogOptions{Sentinels: true})
 	assert.Less(t, time.Since(start), 2*time.Second)
 	assert.True(t, res.Failed)
 	require.Len(t, res.Lines, 2)
@@ -182,10 +191,10 @@ func TestCollectionOverallTimeout(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}()
-	col := newLogCollector(1<<20, true)
+	col := newLogCollector(1<<20, pool.LogOptions{Sentinels: true})
 	start := time.Now()
 	end, cur := runCollection(context.Background(), fileSource{path: af.path, poll: time.Millisecond}, logCursor{}, col,
-		time.Second, 200*time.Millisecond)
+		time.Second, 200*time.Millisecond, settling{})
 	assert.Equal(t, endTimeout, end)
 	assert.Less(t, time.Since(start), time.Second)
 	assert.Greater(t, cur.Offset, int64(0))
@@ -198,7 +207,7 @@ func TestFileSourceFramingError(t *testing.T) {
 	af.write(jsonLine(t, "2024-01-01T00:00:01Z", "stdout", "ok\n"))
 	af.write("this is not a json-file line\n")
 	c := &Container{name: "x", logs: fileSource{path: af.path, poll: time.Millisecond}}
-	res := b.Logs(context.Background(), c, 1<<20, true)
+	res := b.Logs(context.Background(), c, 1<<20, pool.LogOptions{Sentinels: true})
 	assert.True(t, res.Failed)
 	assert.Contains(t, res.Lines[len(res.Lines)-1], proxy.MsgLogCollectionIssue)
 }
@@ -210,7 +219,7 @@ func TestFileSourceReadToEnd(t *testing.T) {
 	af.write(jsonLine(t, "2024-01-01T00:00:01Z", "stderr", "crash\n"))
 	c := &Container{name: "x", logs: fileSource{path: af.path, poll: time.Millisecond}}
 	start := time.Now()
-	res := b.Logs(context.Background(), c, 1<<20, false)
+	res := b.Logs(context.Background(), c, 1<<20, pool.LogOptions{DeveloperError: true})
 	assert.Less(t, time.Since(start), time.Second, "does not wait")
 	assert.False(t, res.Failed)
 	require.Len(t, res.Lines, 2)
@@ -222,7 +231,7 @@ func TestLogsZeroLimitCollectsNothing(t *testing.T) {
 	api := newFakeAPI()
 	b, _ := testBackend(t, api, Config{})
 	c := &Container{name: "x", logs: apiSource{api: api, id: "x"}}
-	res := b.Logs(context.Background(), c, 0, true)
+	res := b.Logs(context.Background(), c, 0, pool.LogOptions{Sentinels: true})
 	assert.Equal(t, []string{}, res.Lines)
 	assert.Equal(t, 0, api.callCount("logs"))
 }
@@ -267,7 +276,7 @@ func TestAPISourceFollowAndCursor(t *testing.T) {
 		_, _ = io.WriteString(s.stdout, "2024-06-01T10:15:20.800000000Z "+sentinel+"\n")
 		_, _ = io.WriteString(s.stderr, "2024-06-01T10:15:20.800000001Z "+sentinel+"\n")
 	}()
-	res := b.Logs(context.Background(), c, 1<<20, true)
+	res := b.Logs(context.Background(), c, 1<<20, pool.LogOptions{Sentinels: true})
 	require.False(t, res.Failed, "%v", res.Lines)
 	assert.Equal(t, []string{
 		"2024-06-01T10:15:20.64912345Z  stdout: hello World", // json-file time format: trailing zeros trimmed
@@ -279,7 +288,7 @@ func TestAPISourceFollowAndCursor(t *testing.T) {
 		_, _ = io.WriteString(s.stdout, "2024-06-01T10:15:21Z "+sentinel+"\n")
 		_, _ = io.WriteString(s.stderr, "2024-06-01T10:15:21Z "+sentinel+"\n")
 	}()
-	res = b.Logs(context.Background(), c, 1<<20, true)
+	res = b.Logs(context.Background(), c, 1<<20, pool.LogOptions{Sentinels: true})
 	require.False(t, res.Failed)
 	assert.Empty(t, res.Lines)
 
@@ -301,7 +310,7 @@ func TestAPISourceCursorNeverMovesBack(t *testing.T) {
 		_, _ = io.WriteString(s.stdout, "2024-06-01T10:15:20.600000000Z "+sentinel+"\n")
 		_, _ = io.WriteString(s.stderr, "2024-06-01T10:15:20.400000000Z "+sentinel+"\n") // stamped earlier, read later
 	}()
-	res := b.Logs(context.Background(), c, 1<<20, true)
+	res := b.Logs(context.Background(), c, 1<<20, pool.LogOptions{Sentinels: true})
 	require.False(t, res.Failed, "%v", res.Lines)
 	require.Len(t, res.Lines, 1)
 	go func() {
@@ -309,7 +318,7 @@ func TestAPISourceCursorNeverMovesBack(t *testing.T) {
 		_, _ = io.WriteString(s.stdout, "2024-06-01T10:15:21Z "+sentinel+"\n")
 		_, _ = io.WriteString(s.stderr, "2024-06-01T10:15:21Z "+sentinel+"\n")
 	}()
-	res = b.Logs(context.Background(), c, 1<<20, true)
+	res = b.Logs(context.Background(), c, 1<<20, pool.LogOptions{Sentinels: true})
 	require.False(t, res.Failed)
 	require.Len(t, api.logsOpts, 2)
 	assert.Equal(t, "1717236920.600000001", api.logsOpts[1].Since, "after the latest stamp consumed, not the last line's")
@@ -325,11 +334,61 @@ func TestAPISourceNotFollowing(t *testing.T) {
 	}
 	b, _ := testBackend(t, api, Config{})
 	c := &Container{name: "x", logs: apiSource{api: api, id: "cid"}, viaAPI: true}
-	res := b.Logs(context.Background(), c, 1<<20, false)
-	assert.False(t, api.logsOpts[0].Follow)
-	require.Len(t, res.Lines, 2)
-	assert.Equal(t, "2024-06-01T10:15:20Z           stderr: boom", res.Lines[0])
-	assert.Contains(t, res.Lines[1], "stderr: "+proxy.MsgLogsMissingDevError)
+	res := b.Logs(context.Background(), c, 1<<20, pool.LogOptions{})
+	assert.False(t, api.logsOpts[0].Follow, "a runtime without sentinels: read what is there, as OpenWhisk does")
+	assert.Equal(t, []string{"2024-06-01T10:15:20Z           stderr: boom"}, res.Lines, "and append nothing")
+	assert.False(t, res.Failed)
+}
+
+// The race behind a developer-error record without the action's own lines: the engine copies a
+// container's output into its log asynchronously, so what the action printed just before /run answered
+// can reach the log after collection started. A developer error used to read the log to its current end
+// and stop. Now it follows: to the sentinels when the runtime writes them, else until the log is quiet.
+func TestDeveloperErrorLogsWaitForLinesStillOnTheirWay(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		opts      pool.LogOptions
+		sentinels bool
+	}{
+		{"sentinelled runtime", pool.LogOptions{Sentinels: true, DeveloperError: true}, true},
+		{"no sentinels (an /init failure)", pool.LogOptions{DeveloperError: true}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, _ := testBackend(t, newFakeAPI(), Config{LogIdleTimeout: 5 * time.Second, LogQuietPeriod: 300 * time.Millisecond})
+			af := newAppendFile(t)
+			c := &Container{name: "x", logs: fileSource{path: af.path, poll: time.Millisecond}}
+			go func() {
+				time.Sleep(100 * time.Millisecond) // the daemon's copy lags behind /run's answer
+				af.write(jsonLine(t, "2024-01-01T00:00:01Z", "stdout", "last words\n"))
+				af.write(jsonLine(t, "2024-01-01T00:00:01Z", "stderr", "stack trace\n"))
+				if tc.sentinels {
+					time.Sleep(100 * time.Millisecond)
+					af.write(jsonLine(t, "2024-01-01T00:00:02Z", "stdout", sentinel+"\n"))
+					af.write(jsonLine(t, "2024-01-01T00:00:02Z", "stderr", sentinel+"\n"))
+				}
+			}()
+			res := b.Logs(context.Background(), c, 1<<20, tc.opts)
+			require.Len(t, res.Lines, 3, "%q", res.Lines)
+			assert.Equal(t, "2024-01-01T00:00:01Z           stdout: last words", res.Lines[0])
+			assert.Equal(t, "2024-01-01T00:00:01Z           stderr: stack trace", res.Lines[1])
+			assert.Contains(t, res.Lines[2], proxy.MsgLogsMissingDevError, "OpenWhisk's notice is still appended")
+			assert.False(t, res.Failed)
+		})
+	}
+}
+
+// A sentinelled runtime that died without writing sentinels: collection ends once the container has
+// stopped and its log is read, not after the idle timeout.
+func TestDeveloperErrorLogsEndWhenTheContainerStopped(t *testing.T) {
+	api := newFakeAPI()
+	b, _ := testBackend(t, api, Config{LogIdleTimeout: 10 * time.Second, LogQuietPeriod: 50 * time.Millisecond})
+	af := newAppendFile(t)
+	af.write(jsonLine(t, "2024-01-01T00:00:01Z", "stderr", "segfault\n"))
+	c := &Container{id: "gone", name: "x", logs: fileSource{path: af.path, poll: time.Millisecond}}
+	res := b.Logs(context.Background(), c, 1<<20, pool.LogOptions{Sentinels: true, DeveloperError: true})
+	require.Len(t, res.Lines, 2, "%q", res.Lines)
+	assert.Equal(t, "2024-01-01T00:00:01Z           stderr: segfault", res.Lines[0])
+	assert.NotZero(t, api.callCount("inspect"), "asked the engine whether the container still runs")
 }
 
 func TestAPISourceStreamClosedEarlyFails(t *testing.T) {
@@ -339,7 +398,7 @@ func TestAPISourceStreamClosedEarlyFails(t *testing.T) {
 	}
 	b, _ := testBackend(t, api, Config{})
 	c := &Container{name: "x", logs: apiSource{api: api, id: "cid"}, viaAPI: true}
-	res := b.Logs(context.Background(), c, 1<<20, true)
+	res := b.Logs(context.Background(), c, 1<<20, pool.LogOptions{Sentinels: true})
 	assert.True(t, res.Failed)
 	assert.Contains(t, res.Lines[0], proxy.MsgLogCollectionIssue)
 }

@@ -12,6 +12,10 @@
 //	non_json: true  answer a line that is not JSON
 //	scalar: true    answer 42 (JSON, but neither object nor array)
 //	output_bytes: N answer {"data":"xxx…"} with N bytes of data
+//	connect: [..]   try a TCP connection to each "host:port" (2 s each); answer {"connect":{addr: "connected"|error}}
+//	post: [..]      POST each URL with the invoker's default credentials (2 s each); answer {"post":{url: status|error}}
+//	write_file: P   try to create file P; answer {"write_file": "ok"|error}
+//	whoami: true    answer {"uid": N, "gid": N}
 //
 // Every normal result also carries "runs" (how many requests this process served: warm reuse is visible),
 // "activation_id" (from the request, exported as __OW_ACTIVATION_ID) and "env_FOO" (init env FOO).
@@ -23,6 +27,8 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -30,18 +36,22 @@ import (
 )
 
 type params struct {
-	Name         *string `json:"name"`
-	Echo         bool    `json:"echo"`
-	Error        string  `json:"error"`
-	SleepMs      int     `json:"sleep_ms"`
-	SpinMs       int     `json:"spin_ms"`
-	LogLines     int     `json:"log_lines"`
-	LogLineBytes int     `json:"log_line_bytes"`
-	AllocMB      int     `json:"alloc_mb"`
-	Exit         *int    `json:"exit"`
-	NonJSON      bool    `json:"non_json"`
-	Scalar       bool    `json:"scalar"`
-	OutputBytes  int     `json:"output_bytes"`
+	Name         *string  `json:"name"`
+	Echo         bool     `json:"echo"`
+	Error        string   `json:"error"`
+	SleepMs      int      `json:"sleep_ms"`
+	SpinMs       int      `json:"spin_ms"`
+	LogLines     int      `json:"log_lines"`
+	LogLineBytes int      `json:"log_line_bytes"`
+	AllocMB      int      `json:"alloc_mb"`
+	Exit         *int     `json:"exit"`
+	NonJSON      bool     `json:"non_json"`
+	Scalar       bool     `json:"scalar"`
+	OutputBytes  int      `json:"output_bytes"`
+	Connect      []string `json:"connect"`
+	Post         []string `json:"post"`
+	WriteFile    string   `json:"write_file"`
+	Whoami       bool     `json:"whoami"`
 }
 
 var hoard [][]byte // allocations kept alive
@@ -142,6 +152,9 @@ func handle(line []byte, runs int) []byte {
 		fmt.Fprintf(os.Stderr, "testaction: exiting with %d as requested\n", *p.Exit)
 		os.Exit(*p.Exit)
 	}
+	if len(p.Connect) > 0 || len(p.Post) > 0 || p.WriteFile != "" || p.Whoami {
+		return mustJSON(probe(p))
+	}
 	switch {
 	case p.NonJSON:
 		return []byte("this is not json")
@@ -164,6 +177,55 @@ func handle(line []byte, runs int) []byte {
 		"activation_id": os.Getenv("__OW_ACTIVATION_ID"),
 		"env_FOO":       os.Getenv("FOO"),
 	})
+}
+
+// probe tries what an action should not be able to do (isolation tests) and reports each outcome.
+func probe(p params) map[string]any {
+	out := map[string]any{}
+	if len(p.Connect) > 0 {
+		res := map[string]string{}
+		for _, addr := range p.Connect {
+			c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+			if err != nil {
+				res[addr] = err.Error()
+				continue
+			}
+			c.Close()
+			res[addr] = "connected"
+		}
+		out["connect"] = res
+	}
+	if len(p.Post) > 0 {
+		res := map[string]string{}
+		client := &http.Client{Timeout: 2 * time.Second}
+		for _, u := range p.Post {
+			req, err := http.NewRequest(http.MethodPost, u, strings.NewReader("{}"))
+			if err != nil {
+				res[u] = err.Error()
+				continue
+			}
+			req.SetBasicAuth("invoker.user", "invoker.pass")
+			resp, err := client.Do(req)
+			if err != nil {
+				res[u] = err.Error()
+				continue
+			}
+			resp.Body.Close()
+			res[u] = strconv.Itoa(resp.StatusCode)
+		}
+		out["post"] = res
+	}
+	if p.WriteFile != "" {
+		if err := os.WriteFile(p.WriteFile, []byte("x"), 0o644); err != nil {
+			out["write_file"] = err.Error()
+		} else {
+			out["write_file"] = "ok"
+		}
+	}
+	if p.Whoami {
+		out["uid"], out["gid"] = os.Getuid(), os.Getgid()
+	}
+	return out
 }
 
 func isArray(raw json.RawMessage) bool {

@@ -21,6 +21,8 @@ func loadWith(t *testing.T, args []string, env map[string]string) *config.Config
 		"CONFIG_whisk_couchdb_username": "u",
 		"CONFIG_whisk_couchdb_password": "p",
 		"DB_PREFIX":                     "t_",
+		"CONFIG_whisk_invoker_username": "test",
+		"CONFIG_whisk_invoker_password": "not-the-default",
 		"RUNTIMES_MANIFEST":             `{"runtimes":{"go":[{"kind":"go:1.22","default":true,"image":{"prefix":"nemo","name":"action-go","tag":"latest"}}]}}`,
 	}
 	for k, v := range env {

@@ -73,7 +73,7 @@ func runInvoker(fs *flag.FlagSet, args []string) error {
 		}
 		st = fs
 	default:
-		cs, err := store.New(cfg.StoreConfig(), log)
+		cs, err := store.New(cfg.StoreConfig(), log, store.WithRequestTimeout(cfg.Store.CouchDB.RequestTimeout.D()))
 		if err != nil {
 			return fmt.Errorf("couchdb store: %w", err)
 		}
@@ -134,7 +134,8 @@ func restoreNIC(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 // the start-up hooks it needs.
 func partsFromConfig(cfg *config.Config, kcfg messaging.Config, st app.ArtifactStore, api docker.API,
 	ln net.Listener, log zerolog.Logger) app.Parts {
-	srvCfg := server.Config{Username: cfg.Invoker.Username, Password: cfg.Invoker.Password}
+	srvCfg := server.Config{Username: cfg.Invoker.Username, Password: cfg.Invoker.Password,
+		MaxConnections: cfg.Invoker.MaxConnections, ProtectMetrics: cfg.Invoker.ProtectMetrics}
 	return app.Parts{
 		Instance:     cfg.InstanceID(),
 		Manifest:     cfg.Manifest,
@@ -148,6 +149,8 @@ func partsFromConfig(cfg *config.Config, kcfg messaging.Config, st app.ArtifactS
 		Capacity:     cfg.MaxPeek(),
 		UserEvents:   cfg.Kafka.UserEvents,
 		ParameterKey: cfg.ParameterKey(),
+		Limits:       cfg.ActionLimits(),
+		StoreTimeout: cfg.Store.CouchDB.RequestTimeout.D(),
 		KamonTags:    cfg.Invoker.KamonTags,
 		Listener:     ln,
 		NewServer: func(sw app.Switch, reg *metrics.Registry) app.HTTPServer {
