@@ -10,7 +10,7 @@ import (
 // scheduler.threadManagement defaults to true (pre-warms in flight are frozen for a conflicting
 // invocation); false reaches the function controller as NoThreadManagement.
 func TestSchedulerThreadManagement(t *testing.T) {
-	base := `{"invoker":{"id":0},"kafka":{"embedded":true},"store":{"kind":"file","path":"/x"},"runtimes":{"manifest":` +
+	base := `{"invoker":{"id":0,"listenHost":"127.0.0.1"},"kafka":{"embedded":true},"store":{"kind":"file","path":"/x"},"runtimes":{"manifest":` +
 		smallManifest + `}`
 	for _, c := range []struct {
 		name, section string
