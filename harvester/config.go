@@ -62,13 +62,17 @@ type NFConfig struct {
 	Name string
 	// Interface is the NIC the NF receives on (coalescing knob, counters). Required.
 	Interface string
-	// PID of the NF process, for CPU accounting via /proc/<pid>/stat.
+	// PID of the NF process, for CPU accounting via /proc/<pid>/stat (the
+	// process and all its threads; not its children).
 	PID int
 	// Cgroup is the NF's cgroup directory (v1 cpuacct or v2 unified); preferred
-	// over PID when both are set.
+	// over PID when both are set. Only the NF's own time counts either way:
+	// edge functions on the same cores run in their containers' cgroups.
 	Cgroup string
-	// Cores the NF is pinned to. Utilisation is normalised by their count, and
-	// with neither PID nor Cgroup they are the CPU source (/proc/stat).
+	// Cores the NF is pinned to; utilisation is normalised by their count.
+	// Cores are never a CPU source: with neither PID nor Cgroup, CPU
+	// accounting is off for the NF (logged at start, nemo_nf_cpu_accounting 0),
+	// because a core's busy time includes the edge functions pinned to it.
 	Cores []int
 	// Shm is the clickshm segment path (e.g. /dev/shm/nemo-fw); empty means the
 	// NF has no Click burst knob.
@@ -87,14 +91,16 @@ type ProfileConfig struct {
 	Burst uint32
 }
 
-// QoSConfig configures the QoS guard (see Guard).
+// QoSConfig configures the QoS guard (see Guard). The guard is off unless
+// Enabled: without it harvesting never backs off on its own.
 type QoSConfig struct {
 	// Enabled turns the guard on. Default is false.
 	Enabled bool
 	// Sample is the guard's sampling period. Default is 500 ms.
 	Sample time.Duration
-	// MaxDropRate: rx drops per second (rx_dropped + rx_missed_errors) above
-	// which an NF counts as degraded. Default is 100.
+	// MaxDropRate: drops per second on the NF's interface (rx_dropped +
+	// rx_missed_errors + drops of the packet sockets bound to it) above which
+	// an NF counts as degraded. Default is 100.
 	MaxDropRate float64
 	// MaxDropRatio: drops / (packets + drops) above which an NF counts as
 	// degraded. Default is 0.001.

@@ -17,8 +17,12 @@ func WithShmOpener(f func(path string, leaseMs uint32) (ShmWriter, error)) Optio
 // WithCounterReader injects interface counters. Default reads Config.SysClassNet.
 func WithCounterReader(r CounterReader) Option { return func(o *options) { o.counters = r } }
 
-// WithCPUSources overrides how an NF's CPU source is chosen. Default: cgroup,
-// then pid, then cores (see NFConfig).
+// WithProcRoot sets where /proc is mounted. Default is /proc.
+func WithProcRoot(p string) Option { return func(o *options) { o.procRoot = p } }
+
+// WithCPUSources overrides how an NF's CPU source is chosen. Default: the
+// NF's cgroup, else its process; none for an NF with cores alone (see
+// NFConfig).
 func WithCPUSources(f func(NFConfig) CPUSource) Option { return func(o *options) { o.cpuSource = f } }
 
 // dropHostLocks closes the host lock files without restoring anything, as the

@@ -153,11 +153,27 @@ func (n *fakeNIC) setCount() int {
 	return n.sets
 }
 
-// fakeShm records what was published.
+// fakeShm records what was published and answers Ack with what the test set.
 type fakeShm struct {
 	mu        sync.Mutex
 	published []clickshm.Settings
 	closed    bool
+	ack       clickshm.Ack
+}
+
+func (s *fakeShm) Ack() (clickshm.Ack, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return clickshm.Ack{}, clickshm.ErrClosed
+	}
+	return s.ack, nil
+}
+
+func (s *fakeShm) setAck(a clickshm.Ack) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ack = a
 }
 
 func (s *fakeShm) Publish(st clickshm.Settings) error {

@@ -8,9 +8,12 @@ import (
 )
 
 // Backoff is called by the QoS guard: when an NF degrades while harvesting or
-// edge-function load is on, pre-warm containers are frozen (paper §3.3 "thread
-// conflict"), and resumed when the NF is healthy again. Calls are made from
-// the guard goroutine, one at a time, Suspend and Resume alternating.
+// edge-function load is on, SuspendPrewarms asks the function controller to
+// start no new pre-warms (the paper's §3.3 "thread conflict"), and
+// ResumePrewarms lets it start them again once the NF is healthy. Nothing that
+// already runs is frozen or stopped: invocations always proceed, pre-warms in
+// flight finish, and warm containers stay as they are. Calls are made from the guard
+// goroutine, one at a time, Suspend and Resume alternating.
 type Backoff interface {
 	SuspendPrewarms(ctx context.Context)
 	ResumePrewarms(ctx context.Context)
@@ -27,8 +30,8 @@ type GuardAction int
 
 const (
 	GuardNone    GuardAction = iota
-	GuardBackoff             // stop harvesting, suspend pre-warms
-	GuardRecover             // harvesting allowed again, resume pre-warms
+	GuardBackoff             // stop harvesting, hold new pre-warms back
+	GuardRecover             // harvesting allowed again, pre-warms may start again
 )
 
 func (a GuardAction) String() string {

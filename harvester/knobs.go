@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/safchain/ethtool"
 	"golang.org/x/sys/unix"
@@ -23,9 +24,11 @@ type Coalescer interface {
 	SetCoalesce(iface string, c ethtool.Coalesce) (ethtool.Coalesce, error)
 }
 
-// ShmWriter is the slice of clickshm.Writer the Click knob needs.
+// ShmWriter is the slice of clickshm.Writer the Click knob needs: publish,
+// read the Click element's acknowledgement, close.
 type ShmWriter interface {
 	Publish(clickshm.Settings) error
+	Ack() (clickshm.Ack, error)
 	Close() error
 }
 
@@ -179,13 +182,19 @@ func (k *nicKnob) restore(ctx context.Context) error {
 	return errors.Join(err, rerr)
 }
 
-// clickKnob publishes burst settings to one NF's clickshm segment.
+// clickKnob publishes burst settings to one NF's clickshm segment; the fields
+// after primed are guarded by Manager.clickMu.
 type clickKnob struct {
 	nf     string
+	shm    string
 	w      ShmWriter
 	burst  uint32
 	on     bool
 	primed bool
+
+	createdAt time.Time
+	logged    bool                 // a reader state has been logged
+	lastLog   clickshm.ReaderState // the state last logged, so each change is logged once
 }
 
 func (k *clickKnob) apply(s Setting) error {

@@ -5,6 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -71,6 +74,9 @@ type Manager struct {
 
 	// switchMu serialises knob I/O; it is taken before mu, never after.
 	switchMu sync.Mutex
+	// clickMu guards the Click knobs' acknowledgement readings; it may be taken while holding mu, never
+	// the other way round.
+	clickMu sync.Mutex
 
 	mu          sync.Mutex
 	refs        int
@@ -107,7 +113,7 @@ type nfState struct {
 
 	cpuLast   time.Duration
 	cpuLastAt time.Time
-	cpuErr    bool
+	cpuErr    bool // guarded by Manager.mu
 }
 
 type ifaceState struct {
@@ -117,7 +123,7 @@ type ifaceState struct {
 }
 
 // New validates cfg, restores NIC settings left behind by a previous run (the
-// state file), and opens one clickshm writer per NF with a segment. With
+// state file, see RestoreLeftovers), and opens one clickshm writer per NF with a segment. With
 // cfg.Enabled false nothing but that restoration touches the system and
 // Begin only counts sessions.
 func New(ctx context.Context, cfg Config, log zerolog.Logger, opts ...Option) (*Manager, error) {
@@ -147,7 +153,7 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger, opts ...Option) (*
 		tagPrev:     map[string]IfCounters{},
 	}
 	if m.counters == nil {
-		m.counters = sysfsCounters{root: c.SysClassNet}
+		m.counters = &sysfsCounters{root: c.SysClassNet, socketDrops: packetSocketDrops}
 	}
 	if err := m.restoreLeftovers(ctx); err != nil {
 		m.ethClose()
@@ -177,34 +183,78 @@ func (m *Manager) openEthtool() error {
 	return nil
 }
 
-// restoreLeftovers puts back the originals recorded by a run that did not
-// restore them (crash, SIGKILL). Entries that restore, or whose device says
-// coalescing is unsupported, are removed; others stay for the next start. An
-// entry that another live invoker on the host still uses is its, and left alone.
+// restoreLeftovers runs RestoreLeftovers' work with the manager's ethtool
+// socket, opening it only when there is something to restore.
 func (m *Manager) restoreLeftovers(ctx context.Context) error {
-	entries, err := m.state.entries(ctx)
+	return restoreFromState(ctx, m.state, func() (Coalescer, error) {
+		if err := m.openEthtool(); err != nil {
+			return nil, err
+		}
+		return m.eth, nil
+	}, m.log)
+}
+
+// RestoreLeftovers puts back the NIC coalescing settings that an earlier run
+// recorded in the state file (cfg.StateFile, or its default) and did not
+// restore because it crashed or was killed. It does so whatever cfg.Enabled
+// says: an operator who switches harvesting off after a crash still gets the
+// NIC back. Entries that restore, or whose device says coalescing is
+// unsupported, leave the file; others stay for the next start and are logged
+// as errors. An entry that another live invoker on the host still uses is its,
+// and left alone. Nothing else is read or changed, and cfg is not validated
+// beyond the state file's path. An unreadable or corrupt state file is an
+// error wrapping ErrStateFile and is left untouched. New calls it too;
+// WithCoalescer is the only option it uses.
+func RestoreLeftovers(ctx context.Context, cfg Config, log zerolog.Logger, opts ...Option) error {
+	if cfg.StateFile != "" && !filepath.IsAbs(cfg.StateFile) {
+		return fieldErr("stateFile", "%q must be an absolute path", cfg.StateFile)
+	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	c := cfg.withDefaults()
+	eth, closeEth := o.eth, func() {}
+	defer func() { closeEth() }()
+	return restoreFromState(ctx, &stateFile{path: c.StateFile}, func() (Coalescer, error) {
+		if eth == nil {
+			e, err := ethtool.NewEthtool()
+			if err != nil {
+				return nil, fmt.Errorf("harvester: ethtool socket: %w", err)
+			}
+			eth, closeEth = e, e.Close
+		}
+		return eth, nil
+	}, log.With().Str("component", "harvester").Logger())
+}
+
+// restoreFromState puts back the originals recorded in state (crash,
+// SIGKILL); ethFor is called only when there is an entry.
+func restoreFromState(ctx context.Context, state *stateFile, ethFor func() (Coalescer, error), log zerolog.Logger) error {
+	entries, err := state.entries(ctx)
 	if err != nil {
 		return err
 	}
 	if len(entries) == 0 {
 		return nil
 	}
-	if err := m.openEthtool(); err != nil {
+	eth, err := ethFor()
+	if err != nil {
 		return err
 	}
-	for iface, saved := range entries {
+	for _, iface := range slices.Sorted(maps.Keys(entries)) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := m.restoreLeftover(ctx, iface, saved); err != nil {
+		if err := restoreLeftover(ctx, state, eth, iface, entries[iface], log); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (m *Manager) restoreLeftover(ctx context.Context, iface string, saved savedCoalesce) error {
-	users, err := openFlock(hostLockPath(m.state.path, iface, "users"))
+func restoreLeftover(ctx context.Context, state *stateFile, eth Coalescer, iface string, saved savedCoalesce, log zerolog.Logger) error {
+	users, err := openFlock(hostLockPath(state.path, iface, "users"))
 	if err != nil {
 		return err
 	}
@@ -213,25 +263,25 @@ func (m *Manager) restoreLeftover(ctx context.Context, iface string, saved saved
 	// original in place and the entry gone.
 	if alone, err := users.try(unix.LOCK_EX); err != nil || !alone {
 		if err == nil {
-			m.log.Info().Str("iface", iface).Str("stateFile", m.state.path).
+			log.Info().Str("iface", iface).Str("stateFile", state.path).
 				Msg("NIC coalescing recorded by another invoker that is still running; leaving it to that invoker")
 		}
 		return err
 	}
-	_, err = m.eth.SetCoalesce(iface, saved.Coalesce)
+	_, err = eth.SetCoalesce(iface, saved.Coalesce)
 	switch {
 	case err == nil:
-		m.log.Warn().Str("iface", iface).Uint32("rxUsecs", saved.Coalesce.RxCoalesceUsecs).
+		log.Warn().Str("iface", iface).Uint32("rxUsecs", saved.Coalesce.RxCoalesceUsecs).
 			Time("savedAt", saved.SavedAt).Int("savedByPid", saved.PID).
 			Msg("restored NIC coalescing left behind by a previous run")
 	case errors.Is(classify(iface, "restore", err), ErrUnsupported):
-		m.log.Warn().Str("iface", iface).Err(err).Msg("leftover NIC state for a device without coalescing support; dropping it")
+		log.Warn().Str("iface", iface).Err(err).Msg("leftover NIC state for a device without coalescing support; dropping it")
 	default:
-		m.log.Error().Str("iface", iface).Err(err).Str("stateFile", m.state.path).
+		log.Error().Str("iface", iface).Err(err).Str("stateFile", state.path).
 			Msg("cannot restore leftover NIC coalescing; keeping the entry for the next start")
 		return nil
 	}
-	return m.state.remove(ctx, iface, nil)
+	return state.remove(ctx, iface, nil)
 }
 
 func (m *Manager) build(o options) error {
@@ -251,7 +301,11 @@ func (m *Manager) build(o options) error {
 		if o.cpuSource != nil {
 			nf.cpu = o.cpuSource(nc)
 		} else {
-			nf.cpu = cpuSourceFor(nc, o.procRoot)
+			var why string
+			if nf.cpu, why = cpuSourceFor(nc, o.procRoot); nf.cpu == nil {
+				m.log.Warn().Str("nf", nc.Name).Str("reason", why).
+					Msg("NF CPU accounting is off for this NF (nemo_nf_cpu_accounting 0); harvesting itself is unaffected")
+			}
 		}
 		is := byIface[nc.Interface]
 		if is == nil {
@@ -275,7 +329,7 @@ func (m *Manager) build(o options) error {
 			case err != nil:
 				return fmt.Errorf("harvester: nf %s: shared memory %s: %w", nc.Name, nc.Shm, err)
 			default:
-				nf.click = &clickKnob{nf: nc.Name, w: w}
+				nf.click = &clickKnob{nf: nc.Name, shm: nc.Shm, w: w, createdAt: m.clock.Now()}
 			}
 		}
 		m.nfs = append(m.nfs, nf)

@@ -3,6 +3,8 @@ package harvester
 import (
 	"maps"
 	"slices"
+
+	"github.com/nemo-edge/nemo/clickshm"
 )
 
 // Metrics reports the harvester's numbers at scrape time through emit (the invoker's metrics registry
@@ -25,7 +27,16 @@ func (m *Manager) Metrics(emit func(name, help, typ string, value float64, label
 	}
 	knobErrs := maps.Clone(m.knobErrs)
 	unsupported := maps.Clone(m.unsupported)
+	type cpuAcct struct {
+		kind string
+		ok   bool
+	}
+	acct := map[string]cpuAcct{}
+	for _, nf := range m.nfs {
+		acct[nf.cfg.Name] = cpuAcct{kind: cpuSourceKind(nf.cpu), ok: nf.cpu != nil && !nf.cpuErr}
+	}
 	m.mu.Unlock()
+	clicks := m.observeClick()
 
 	b2f := func(b bool) float64 {
 		if b {
@@ -42,6 +53,8 @@ func (m *Manager) Metrics(emit func(name, help, typ string, value float64, label
 	emit("nemo_harvest_switch_seconds_max", "Slowest harvest switch so far.", "gauge", s.switchMax.Seconds())
 	emit("nemo_harvest_backoff", "1 while the QoS guard holds harvesting off.", "gauge", b2f(backoff))
 	emit("nemo_harvest_backoffs_total", "QoS guard back-offs.", "counter", float64(s.backoffs))
+	emit("nemo_harvest_recoveries_total", "QoS guard recoveries (harvesting allowed again after a back-off).", "counter",
+		float64(s.recoveries))
 	for _, k := range slices.Sorted(maps.Keys(knobErrs)) {
 		emit("nemo_harvest_knob_errors_total", "Failed knob applications, by knob.", "counter", float64(knobErrs[k]), "knob", k)
 	}
@@ -54,6 +67,24 @@ func (m *Manager) Metrics(emit func(name, help, typ string, value float64, label
 	}
 	for _, nf := range slices.Sorted(maps.Keys(current)) {
 		emit("nemo_nf_tag_info", "The current tag (nf_name, pkt_size bucket) of each NF.", "gauge", 1, "nf", nf, "tag", current[nf].Label())
+	}
+	for _, nf := range slices.Sorted(maps.Keys(acct)) {
+		emit("nemo_nf_cpu_accounting", "1 while the NF's CPU time is measured (source: its cgroup or process); "+
+			"0 when it cannot be read or none is configured (cores alone would count edge functions as NF CPU).",
+			"gauge", b2f(acct[nf].ok), "nf", nf, "source", acct[nf].kind)
+	}
+	for _, c := range clicks {
+		for _, st := range []clickshm.ReaderState{clickshm.ReaderNever, clickshm.ReaderLive, clickshm.ReaderStale, clickshm.ReaderDetached} {
+			emit("nemo_nf_click_reader", "The NF's Click element as its acknowledgement line shows it: never (has not "+
+				"attached to the segment), live, stale (stopped acknowledging) or detached; 1 for the current state.",
+				"gauge", b2f(c.Ack.Reader == st), "nf", c.NF, "state", st.String())
+		}
+		emit("nemo_nf_click_acked", "1 when a live Click element acknowledged the latest burst setting.", "gauge",
+			b2f(c.Ack.Current), "nf", c.NF)
+		if c.Ack.Reader != clickshm.ReaderNever {
+			emit("nemo_nf_click_applied_burst", "The burst the NF's Click element last reported in effect.", "gauge",
+				float64(c.Ack.AppliedBurst), "nf", c.NF)
+		}
 	}
 	type series struct {
 		name, typ, help string
@@ -68,6 +99,8 @@ func (m *Manager) Metrics(emit func(name, help, typ string, value float64, label
 			func(t TagStats) (float64, bool) { return t.HarvestShare, true }},
 		{"nemo_nf_tag_seconds_total", "counter", "Time the NF spent in the tag.",
 			func(t TagStats) (float64, bool) { return t.Wall.Seconds(), true }},
+		{"nemo_nf_cpu_seconds_total", "counter", "CPU time the NF itself used while in the tag (its cgroup or process).",
+			func(t TagStats) (float64, bool) { return t.CPU.Seconds(), true }},
 		{"nemo_nf_harvested_core_seconds_total", "counter", "Spare core-seconds of the NF's cores while harvesting was on.",
 			func(t TagStats) (float64, bool) { return t.HarvestSpare.Seconds(), true }},
 	} {

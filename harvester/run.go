@@ -42,6 +42,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		every(m.cfg.QoS.Sample, m.sampleQoS)
 	}
 	every(m.cfg.LogEvery, func(context.Context) { m.logSummary() })
+	every(max(m.cfg.ShmLease/2, 10*time.Millisecond), func(context.Context) { m.observeClick() })
 	if m.anyShmBusy() {
 		every(m.shmRetry, m.takeOverBusySegments)
 	}
@@ -58,18 +59,20 @@ func (m *Manager) sampleCPU(ctx context.Context) {
 		}
 		used, err := nf.cpu.CPUTime(ctx)
 		now := m.clock.Now()
+		m.mu.Lock()
+		wasErr := nf.cpuErr
+		nf.cpuErr = err != nil
+		m.mu.Unlock()
 		if err != nil {
-			if !nf.cpuErr {
+			if !wasErr {
 				m.log.Warn().Str("nf", nf.cfg.Name).Str("source", nf.cpu.String()).Err(err).
 					Msg("cannot read NF CPU time; accounting paused for this NF")
 			}
-			nf.cpuErr = true
 			nf.cpuLastAt = time.Time{}
 			continue
 		}
-		if nf.cpuErr {
+		if wasErr {
 			m.log.Info().Str("nf", nf.cfg.Name).Msg("NF CPU time readable again")
-			nf.cpuErr = false
 		}
 		if !nf.cpuLastAt.IsZero() && used >= nf.cpuLast {
 			m.mu.Lock()
@@ -166,11 +169,11 @@ func (m *Manager) guardStep(ctx context.Context, now time.Time, samples []GuardS
 	}
 	switch action {
 	case GuardBackoff:
-		m.log.Warn().Int("degradedNfs", len(degraded)).Msg("QoS guard: backing off (harvesting off, pre-warms suspended)")
+		m.log.Warn().Int("degradedNfs", len(degraded)).Msg("QoS guard: backing off (harvesting off, new pre-warms held back)")
 		m.reconcile(ctx, "qos backoff")
 		m.backoff.SuspendPrewarms(ctx)
 	case GuardRecover:
-		m.log.Info().Msg("QoS guard: NFs healthy again (harvesting allowed, pre-warms resumed)")
+		m.log.Info().Msg("QoS guard: NFs healthy again (harvesting allowed, pre-warms may start again)")
 		m.backoff.ResumePrewarms(ctx)
 		m.reconcile(ctx, "qos recover")
 	}
@@ -215,6 +218,66 @@ func (m *Manager) coresOfLocked(nf string) int {
 	return 1
 }
 
+// clickNeverGrace is how long an NF's Click side may take to attach after the
+// writer is created before the harvester warns that it never did.
+const clickNeverGrace = 5 * time.Second
+
+// ClickAck is the Click element's acknowledgement of one NF's segment as the
+// harvester last read it.
+type ClickAck struct {
+	NF  string
+	Ack clickshm.Ack
+}
+
+// observeClick reads every Click knob's acknowledgement line (clickshm
+// Writer.Ack), keeps the reading for Metrics and logs each change of the
+// reader's state once: an element that attaches, one that stops acknowledging
+// (hung or killed), one that detaches, and one that has not attached
+// clickNeverGrace after the writer was created.
+func (m *Manager) observeClick() []ClickAck {
+	m.clickMu.Lock()
+	defer m.clickMu.Unlock()
+	var out []ClickAck
+	now := m.clock.Now()
+	for _, nf := range m.nfs {
+		k := nf.click
+		if k == nil {
+			continue
+		}
+		a, err := k.w.Ack()
+		if err != nil {
+			continue // closed: Close is running
+		}
+		out = append(out, ClickAck{NF: nf.cfg.Name, Ack: a})
+		state := a.Reader
+		if state == clickshm.ReaderNever && now.Sub(k.createdAt) < clickNeverGrace {
+			continue
+		}
+		if k.logged && k.lastLog == state {
+			continue
+		}
+		k.logged, k.lastLog = true, state
+		ev := m.log.Warn()
+		msg := ""
+		switch state {
+		case clickshm.ReaderNever:
+			msg = "the NF's Click side has never attached to its segment: burst settings have no effect"
+		case clickshm.ReaderLive:
+			ev, msg = m.log.Info(), "the NF's Click side is attached and acknowledging"
+		case clickshm.ReaderStale:
+			msg = "the NF's Click side stopped acknowledging (hung or killed while attached)"
+		case clickshm.ReaderDetached:
+			msg = "the NF's Click side detached from its segment"
+		}
+		ev.Str("nf", nf.cfg.Name).Str("shm", k.shm).Str("reader", state.String()).
+			Uint32("appliedBurst", a.AppliedBurst).Msg(msg)
+	}
+	return out
+}
+
+// ClickAcks reads and returns the Click acknowledgement of every NF with a
+// segment (see observeClick).
+func (m *Manager) ClickAcks() []ClickAck { return m.observeClick() }
 func (m *Manager) anyShmBusy() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -244,7 +307,9 @@ func (m *Manager) takeOverBusySegments(ctx context.Context) {
 			continue
 		}
 		m.mu.Lock()
-		nf.click, nf.shmBusy = &clickKnob{nf: nf.cfg.Name, w: w}, false
+		m.clickMu.Lock() // observeClick reads nf.click under clickMu
+		nf.click, nf.shmBusy = &clickKnob{nf: nf.cfg.Name, shm: nf.cfg.Shm, w: w, createdAt: m.clock.Now()}, false
+		m.clickMu.Unlock()
 		m.retune = m.retune || m.active
 		m.mu.Unlock()
 		m.log.Info().Str("nf", nf.cfg.Name).Str("shm", nf.cfg.Shm).Msg("took over the Click segment another invoker wrote")

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -19,19 +20,56 @@ var ErrSource = errors.New("harvester: counter source")
 // IfCounters are the cumulative receive counters of one interface.
 type IfCounters struct {
 	RxBytes, RxPackets, RxDropped, RxMissed uint64
+	// SocketDrops are the packets dropped by the packet sockets bound to the
+	// interface (an AF_PACKET NF that cannot keep up); see packetSocketDrops.
+	SocketDrops uint64
 }
 
-// Drops is rx_dropped + rx_missed_errors.
-func (c IfCounters) Drops() uint64 { return c.RxDropped + c.RxMissed }
+// Drops is rx_dropped + rx_missed_errors + the packet sockets' drops.
+func (c IfCounters) Drops() uint64 { return c.RxDropped + c.RxMissed + c.SocketDrops }
 
 // CounterReader reads interface counters; sysfsCounters is the real one.
 type CounterReader interface {
 	Counters(ctx context.Context, iface string) (IfCounters, error)
 }
 
-type sysfsCounters struct{ root string }
+// sysfsCounters reads /sys/class/net/<if>/statistics and, when socketDrops is
+// set, adds the drops of the packet sockets bound to the interface. When the
+// latter cannot be read (a kernel without packet_diag) the reader says so once,
+// through an error wrapping errNoSocketDrops, and carries on with the interface
+// counters alone.
+type sysfsCounters struct {
+	root        string
+	socketDrops func() (map[int]uint64, error)
 
-func (s sysfsCounters) Counters(ctx context.Context, iface string) (IfCounters, error) {
+	mu       sync.Mutex
+	noSocket bool
+}
+
+func (s *sysfsCounters) Counters(ctx context.Context, iface string) (IfCounters, error) {
+	c, err := s.ifCounters(ctx, iface)
+	if err != nil || s.socketDrops == nil {
+		return c, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.noSocket {
+		return c, nil
+	}
+	idx, err := readUint(filepath.Join(s.root, iface, "ifindex"))
+	if err != nil {
+		return c, err
+	}
+	drops, err := s.socketDrops()
+	if err != nil {
+		s.noSocket = true
+		return c, fmt.Errorf("%w (the QoS guard counts interface drops only from now on): %w", errNoSocketDrops, err)
+	}
+	c.SocketDrops = drops[int(idx)]
+	return c, nil
+}
+
+func (s *sysfsCounters) ifCounters(ctx context.Context, iface string) (IfCounters, error) {
 	if err := ctx.Err(); err != nil {
 		return IfCounters{}, err
 	}
@@ -166,68 +204,33 @@ func parseCPUStatV2(b []byte) (time.Duration, error) {
 	return 0, fmt.Errorf("%w: cpu.stat has no usage_usec (a v1 cpu controller? point cgroup at the cpuacct directory)", ErrSource)
 }
 
-// coresSource sums the busy time (everything but idle and iowait) of the NF's
-// cores from /proc/stat; for NFs that own their cores exclusively.
-type coresSource struct {
-	procStat string
-	cores    []int
-}
-
-func (s coresSource) String() string { return fmt.Sprintf("cores %v", s.cores) }
-
-func (s coresSource) CPUTime(ctx context.Context) (time.Duration, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	b, err := os.ReadFile(s.procStat)
-	if err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrSource, err)
-	}
-	return parseCoresBusy(b, s.cores)
-}
-
-func parseCoresBusy(b []byte, cores []int) (time.Duration, error) {
-	want := map[string]bool{}
-	for _, c := range cores {
-		want["cpu"+strconv.Itoa(c)] = true
-	}
-	var ticks uint64
-	found := 0
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 6 || !want[f[0]] {
-			continue
-		}
-		found++
-		for i, v := range f[1:] {
-			n, err := strconv.ParseUint(v, 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("%w: /proc/stat %s: %w", ErrSource, f[0], err)
-			}
-			// user nice system idle iowait irq softirq steal guest guest_nice;
-			// guest time is already included in user/nice.
-			if i == 3 || i == 4 || i >= 8 {
-				continue
-			}
-			ticks += n
-		}
-	}
-	if found != len(want) {
-		return 0, fmt.Errorf("%w: /proc/stat lists %d of cores %v", ErrSource, found, cores)
-	}
-	return time.Duration(ticks) * time.Second / clkTck, nil
-}
-
-// cpuSourceFor picks the NF's CPU source: cgroup, then pid, then cores.
-func cpuSourceFor(nf NFConfig, procRoot string) CPUSource {
+// cpuSourceFor picks the NF's CPU source: its cgroup, else its process. An
+// NF configured with cores alone has none: the busy time of its cores would
+// count everything else scheduled there as NF CPU, above all the edge
+// functions the invoker pins to the NF's cores, so accounting is off for it
+// and why names the missing setting.
+func cpuSourceFor(nf NFConfig, procRoot string) (src CPUSource, why string) {
 	switch {
 	case nf.Cgroup != "":
-		return cgroupSource{dir: nf.Cgroup}
+		return cgroupSource{dir: nf.Cgroup}, ""
 	case nf.PID > 0:
-		return procPIDSource{procRoot: procRoot, pid: nf.PID}
+		return procPIDSource{procRoot: procRoot, pid: nf.PID}, ""
 	case len(nf.Cores) > 0:
-		return coresSource{procStat: filepath.Join(procRoot, "stat"), cores: nf.Cores}
+		return nil, fmt.Sprintf("only cores %v are configured; their busy time would count the edge functions "+
+			"pinned to them (and anything else running there) as NF CPU: set nfs[].cgroup or nfs[].pid", nf.Cores)
 	}
-	return nil
+	return nil, "neither cgroup nor pid is configured"
+}
+
+// cpuSourceKind is the metrics label of a source: cgroup, pid or none.
+func cpuSourceKind(s CPUSource) string {
+	switch s.(type) {
+	case cgroupSource:
+		return "cgroup"
+	case procPIDSource:
+		return "pid"
+	case nil:
+		return "none"
+	}
+	return "other"
 }

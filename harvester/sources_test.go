@@ -59,41 +59,23 @@ func TestCgroupSourceV1AndV2(t *testing.T) {
 	assert.ErrorIs(t, err, ErrSource)
 }
 
-func TestCgroupV1ReadsTheRealHierarchy(t *testing.T) {
-	const root = "/sys/fs/cgroup/cpuacct"
-	if _, err := os.Stat(filepath.Join(root, "cpuacct.usage")); err != nil {
-		t.Skip("no cgroup v1 cpuacct hierarchy here")
-	}
-	d, err := cgroupSource{dir: root}.CPUTime(t.Context())
-	require.NoError(t, err)
-	assert.Positive(t, d)
-}
-
-func TestCoresSource(t *testing.T) {
-	stat := `cpu  100 0 100 1000 10 0 0 0 0 0
-cpu0 10 1 20 500 5 2 3 4 0 0
-cpu1 90 0 80 500 5 0 0 0 7 0
-intr 1 2 3
-`
-	d, err := parseCoresBusy([]byte(stat), []int{0})
-	require.NoError(t, err)
-	assert.Equal(t, 400*time.Millisecond, d, "user+nice+system+irq+softirq+steal = 40 ticks")
-	d, err = parseCoresBusy([]byte(stat), []int{0, 1})
-	require.NoError(t, err)
-	assert.Equal(t, 2100*time.Millisecond, d, "guest excluded (already in user)")
-	_, err = parseCoresBusy([]byte(stat), []int{7})
-	assert.ErrorIs(t, err, ErrSource)
-
-	real, err := coresSource{procStat: "/proc/stat", cores: []int{0}}.CPUTime(t.Context())
-	require.NoError(t, err)
-	assert.Positive(t, real)
-}
-
 func TestCPUSourceChoice(t *testing.T) {
-	assert.IsType(t, cgroupSource{}, cpuSourceFor(NFConfig{Cgroup: "/cg", PID: 3, Cores: []int{1}}, "/proc"))
-	assert.IsType(t, procPIDSource{}, cpuSourceFor(NFConfig{PID: 3, Cores: []int{1}}, "/proc"))
-	assert.IsType(t, coresSource{}, cpuSourceFor(NFConfig{Cores: []int{1}}, "/proc"))
-	assert.Nil(t, cpuSourceFor(NFConfig{}, "/proc"))
+	src, why := cpuSourceFor(NFConfig{Cgroup: "/cg", PID: 3, Cores: []int{1}}, "/proc")
+	assert.IsType(t, cgroupSource{}, src)
+	assert.Empty(t, why)
+	src, _ = cpuSourceFor(NFConfig{PID: 3, Cores: []int{1}}, "/proc")
+	assert.IsType(t, procPIDSource{}, src)
+	assert.Equal(t, "pid", cpuSourceKind(src))
+
+	// Cores alone are not a CPU source: their busy time includes the edge functions pinned there.
+	src, why = cpuSourceFor(NFConfig{Cores: []int{1}}, "/proc")
+	assert.Nil(t, src)
+	assert.Contains(t, why, "only cores [1] are configured")
+	assert.Contains(t, why, "edge functions")
+	assert.Equal(t, "none", cpuSourceKind(src))
+	src, why = cpuSourceFor(NFConfig{}, "/proc")
+	assert.Nil(t, src)
+	assert.NotEmpty(t, why)
 }
 
 func TestSysfsCounters(t *testing.T) {
@@ -103,19 +85,19 @@ func TestSysfsCounters(t *testing.T) {
 	for name, v := range map[string]string{"rx_bytes": "15140\n", "rx_packets": "10\n", "rx_dropped": "2\n", "rx_missed_errors": "3\n"} {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(v), 0o644))
 	}
-	c, err := sysfsCounters{root: root}.Counters(t.Context(), "ens1")
+	c, err := (&sysfsCounters{root: root}).Counters(t.Context(), "ens1")
 	require.NoError(t, err)
 	assert.Equal(t, IfCounters{RxBytes: 15140, RxPackets: 10, RxDropped: 2, RxMissed: 3}, c)
 	assert.Equal(t, uint64(5), c.Drops())
 
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "rx_bytes"), []byte("lots"), 0o644))
-	_, err = sysfsCounters{root: root}.Counters(t.Context(), "ens1")
+	_, err = (&sysfsCounters{root: root}).Counters(t.Context(), "ens1")
 	assert.ErrorIs(t, err, ErrSource)
-	_, err = sysfsCounters{root: root}.Counters(t.Context(), "nope")
+	_, err = (&sysfsCounters{root: root}).Counters(t.Context(), "nope")
 	assert.ErrorIs(t, err, ErrSource)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err = sysfsCounters{root: root}.Counters(ctx, "ens1")
+	_, err = (&sysfsCounters{root: root}).Counters(ctx, "ens1")
 	assert.ErrorIs(t, err, context.Canceled)
 }
 
@@ -123,7 +105,7 @@ func TestSysfsCountersOnLoopback(t *testing.T) {
 	if _, err := os.Stat("/sys/class/net/lo/statistics/rx_bytes"); err != nil {
 		t.Skip("no sysfs net statistics here")
 	}
-	_, err := sysfsCounters{root: "/sys/class/net"}.Counters(t.Context(), "lo")
+	_, err := (&sysfsCounters{root: "/sys/class/net"}).Counters(t.Context(), "lo")
 	assert.NoError(t, err)
 }
 

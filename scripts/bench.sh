@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Runs NEMO's invoker benchmarks against their floors, prints the table and writes docs/benchmarks.md.
 #
-#   1. invoker overhead per warm activation on real Kafka (time, CPU, RSS) vs bench.BareLoop and an
-#      echo process running the invoker's own Kafka feed and producer
-#   2. warm activation end to end (p50, p99) vs Kafka round trip + bare /run          goal <= 1.2x
-#   3. cold start through the invoker vs bare create+start+/init (bench.ColdStart)    goal <= 1.1x
+#   1. invoker overhead per warm activation on real Kafka (time, CPU, RSS) vs NEMO's sarama loop
+#      (bench.BareLoop) and an echo process running the invoker's own Kafka feed and producer
+#   2. warm activation end to end (p50, p99) vs Kafka round trip (echo) + a /run sent straight to a warm
+#      container started by NEMO's Docker backend                                    goal <= 1.2x
+#   3. cold start through the invoker vs NEMO's Docker backend alone
+#      (bench.ColdStart over pool/docker's Backend: create+start+/init)              goal <= 1.1x
+# The floors are NEMO's own parts without the invoker around them (not the Docker CLI or another client).
 #   4. invoker RSS idle and with 8 warm containers
 #   5. cgroup freeze+thaw vs docker pause+unpause (pool/docker BenchmarkFreezeThawVsPause)
 #

@@ -14,6 +14,7 @@ command -v c++ >/dev/null 2>&1 || need_pkgs+=(g++) # clickshm compiles clickshm.
 command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
 command -v ethtool >/dev/null 2>&1 || need_pkgs+=(ethtool)
 command -v debootstrap >/dev/null 2>&1 || need_pkgs+=(debootstrap)
+command -v systemd-analyze >/dev/null 2>&1 || need_pkgs+=(systemd) # TestSystemdUnitVerifies
 command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
 dpkg -s busybox-static >/dev/null 2>&1 || need_pkgs+=(busybox-static) # the invoker image's /bin/sh
 command -v docker-compose >/dev/null 2>&1 || need_pkgs+=(docker-compose) # checks deployments/docker-compose
@@ -56,14 +57,16 @@ log "go vet"
 go vet ./...
 go vet -tags integration ./...
 
+# Every go test run goes through scripts/gotest.sh: go test -json, a plain summary, the list of skipped tests,
+# and a failure for any skip not allow-listed in scripts/test-skips.txt.
 log "unit tests with the race detector"
-go test -race -count=1 ./...
+scripts/gotest.sh unit -race -count=1 ./...
 
 log "simulator baselines: each defining mechanism removed must turn a test red"
 scripts/sim-mutations.sh
 
 log "integration tests (real Docker, Kafka 3.9, pouchdb-server, ZooKeeper), one package at a time"
-go test -tags integration -count=1 -p 1 -timeout 30m ./...
+scripts/gotest.sh integration -tags integration -count=1 -p 1 -timeout 30m ./...
 
 log "paper evaluation smoke test: the whole pipeline on one NF and size (scripts/paper-eval.sh --quick)"
 scripts/paper-eval.sh --quick

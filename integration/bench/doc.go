@@ -1,7 +1,8 @@
-// Package bench measures the NEMO invoker against floors taken in the same run: the Kafka path alone
-// (BareLoop, and an "echo" process that runs the invoker's own messaging.Feed and
-// messaging.Producer with nothing behind them), a bare /run to a warm container of the same image, and a
-// bare create+start+/init (ColdStart). Every figure is reported as a ratio to its floor.
+// Package bench measures the NEMO invoker against floors taken in the same run, each built from NEMO's own
+// parts without the invoker around them (FloorsNote): the Kafka path alone (BareLoop, and an "echo" process
+// that runs the invoker's own messaging.Feed and messaging.Producer with nothing behind them), a /run sent
+// straight to a warm container of the same image that NEMO's Docker backend started, and that backend's
+// create+start+/init (ColdStart). Every figure is reported as a ratio to its floor.
 //
 // It owns the floors (BareLoop over bare sarama with the invoker's Kafka settings, ColdStart over the Docker
 // backend without the pool; they are test equipment, so the nemo binary does not carry them), the benchmark

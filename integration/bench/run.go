@@ -855,7 +855,7 @@ func (r *run) rows(idle map[string]int64, cold *coldResult, warm []warmRep, tput
 	}
 	conc := fmt.Sprintf("N=%d non-blocking, %d running at once", r.o.N, throughputPar)
 	add(Row{ID: "1a", Figure: "Invoker: time per warm activation (" + conc + ")", Unit: "ms",
-		Value: SpreadOf(inv), Floor: SpreadOf(bare), FloorWhat: "bench.BareLoop, same N, size, concurrency",
+		Value: SpreadOf(inv), Floor: SpreadOf(bare), FloorWhat: "NEMO's sarama loop (bench.BareLoop), same N, size, concurrency",
 		Ratio: SpreadOf(Ratios(inv, bare))})
 	add(Row{ID: "1b", Figure: "Invoker: time per warm activation (same runs)", Unit: "ms",
 		Value: SpreadOf(inv), Floor: SpreadOf(echo), FloorWhat: "echo process (invoker's Feed+Producer, nothing behind)",
@@ -903,7 +903,7 @@ func (r *run) rows(idle map[string]int64, cold *coldResult, warm []warmRep, tput
 	}
 	add(Row{ID: "3", Figure: fmt.Sprintf("Cold start through the invoker: first activation of %d fresh actions, "+
 		"produce → Result minus warm e2e p50", len(cold.e2e)), Unit: "ms",
-		Value: SpreadOf(over), Floor: SpreadOf(bareTot), FloorWhat: "bench.ColdStart: create+start+/init, same image",
+		Value: SpreadOf(over), Floor: SpreadOf(bareTot), FloorWhat: "NEMO's Docker backend alone (bench.ColdStart over pool/docker's Backend: create+start+/init), same image",
 		Ratio: SpreadOf(ratios), Goal: 1.1})
 
 	add(Row{ID: "4", Figure: fmt.Sprintf("Invoker RSS with %d warm containers (%d distinct actions, 256 MB each of 2048 MB)",

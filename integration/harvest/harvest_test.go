@@ -3,7 +3,6 @@
 package harvest
 
 import (
-	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -12,6 +11,7 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/nemo-edge/nemo/clickshm"
 	"github.com/nemo-edge/nemo/integration/itest"
@@ -30,134 +31,99 @@ import (
 const (
 	actionName = "harvest"
 	nfName     = "refnf"
-	// harvestBurst is what the test's profile asks the NF to apply while harvesting; defaultBurst is the
-	// NF's burst without harvesting (and its fallback without a live writer).
-	harvestBurst = 32
+	// ghostName is a second NF on the same interface whose Click side never attaches to its segment.
+	ghostName = "ghost"
+	// defaultBurst is the NF's burst without harvesting (and its fallback without a live writer).
 	defaultBurst = 1
 	lingerMs     = 200
-	// sleepMs keeps the invocation (and so the harvest session) open long enough to be observed.
+	// sleepMs keeps an invocation (and so the harvest session) open long enough to be observed.
 	sleepMs = 1500
 	// coalesceWarning is the harvester's one-time warning for a device without interrupt coalescing.
 	coalesceWarning = "device does not support interrupt coalescing"
+	// trafficMAC is where the traffic generator addresses its frames: not the NF interface's own MAC, so the
+	// host's IP stack sees every frame as another host's (PACKET_OTHERHOST) and drops it, while the NF's packet
+	// socket reads them all.
+	trafficMAC = "02:77:00:00:99:99"
+	nfMAC      = "02:77:00:00:01:02"
 )
 
-// TestInvocationSwitchesHarvesting runs one blocking activation through the real invoker whose harvester
-// has one NF: the reference NF in a private namespace, following the invoker's clickshm segment. While
-// the activation runs, /metrics must show harvesting active and the NF must have applied (and acked on
-// the segment) the profile's burst; after the slot-freeing ack and the linger, /metrics must show it
-// inactive and the NF back at its default burst, with at least two switches (on, off) counted and one
-// session opened. The NF's interface is the root-namespace end of a veth pair, which has no interrupt
-// coalescing: the harvester must warn about that exactly once and keep harvesting with the Click knob.
+// harvestStep is one packet size the test sends and what the built-in profile table (harvester.
+// DefaultProfiles) makes of its bucket: the Click burst while harvesting.
+type harvestStep struct {
+	size, pps, burst int
+}
+
+// TestHarvestDrivenByRealTraffic runs the real invoker binary, whose harvester watches the reference NF
+// (integration/refnf, reading the root-namespace end of a veth pair through a packet socket, pinned to one
+// core and alone in a cgroup of the test's) and a second NF ("ghost") whose Click side never attaches. The
+// test drives everything from real parts, with the shipped profile table and no tag forced:
 //
-// The NF receives no traffic, so its tag stays (refnf, idle); the built-in profile table does not
-// harvest idle NFs (they are unmeasured), so the config overrides the idle profile of this NF with
-// burst 32 and rx-usecs 20 (the rx-usecs makes the harvester try the NIC knob, hence the warning).
-func TestInvocationSwitchesHarvesting(t *testing.T) {
+//  1. Baseline: the NF's Click side is live and acknowledging (nemo_nf_click_reader), the ghost's never
+//     attached (metric and one warning), CPU accounting is on for the NF (source cgroup) and off for the
+//     ghost, which has cores only.
+//  2. Tagging from traffic: the traffic generator sends 512-byte, then 1500-byte frames; each time the
+//     NF's tag follows (nemo_nf_tag_info) and an activation switches harvesting on with that tag's profile:
+//     the NF applies burst 4, then 32, and the harvester reads the element's acknowledgement of it
+//     (nemo_nf_click_acked 1, nemo_nf_click_applied_burst). After the slot-freeing ack and the linger
+//     harvesting is off and the NF back at burst 1.
+//  3. The QoS guard: while an edge function (the action, pinned by the invoker to the NF's core) keeps that
+//     core busy, a flood of small frames overloads the NF, whose socket drops packets. The guard backs off
+//     (nemo_harvest_backoff 1, harvesting off although a session is open, the NF back at burst 1,
+//     pre-warming held back), and recovers once the flood and the function end.
+//  4. CPU accounting on a shared core: while the edge function spins on the NF's core, the CPU the
+//     harvester accounts to the NF (nemo_nf_cpu_seconds_total) matches what the NF process itself used
+//     (getrusage), while the core was busy far longer: the function's time is not the NF's.
+//
+// The veth end has no interrupt coalescing: the harvester warns once and harvests with the Click knob.
+func TestHarvestDrivenByRealTraffic(t *testing.T) {
 	svc := needServices(t)
 	bins := buildBinaries(t)
 	run := newRun(t, svc)
-
+	run.nfCore = pickNFCore(t)
 	nf := run.startNF(bins.refnf)
 	run.prepareKafkaAndStore()
 	inv := run.startInvoker(bins.nemo, nf)
 
-	// Baseline: the NF follows the invoker's live segment with harvesting off, and the invoker has not
-	// switched anything yet.
-	base := run.waitSample(nf, 20*time.Second, "baseline (NF attached, writer live, burst 1, harvest off)",
+	// 1. Baseline.
+	refnfLive := fmt.Sprintf(`nemo_nf_click_reader{nf=%q,state="live"}`, nfName)
+	ghostNever := fmt.Sprintf(`nemo_nf_click_reader{nf=%q,state="never"}`, ghostName)
+	acctOn := fmt.Sprintf(`nemo_nf_cpu_accounting{nf=%q,source="cgroup"}`, nfName)
+	acctOff := fmt.Sprintf(`nemo_nf_cpu_accounting{nf=%q,source="none"}`, ghostName)
+	base := run.waitSample(nf, 20*time.Second, "baseline (NF attached and acknowledging, harvest off, accounting on)",
 		func(s sample) bool {
 			return s.nfOK && s.nf.Attached && s.nf.Live && s.nf.Applied == defaultBurst &&
 				s.segOK && s.seg.AckSeq == s.seg.Seq && s.seg.Applied == defaultBurst &&
-				s.metricsOK && s.active == 0
+				s.metricsOK && s.active == 0 && s.metrics[refnfLive] == 1 && s.metrics[acctOn] == 1
 		})
-	require.Equal(t, 0.0, base.sessions, "no harvest session before the activation")
-	tagLine := fmt.Sprintf(`nemo_nf_tag_info{nf=%q,tag="idle"}`, nfName)
-	require.Equal(t, 1.0, base.metrics[tagLine], "the NF's tag is (refnf, idle): it receives no traffic")
+	require.Equal(t, 0.0, base.sessions, "no harvest session before the first activation")
+	require.Equal(t, 1.0, base.metrics[fmt.Sprintf(`nemo_nf_tag_info{nf=%q,tag="idle"}`, nfName)], "no traffic yet: tag idle")
+	require.Equal(t, 1.0, base.metrics[ghostNever], "the ghost NF's Click side never attached")
+	require.Equal(t, 0.0, base.metrics[acctOff], "no CPU accounting for an NF with cores alone")
+	_, ghostApplied := base.metrics[fmt.Sprintf(`nemo_nf_click_applied_burst{nf=%q}`, ghostName)]
+	require.False(t, ghostApplied, "no applied burst for a Click side that never attached")
+	run.waitLog(inv, 15*time.Second, func(l map[string]any) bool {
+		return l["nf"] == ghostName && l["reader"] == "never" && l["level"] == "warn"
+	}, "the harvester's warning that the ghost NF's Click side never attached")
 
-	act := run.message(map[string]any{"sleep_ms": sleepMs})
-	t0 := time.Now()
-	run.ctl.Produce(t, act.raw)
-	t.Logf("activation %s produced to %s (sleep_ms %d)", act.aid, run.ctl.InvokerTopic(), sleepMs)
-
-	var (
-		firstActive, firstBurst, onBoth, resultAt, slotFreeAt, firstInactive, firstDefault, offBoth time.Duration
-		onSample, offSample                                                                         sample
-	)
-	unset := time.Duration(-1)
-	firstActive, firstBurst, onBoth, resultAt, slotFreeAt = unset, unset, unset, unset, unset
-	firstInactive, firstDefault, offBoth = unset, unset, unset
-	deadline := t0.Add(60 * time.Second)
-	for offBoth < 0 {
-		if time.Now().After(deadline) {
-			run.failTimeline(t0, "the activation did not switch harvesting on and back off within 60 s")
-		}
-		// Acks first: a sample taken after this snapshot showed no slot-freeing ack was taken while the
-		// activation was still in flight or within the linger; sessions == 1 then proves the former.
-		acks := run.acks.ForID(act.aid)
-		s := run.sample(nf)
-		at := s.at.Sub(t0)
-		for _, a := range acks {
-			if a.Kind != itest.AckCompletion && resultAt < 0 {
-				resultAt = a.At.Sub(t0)
-			}
-			if a.SlotFree() && slotFreeAt < 0 {
-				slotFreeAt = a.At.Sub(t0)
-			}
-		}
-		on := s.metricsOK && s.active == 1
-		nfOn := s.nfOK && s.nf.Applied == harvestBurst && s.nf.Enable &&
-			s.segOK && s.seg.Enable() && s.seg.Burst == harvestBurst &&
-			s.seg.AckSeq == s.seg.Seq && s.seg.Applied == harvestBurst
-		off := s.metricsOK && s.active == 0
-		nfOff := s.nfOK && s.nf.Applied == defaultBurst && !s.nf.Enable &&
-			s.segOK && !s.seg.Enable() && s.seg.AckSeq == s.seg.Seq && s.seg.Applied == defaultBurst
-		if on && firstActive < 0 {
-			firstActive = at
-		}
-		if nfOn && firstBurst < 0 {
-			firstBurst = at
-		}
-		if on && nfOn && s.sessions == 1 && onBoth < 0 && slotFreeAt < 0 {
-			onBoth, onSample = at, s
-		}
-		if onBoth >= 0 && slotFreeAt >= 0 {
-			if off && firstInactive < 0 {
-				firstInactive = at
-			}
-			if nfOff && firstDefault < 0 {
-				firstDefault = at
-			}
-			if off && nfOff {
-				offBoth, offSample = at, s
-			}
-		}
-		if slotFreeAt >= 0 && onBoth < 0 {
-			run.failTimeline(t0, "the activation finished (slot-freeing ack) without harvesting seen on "+
-				"in both /metrics (nemo_harvest_active 1) and the NF (applied burst 32, acked on the segment)")
-		}
-		time.Sleep(20 * time.Millisecond)
+	// 2. Two packet sizes, two tags, two profiles. The rates are ones the NF takes without drops at burst 1 on
+	// its shared core (a drop would rightly make the guard back off, which step 3 provokes on purpose).
+	for _, step := range []harvestStep{{size: 512, pps: 3000, burst: 4}, {size: 1500, pps: 2000, burst: 32}} {
+		tg := run.startTraffic(bins.trafficgen, step.size, step.pps, 20*time.Second)
+		tagLine := fmt.Sprintf(`nemo_nf_tag_info{nf=%q,tag="%d"}`, nfName, step.size)
+		run.waitSample(nf, 15*time.Second, fmt.Sprintf("tag (%s, %d) from %d-byte traffic", nfName, step.size, step.size),
+			func(s sample) bool { return s.metricsOK && s.metrics[tagLine] == 1 })
+		run.invokeAndWatchHarvest(nf, step)
+		require.NoError(t, tg.Terminate(10*time.Second))
 	}
 
-	t.Logf("timeline since produce: harvest active %v, NF burst %d applied+acked %v, result ack %v, "+
-		"slot-freeing ack %v, harvest inactive %v, NF burst %d applied+acked %v",
-		firstActive.Round(time.Millisecond), harvestBurst, firstBurst.Round(time.Millisecond),
-		resultAt.Round(time.Millisecond), slotFreeAt.Round(time.Millisecond),
-		firstInactive.Round(time.Millisecond), defaultBurst, firstDefault.Round(time.Millisecond))
-	t.Logf("on for about %v as seen by polling (linger %d ms); segment seq %d→%d",
-		(firstInactive - firstActive).Round(time.Millisecond), lingerMs, onSample.seg.Seq, offSample.seg.Seq)
+	// 3. The QoS guard backs off when the NF is overloaded while an edge function runs on its core.
+	run.guardBacksOff(bins.trafficgen, nf, inv)
 
-	require.Equal(t, 1.0, onSample.sessions, "one open session (the invocation) while harvesting is on")
-	require.Equal(t, 0.0, offSample.sessions, "no open session after the ack and the linger")
-	require.GreaterOrEqual(t, offSample.switches-base.switches, 2.0,
-		"nemo_harvest_switches_total counts the on and the off switch")
-	require.Equal(t, 1.0, offSample.sessionsTotal-base.sessionsTotal,
-		"exactly one harvest session was opened: the activation's (pre-warming is disabled in this test)")
-
-	// The result must be the action's, not an error: harvesting must not break the invocation.
-	res := run.resultOf(act.aid)
-	require.Equal(t, 0, res.StatusCode, "activation response %s", res.Result)
+	// 4. CPU accounting on the shared core.
+	run.accountingExcludesEdgeFunction(bins.trafficgen, nf)
 
 	// The veth end has no interrupt coalescing: one warning naming the NIC knob, harvesting continued
-	// (proved above by the burst), and the knob is exported as unsupported.
+	// (proved by the bursts), and the knob is exported as unsupported.
 	knob := "nic:" + run.pair.PeerIf
 	warnings := 0
 	for _, l := range itest.ReadLines(inv.logPath) {
@@ -172,13 +138,165 @@ func TestInvocationSwitchesHarvesting(t *testing.T) {
 		}
 	}
 	require.Equal(t, 1, warnings, "the unsupported-coalescing warning appears exactly once in the invoker log")
-	for _, l := range itest.ReadLines(inv.logPath) {
-		if strings.Contains(l, `"message":"harvest switch"`) {
-			t.Logf("invoker: %s", l)
-		}
-	}
-	require.Equal(t, 1.0, offSample.metrics[fmt.Sprintf(`nemo_harvest_knob_unsupported{knob=%q}`, knob)],
+	last := run.sample(nf)
+	require.Equal(t, 1.0, last.metrics[fmt.Sprintf(`nemo_harvest_knob_unsupported{knob=%q}`, knob)],
 		"/metrics marks the NIC knob unsupported")
+	require.Equal(t, 1.0, last.metrics[ghostNever], "the ghost NF's Click side still never attached")
+}
+
+// invokeAndWatchHarvest runs one blocking activation while traffic of step's size flows and follows the
+// switch: on (with step's burst applied by the NF and acknowledged back to the harvester) while the
+// activation runs, off after its slot-freeing ack and the linger.
+func (r *run) invokeAndWatchHarvest(nf *nfHandle, step harvestStep) {
+	t := r.t
+	t.Helper()
+	burst := uint32(step.burst)
+	appliedLine := fmt.Sprintf(`nemo_nf_click_applied_burst{nf=%q}`, nfName)
+	ackedLine := fmt.Sprintf(`nemo_nf_click_acked{nf=%q}`, nfName)
+	before := r.sample(nf)
+	act := r.message(map[string]any{"sleep_ms": sleepMs})
+	t0 := time.Now()
+	r.ctl.Produce(t, act.raw)
+	t.Logf("[%d B] activation %s produced (sleep_ms %d)", step.size, act.aid, sleepMs)
+
+	unset := time.Duration(-1)
+	onBoth, slotFreeAt, offBoth := unset, unset, unset
+	var onSample, offSample sample
+	deadline := t0.Add(60 * time.Second)
+	for offBoth < 0 {
+		if time.Now().After(deadline) {
+			r.failTimeline(t0, fmt.Sprintf("[%d B] the activation did not switch harvesting on and back off within 60 s", step.size))
+		}
+		// Acks first: a sample taken after this snapshot showed no slot-freeing ack was taken while the
+		// activation was still in flight or within the linger.
+		acks := r.acks.ForID(act.aid)
+		s := r.sample(nf)
+		at := s.at.Sub(t0)
+		for _, a := range acks {
+			if a.SlotFree() && slotFreeAt < 0 {
+				slotFreeAt = a.At.Sub(t0)
+			}
+		}
+		on := s.metricsOK && s.active == 1 && s.sessions == 1 &&
+			s.metrics[appliedLine] == float64(burst) && s.metrics[ackedLine] == 1
+		nfOn := s.nfOK && s.nf.Applied == burst && s.nf.Enable &&
+			s.segOK && s.seg.Enable() && s.seg.Burst == burst && s.seg.AckSeq == s.seg.Seq && s.seg.Applied == burst
+		off := s.metricsOK && s.active == 0 && s.metrics[appliedLine] == defaultBurst && s.metrics[ackedLine] == 1
+		nfOff := s.nfOK && s.nf.Applied == defaultBurst && !s.nf.Enable &&
+			s.segOK && !s.seg.Enable() && s.seg.AckSeq == s.seg.Seq && s.seg.Applied == defaultBurst
+		if on && nfOn && onBoth < 0 && slotFreeAt < 0 {
+			onBoth, onSample = at, s
+		}
+		if onBoth >= 0 && slotFreeAt >= 0 && off && nfOff {
+			offBoth, offSample = at, s
+		}
+		if slotFreeAt >= 0 && onBoth < 0 {
+			r.failTimeline(t0, fmt.Sprintf("[%d B] the activation finished (slot-freeing ack) without harvesting seen on "+
+				"with burst %d applied by the NF and acknowledged to the harvester", step.size, burst))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("[%d B] harvesting on with burst %d (acknowledged: /metrics applied_burst %v) at %v, slot-freeing ack %v, "+
+		"off and burst %d acknowledged at %v; segment seq %d→%d", step.size, burst, onSample.metrics[appliedLine],
+		onBoth.Round(time.Millisecond), slotFreeAt.Round(time.Millisecond), defaultBurst, offBoth.Round(time.Millisecond),
+		onSample.seg.Seq, offSample.seg.Seq)
+	require.Equal(t, 1.0, offSample.sessionsTotal-before.sessionsTotal, "one harvest session: the activation's")
+	require.GreaterOrEqual(t, offSample.switches-before.switches, 2.0, "the on and the off switch are counted")
+	res := r.resultOf(act.aid)
+	require.Equal(t, 0, res.StatusCode, "activation response %s", res.Result)
+}
+
+// guardBacksOff overloads the NF while an edge function keeps its core busy and checks the guard's back-off
+// and recovery.
+func (r *run) guardBacksOff(tgBin string, nf *nfHandle, inv *invokerHandle) {
+	t := r.t
+	t.Helper()
+	before := r.waitSample(nf, 20*time.Second, "no back-off before the overload (nemo_harvest_backoff 0)",
+		func(s sample) bool { return s.metricsOK && s.metrics["nemo_harvest_backoff"] == 0 })
+	const spinMs = 6000
+	act := r.message(map[string]any{"spin_ms": spinMs})
+	t0 := time.Now()
+	r.ctl.Produce(t, act.raw)
+	// Harvesting on first (1500-byte tag from the previous step): the guard acts only under contention.
+	r.waitSample(nf, 20*time.Second, "harvesting on for the spinning edge function",
+		func(s sample) bool { return s.metricsOK && s.active == 1 && s.sessions == 1 })
+	// A flood of minimum-size frames, beyond what the NF can take with half a core.
+	flood := r.startTraffic(tgBin, 64, 400000, 4*time.Second)
+	backedOff := r.waitSample(nf, 15*time.Second, "QoS guard back-off (nemo_harvest_backoff 1, harvesting off with the session open, NF at burst 1)",
+		func(s sample) bool {
+			return s.metricsOK && s.metrics["nemo_harvest_backoff"] == 1 && s.active == 0 && s.sessions == 1 &&
+				s.nfOK && s.nf.Applied == defaultBurst && !s.nf.Enable
+		})
+	stats := r.nfStats(nf)
+	t.Logf("guard backed off %v after the activation was produced; NF socket drops so far %d, backoffs %v",
+		backedOff.at.Sub(t0).Round(time.Millisecond), stats.KernelDrops, backedOff.metrics["nemo_harvest_backoffs_total"])
+	require.Positive(t, stats.KernelDrops, "the NF dropped packets in its socket (what the guard saw)")
+	require.Equal(t, before.metrics["nemo_harvest_backoffs_total"]+1, backedOff.metrics["nemo_harvest_backoffs_total"])
+	r.waitLog(inv, 10*time.Second, func(l map[string]any) bool {
+		return l["message"] == "network function degraded: pre-warming held back"
+	}, "the function controller holding pre-warming back")
+	r.waitLog(inv, 10*time.Second, func(l map[string]any) bool {
+		m, _ := l["message"].(string)
+		return l["nf"] == nfName && m == "NF degraded" && l["contention"] == true
+	}, "the guard's degradation report for the NF")
+	_ = flood.WaitExit(20 * time.Second)
+	require.True(t, r.waitSlotFree(act.aid, 60*time.Second), "the spinning activation was not answered within 60 s")
+	recovered := r.waitSample(nf, 30*time.Second, "QoS guard recovery (nemo_harvest_backoff 0)",
+		func(s sample) bool { return s.metricsOK && s.metrics["nemo_harvest_backoff"] == 0 })
+	// While the flood lasts the guard may recover and back off again (drops come in bursts); once it is over,
+	// every back-off has ended in a recovery.
+	backoffs := recovered.metrics["nemo_harvest_backoffs_total"] - before.metrics["nemo_harvest_backoffs_total"]
+	recoveries := recovered.metrics["nemo_harvest_recoveries_total"] - before.metrics["nemo_harvest_recoveries_total"]
+	t.Logf("during the overload: %v back-offs, %v recoveries", backoffs, recoveries)
+	require.GreaterOrEqual(t, backoffs, 1.0)
+	require.Equal(t, backoffs, recoveries, "every back-off ended in a recovery")
+	r.waitLog(inv, 10*time.Second, func(l map[string]any) bool {
+		return l["message"] == "network functions healthy again: pre-warming resumes"
+	}, "pre-warming resumed")
+	t.Logf("guard recovered %v after the back-off", recovered.at.Sub(backedOff.at).Round(time.Millisecond))
+	require.Equal(t, 0, r.resultOf(act.aid).StatusCode, "the spinning activation succeeded")
+}
+
+// accountingExcludesEdgeFunction compares, over one activation that spins on the NF's core while light
+// traffic flows, the NF CPU the harvester accounts with what the NF process used and with the core's
+// busy time.
+func (r *run) accountingExcludesEdgeFunction(tgBin string, nf *nfHandle) {
+	t := r.t
+	t.Helper()
+	const spinMs = 2500
+	tg := r.startTraffic(tgBin, 1500, 2000, 30*time.Second)
+	defer func() { _ = tg.Terminate(10 * time.Second) }()
+	time.Sleep(time.Second) // the NF busy with the traffic for a while first
+
+	harvCPU := func(s sample) float64 {
+		total := 0.0
+		for k, v := range s.metrics {
+			if strings.HasPrefix(k, fmt.Sprintf(`nemo_nf_cpu_seconds_total{nf=%q,`, nfName)) {
+				total += v
+			}
+		}
+		return total
+	}
+	s0, st0, core0 := r.sample(nf), r.nfStats(nf), coreBusy(t, r.nfCore)
+	act := r.message(map[string]any{"spin_ms": spinMs})
+	r.ctl.Produce(t, act.raw)
+	require.True(t, r.waitSlotFree(act.aid, 60*time.Second), "the spinning activation was not answered within 60 s")
+	time.Sleep(300 * time.Millisecond) // the harvester's next CPU samples (every 100 ms)
+	s1, st1, core1 := r.sample(nf), r.nfStats(nf), coreBusy(t, r.nfCore)
+	require.Equal(t, 0, r.resultOf(act.aid).StatusCode)
+
+	cpuset := r.actionContainerCPUSet()
+	require.Equal(t, strconv.Itoa(r.nfCore), cpuset, "the invoker pinned the edge function to the NF's core")
+	harv := harvCPU(s1) - harvCPU(s0)
+	own := time.Duration(st1.UserNs + st1.SysNs - st0.UserNs - st0.SysNs).Seconds()
+	core := (core1 - core0).Seconds()
+	wall := s1.at.Sub(s0.at).Seconds()
+	t.Logf("over %.2f s: core %d busy %.2f s; NF CPU per the harvester (cgroup) %.3f s, per the NF itself (getrusage) %.3f s; "+
+		"the edge function spun %.1f s on that core", wall, r.nfCore, core, harv, own, float64(spinMs)/1000)
+	require.Positive(t, own, "the NF used CPU for the traffic")
+	require.InDelta(t, own, harv, 0.2*own+0.15, "the harvester accounts the NF's own CPU time")
+	require.Greater(t, core-harv, 1.0, "the core was busy well beyond the NF's time: the edge function ran there and "+
+		"was not counted as NF CPU")
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -197,16 +315,18 @@ func needServices(t *testing.T) itest.Services {
 	return itest.NeedServices(t)
 }
 
-type binaries struct{ nemo, refnf string }
+type binaries struct{ nemo, refnf, trafficgen string }
 
-// buildBinaries builds the invoker and the reference NF into the test's temporary directory.
+// buildBinaries builds the invoker, the reference NF and the traffic generator into the test's temporary
+// directory.
 func buildBinaries(t *testing.T) binaries {
 	t.Helper()
 	dir := t.TempDir()
-	b := binaries{nemo: filepath.Join(dir, "nemo"), refnf: filepath.Join(dir, "refnf")}
+	b := binaries{nemo: filepath.Join(dir, "nemo"), refnf: filepath.Join(dir, "refnf"), trafficgen: filepath.Join(dir, "trafficgen")}
 	for out, pkg := range map[string]string{
-		b.nemo:  "github.com/nemo-edge/nemo/invoker/cmd/nemo",
-		b.refnf: "github.com/nemo-edge/nemo/integration/refnf/cmd/refnf",
+		b.nemo:       "github.com/nemo-edge/nemo/invoker/cmd/nemo",
+		b.refnf:      "github.com/nemo-edge/nemo/integration/refnf/cmd/refnf",
+		b.trafficgen: "github.com/nemo-edge/nemo/integration/trafficgen/cmd/trafficgen",
 	} {
 		require.NoError(t, itest.GoBuild(out, pkg))
 	}
@@ -226,7 +346,10 @@ type run struct {
 	dir        string
 	shmDir     string
 	shmPath    string
+	ghostShm   string
 	pair       netns.Pair
+	nfCore     int
+	cgroup     string // the NF's cgroup (v2), which the harvester reads
 
 	store *store.Store
 	ctl   *itest.Controller
@@ -248,8 +371,9 @@ func newRun(t *testing.T, svc itest.Services) *run {
 		id:         100000 + mrand.IntN(800000),
 		controller: strconv.Itoa(100000 + mrand.IntN(800000)),
 		dir:        t.TempDir(),
-		// PeerNetns "" puts the peer end in the root namespace, where the invoker reads its counters.
-		pair: netns.Pair{NFNetns: "nemo-hv" + suffix, NFIf: "hvn" + suffix, PeerIf: "hvp" + suffix},
+		// The NF reads the root-namespace end (PeerIf, PeerNetns ""), where the invoker reads its counters and
+		// sees its packet socket; the traffic generator sends from the end inside the namespace (NFIf).
+		pair: netns.Pair{NFNetns: "nemo-hv" + suffix, NFIf: "hvs" + suffix, PeerIf: "hvn" + suffix, PeerMAC: nfMAC},
 	}
 	r.dbPrefix = fmt.Sprintf("it_hv%d_", r.id)
 	// Registered first, so it runs last: the failure dump reads logs of processes already stopped.
@@ -257,44 +381,34 @@ func newRun(t *testing.T, svc itest.Services) *run {
 	return r
 }
 
-// startNF creates the namespace and veth pair (NF end inside, peer end in the root namespace) and starts
-// the reference NF on the inside end, following the run's clickshm segment with default burst 1.
+// startNF creates the namespace and veth pair, puts the NF's end out of IPv4 forwarding, mounts a cgroup2
+// hierarchy with a group for the NF, and starts the reference NF on the root-namespace end, pinned to
+// nfCore, in that group, following the run's clickshm segment with default burst 1.
 func (r *run) startNF(bin string) *nfHandle {
 	t := r.t
 	t.Helper()
-	for _, n := range []string{r.pair.NFIf, r.pair.PeerIf} {
-		if _, err := os.Stat(filepath.Join("/sys/class/net", n)); err == nil {
-			t.Fatalf("interface %s already exists in the root namespace; not touching it", n)
-		}
-	}
-	require.False(t, netns.Exists(r.pair.NFNetns), "namespace %s already exists; not touching it", r.pair.NFNetns)
-	// Teardown deletes the namespace, which deletes both veth ends; registered before Ensure so a
-	// half-built topology goes too.
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := r.pair.Teardown(ctx); err != nil {
-			t.Errorf("teardown %s: %v", r.pair.NFNetns, err)
-		}
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	_, err := r.pair.Ensure(ctx)
-	require.NoError(t, err, "create namespace %s and veth %s/%s", r.pair.NFNetns, r.pair.NFIf, r.pair.PeerIf)
-	_, err = os.Stat(filepath.Join("/sys/class/net", r.pair.PeerIf, "statistics", "rx_bytes"))
-	require.NoError(t, err, "the veth peer %s has counters in the root namespace", r.pair.PeerIf)
+	r.createPair()
+	// Belt and braces: the generator's frames are addressed to another host's MAC, and the NF's end
+	// forwards nothing, so no test frame can leave the pair.
+	require.NoError(t, os.WriteFile(filepath.Join("/proc/sys/net/ipv4/conf", r.pair.PeerIf, "forwarding"), []byte("0"), 0o644))
+	_, err := os.Stat(filepath.Join("/sys/class/net", r.pair.PeerIf, "statistics", "rx_bytes"))
+	require.NoError(t, err, "the veth end %s has counters in the root namespace", r.pair.PeerIf)
+	r.cgroup = r.nfCgroup()
 
 	r.shmDir, err = os.MkdirTemp("/dev/shm", "nemo-hv-")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = os.RemoveAll(r.shmDir) })
 	r.shmPath = filepath.Join(r.shmDir, "nemo-"+nfName)
+	r.ghostShm = filepath.Join(r.shmDir, "nemo-"+ghostName)
 
 	stdout := filepath.Join(r.dir, "refnf.stdout")
 	p := r.spawn(itest.ProcSpec{Name: "refnf", Bin: bin, OutPath: stdout, LogPath: filepath.Join(r.dir, "refnf.stderr"),
-		Args: []string{"-mode", "firewall", "-netns", r.pair.NFNetns, "-if", r.pair.NFIf,
+		Args: []string{"-mode", "firewall", "-netns", "", "-if", r.pair.PeerIf, "-cpu", strconv.Itoa(r.nfCore),
 			"-shm", r.shmPath, "-burst", strconv.Itoa(defaultBurst), "-shm-interval", "10ms",
 			"-stats-addr", "127.0.0.1:0"}})
 	r.nfProc = p
+	require.NoError(t, os.WriteFile(filepath.Join(r.cgroup, "cgroup.procs"), []byte(strconv.Itoa(p.Cmd.Process.Pid)), 0o644),
+		"move the NF into its cgroup")
 	var addr string
 	for deadline := time.Now().Add(15 * time.Second); addr == ""; time.Sleep(20 * time.Millisecond) {
 		for _, l := range itest.ReadLines(stdout) {
@@ -316,9 +430,55 @@ func (r *run) startNF(bin string) *nfHandle {
 			t.Fatalf("refnf did not report ready within 15 s\n%s", itest.Tail(p.LogPath, 20))
 		}
 	}
-	t.Logf("refnf pid %d on %s in %s (peer %s in the root namespace), segment %s, stats %s",
-		p.Cmd.Process.Pid, r.pair.NFIf, r.pair.NFNetns, r.pair.PeerIf, r.shmPath, addr)
+	t.Logf("refnf pid %d on %s (root namespace, core %d, cgroup %s), traffic from %s in %s, segment %s, stats %s",
+		p.Cmd.Process.Pid, r.pair.PeerIf, r.nfCore, r.cgroup, r.pair.NFIf, r.pair.NFNetns, r.shmPath, addr)
 	return &nfHandle{statsURL: "http://" + addr + "/stats", pid: p.Cmd.Process.Pid}
+}
+
+// nfCgroup mounts the kernel's cgroup2 hierarchy at a directory of the test's (a second view when the host
+// has it mounted already; nothing of the host's mounts changes) and creates the NF's group in it. The
+// group is removed after the NF stopped, then the hierarchy is unmounted.
+func (r *run) nfCgroup() string {
+	t := r.t
+	t.Helper()
+	root := t.TempDir()
+	require.NoError(t, unix.Mount("nemo-test", root, "cgroup2", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""),
+		"mount -t cgroup2 %s", root)
+	t.Cleanup(func() {
+		if err := unix.Unmount(root, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", root, err)
+		}
+	})
+	group := filepath.Join(root, "nemo-hv-"+r.suffix)
+	require.NoError(t, os.Mkdir(group, 0o755))
+	t.Cleanup(func() {
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			err := os.Remove(group)
+			if err == nil || errors.Is(err, os.ErrNotExist) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("remove cgroup %s: %v", group, err)
+				return
+			}
+		}
+	})
+	return group
+}
+
+// pickNFCore is the core the NF (and so the edge function) is pinned to: the last one, away from core 0.
+func pickNFCore(t *testing.T) int {
+	t.Helper()
+	var set unix.CPUSet
+	require.NoError(t, unix.SchedGetaffinity(0, &set))
+	core := -1
+	for c := range 1024 {
+		if set.IsSet(c) {
+			core = c
+		}
+	}
+	require.GreaterOrEqual(t, core, 0)
+	return core
 }
 
 type nfHandle struct {
@@ -337,8 +497,9 @@ func (r *run) prepareKafkaAndStore() {
 	r.acks = r.ctl.ConsumeAcks(t)
 }
 
-// startInvoker writes the config (harvester on, one NF, idle profile overridden), starts
-// `nemo invoker --id N --config file` with the deployment's environment and waits for GET /ping.
+// startInvoker writes the config (harvester on with the built-in profiles, the NF with its cgroup and core,
+// the ghost NF with cores only, the QoS guard on with short windows, the action an edge function of the NF),
+// starts `nemo invoker --id N --config file` with the deployment's environment and waits for GET /ping.
 func (r *run) startInvoker(bin string, nf *nfHandle) *invokerHandle {
 	t := r.t
 	t.Helper()
@@ -349,16 +510,19 @@ func (r *run) startInvoker(bin string, nf *nfHandle) *invokerHandle {
 		// activation's (edgeFunctions[].prewarm "never" would say it directly, but the invoker does not
 		// consult it yet).
 		"scheduler": map[string]any{"minScore": 1e12},
+		// The action is an edge function of the NF: the invoker pins its containers to the NF's core.
+		"edgeFunctions": []map[string]any{{"namespace": itest.Namespace, "action": actionName, "nf": nfName, "prewarm": "never"}},
 		"harvester": map[string]any{
 			"enabled":   true,
 			"linger":    fmt.Sprintf("%dms", lingerMs),
 			"stateFile": filepath.Join(r.dir, "harvester-nic.json"),
-			"nfs": []map[string]any{{
-				"name": nfName, "interface": r.pair.PeerIf, "pid": nf.pid, "shm": r.shmPath,
-			}},
-			"profiles": []map[string]any{{
-				"nf": nfName, "pktSize": 0, "rxUsecs": 20, "burst": harvestBurst,
-			}},
+			"tagWindow": "500ms",
+			"shmLease":  "500ms",
+			"nfs": []map[string]any{
+				{"name": nfName, "interface": r.pair.PeerIf, "cgroup": r.cgroup, "cores": []int{r.nfCore}, "shm": r.shmPath},
+				{"name": ghostName, "interface": r.pair.PeerIf, "cores": []int{r.nfCore}, "shm": r.ghostShm},
+			},
+			"qos": map[string]any{"enabled": true, "sample": "250ms", "recoverSamples": 4, "minBackoff": "2s"},
 		},
 	}
 	b, err := json.MarshalIndent(conf, "", "  ")
@@ -387,6 +551,96 @@ func (r *run) startInvoker(bin string, nf *nfHandle) *invokerHandle {
 }
 
 type invokerHandle struct{ logPath string }
+
+// waitLog waits until a line of the invoker's log satisfies match; it fails the test naming what.
+func (r *run) waitLog(inv *invokerHandle, timeout time.Duration, match func(map[string]any) bool, what string) map[string]any {
+	r.t.Helper()
+	for deadline := time.Now().Add(timeout); ; time.Sleep(50 * time.Millisecond) {
+		for _, l := range itest.ReadLines(inv.logPath) {
+			var line map[string]any
+			if json.Unmarshal([]byte(l), &line) == nil && match(line) {
+				return line
+			}
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("no log line of %s within %v", what, timeout)
+		}
+	}
+}
+
+// startTraffic sends size-byte frames at pps from the namespace's end of the pair to the NF for up to d
+// (trafficgen, pinned away from the NF's core). Cleanup stops it.
+func (r *run) startTraffic(bin string, size, pps int, d time.Duration) *itest.Proc {
+	r.t.Helper()
+	cpu := "0"
+	if r.nfCore == 0 {
+		cpu = "-1"
+	}
+	name := fmt.Sprintf("trafficgen-%d-%d", size, time.Now().UnixNano())
+	return r.spawn(itest.ProcSpec{Name: name, Bin: bin, LogPath: filepath.Join(r.dir, name+".log"),
+		Args: []string{"-netns", r.pair.NFNetns, "-if", r.pair.NFIf, "-dst-mac", trafficMAC, "-size", strconv.Itoa(size),
+			"-pps", strconv.Itoa(pps), "-duration", d.String(), "-cpu", cpu}})
+}
+
+// waitSlotFree waits for the slot-freeing ack of aid. (The condition sees the acks WaitFor passes it: the
+// log's own accessors would wait for the lock WaitFor holds.)
+func (r *run) waitSlotFree(aid string, timeout time.Duration) bool {
+	return r.acks.WaitFor(timeout, func(acks []itest.Ack) bool {
+		for _, a := range acks {
+			if a.AID == aid && a.SlotFree() {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// nfStats reads the reference NF's counters.
+func (r *run) nfStats(nf *nfHandle) refnf.Stats {
+	r.t.Helper()
+	b, err := getBody(nf.statsURL)
+	require.NoError(r.t, err)
+	var st refnf.Stats
+	require.NoError(r.t, json.Unmarshal(b, &st))
+	return st
+}
+
+// actionContainerCPUSet is the cpuset Docker gives the run's action containers (they all get the same).
+func (r *run) actionContainerCPUSet() string {
+	r.t.Helper()
+	ids, err := itest.InvokerContainers(r.id)
+	require.NoError(r.t, err)
+	require.NotEmpty(r.t, ids, "no action container of invoker%d", r.id)
+	out, err := exec.Command("docker", "inspect", "--format", "{{.HostConfig.CpusetCpus}}", ids[0]).Output()
+	require.NoError(r.t, err)
+	return strings.TrimSpace(string(out))
+}
+
+// coreBusy is the busy time (all but idle and iowait) of one core so far, from /proc/stat.
+func coreBusy(t *testing.T, core int) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile("/proc/stat")
+	require.NoError(t, err)
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 8 || f[0] != "cpu"+strconv.Itoa(core) {
+			continue
+		}
+		var ticks uint64
+		for i, v := range f[1:] {
+			n, err := strconv.ParseUint(v, 10, 64)
+			require.NoError(t, err)
+			// user nice system idle iowait irq softirq steal guest guest_nice; guest is inside user.
+			if i == 3 || i == 4 || i >= 8 {
+				continue
+			}
+			ticks += n
+		}
+		return time.Duration(ticks) * 10 * time.Millisecond // USER_HZ is 100
+	}
+	t.Fatalf("/proc/stat has no cpu%d", core)
+	return 0
+}
 
 func (r *run) url(path string) string { return fmt.Sprintf("http://127.0.0.1:%d%s", r.port, path) }
 

@@ -3,12 +3,9 @@
 package integration
 
 import (
-	"context"
-	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,31 +13,6 @@ import (
 
 	"github.com/nemo-edge/nemo/integration/itest"
 )
-
-// restartDocker restarts the engine through scripts/services.sh. It skips the test unless that script
-// started the running daemon (its pid file): a test must not restart a daemon it does not own.
-func restartDocker(t *testing.T) func() error {
-	t.Helper()
-	state := os.Getenv("NEMO_STATE")
-	if state == "" {
-		state = "/tmp/nemo-services"
-	}
-	if _, err := os.Stat(filepath.Join(state, "dockerd.pid")); err != nil {
-		t.Skipf("dockerd was not started by scripts/services.sh (no %s/dockerd.pid); this test restarts only a "+
-			"daemon that script owns", state)
-	}
-	script, err := filepath.Abs(filepath.Join("..", "..", "scripts", "services.sh"))
-	require.NoError(t, err)
-	return func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, script, "restart", "docker").CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("services.sh restart docker: %w\n%s", err, out)
-		}
-		return nil
-	}
-}
 
 // statusOf returns the activation status code a blocking activation was answered with (its Result or
 // Combined ack) and whether that ack said system error.
@@ -57,16 +29,42 @@ func statusOf(t *testing.T, h *harness, aid string) (code int64, systemError boo
 }
 
 // TestDockerRestartMidRun: the Docker engine is restarted while the invoker holds a warm container and
-// activations keep arriving. The restart stops every container (no live-restore); the invoker learns it
-// from the engine's event stream, destroys the dead container and returns its memory, answers every
+// activations (of another action) keep arriving. The restart stops every container (no live-restore); the
+// invoker learns it from the engine's event stream, destroys the dead container and returns its memory, answers every
 // activation (those that met the engine down with a whisk error at worst, never a lost one or a developer
 // error blamed on the action), runs the activations after the restart in new containers, and leaves no
 // container behind when it stops.
+//
+// The engine restarted is one the test starts for itself (itest.StartDockerd: its own socket, data root,
+// exec root and pid file, host networking), given the action image and named to the invoker and to the
+// test's docker commands through DOCKER_HOST; the machine's engine is never touched, so the test runs
+// whether or not a daemon is already running.
 func TestDockerRestartMidRun(t *testing.T) {
 	svc := itest.NeedServices(t)
-	restart := restartDocker(t)
-	h := newHarness(t, svc, harnessOptions{})
+	if os.Geteuid() != 0 {
+		t.Fatal("TestDockerRestartMidRun starts a Docker daemon of its own, which needs root")
+	}
+	engine := itest.StartDockerd(t)
+	require.NoError(t, engine.CopyImage(itest.ActionImage))
+	t.Setenv("DOCKER_HOST", engine.Host)
+	t.Logf("private dockerd pid %d on %s", engine.Pid(), engine.Host)
+	t.Cleanup(func() {
+		t.Logf("private dockerd restarts: %s", strings.Join(engine.Timeline, ", "))
+		if t.Failed() {
+			t.Logf("private dockerd log:\n%s", itest.Tail(engine.LogPath, 40))
+		}
+	})
+	// Down for 3 s: longer than the 1 s ping period, so the invoker must notice the outage (a private daemon
+	// restarts in about a second, faster than the machine's engine does).
+	restart := func() error { return engine.Restart(3 * time.Second) }
+	h := newHarness(t, svc, harnessOptions{config: map[string]any{
+		"docker": map[string]any{"mode": "host", "publishHost": "127.0.0.1"},
+	}})
 	itest.SeedAction(t, h.store, "hello", 256, 10)
+	// The activations sent while the engine restarts are of another action: none of them is handed the warm
+	// hello container, so only the engine's event stream can tell the invoker that it died (a run on it would
+	// fail and have the pool remove it on its own, and the watcher's report would find nothing to do).
+	itest.SeedAction(t, h.store, "during", 256, 10)
 	p := h.start()
 	used := func() float64 {
 		v, ok := h.metric(`nemo_pool_memory_used_bytes{state="all"}`)
@@ -100,7 +98,7 @@ func TestDockerRestartMidRun(t *testing.T) {
 	var restartErr error
 wait:
 	for {
-		a := h.message("hello", true, map[string]any{"name": "during"}, msgOptions{})
+		a := h.message("during", true, map[string]any{"name": "during"}, msgOptions{})
 		h.produce(a.Raw)
 		during = append(during, a.AID)
 		select {
@@ -167,6 +165,11 @@ wait:
 	require.Equal(t, float64(destroyed), died, "the metric counts the containers the log reports")
 	// Memory accounting is exact: what the pool holds is what is running.
 	live := containersOf(t, h.id)
+	if float64(256*len(live)) != used() {
+		ps, _ := engine.Docker(10*time.Second, "ps", "-a", "--filter", "label=nemo.invoker="+strconv.Itoa(h.id),
+			"--format", "{{.Names}} {{.State}} {{.Status}}")
+		t.Logf("the invoker's containers on the engine:\n%s", ps)
+	}
 	require.Equal(t, float64(256*len(live)), used(), "pool memory vs %d live containers", len(live))
 	t.Logf("Docker restart: before 2/2 ran; during %d produced: %d ran, %d whisk errors; after 5/5 ran; "+
 		"containers destroyed as stopped: %d; live containers now %d (pool holds %.0f MB)",

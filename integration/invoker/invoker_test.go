@@ -284,8 +284,12 @@ func TestMissingActionAndMalformedRecords(t *testing.T) {
 
 // TestSIGKILLLosesNoActivation: a stream of non-blocking activations, the invoker SIGKILLed once about
 // a third are answered and restarted with the same id: every activation gets a slot-freeing ack and a
-// record. Duplicate acks are counted and classified, not failed on. The restarted process removes the
-// dead one's containers at start, and a clean shutdown leaves none.
+// record. What docs/faults.md promises for the redelivered records is asserted: those already recorded
+// (by the killed process, so their record starts before the kill) are re-acked from the store and never
+// run again, those not recorded are run; at least one redelivered record must have been re-acked, so the
+// promise was exercised. Duplicate acks are allowed only where the docs say they come from: a re-ack of a
+// recorded activation, or a re-run of one whose ack went out before its record. The restarted process
+// removes the dead one's containers at start, and a clean shutdown leaves none.
 func TestSIGKILLLosesNoActivation(t *testing.T) {
 	svc := itest.NeedServices(t)
 	h := newHarness(t, svc, harnessOptions{config: map[string]any{"invoker": map[string]any{"logLevel": "debug"}}})
@@ -374,6 +378,27 @@ func TestSIGKILLLosesNoActivation(t *testing.T) {
 		"(recorded yet re-run: %d)", n, ackedBefore, lost, missingRecords, len(reacked), redeliveredRun, dups, dupReacked,
 		dupRerun, guardMiss)
 	require.Zero(t, lost, "activations without any slot-freeing ack")
+
+	// Re-ack instead of re-run (docs/faults.md): every activation the restarted process re-acked from the store
+	// was recorded by the killed one and was not run again, and no activation recorded before the kill was
+	// run again.
+	reackedRecorded := 0
+	for aid := range reacked {
+		require.Contains(t, aids, aid, "process 2 re-acked an activation this test did not send")
+		rec, ok := h.record(aid)
+		require.True(t, ok, "activation %s was re-acked from the store but has no record", aid)
+		require.Less(t, jsonInt(t, rec["start"]), killMs, "activation %s was re-acked from a record the killed process wrote", aid)
+		require.False(t, ranByP2[aid], "activation %s was both re-acked from the store and run again", aid)
+		require.GreaterOrEqual(t, counts[aid], 1, "activation %s was re-acked, yet no slot-freeing ack arrived", aid)
+		reackedRecorded++
+	}
+	require.Zero(t, guardMiss, "activations recorded before the kill that the restarted invoker ran again instead of re-acking")
+	require.Equal(t, dupReacked, countIn(reacked, aids, func(aid string) bool {
+		rec, _ := h.record(aid)
+		return counts[aid] > 1 && rec != nil && jsonInt(t, rec["start"]) < killMs
+	}), "every duplicate ack of an activation recorded before the kill is the restarted invoker's re-ack")
+	require.NotZero(t, reackedRecorded, "no redelivered record was already recorded: the re-ack path was not exercised "+
+		"(the kill found no finished activation above an unfinished one)")
 
 	require.Equal(t, 0, h.stop(p2), "exit status after SIGTERM")
 	require.Empty(t, containersOf(t, h.id), "containers left after a clean shutdown")
@@ -580,4 +605,15 @@ func TestStartupFailures(t *testing.T) {
 		require.Len(t, lines, 1, "one line: %q", lines)
 		require.Contains(t, lines[0], "pool.coldReserveMB")
 	})
+}
+
+// countIn counts the ids of aids that are in set and satisfy cond.
+func countIn(set map[string]bool, aids []string, cond func(string) bool) int {
+	n := 0
+	for _, aid := range aids {
+		if set[aid] && cond(aid) {
+			n++
+		}
+	}
+	return n
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/nemo-edge/nemo/invoker/wire"
 )
@@ -191,13 +192,17 @@ func TestPing(t *testing.T) {
 }
 
 func TestPingUnwritableActivations(t *testing.T) {
-	if os.Geteuid() == 0 {
-		t.Skip("root ignores directory permissions")
-	}
 	s := newTestStore(t)
 	dir := filepath.Join(s.Root(), ActivationsDir)
-	require.NoError(t, os.Chmod(dir, 0o500))
-	t.Cleanup(func() { _ = os.Chmod(dir, 0o750) })
+	if os.Geteuid() == 0 {
+		// Root writes through permission bits; a read-only bind mount of the directory stops it too (EROFS).
+		require.NoError(t, unix.Mount(dir, dir, "", unix.MS_BIND, ""), "bind-mount %s", dir)
+		t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
+		require.NoError(t, unix.Mount("", dir, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""), "remount %s read-only", dir)
+	} else {
+		require.NoError(t, os.Chmod(dir, 0o500))
+		t.Cleanup(func() { _ = os.Chmod(dir, 0o750) })
+	}
 	assert.ErrorIs(t, s.Ping(t.Context()), errdefs.ErrUnavailable)
 }
 

@@ -76,12 +76,12 @@ func FuzzParseActivationMessage(f *testing.F) {
 		if err != nil || !bytes.Equal(out, out2) {
 			t.Fatalf("not a fixed point:\n%s\n%s (%v)", out, out2, err)
 		}
-		if !reflect.DeepEqual(messageScalars(m), messageScalars(m2)) {
-			t.Fatalf("decoded values differ:\n%+v\n%+v", messageScalars(m), messageScalars(m2))
+		if a, b := canonicalMessage(m), canonicalMessage(m2); !reflect.DeepEqual(a, b) {
+			t.Fatalf("decoded values differ:\n%+v\n%+v", a, b)
 		}
-		if !jsonEquivalent(m.Content, m2.Content) || !jsonEquivalent(m.RunValue(), m2.RunValue()) ||
-			!reflect.DeepEqual(m.InitEnv(), m2.InitEnv()) {
-			t.Fatalf("content differs: %s vs %s", m.Content, m2.Content)
+		if !jsonEquivalent(m.RunValue(), m2.RunValue()) || !reflect.DeepEqual(m.InitEnv(), m2.InitEnv()) ||
+			!reflect.DeepEqual(m.User.AuthEnvironment(), m2.User.AuthEnvironment()) || m.User.APIKey() != m2.User.APIKey() {
+			t.Fatalf("derived values differ: %s vs %s", m.Content, m2.Content)
 		}
 		if m.TransID.ID() != m2.TransID.ID() || m.TransID.StartMillis() != m2.TransID.StartMillis() {
 			t.Fatal("transid accessors differ")
@@ -89,23 +89,76 @@ func FuzzParseActivationMessage(f *testing.F) {
 	})
 }
 
-// messageScalars is the message without its raw JSON members (compared separately, modulo whitespace).
-func messageScalars(m *ActivationMessage) ActivationMessage {
+// canonicalMessage is a copy of the message in which every raw JSON member (content, authkey, traceContext,
+// every limits member, the transid) is compacted, so reflect.DeepEqual compares all members by content
+// (see compactRaw).
+func canonicalMessage(m *ActivationMessage) ActivationMessage {
 	c := *m
-	c.TransID = TransID{}
-	c.Content, c.TraceContext, c.User.AuthKey = nil, nil, nil
-	c.User.Limits.Fields = nil
-	// absent and empty are the same value for these (the encoder always writes [] / {})
-	if len(c.User.Rights) == 0 {
-		c.User.Rights = nil
-	}
-	if len(c.InitArgs) == 0 {
-		c.InitArgs = nil
-	}
-	if len(c.LockedArgs) == 0 {
-		c.LockedArgs = nil
-	}
+	compactRaw(reflect.ValueOf(&c).Elem())
 	return c
+}
+
+var rawMessageType = reflect.TypeFor[json.RawMessage]()
+
+// compactRaw replaces every json.RawMessage reachable from v (settable) through pointers, exported struct
+// fields, slices and map values by its compact form, and every empty slice or map by nil (absent and empty
+// are one value on the wire: the encoders write both as [] or {}). Pointers, slices and maps on the way are
+// copied first, so the value v was copied from keeps its bytes. Invalid JSON is kept as it is.
+func compactRaw(v reflect.Value) {
+	if !v.CanSet() {
+		return
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			return
+		}
+		p := reflect.New(v.Type().Elem())
+		p.Elem().Set(v.Elem())
+		v.Set(p)
+		compactRaw(p.Elem())
+	case reflect.Struct:
+		for i := range v.NumField() {
+			compactRaw(v.Field(i))
+		}
+	case reflect.Slice:
+		if v.IsNil() {
+			return
+		}
+		if v.Len() == 0 && v.Type() != rawMessageType {
+			v.SetZero() // absent and empty are one value: the encoders write both as [] (or leave an Option out)
+			return
+		}
+		if v.Type() == rawMessageType {
+			var b bytes.Buffer
+			if json.Compact(&b, v.Bytes()) == nil {
+				v.SetBytes(b.Bytes())
+			}
+			return
+		}
+		c := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+		reflect.Copy(c, v)
+		v.Set(c)
+		for i := range c.Len() {
+			compactRaw(c.Index(i))
+		}
+	case reflect.Map:
+		if v.IsNil() {
+			return
+		}
+		if v.Len() == 0 {
+			v.SetZero()
+			return
+		}
+		c := reflect.MakeMapWithSize(v.Type(), v.Len())
+		for _, k := range v.MapKeys() {
+			e := reflect.New(v.Type().Elem()).Elem()
+			e.Set(v.MapIndex(k))
+			compactRaw(e)
+			c.SetMapIndex(k, e)
+		}
+		v.Set(c)
+	}
 }
 
 func jsonEquivalent(a, b json.RawMessage) bool {

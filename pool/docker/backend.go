@@ -33,6 +33,12 @@ type Backend struct {
 
 	lostEngine atomic.Pointer[time.Time] // when the event stream broke; nil while connected (see Reachable)
 
+	// orphans are containers whose removal failed (the engine going away while a start failed or the pool
+	// destroyed a container): removed again once the engine answers (WatchDeaths), since the pool has already
+	// forgotten them.
+	orphansMu sync.Mutex
+	orphans   map[string]struct{}
+
 	isoMu sync.Mutex
 	iso   isolation // what Prepare installed
 }
@@ -253,7 +259,41 @@ func (b *Backend) removeQuietly(ctx context.Context, id string, log zerolog.Logg
 	rctx, cancel := b.cleanupCtx(ctx)
 	defer cancel()
 	if err := b.forceRemove(rctx, id); err != nil {
-		log.Warn().Err(err).Msg("cannot remove broken container")
+		log.Warn().Err(err).Msg("cannot remove broken container; removing it again when the engine answers")
+		b.rememberOrphan(id)
+	}
+}
+
+// rememberOrphan notes a container whose removal failed, for removeOrphans.
+func (b *Backend) rememberOrphan(id string) {
+	b.orphansMu.Lock()
+	defer b.orphansMu.Unlock()
+	if b.orphans == nil {
+		b.orphans = map[string]struct{}{}
+	}
+	b.orphans[id] = struct{}{}
+}
+
+// removeOrphans removes again the containers whose removal failed; those removed leave the list.
+func (b *Backend) removeOrphans(ctx context.Context) {
+	b.orphansMu.Lock()
+	ids := make([]string, 0, len(b.orphans))
+	for id := range b.orphans {
+		ids = append(ids, id)
+	}
+	b.orphansMu.Unlock()
+	for _, id := range ids {
+		rctx, cancel := b.cleanupCtx(ctx)
+		err := b.forceRemove(rctx, id)
+		cancel()
+		if err != nil {
+			b.log.Warn().Err(err).Str("id", shortID(id)).Msg("cannot remove broken container yet")
+			continue
+		}
+		b.log.Info().Str("id", shortID(id)).Msg("removed a broken container whose earlier removal failed")
+		b.orphansMu.Lock()
+		delete(b.orphans, id)
+		b.orphansMu.Unlock()
 	}
 }
 
@@ -486,6 +526,8 @@ func (b *Backend) Remove(ctx context.Context, h pool.Handle) error {
 	rctx, cancel := context.WithTimeout(ctx, b.cfg.DockerTimeout)
 	defer cancel()
 	if err := b.forceRemove(rctx, c.id); err != nil {
+		// The pool forgets the container either way: it is removed again once the engine answers.
+		b.rememberOrphan(c.id)
 		return fmt.Errorf("docker: remove %s: %w", c.name, err)
 	}
 	return nil

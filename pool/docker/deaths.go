@@ -43,6 +43,7 @@ func (b *Backend) WatchDeaths(ctx context.Context, prefix string, died func(name
 		})
 		n, err := b.reportStopped(ctx, prefix, died)
 		if err == nil {
+			b.removeOrphans(ctx)
 			b.lostEngine.Store(nil)
 			if lost {
 				b.log.Info().Int("stopped", n).Msg("Docker event stream restored; stopped containers reported to the pool")

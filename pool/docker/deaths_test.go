@@ -179,3 +179,35 @@ func TestReachableFollowsTheEventStream(t *testing.T) {
 	mu.Unlock()
 	waitUntil("the engine reachable again", func() bool { return b.Reachable() == nil })
 }
+
+// Containers whose removal failed while the engine went away (a start that failed, a container the pool
+// destroyed; the pool has forgotten both) are removed once the event stream reconnects, and only once.
+func TestWatchDeathsRemovesContainersWhoseRemovalFailed(t *testing.T) {
+	api := newFakeAPI()
+	api.startErr = errors.New("transport is closing: unavailable")
+	down := errors.New("Cannot connect to the Docker daemon")
+	api.removeErr[fakeID(1)] = down
+	api.removeErr["dead"] = down
+	b, _ := testBackend(t, api, Config{})
+	_, err := b.Create(context.Background(), "wsk0_1_guest_hello", actionSpec(128))
+	require.ErrorIs(t, err, ErrStart)
+	require.Error(t, b.Remove(context.Background(), &Container{id: "dead", name: "wsk0_2_guest_hello", http: newHTTPClient(1)}))
+	require.Empty(t, api.removed, "the removals failed")
+
+	api.mu.Lock()
+	clear(api.removeErr) // the engine is back
+	api.mu.Unlock()
+	d := watch(t, b, "wsk0")
+	require.Eventually(t, func() bool {
+		api.mu.Lock()
+		defer api.mu.Unlock()
+		return len(api.removed) == 2
+	}, 10*time.Second, 10*time.Millisecond, "the orphans are removed once the engine answers")
+	api.mu.Lock()
+	assert.ElementsMatch(t, []string{fakeID(1), "dead"}, api.removed)
+	api.mu.Unlock()
+	d.none(t)
+	b.orphansMu.Lock()
+	assert.Empty(t, b.orphans)
+	b.orphansMu.Unlock()
+}

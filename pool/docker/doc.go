@@ -2,8 +2,8 @@
 //
 // It owns, for action containers only:
 //   - the Docker driver (create+start with OpenWhisk's docker run flags, docs/protocol.md#limits; inspect; force
-//     remove; startup/shutdown Cleanup of leftovers by name prefix), behind the narrow API interface so unit
-//     tests use a fake;
+//     remove, retried once the engine answers again when it failed; startup/shutdown Cleanup of leftovers by
+//     name prefix), behind the narrow API interface so unit tests use a fake;
 //   - the action protocol client (POST /init with connection-refused retries, POST /run) and the mapping of
 //     every reply to an OpenWhisk ActivationResponse (docs/protocol.md#errors);
 //   - log collection up to the activation sentinels, from the json-file directly (byte cursor) or from the

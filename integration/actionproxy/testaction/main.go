@@ -5,6 +5,7 @@
 //	echo: true      return value unchanged (an array value is always echoed)
 //	error: "msg"    return {"error":"msg"} (an application error)
 //	sleep_ms: N     sleep N ms before answering
+//	spin_ms: N      keep one CPU busy for N ms (after any sleep) before answering
 //	log_lines: N    print N lines to stdout and N to stderr first; log_line_bytes: B pads each line to B bytes
 //	alloc_mb: N     allocate and touch N MB and keep it (OOM tests)
 //	exit: C         exit with code C without answering (a crash)
@@ -39,6 +40,7 @@ type params struct {
 	Echo         bool     `json:"echo"`
 	Error        string   `json:"error"`
 	SleepMs      int      `json:"sleep_ms"`
+	SpinMs       int      `json:"spin_ms"`
 	LogLines     int      `json:"log_lines"`
 	LogLineBytes int      `json:"log_line_bytes"`
 	AllocMB      int      `json:"alloc_mb"`
@@ -143,6 +145,9 @@ func handle(line []byte, runs int) []byte {
 	if p.SleepMs > 0 {
 		time.Sleep(time.Duration(p.SleepMs) * time.Millisecond)
 	}
+	if p.SpinMs > 0 {
+		spin(time.Duration(p.SpinMs) * time.Millisecond)
+	}
 	if p.Exit != nil {
 		fmt.Fprintf(os.Stderr, "testaction: exiting with %d as requested\n", *p.Exit)
 		os.Exit(*p.Exit)
@@ -245,4 +250,19 @@ func mustJSON(v any) []byte {
 		return []byte(`{"error":"testaction: cannot encode the result"}`)
 	}
 	return b
+}
+
+// spinSink keeps the busy loop from being optimised away.
+var spinSink uint64
+
+// spin keeps the calling goroutine on a CPU until d has passed.
+func spin(d time.Duration) {
+	deadline := time.Now().Add(d)
+	x := spinSink
+	for time.Now().Before(deadline) {
+		for i := 0; i < 10000; i++ {
+			x = x*6364136223846793005 + 1442695040888963407
+		}
+	}
+	spinSink = x
 }

@@ -46,6 +46,9 @@ func runInvoker(fs *flag.FlagSet, args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	if err := restoreNIC(ctx, cfg, log); err != nil {
+		return err
+	}
 	if err := assignID(ctx, cfg, log); err != nil {
 		return err
 	}
@@ -107,6 +110,24 @@ func runInvoker(fs *flag.FlagSet, args []string) error {
 	parts := partsFromConfig(cfg, kcfg, st, api, ln, log)
 	parts.Harvester, parts.Backoff = h, relay
 	return runParts(ctx, cfg, parts)
+}
+
+// restoreNIC puts back NIC coalescing that a crashed or killed run left changed (the harvester's state file),
+// first thing and whatever harvester.enabled says. With the harvester off a failure is logged, not fatal: the
+// invoker does not need the NIC, and the entry stays for the next start.
+func restoreNIC(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	err := harvester.RestoreLeftovers(rctx, cfg.HarvesterConfig(), log)
+	switch {
+	case err == nil:
+		return nil
+	case cfg.Harvester.Enabled:
+		return fmt.Errorf("harvester: %w", err)
+	}
+	log.Error().Str("component", "harvester").Err(err).
+		Msg("cannot restore NIC settings left behind by a previous run; harvesting is off, so starting anyway")
+	return nil
 }
 
 // partsFromConfig builds the invoker's parts from its configuration; the caller adds the harvester and
