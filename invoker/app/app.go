@@ -158,50 +158,12 @@ func Run(ctx context.Context, p Parts) error {
 	inv.refreshBlacklist(ctx)
 
 	// Pool (cleans up containers of earlier runs, starts stem cells) and the function controller.
-	var h scheduler.Harvester = scheduler.NoopHarvester{}
-	if p.Harvester != nil {
-		h = p.Harvester
-	}
-	poolCfg := managerConfig(p)
-	if !p.PlainPool {
-		inv.sched = scheduler.NewInvoker(p.Scheduler, h, p.Log) // pushes its eviction ranking into the pool
-	}
-	// The host ready for action containers (the Docker backend's isolated network and firewall rules); a
-	// setup the configuration demands but the host cannot give stops the invoker here.
-	if pr, ok := p.Backend.(preparer); ok {
-		pctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		err := pr.Prepare(pctx)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("action container isolation: %w", err)
-		}
-		defer func() {
-			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-			defer cancel()
-			if err := pr.Unprepare(uctx); err != nil {
-				log.Warn().Err(err).Msg("could not undo the host setup for action containers")
-			}
-		}()
-	}
-	mctx, mcancel := context.WithTimeout(ctx, 2*time.Minute)
-	inv.manager, err = pool.NewManager(mctx, poolCfg, p.Backend, p.Log)
-	mcancel()
+	runner, runCtx, stopRun, undo, err := inv.startLocal(ctx)
 	if err != nil {
-		return fmt.Errorf("container pool: %w", err)
+		return err
 	}
-	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer undo()
 	defer stopRun()
-	var runner activation.Runner = inv.manager
-	if inv.sched == nil && p.Harvester != nil {
-		runner = harvestingRunner{runner: inv.manager, h: p.Harvester}
-	}
-	if inv.sched != nil {
-		inv.sched.Start(runCtx, inv.manager)
-		runner = inv.sched
-		if p.Backoff != nil {
-			p.Backoff.set(inv.sched)
-		}
-	}
 
 	// quit tells the activation path that the invoker stops: work that has not started is left for
 	// redelivery instead of being answered.
@@ -289,20 +251,7 @@ func Run(ctx context.Context, p Parts) error {
 		defer wg.Done()
 		_ = inv.pinger.Run(pingCtx)
 	}()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		inv.blacklistLoop(runCtx)
-	}()
-	if p.Harvester != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := p.Harvester.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
-				log.Error().Err(err).Msg("harvester stopped")
-			}
-		}()
-	}
+	inv.runLocalLoops(runCtx, &wg)
 	srvCtx, stopSrv := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSrv()
 	if p.Listener != nil && p.NewServer != nil {
@@ -338,17 +287,7 @@ func Run(ctx context.Context, p Parts) error {
 	}
 	stopPing()
 	stopSrv()
-	if inv.sched != nil {
-		inv.sched.Close()
-	}
-	if err := inv.manager.Close(shCtx); err != nil {
-		log.Warn().Err(err).Msg("pool shutdown")
-	}
-	if p.Harvester != nil {
-		if err := p.Harvester.Close(shCtx); err != nil {
-			log.Warn().Err(err).Msg("harvester shutdown: NIC settings may need restoring")
-		}
-	}
+	inv.closeLocal(shCtx)
 	stopRun()
 	wg.Wait()
 	if err := p.Store.Close(); err != nil {

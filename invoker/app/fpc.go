@@ -18,8 +18,6 @@ import (
 	"github.com/nemo-edge/nemo/invoker/messaging"
 	"github.com/nemo-edge/nemo/invoker/metrics"
 	"github.com/nemo-edge/nemo/invoker/wire"
-	"github.com/nemo-edge/nemo/pool"
-	"github.com/nemo-edge/nemo/scheduler"
 )
 
 // FPCParts is what FPC mode needs beyond Parts.
@@ -80,36 +78,14 @@ func RunFPC(ctx context.Context, p Parts, f FPCParts) error {
 		}
 	}
 
-	// The pool and the function controller, as in classic mode.
-	var h scheduler.Harvester = scheduler.NoopHarvester{}
-	if p.Harvester != nil {
-		h = p.Harvester
-	}
-	poolCfg := p.Pool
-	if !p.PlainPool {
-		inv.sched = scheduler.NewInvoker(p.Scheduler, h, p.Log)
-		poolCfg.Pool.MaxWarm = -1
-	}
-	mctx, mcancel := context.WithTimeout(ctx, 2*time.Minute)
-	inv.manager, err = pool.NewManager(mctx, poolCfg, p.Backend, p.Log)
-	mcancel()
+	// The host setup, the pool and the function controller, as in classic mode.
+	runner, runCtx, stopRun, undo, err := inv.startLocal(ctx)
 	if err != nil {
 		closeSession()
-		return fmt.Errorf("container pool: %w", err)
+		return err
 	}
-	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer undo()
 	defer stopRun()
-	var runner activation.Runner = inv.manager
-	if inv.sched == nil && p.Harvester != nil {
-		runner = harvestingRunner{runner: inv.manager, h: p.Harvester}
-	}
-	if inv.sched != nil {
-		inv.sched.Start(runCtx, inv.manager)
-		runner = inv.sched
-		if p.Backoff != nil {
-			p.Backoff.set(inv.sched)
-		}
-	}
 
 	health := node.NewHealth(func(hctx context.Context) error {
 		if r, ok := p.Backend.(interface{ Reachable() error }); ok {
@@ -187,17 +163,7 @@ func RunFPC(ctx context.Context, p Parts, f FPCParts) error {
 			log.Error().Err(err).Msg("kafka feed stopped")
 		}
 	}()
-	wg.Add(1)
-	go func() { defer wg.Done(); inv.blacklistLoop(runCtx) }()
-	if p.Harvester != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := p.Harvester.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
-				log.Error().Err(err).Msg("harvester stopped")
-			}
-		}()
-	}
+	inv.runLocalLoops(runCtx, &wg)
 	srvCtx, stopSrv := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSrv()
 	sw := &fpcSwitch{n: n, name: p.Instance.String(), enabled: true}
@@ -231,17 +197,7 @@ func RunFPC(ctx context.Context, p Parts, f FPCParts) error {
 	stopNode()
 	stopSrv()
 	closeSession() // revokes the lease: every key goes at once
-	if inv.sched != nil {
-		inv.sched.Close()
-	}
-	if err := inv.manager.Close(shCtx); err != nil {
-		log.Warn().Err(err).Msg("pool shutdown")
-	}
-	if p.Harvester != nil {
-		if err := p.Harvester.Close(shCtx); err != nil {
-			log.Warn().Err(err).Msg("harvester shutdown: NIC settings may need restoring")
-		}
-	}
+	inv.closeLocal(shCtx)
 	stopRun()
 	wg.Wait()
 	if err := p.Store.Close(); err != nil {
