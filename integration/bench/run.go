@@ -969,7 +969,7 @@ func (r *run) notes(cold *coldResult, warm []warmRep, tput []tputRep, warmP50 fl
 		"(docker-proxy on the published port included) p50 %s / p99 %s; invoker produce → Result p50 %s / p99 %s, so the invoker "+
 		"adds about %s at p50 (consume, parse, action lookup, pool dispatch, /run body, Result ack). The Completion comes "+
 		"%s after the Result at p50: it goes out once both the Result send and log collection are done (pool.Manager runs them side by "+
-		"side); logs are read from the json-file, polled every 5 ms at most, up to both sentinels (bare: "+
+		"side); logs are read from the json-file as the engine writes it (inotify; polled every 5 ms at most where inotify is unavailable), up to both sentinels (bare: "+
 		"%s after /run at p50); the record is written after the Completion.",
 		rtt.N, fd(rtt.P50), fd(rtt.P99), fd(run.P50), fd(run.P99), fd(first.P50), fd(first.P99),
 		fd(first.P50-rtt.P50-run.P50), fd(sf.P50-first.P50), fd(rl.P50-run.P50)))

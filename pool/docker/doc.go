@@ -6,7 +6,8 @@
 //     name prefix), behind the narrow API interface so unit tests use a fake;
 //   - the action protocol client (POST /init with connection-refused retries, POST /run) and the mapping of
 //     every reply to an OpenWhisk ActivationResponse (docs/protocol.md#errors);
-//   - log collection up to the activation sentinels, from the json-file directly (byte cursor) or from the
+//   - log collection up to the activation sentinels, from the json-file directly (byte cursor, woken by inotify
+//     when the engine writes, polling only where inotify is unavailable) or from the
 //     Docker logs API (time cursor), with OpenWhisk's limits and appended lines (docs/protocol.md#logs);
 //   - the cgroup freezer (v1 freezer.state, v2 cgroup.freeze) with bounded waits, and OOM detection from the
 //     memory cgroup. Docker's own pause is used only when a container's freezer cannot be located.

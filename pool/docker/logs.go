@@ -189,6 +189,9 @@ func runCollection(ctx context.Context, src entrySource, from logCursor, col *lo
 	}
 }
 
+// notifySafety bounds a wait for an inotify event, in case one is missed.
+const notifySafety = 50 * time.Millisecond
+
 // fileSource tails a json-file log (/var/lib/docker/containers/<id>/<id>-json.log) from a byte offset.
 type fileSource struct {
 	path string
@@ -215,6 +218,11 @@ func (s fileSource) tail(ctx context.Context, offset int64, follow bool, ch chan
 	defer f.Close()
 	if _, err := f.Seek(offset, io.SeekStart); err != nil {
 		return err
+	}
+	var notify *logNotify
+	if follow {
+		notify = newLogNotify(ctx, s.path)
+		defer notify.close()
 	}
 	// 8 KiB covers the usual activation's lines; ReadBytes still assembles longer ones.
 	r := bufio.NewReaderSize(f, 8<<10)
@@ -248,6 +256,13 @@ func (s fileSource) tail(ctx context.Context, offset int64, follow bool, ch chan
 		// At the end: a partial line is not consumed (the offset stays before it).
 		if !follow {
 			return nil
+		}
+		if notify != nil {
+			notify.wait(ctx, notifySafety)
+			if ctx.Err() != nil {
+				return nil
+			}
+			continue
 		}
 		t := time.NewTimer(wait)
 		select {
