@@ -119,7 +119,8 @@ func mdCell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 const FloorsNote = "The floors are NEMO's own parts without the invoker around them, not the Docker CLI or another " +
 	"client: the Kafka path is NEMO's sarama loop (bench.BareLoop) or an echo process running the invoker's own " +
 	"Kafka feed and producer; a \"bare /run\" is a /run sent straight to a warm container of the same image, started " +
-	"by NEMO's Docker backend; the cold-start floor is bench.ColdStart over that backend (create, start, inspect, /init) " +
+	"by NEMO's Docker backend on the invoker's action network; the cold-start floor is bench.ColdStart over that backend " +
+	"(create, start, inspect, /init) on the same network " +
 	"without the invoker. A ratio therefore says what the invoker adds on top of its own parts."
 
 // Markdown renders the whole report as docs/benchmarks.md.

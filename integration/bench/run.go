@@ -25,6 +25,7 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/rs/zerolog"
 
+	"github.com/nemo-edge/nemo/invoker/config"
 	"github.com/nemo-edge/nemo/invoker/messaging"
 	"github.com/nemo-edge/nemo/invoker/wire"
 	"github.com/nemo-edge/nemo/pool"
@@ -207,8 +208,14 @@ func (r *run) setup(ctx context.Context) error {
 	if _, err := r.api.ImageInspect(ctx, r.o.Image); err != nil {
 		return fmt.Errorf("%w: image %s (run scripts/build-images.sh): %w", ErrHarness, r.o.Image, err)
 	}
+	// The floor's containers join the network the invoker's join (its isolated default, without
+	// inter-container traffic): a user-defined network costs each start more than Docker's default bridge,
+	// and that cost is the network's, not the invoker's. Firewall rules are host-side and left out.
 	r.floor = docker.New(r.api, docker.Config{InvokerID: r.tag, Mode: docker.NetworkPublish, PublishHost: "127.0.0.1",
-		UserMemoryMB: 2048}, zerolog.Nop())
+		Network: config.DefaultNetwork, Firewall: docker.FirewallOff, UserMemoryMB: 2048}, zerolog.Nop())
+	if err := r.floor.Prepare(ctx); err != nil {
+		return fmt.Errorf("%w: the floor's network %s: %w", ErrHarness, config.DefaultNetwork, err)
+	}
 	r.machine(ctx)
 	return nil
 }
