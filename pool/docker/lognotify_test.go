@@ -51,3 +51,24 @@ func TestFollowedLogStopsWhenCancelled(t *testing.T) {
 	}
 	require.NoError(t, errf())
 }
+
+// Two tails of one file share the kernel's watch descriptor: both wake on a write, and the first to stop
+// leaves the other's watch in place.
+func TestTwoTailsOfOneLogShareTheWatch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c-json.log")
+	require.NoError(t, os.WriteFile(path, nil, 0o644))
+	a := newLogNotify(t.Context(), path)
+	b := newLogNotify(t.Context(), path)
+	require.NotNil(t, a)
+	require.NotNil(t, b)
+	defer b.close()
+	require.Equal(t, a.wd, b.wd)
+	a.close()
+
+	require.NoError(t, os.WriteFile(path, []byte("x\n"), 0o644))
+	select {
+	case <-b.ch:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the remaining tail was not woken")
+	}
+}
