@@ -122,29 +122,15 @@ func (inv *Invoker) Registry() *metrics.Registry { return inv.reg }
 // then shuts down: stop consuming and drain in-flight activations, stop pinging, remove containers,
 // restore the NIC, close Kafka and the store.
 func Run(ctx context.Context, p Parts) error {
-	if p.ShutdownTimeout <= 0 {
-		p.ShutdownTimeout = 60 * time.Second
-	}
-	if p.BlacklistInterval <= 0 {
-		p.BlacklistInterval = 5 * time.Minute
-	}
-	log := p.Log.With().Str("component", "invoker").Str("invoker", p.Instance.String()).Logger()
-	inv := &Invoker{parts: p, log: log, reg: metrics.NewRegistry(), enabled: true}
-
-	topic := p.Kafka.InvokerTopic()
-	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	err := messaging.EnsureTopic(sctx, p.Kafka, topic, p.Kafka.InvokerTopicConfigs())
-	cancel()
+	inv, topic, err := newInvoker(ctx, p, p.Log.With().Str("component", "invoker").Str("invoker", p.Instance.String()).Logger())
 	if err != nil {
-		return fmt.Errorf("ensure topic %s: %w", topic, err)
-	}
-	if inv.producer, err = messaging.NewProducer(p.Kafka, p.Log); err != nil {
-		return fmt.Errorf("kafka producer: %w", err)
+		return err
 	}
 	defer inv.producer.Close()
+	p, log := inv.parts, inv.log
 
 	// What an earlier incarnation may have consumed: records below the end offsets seen now.
-	sctx, cancel = context.WithTimeout(ctx, 30*time.Second)
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	ends, err := messaging.EndOffsets(sctx, p.Kafka, topic)
 	cancel()
 	if err != nil {

@@ -16,7 +16,6 @@ import (
 	"github.com/nemo-edge/nemo/invoker/fpc/lifecycle"
 	"github.com/nemo-edge/nemo/invoker/fpc/node"
 	"github.com/nemo-edge/nemo/invoker/messaging"
-	"github.com/nemo-edge/nemo/invoker/metrics"
 	"github.com/nemo-edge/nemo/invoker/wire"
 )
 
@@ -36,28 +35,15 @@ type FPCParts struct {
 // activation fetched and not started is handed back to its scheduler, running ones finish, containers say
 // goodbye and go, and the lease is revoked so every key disappears at once.
 func RunFPC(ctx context.Context, p Parts, f FPCParts) error {
-	if p.ShutdownTimeout <= 0 {
-		p.ShutdownTimeout = 60 * time.Second
-	}
-	if p.BlacklistInterval <= 0 {
-		p.BlacklistInterval = 5 * time.Minute
-	}
 	fc := f.Config
-	log := p.Log.With().Str("component", "invoker").Str("invoker", p.Instance.String()).Str("mode", "fpc").Logger()
-	inv := &Invoker{parts: p, log: log, reg: metrics.NewRegistry(), enabled: true}
-	keys := wire.EtcdKeys{Cluster: fc.ClusterName}
-
-	topic := p.Kafka.InvokerTopic()
-	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	err := messaging.EnsureTopic(sctx, p.Kafka, topic, p.Kafka.InvokerTopicConfigs())
-	cancel()
+	inv, topic, err := newInvoker(ctx, p,
+		p.Log.With().Str("component", "invoker").Str("invoker", p.Instance.String()).Str("mode", "fpc").Logger())
 	if err != nil {
-		return fmt.Errorf("ensure topic %s: %w", topic, err)
-	}
-	if inv.producer, err = messaging.NewProducer(p.Kafka, p.Log); err != nil {
-		return fmt.Errorf("kafka producer: %w", err)
+		return err
 	}
 	defer inv.producer.Close()
+	p, log := inv.parts, inv.log
+	keys := wire.EtcdKeys{Cluster: fc.ClusterName}
 	if err := p.Store.Ping(ctx); err != nil {
 		log.Warn().Err(err).Msg("artifact store not reachable at start; creations will wait for it")
 	}

@@ -8,8 +8,11 @@ import (
 	"time"
 
 	"github.com/nemo-edge/nemo/invoker/activation"
+	"github.com/nemo-edge/nemo/invoker/messaging"
+	"github.com/nemo-edge/nemo/invoker/metrics"
 	"github.com/nemo-edge/nemo/pool"
 	"github.com/nemo-edge/nemo/scheduler"
+	"github.com/rs/zerolog"
 )
 
 // The parts both modes (classic and FPC) run the same way on this host: the host set up for action
@@ -95,4 +98,27 @@ func (inv *Invoker) closeLocal(shCtx context.Context) {
 			inv.log.Warn().Err(err).Msg("harvester shutdown: NIC settings may need restoring")
 		}
 	}
+}
+
+// newInvoker fills the parts' defaults and makes sure of what both modes need from Kafka first: the
+// invoker's topic and a producer (the caller closes it).
+func newInvoker(ctx context.Context, p Parts, log zerolog.Logger) (*Invoker, string, error) {
+	if p.ShutdownTimeout <= 0 {
+		p.ShutdownTimeout = 60 * time.Second
+	}
+	if p.BlacklistInterval <= 0 {
+		p.BlacklistInterval = 5 * time.Minute
+	}
+	inv := &Invoker{parts: p, log: log, reg: metrics.NewRegistry(), enabled: true}
+	topic := p.Kafka.InvokerTopic()
+	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	err := messaging.EnsureTopic(sctx, p.Kafka, topic, p.Kafka.InvokerTopicConfigs())
+	cancel()
+	if err != nil {
+		return nil, "", fmt.Errorf("ensure topic %s: %w", topic, err)
+	}
+	if inv.producer, err = messaging.NewProducer(p.Kafka, p.Log); err != nil {
+		return nil, "", fmt.Errorf("kafka producer: %w", err)
+	}
+	return inv, topic, nil
 }
