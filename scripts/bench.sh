@@ -8,7 +8,7 @@
 #   3. cold start through the invoker vs NEMO's Docker backend alone
 #      (bench.ColdStart over pool/docker's Backend: create+start+/init)              goal <= 1.1x
 # The floors are NEMO's own parts without the invoker around them (not the Docker CLI or another client).
-#   4. invoker RSS idle and with 8 warm containers
+#   4. invoker RSS idle and with 8 warm containers; idle CPU (pings on) over 20 s
 #   5. cgroup freeze+thaw vs docker pause+unpause (pool/docker BenchmarkFreezeThawVsPause)
 #
 # Usage: scripts/bench.sh [--quick] [--no-write] [--no-perf] [-n N] [--reps R] [--warm W]
@@ -23,10 +23,10 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-N=500 REPS=3 WARM=200 WRITE=1 PERF=1
+N=500 REPS=3 WARM=200 WRITE=1 PERF=1 IDLE=20s
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--quick) N=100 REPS=1 WARM=30 WRITE=0 ;;
+	--quick) N=100 REPS=1 WARM=30 WRITE=0 IDLE=5s ;;
 	--no-write) WRITE=0 ;;
 	--no-perf) PERF=0 ;;
 	-n) N=$2; shift ;;
@@ -76,14 +76,14 @@ if ! NEMO_DOCKER=1 timeout --kill-after=30 150 go test -tags integration -run NO
 fi
 
 # ---- rows 1-4
-RUN_CMD="go build -o /tmp/nemo ./invoker/cmd/nemo && go run -tags integration ./integration/bench/cmd/nemobench -nemo /tmp/nemo -n $N -reps $REPS -warm $WARM"
+RUN_CMD="go build -o /tmp/nemo ./invoker/cmd/nemo && go run -tags integration ./integration/bench/cmd/nemobench -nemo /tmp/nemo -n $N -reps $REPS -warm $WARM -idle $IDLE"
 extra=()
 [ "$WRITE" = 1 ] && extra+=(-out "$ROOT/docs/benchmarks.md")
 if [ "$PERF" = 1 ] && command -v perf >/dev/null 2>&1; then extra+=(-perf); fi
 say "running the invoker benchmarks (N=$N, $REPS repetitions, $WARM warm calls each)"
 mkdir -p "$TMP/work"
 if ! timeout --kill-after=90 420 "$TMP/nemobench" -brokers "$KAFKA" -couchdb "$COUCH" -image "$IMAGE" -nemo "$TMP/nemo" \
-	-n "$N" -reps "$REPS" -warm "$WARM" -timeout 6m -workdir "$TMP/work" \
+	-n "$N" -reps "$REPS" -warm "$WARM" -idle "$IDLE" -timeout 6m -workdir "$TMP/work" \
 	-freeze-out "$TMP/freeze.txt" -freeze-cmd "$FREEZE_CMD" -run-cmd "$RUN_CMD" "${extra[@]}"; then
 	keep_tmp=1
 	say "failed; invoker and echo logs kept in $TMP/work"

@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	metrics "github.com/rcrowley/go-metrics"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestParseVersionAcceptsOpenWhiskAndModernBrokers(t *testing.T) {
@@ -124,5 +127,17 @@ func TestTopicNamesUsePrefixes(t *testing.T) {
 		if got != want {
 			t.Errorf("got %q, want %q", got, want)
 		}
+	}
+}
+
+func TestSaramaClientMetricsAreOff(t *testing.T) {
+	cs, err := Config{Brokers: []string{"127.0.0.1:9092"}}.Sarama(4)
+	require.NoError(t, err)
+	for name, sc := range map[string]*sarama.Config{"consumer": cs.Consumer, "producer": cs.Producer, "admin": cs.Admin} {
+		m := metrics.GetOrRegisterMeter("nemo-test-meter", sc.MetricRegistry)
+		m.Mark(1)
+		assert.IsType(t, metrics.NilMeter{}, m, "%s: sarama's meters are no-ops", name)
+		h := metrics.GetOrRegisterHistogram("nemo-test-histogram", sc.MetricRegistry, metrics.NewUniformSample(8))
+		assert.IsType(t, metrics.NilHistogram{}, h, "%s: sarama's histograms are no-ops", name)
 	}
 }

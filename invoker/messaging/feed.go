@@ -63,6 +63,9 @@ const (
 	consumeRetryBackoff = 100 * time.Millisecond
 	recreateBackoff     = time.Second
 	offsetsRefresh      = time.Second
+	// offsetsBrokerRefresh is how often the log bounds are asked of the broker while fetches bring them
+	// (two requests per partition: at every offsetsRefresh they were most of what an idle invoker did).
+	offsetsBrokerRefresh = 15 * time.Second
 )
 
 // Feed consumes the invoker's topic with the consumer group of the same name, hands at most capacity
@@ -91,6 +94,11 @@ type Feed struct {
 
 	running    atomic.Bool
 	handlerCtx context.Context
+	// finished wakes the session's commit loop when a record is done: an idle feed has nothing to commit
+	// and so no timer to wake for.
+	finished chan struct{}
+	// commitChecks counts commit attempts (the commit loop's wake-ups), for tests.
+	commitChecks atomic.Int64
 }
 
 // NewFeed connects to Kafka and prepares a feed of cfg.InvokerTopic() with the given capacity (usually
@@ -137,6 +145,7 @@ func newFeed(cfg Config, capacity int, handler Handler, log zerolog.Logger, open
 		log:             log.With().Str("component", "feed").Str("topic", cfg.InvokerTopic()).Logger(),
 		open:            open,
 		recreateBackoff: recreateBackoff,
+		finished:        make(chan struct{}, 1),
 		changed:         make(chan struct{}),
 		tracker:         newOffsetTracker(),
 		handlerCtx:      context.Background(),
@@ -328,6 +337,10 @@ func (f *Feed) done(r *Record, finished bool) {
 	defer f.mu.Unlock()
 	if finished {
 		f.tracker.done(r.Partition, r.Offset)
+		select {
+		case f.finished <- struct{}{}:
+		default: // a wake-up is pending already
+		}
 	} else {
 		f.released++
 	}
@@ -455,21 +468,31 @@ func (h *sessionHandler) Cleanup(sess sarama.ConsumerGroupSession) error {
 
 func (h *sessionHandler) commitLoop(ctx context.Context, sess sarama.ConsumerGroupSession) {
 	defer h.wg.Done()
-	t := time.NewTicker(h.feed.cfg.CommitInterval)
+	// A session starts with one commit after the first interval (records may have finished between
+	// sessions), then commits once per interval in which records finished.
+	t := time.NewTimer(h.feed.cfg.CommitInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			h.commit(sess)
 		}
+		h.commit(sess)
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.feed.finished:
+		}
+		// What finishes within the interval goes into the same commit.
+		t.Reset(h.feed.cfg.CommitInterval)
 	}
 }
 
 // commit marks and commits, for every claimed partition, the commit point if it advanced.
 func (h *sessionHandler) commit(sess sarama.ConsumerGroupSession) {
 	f := h.feed
+	f.commitChecks.Add(1)
 	type mark struct {
 		p  int32
 		at int64
@@ -499,13 +522,15 @@ func (h *sessionHandler) commit(sess sarama.ConsumerGroupSession) {
 	sess.Commit()
 }
 
-// offsetsLoop refreshes the log bounds used by Lag from each claim's fetches and from the broker (the
-// latter also while paused, when nothing is fetched).
+// offsetsLoop refreshes the log bounds used by Lag from each claim's fetches every offsetsRefresh, and from
+// the broker every offsetsBrokerRefresh — or every offsetsRefresh while nothing is fetched: paused, held, or
+// every capacity slot taken (the prefetch buffer then fills and the consumer stops fetching).
 func (h *sessionHandler) offsetsLoop(ctx context.Context) {
 	defer h.wg.Done()
 	f := h.feed
 	t := time.NewTicker(offsetsRefresh)
 	defer t.Stop()
+	var askedBroker time.Time
 	for {
 		h.mu.Lock()
 		claims := make(map[int32]sarama.ConsumerGroupClaim, len(h.claims))
@@ -515,10 +540,15 @@ func (h *sessionHandler) offsetsLoop(ctx context.Context) {
 		h.mu.Unlock()
 		f.mu.Lock()
 		g := f.group
+		notFetching := f.paused || f.held || f.inFlight >= f.capacity
 		f.mu.Unlock()
+		askBroker := g != nil && (notFetching || time.Since(askedBroker) >= offsetsBrokerRefresh)
+		if askBroker {
+			askedBroker = time.Now()
+		}
 		for p, c := range claims {
 			oldest, newest := int64(-1), c.HighWaterMarkOffset()
-			if g != nil {
+			if askBroker {
 				if o, n, err := g.Offsets(f.topic, p); err == nil {
 					oldest, newest = o, max(newest, n)
 				}

@@ -56,6 +56,7 @@ type fakeGroup struct {
 
 	mu       sync.Mutex
 	consumes int
+	offsets  int // Offsets calls (broker requests for the log bounds)
 	closed   bool
 	paused   bool
 	sessions []*fakeSession
@@ -107,8 +108,13 @@ func (g *fakeGroup) Errors() <-chan error { return g.errs }
 func (g *fakeGroup) PauseAll()            { g.mu.Lock(); g.paused = true; g.mu.Unlock() }
 func (g *fakeGroup) ResumeAll()           { g.mu.Lock(); g.paused = false; g.mu.Unlock() }
 func (g *fakeGroup) Offsets(string, int32) (int64, int64, error) {
+	g.mu.Lock()
+	g.offsets++
+	g.mu.Unlock()
 	return -1, -1, errors.New("fake: no offsets")
 }
+
+func (g *fakeGroup) offsetCalls() int { g.mu.Lock(); defer g.mu.Unlock(); return g.offsets }
 
 func (g *fakeGroup) Close() error {
 	g.mu.Lock()
@@ -320,4 +326,48 @@ func TestFeedPauseReachesRecreatedGroup(t *testing.T) {
 	rec.none(t, 100*time.Millisecond)
 	f.Resume()
 	rec.next(t, 5*time.Second)
+}
+
+// While fetches bring the high water mark the broker is not asked for the log bounds every second (that was
+// most of an idle invoker's work); while nothing is fetched (paused) it is.
+func TestFeedAsksTheBrokerForOffsetsOnlyWhenFetchesCannotTell(t *testing.T) {
+	rec := newRecorder(false)
+	f, fg := newFakeFeed(t, 10, rec.handle)
+	fg.script <- fakeStep{initial: 0, offsets: seq(0, 0), end: make(chan struct{})}
+	startFeed(t, f)
+	rec.next(t, 5*time.Second).Done()
+	_, groups := fg.snapshot()
+	g := groups[0]
+	eventually(t, 5*time.Second, "the first reading", func() bool { return g.offsetCalls() >= 1 })
+	before := g.offsetCalls()
+	time.Sleep(3*offsetsRefresh + offsetsRefresh/2)
+	if n := g.offsetCalls() - before; n != 0 {
+		t.Errorf("%d broker offset requests in 3.5 s while fetching; want none before %v", n, offsetsBrokerRefresh)
+	}
+	f.Pause()
+	before = g.offsetCalls()
+	eventually(t, 5*time.Second, "two readings while paused", func() bool { return g.offsetCalls()-before >= 2 })
+}
+
+// An idle feed does not wake to commit: the commit loop runs once per interval in which records finished.
+func TestFeedCommitLoopSleepsWhileNothingFinishes(t *testing.T) {
+	rec := newRecorder(false)
+	f, fg := newFakeFeed(t, 10, rec.handle)
+	fg.script <- fakeStep{initial: 0, offsets: seq(0, 1), end: make(chan struct{})}
+	startFeed(t, f)
+	rec.next(t, 5*time.Second)
+	rec.next(t, 5*time.Second)
+	rec.byOffset(0).Done()
+	eventually(t, 5*time.Second, "commit point 1", func() bool { return f.CommitPoint(0) == 1 })
+	_, groups := fg.snapshot()
+	_, _, sessions := groups[0].state()
+	eventually(t, 5*time.Second, "offset 1 marked", func() bool { return sessions[0].lastMark() == 1 })
+	time.Sleep(3 * f.cfg.CommitInterval) // a wake-up pending from before the mark runs its course
+	idleFrom := f.commitChecks.Load()
+	time.Sleep(10 * f.cfg.CommitInterval)
+	if n := f.commitChecks.Load() - idleFrom; n > 0 {
+		t.Errorf("the commit loop woke %d times in %v with nothing finishing", n, 10*f.cfg.CommitInterval)
+	}
+	rec.byOffset(1).Done()
+	eventually(t, 5*time.Second, "offset 2 marked", func() bool { return sessions[0].lastMark() == 2 })
 }

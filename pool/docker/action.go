@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -158,53 +156,12 @@ func utf16Len(s string) int {
 	return n
 }
 
-// exchange posts body to url and reads the reply, keeping at most maxResponse bytes (truncation bytes when
-// larger). ctx bounds the whole exchange.
-func exchange(ctx context.Context, hc *http.Client, url string, body []byte, maxResponse, truncation int64) reply {
+// exchange posts body to path on the container's proxy and reads the reply, keeping at most maxResponse
+// bytes (truncation bytes when larger). ctx bounds the whole exchange.
+func exchange(ctx context.Context, pc *proxyClient, path string, body []byte, maxResponse, truncation int64) reply {
 	start := time.Now()
-	r := doExchange(ctx, hc, url, body, maxResponse, truncation)
+	r := pc.post(ctx, path, body, maxResponse, truncation)
 	r.Elapsed = time.Since(start)
-	return r
-}
-
-func doExchange(ctx context.Context, hc *http.Client, url string, body []byte, maxResponse, truncation int64) reply {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return reply{Err: err}
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	resp, err := hc.Do(req)
-	if err != nil {
-		return reply{Err: err}
-	}
-	defer resp.Body.Close()
-	r := reply{Status: resp.StatusCode}
-	if resp.ContentLength > maxResponse {
-		// Known too large: keep the head, do not read the rest.
-		keep := min(truncation, maxResponse)
-		r.Body, err = io.ReadAll(io.LimitReader(resp.Body, keep))
-		r.Length, r.Truncated = resp.ContentLength, true
-		if err != nil {
-			return reply{Status: resp.StatusCode, Err: err}
-		}
-		return r
-	}
-	buf, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
-	if err != nil {
-		return reply{Status: resp.StatusCode, Err: err}
-	}
-	if int64(len(buf)) > maxResponse {
-		// Chunked and too large: count the rest so the error can state the length.
-		rest, err := io.Copy(io.Discard, resp.Body)
-		if err != nil {
-			return reply{Status: resp.StatusCode, Err: err}
-		}
-		r.Body = buf[:min(truncation, maxResponse)]
-		r.Length, r.Truncated = int64(len(buf))+rest, true
-		return r
-	}
-	r.Body, r.Length = buf, int64(len(buf))
 	return r
 }
 
@@ -217,21 +174,4 @@ func retryableInit(r reply) bool {
 		return false
 	}
 	return !errors.Is(r.Err, context.Canceled) && !errors.Is(r.Err, context.DeadlineExceeded)
-}
-
-// newHTTPClient is the per-container client: keep-alive connections up to the container's concurrency.
-// Requests carry their own deadlines (the action timeout); the client sets none.
-func newHTTPClient(conns int) *http.Client {
-	if conns < 1 {
-		conns = 1
-	}
-	tr := &http.Transport{
-		DialContext:         (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        conns,
-		MaxIdleConnsPerHost: conns,
-		IdleConnTimeout:     5 * time.Minute,
-		DisableCompression:  true,
-		ForceAttemptHTTP2:   false,
-	}
-	return &http.Client{Transport: tr}
 }

@@ -41,7 +41,7 @@ func testBackend(t *testing.T, api *fakeAPI, cfg Config) (*Backend, string) {
 // containerAt is a Container whose proxy is at url (an httptest server).
 func containerAt(url string) *Container {
 	addr := strings.TrimPrefix(url, "http://")
-	return &Container{id: testCID, name: "wsk0_1_guest_hello", addr: addr, baseURL: "http://" + addr, http: newHTTPClient(1)}
+	return &Container{id: testCID, name: "wsk0_1_guest_hello", addr: addr, http: newProxyClient(addr, 1)}
 }
 
 func respond(status int, body string) http.HandlerFunc {

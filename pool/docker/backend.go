@@ -62,10 +62,9 @@ type Container struct {
 	id, name string
 	image    string
 	addr     string // host:port of the action proxy
-	baseURL  string
 	pid      int
 	cg       *cgroupRef // nil: the freezer was not found, fall back to docker pause
-	http     *http.Client
+	http     *proxyClient
 	logs     entrySource
 	viaAPI   bool // logs come from the API (else the json-file)
 
@@ -170,12 +169,11 @@ func (b *Backend) Create(ctx context.Context, name string, spec pool.Spec) (pool
 		return nil, fmt.Errorf("%w: %s: %v", ErrStart, name, err)
 	}
 	c := &Container{
-		id:      created.ID,
-		name:    name,
-		image:   spec.Image,
-		addr:    addr,
-		baseURL: "http://" + addr,
-		http:    newHTTPClient(spec.Concurrency),
+		id:    created.ID,
+		name:  name,
+		image: spec.Image,
+		addr:  addr,
+		http:  newProxyClient(addr, spec.Concurrency),
 	}
 	if insp.ContainerJSONBase != nil {
 		if insp.State != nil {
@@ -310,7 +308,7 @@ func (b *Backend) Init(ctx context.Context, h pool.Handle, body []byte, timeout 
 	var r reply
 	stopped := false
 	for {
-		r = exchange(ictx, c.http, c.baseURL+"/init", body, b.cfg.MaxResponseBytes, b.cfg.TruncationBytes)
+		r = exchange(ictx, c.http, "/init", body, b.cfg.MaxResponseBytes, b.cfg.TruncationBytes)
 		if !retryableInit(r) || ictx.Err() != nil {
 			break
 		}
@@ -354,7 +352,7 @@ func (b *Backend) Run(ctx context.Context, h pool.Handle, body []byte, timeout t
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
-	r := exchange(rctx, c.http, c.baseURL+"/run", body, b.cfg.MaxResponseBytes, b.cfg.TruncationBytes)
+	r := exchange(rctx, c.http, "/run", body, b.cfg.MaxResponseBytes, b.cfg.TruncationBytes)
 	end := time.Now()
 	facts := b.failureFacts(ctx, c, r, timeout)
 	resp, timedOut, dead := mapRun(r, timeout, facts, b.cfg.MaxResponseBytes)

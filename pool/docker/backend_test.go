@@ -165,7 +165,7 @@ func TestDockerCallsHonourDeadlines(t *testing.T) {
 		api := newFakeAPI()
 		api.hangOn["remove"] = true
 		b, _ := testBackend(t, api, Config{DockerTimeout: 50 * time.Millisecond})
-		err := b.Remove(context.Background(), &Container{id: "x", name: "x", http: newHTTPClient(1)})
+		err := b.Remove(context.Background(), &Container{id: "x", name: "x", http: newProxyClient("127.0.0.1:1", 1)})
 		assert.ErrorIs(t, err, context.DeadlineExceeded)
 	})
 	t.Run("cleanup list", func(t *testing.T) {
@@ -180,7 +180,7 @@ func TestDockerCallsHonourDeadlines(t *testing.T) {
 		api.hangOn["pause"] = true
 		b, _ := testBackend(t, api, Config{FreezeTimeout: 50 * time.Millisecond})
 		start := time.Now()
-		err := b.Freeze(context.Background(), &Container{id: "x", name: "x", http: newHTTPClient(1)})
+		err := b.Freeze(context.Background(), &Container{id: "x", name: "x", http: newProxyClient("127.0.0.1:1", 1)})
 		assert.ErrorIs(t, err, context.DeadlineExceeded)
 		assert.Less(t, time.Since(start), 2*time.Second)
 	})
@@ -189,7 +189,7 @@ func TestDockerCallsHonourDeadlines(t *testing.T) {
 func TestFreezeThawThroughCgroup(t *testing.T) {
 	api := newFakeAPI()
 	b, root := testBackend(t, api, Config{})
-	c := &Container{id: "abc", name: "x", http: newHTTPClient(1), cg: fakeV1Cgroup(t, root, "abc", 0)}
+	c := &Container{id: "abc", name: "x", http: newProxyClient("127.0.0.1:1", 1), cg: fakeV1Cgroup(t, root, "abc", 0)}
 	state := filepath.Join(c.cg.FreezerDir, "freezer.state")
 	ctx := context.Background()
 
@@ -205,7 +205,7 @@ func TestFreezeThawThroughCgroup(t *testing.T) {
 func TestFreezeFallsBackToDockerPause(t *testing.T) {
 	api := newFakeAPI()
 	b, _ := testBackend(t, api, Config{})
-	c := &Container{id: "abc", name: "x", http: newHTTPClient(1)}
+	c := &Container{id: "abc", name: "x", http: newProxyClient("127.0.0.1:1", 1)}
 	require.NoError(t, b.Freeze(context.Background(), c))
 	require.NoError(t, b.Thaw(context.Background(), c))
 	assert.Equal(t, []string{"abc"}, api.paused)
@@ -215,17 +215,17 @@ func TestFreezeFallsBackToDockerPause(t *testing.T) {
 func TestRemoveThawsFrozenContainer(t *testing.T) {
 	api := newFakeAPI()
 	b, root := testBackend(t, api, Config{})
-	c := &Container{id: "abc", name: "x", http: newHTTPClient(1), cg: fakeV1Cgroup(t, root, "abc", 0)}
+	c := &Container{id: "abc", name: "x", http: newProxyClient("127.0.0.1:1", 1), cg: fakeV1Cgroup(t, root, "abc", 0)}
 	require.NoError(t, b.Freeze(context.Background(), c))
 	require.NoError(t, b.Remove(context.Background(), c))
 	assert.Equal(t, "THAWED", readTrim(t, filepath.Join(c.cg.FreezerDir, "freezer.state")))
 	assert.Equal(t, []string{"abc"}, api.removed)
 
 	api.removeErr["gone"] = notFound("container gone")
-	assert.NoError(t, b.Remove(context.Background(), &Container{id: "gone", name: "gone", http: newHTTPClient(1)}),
+	assert.NoError(t, b.Remove(context.Background(), &Container{id: "gone", name: "gone", http: newProxyClient("127.0.0.1:1", 1)}),
 		"already removed is fine")
 	api.removeErr["busy"] = errors.New("removal in progress")
-	assert.ErrorContains(t, b.Remove(context.Background(), &Container{id: "busy", name: "busy", http: newHTTPClient(1)}),
+	assert.ErrorContains(t, b.Remove(context.Background(), &Container{id: "busy", name: "busy", http: newProxyClient("127.0.0.1:1", 1)}),
 		"removal in progress")
 }
 
@@ -287,8 +287,8 @@ func TestDeadDaemonSocket(t *testing.T) {
 	assert.Error(t, err)
 	_, err = b.Cleanup(ctx, "wsk0")
 	assert.Error(t, err)
-	assert.Error(t, b.Remove(ctx, &Container{id: "x", name: "x", http: newHTTPClient(1)}))
-	assert.Error(t, b.Freeze(ctx, &Container{id: "x", name: "x", http: newHTTPClient(1)}))
+	assert.Error(t, b.Remove(ctx, &Container{id: "x", name: "x", http: newProxyClient("127.0.0.1:1", 1)}))
+	assert.Error(t, b.Freeze(ctx, &Container{id: "x", name: "x", http: newProxyClient("127.0.0.1:1", 1)}))
 	assert.Less(t, time.Since(start), 4*time.Second, "errors, not waits")
 }
 

@@ -191,7 +191,7 @@ func TestWatchDeathsRemovesContainersWhoseRemovalFailed(t *testing.T) {
 	b, _ := testBackend(t, api, Config{})
 	_, err := b.Create(context.Background(), "wsk0_1_guest_hello", actionSpec(128))
 	require.ErrorIs(t, err, ErrStart)
-	require.Error(t, b.Remove(context.Background(), &Container{id: "dead", name: "wsk0_2_guest_hello", http: newHTTPClient(1)}))
+	require.Error(t, b.Remove(context.Background(), &Container{id: "dead", name: "wsk0_2_guest_hello", http: newProxyClient("127.0.0.1:1", 1)}))
 	require.Empty(t, api.removed, "the removals failed")
 
 	api.mu.Lock()

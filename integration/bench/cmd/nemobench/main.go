@@ -46,6 +46,7 @@ func run() error {
 	out := flag.String("out", "", "write the Markdown report here")
 	workDir := flag.String("workdir", "", "directory for logs and the invoker's config (default: a new temporary one)")
 	timeout := flag.Duration("timeout", 11*time.Minute, "give up after this long")
+	idle := flag.Duration("idle", 20*time.Second, "how long the idle CPU of the invoker and the echo process is measured")
 	perf := flag.Bool("perf", false, "profile the invoker with perf during one extra throughput batch")
 	summarize := flag.String("summarize-perf", "", "print the by-NEMO-function summary of this perf.data file and exit")
 	echo := flag.Bool("echo", false, "run as the echo floor process")
@@ -96,7 +97,7 @@ func run() error {
 		},
 		N: *n, Reps: *reps, WarmSamples: *warm,
 		FreezeOut: *freezeOut, FreezeCommand: *freezeCmd, RunCommand: *runCmd,
-		WorkDir: *workDir, Progress: os.Stderr, Perf: *perf,
+		WorkDir: *workDir, Progress: os.Stderr, Perf: *perf, IdleWindow: *idle,
 	})
 	if err != nil {
 		return fmt.Errorf("%w (logs in %s)", err, *workDir)
