@@ -97,24 +97,24 @@ func manifest(image string) (string, error) {
 
 // run holds the state of one benchmark run.
 type run struct {
-	o        Options
-	tag      string
-	db       *couch
-	dbs      [3]string // whisks, activations, subjects
-	revs     map[string]string
-	api      *client.Client
-	floor    *docker.Backend
-	inv      *proc
-	invPort  int
-	echo     *proc
-	invCtl   *controller
-	echoCtl  *controller
-	rep      *Report
-	busyPct  float64 // machine CPU busy before the run
+	o       Options
+	tag     string
+	db      *couch
+	dbs     [3]string // whisks, activations, subjects
+	revs    map[string]string
+	api     *client.Client
+	floor   *docker.Backend
+	inv     *proc
+	invPort int
+	echo    *proc
+	invCtl  *controller
+	echoCtl *controller
+	rep     *Report
+	busyPct float64 // machine CPU busy before the run
 	// idleCPU is each process's CPU share (of one core) over the idle window, idleFor that window.
-	idleCPU map[string]float64
-	idleFor time.Duration
-	why2a    string  // what the invoker adds on the warm path, for the verdict
+	idleCPU  map[string]float64
+	idleFor  time.Duration
+	why2a    string // what the invoker adds on the warm path, for the verdict
 	progress func(format string, args ...any)
 }
 

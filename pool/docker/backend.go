@@ -198,12 +198,12 @@ func (b *Backend) logSource(id, logPath string) (entrySource, bool) {
 	case LogAPI:
 		return api, true
 	case LogFile:
-		return fileSource{path: logPath, poll: b.cfg.LogPollInterval}, false
+		return newFileSource(logPath, b.cfg.LogPollInterval), false
 	}
 	if logPath != "" {
 		if f, err := os.Open(logPath); err == nil {
 			f.Close()
-			return fileSource{path: logPath, poll: b.cfg.LogPollInterval}, false
+			return newFileSource(logPath, b.cfg.LogPollInterval), false
 		}
 	}
 	return api, true
@@ -250,6 +250,7 @@ func (b *Backend) exitedLogs(ctx context.Context, insp container.InspectResponse
 	lctx, cancel := context.WithTimeout(ctx, b.cfg.DockerTimeout)
 	defer cancel()
 	runCollection(lctx, src, logCursor{}, col, b.cfg.LogIdleTimeout, overallLogTimeout(0), settling{})
+	closeSource(src)
 	return col.finish(endOfData, b.now()).Lines
 }
 
@@ -521,6 +522,7 @@ func (b *Backend) Remove(ctx context.Context, h pool.Handle) error {
 	}
 	c.mu.Unlock()
 	c.http.CloseIdleConnections()
+	closeSource(c.logs)
 	rctx, cancel := context.WithTimeout(ctx, b.cfg.DockerTimeout)
 	defer cancel()
 	if err := b.forceRemove(rctx, c.id); err != nil {

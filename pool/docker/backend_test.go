@@ -68,7 +68,10 @@ func TestCreateUsesJSONFileWhenReadable(t *testing.T) {
 	h, err := b.Create(context.Background(), "wsk0_1_guest_hello", actionSpec(128))
 	require.NoError(t, err)
 	assert.False(t, h.(*Container).viaAPI)
-	assert.Equal(t, fileSource{path: logPath, poll: 5 * time.Millisecond}, h.(*Container).logs)
+	src, ok := h.(*Container).logs.(*fileSource)
+	require.True(t, ok, "logs from the json-file, got %T", h.(*Container).logs)
+	assert.Equal(t, logPath, src.path)
+	assert.Equal(t, 5*time.Millisecond, src.poll)
 }
 
 // A missing image: OpenWhisk pulls a blackbox image first and, whatever its tag, ends with the developer

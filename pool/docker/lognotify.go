@@ -1,7 +1,6 @@
 package docker
 
 import (
-	"context"
 	"encoding/binary"
 	"os"
 	"sync"
@@ -10,26 +9,25 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// logNotify wakes a json-file tail when the engine writes to the log, instead of polling: the sentinels
+// logNotify wakes a json-file reader when the engine writes to the log, instead of polling: the sentinels
 // usually land within a millisecond of /run returning, and the container stays busy until they are read.
 // The watch exists before the first read, so a write between reaching the end and waiting still wakes the
 // waiter (at most one extra read). Without inotify (no instances left, an unsupported filesystem) the
-// tail polls as before.
+// reader polls.
 //
 // All tails share one inotify instance (logWatcher): creating and closing an instance per collection
 // costs the kernel a grace period on every close, while adding and removing a watch is cheap.
 type logNotify struct {
-	w    *logWatcher
-	wd   int32
-	ch   chan struct{}
-	stop func() bool
+	w  *logWatcher
+	wd int32
+	ch chan struct{} // one pending wake-up at most
 }
 
 // logNotifyEvents: a write, the writer closing, or the file going away (rotation, container removal).
 const logNotifyEvents = unix.IN_MODIFY | unix.IN_CLOSE_WRITE | unix.IN_DELETE_SELF | unix.IN_MOVE_SELF
 
 // newLogNotify watches path until close is called; nil when inotify cannot be used.
-func newLogNotify(ctx context.Context, path string) *logNotify {
+func newLogNotify(path string) *logNotify {
 	w := sharedLogWatcher()
 	if w == nil {
 		return nil
@@ -40,37 +38,13 @@ func newLogNotify(ctx context.Context, path string) *logNotify {
 		return nil
 	}
 	n.wd = wd
-	// Cancelling ctx ends a wait at once.
-	n.stop = context.AfterFunc(ctx, func() { n.signal() })
 	return n
-}
-
-func (n *logNotify) signal() {
-	select {
-	case n.ch <- struct{}{}:
-	default:
-	}
-}
-
-// wait returns when the file changed since the last wait, when ctx ends, or after at most max (a safety
-// net for a missed event).
-func (n *logNotify) wait(ctx context.Context, max time.Duration) {
-	if ctx.Err() != nil {
-		return
-	}
-	t := time.NewTimer(max)
-	defer t.Stop()
-	select {
-	case <-n.ch:
-	case <-t.C:
-	}
 }
 
 func (n *logNotify) close() {
 	if n == nil {
 		return
 	}
-	n.stop()
 	n.w.remove(n.wd, n.ch)
 }
 

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -119,9 +118,16 @@ func overallLogTimeout(limitBytes int64) time.Duration {
 	return time.Duration(mb) * 2 * time.Second
 }
 
-// entrySource produces a container's log entries from a cursor. follow=false stops at the current end of
-// the log; the channel closes at the end of data, on error (err then set) or when ctx ends.
+// entrySource collects a container's log from a cursor into col: until the sentinels (col.add reports
+// done), the end of data (col.follows() false), idle or overall without a line, settle, an error, or the end
+// of ctx (a timeout). It returns why it stopped and the cursor after the last consumed entry.
 type entrySource interface {
+	collect(ctx context.Context, from logCursor, col *logCollector, idle, overall time.Duration, settle settling) (collectEnd, logCursor)
+}
+
+// streamSource produces log entries on a channel from a cursor. follow=false stops at the current end of
+// the log; the channel closes at the end of data, on error (err then set) or when ctx ends.
+type streamSource interface {
 	entries(ctx context.Context, from logCursor, follow bool) (<-chan logEntry, func() error)
 }
 
@@ -136,6 +142,12 @@ type settling struct {
 // runCollection feeds entries from src into col until done, end of data, idle or overall timeout, or
 // settled. It returns why it stopped and the cursor after the last consumed entry.
 func runCollection(ctx context.Context, src entrySource, from logCursor, col *logCollector, idle, overall time.Duration,
+	settle settling) (collectEnd, logCursor) {
+	return src.collect(ctx, from, col, idle, overall, settle)
+}
+
+// collectStream is runCollection over a stream of entries.
+func collectStream(ctx context.Context, src streamSource, from logCursor, col *logCollector, idle, overall time.Duration,
 	settle settling) (collectEnd, logCursor) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -189,92 +201,6 @@ func runCollection(ctx context.Context, src entrySource, from logCursor, col *lo
 	}
 }
 
-// notifySafety bounds a wait for an inotify event, in case one is missed.
-const notifySafety = 50 * time.Millisecond
-
-// fileSource tails a json-file log (/var/lib/docker/containers/<id>/<id>-json.log) from a byte offset.
-type fileSource struct {
-	path string
-	poll time.Duration
-}
-
-func (s fileSource) entries(ctx context.Context, from logCursor, follow bool) (<-chan logEntry, func() error) {
-	ch := make(chan logEntry)
-	var err error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer close(ch)
-		err = s.tail(ctx, from.Offset, follow, ch)
-	}()
-	return ch, func() error { <-done; return err }
-}
-
-func (s fileSource) tail(ctx context.Context, offset int64, follow bool, ch chan<- logEntry) error {
-	f, err := os.Open(s.path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
-		return err
-	}
-	var notify *logNotify
-	if follow {
-		notify = newLogNotify(ctx, s.path)
-		defer notify.close()
-	}
-	// 8 KiB covers the usual activation's lines; ReadBytes still assembles longer ones.
-	r := bufio.NewReaderSize(f, 8<<10)
-	var partial []byte
-	// The sentinels usually land within a millisecond of /run returning, and the container stays busy
-	// until they are read: poll quickly at first, backing off to s.poll while nothing arrives.
-	wait := min(500*time.Microsecond, s.poll)
-	for {
-		chunk, err := r.ReadBytes('\n')
-		partial = append(partial, chunk...)
-		if err == nil {
-			wait = min(500*time.Microsecond, s.poll)
-			line := partial
-			partial = nil
-			offset += int64(len(line))
-			dl, perr := proxy.ParseDockerLogLine(bytes.TrimSuffix(line, []byte("\n")))
-			if perr != nil {
-				return fmt.Errorf("docker: json-file framing at offset %d: %w", offset-int64(len(line)), perr)
-			}
-			e := logEntry{Time: dl.Time, Stream: dl.Stream, Msg: dl.Log, Weight: int64(len(line)), Next: logCursor{Offset: offset}}
-			select {
-			case ch <- e:
-			case <-ctx.Done():
-				return nil
-			}
-			continue
-		}
-		if !errors.Is(err, io.EOF) {
-			return err
-		}
-		// At the end: a partial line is not consumed (the offset stays before it).
-		if !follow {
-			return nil
-		}
-		if notify != nil {
-			notify.wait(ctx, notifySafety)
-			if ctx.Err() != nil {
-				return nil
-			}
-			continue
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-		wait = min(2*wait, s.poll)
-	}
-}
-
 // logsAPI is the part of API the API source needs.
 type logsAPI interface {
 	ContainerLogs(ctx context.Context, id string, options container.LogsOptions) (io.ReadCloser, error)
@@ -285,6 +211,11 @@ type logsAPI interface {
 type apiSource struct {
 	api logsAPI
 	id  string
+}
+
+func (s apiSource) collect(ctx context.Context, from logCursor, col *logCollector, idle, overall time.Duration,
+	settle settling) (collectEnd, logCursor) {
+	return collectStream(ctx, s, from, col, idle, overall, settle)
 }
 
 func (s apiSource) entries(ctx context.Context, from logCursor, follow bool) (<-chan logEntry, func() error) {

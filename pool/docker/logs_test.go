@@ -105,7 +105,7 @@ func TestOverallLogTimeout(t *testing.T) {
 // The OpenWhisk fixture log gives the fixture activation's logs.
 func TestFileSourceFixture(t *testing.T) {
 	b, _ := testBackend(t, newFakeAPI(), Config{})
-	c := &Container{name: "x", logs: fileSource{path: "testdata/docker-json-file-sample.log", poll: time.Millisecond}}
+	c := &Container{name: "x", logs: newFileSource("testdata/docker-json-file-sample.log", time.Millisecond)}
 	res := b.Logs(context.Background(), c, 10<<20, pool.LogOptions{Sentinels: true})
 	assert.False(t, res.Failed)
 	assert.Equal(t, []string{"2024-06-01T10:15:20.649123456Z stdout: hello World"}, res.Lines)
@@ -141,7 +141,7 @@ func (a *appendFile) write(s string) {
 func TestFileSourceCursorAndFollow(t *testing.T) {
 	b, _ := testBackend(t, newFakeAPI(), Config{LogIdleTimeout: 2 * time.Second})
 	af := newAppendFile(t)
-	c := &Container{name: "x", logs: fileSource{path: af.path, poll: time.Millisecond}}
+	c := &Container{name: "x", logs: newFileSource(af.path, time.Millisecond)}
 
 	af.write(jsonLine(t, "2024-01-01T00:00:01Z", "stdout", "one\n"))
 	af.write(jsonLine(t, "2024-01-01T00:00:02Z", "stdout", sentinel+"\n"))
@@ -171,7 +171,7 @@ func TestFileSourceIdleTimeout(t *testing.T) {
 	b, _ := testBackend(t, newFakeAPI(), Config{LogIdleTimeout: 100 * time.Millisecond})
 	af := newAppendFile(t)
 	af.write(jsonLine(t, "2024-01-01T00:00:01Z", "stdout", "no sentinel follows\n"))
-	c := &Container{name: "x", logs: fileSource{path: af.path, poll: time.Millisecond}}
+	c := &Container{name: "x", logs: newFileSource(af.path, time.Millisecond)}
 	start := time.Now()
 	res := b.Logs(context.Background(), c, 1<<20, pool.LogOptions{Sentinels: true})
 	assert.Less(t, time.Since(start), 2*time.Second)
@@ -184,8 +184,10 @@ func TestFileSourceIdleTimeout(t *testing.T) {
 func TestCollectionOverallTimeout(t *testing.T) {
 	af := newAppendFile(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	writerDone := make(chan struct{})
+	defer func() { cancel(); <-writerDone }() // the writer uses t: it ends before the test does
 	go func() {
+		defer close(writerDone)
 		for i := 0; ctx.Err() == nil; i++ {
 			af.write(jsonLine(t, "2024-01-01T00:00:01Z", "stdout", fmt.Sprintf("tick %d\n", i)))
 			time.Sleep(10 * time.Millisecond)
@@ -193,7 +195,7 @@ func TestCollectionOverallTimeout(t *testing.T) {
 	}()
 	col := newLogCollector(1<<20, pool.LogOptions{Sentinels: true})
 	start := time.Now()
-	end, cur := runCollection(context.Background(), fileSource{path: af.path, poll: time.Millisecond}, logCursor{}, col,
+	end, cur := runCollection(context.Background(), newFileSource(af.path, time.Millisecond), logCursor{}, col,
 		time.Second, 200*time.Millisecond, settling{})
 	assert.Equal(t, endTimeout, end)
 	assert.Less(t, time.Since(start), time.Second)
@@ -206,7 +208,7 @@ func TestFileSourceFramingError(t *testing.T) {
 	af := newAppendFile(t)
 	af.write(jsonLine(t, "2024-01-01T00:00:01Z", "stdout", "ok\n"))
 	af.write("this is not a json-file line\n")
-	c := &Container{name: "x", logs: fileSource{path: af.path, poll: time.Millisecond}}
+	c := &Container{name: "x", logs: newFileSource(af.path, time.Millisecond)}
 	res := b.Logs(context.Background(), c, 1<<20, pool.LogOptions{Sentinels: true})
 	assert.True(t, res.Failed)
 	assert.Contains(t, res.Lines[len(res.Lines)-1], proxy.MsgLogCollectionIssue)
@@ -217,7 +219,7 @@ func TestFileSourceReadToEnd(t *testing.T) {
 	b, _ := testBackend(t, newFakeAPI(), Config{LogIdleTimeout: 5 * time.Second})
 	af := newAppendFile(t)
 	af.write(jsonLine(t, "2024-01-01T00:00:01Z", "stderr", "crash\n"))
-	c := &Container{name: "x", logs: fileSource{path: af.path, poll: time.Millisecond}}
+	c := &Container{name: "x", logs: newFileSource(af.path, time.Millisecond)}
 	start := time.Now()
 	res := b.Logs(context.Background(), c, 1<<20, pool.LogOptions{DeveloperError: true})
 	assert.Less(t, time.Since(start), time.Second, "does not wait")
@@ -356,7 +358,7 @@ func TestDeveloperErrorLogsWaitForLinesStillOnTheirWay(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			b, _ := testBackend(t, newFakeAPI(), Config{LogIdleTimeout: 5 * time.Second, LogQuietPeriod: 300 * time.Millisecond})
 			af := newAppendFile(t)
-			c := &Container{name: "x", logs: fileSource{path: af.path, poll: time.Millisecond}}
+			c := &Container{name: "x", logs: newFileSource(af.path, time.Millisecond)}
 			go func() {
 				time.Sleep(100 * time.Millisecond) // the daemon's copy lags behind /run's answer
 				af.write(jsonLine(t, "2024-01-01T00:00:01Z", "stdout", "last words\n"))
@@ -384,7 +386,7 @@ func TestDeveloperErrorLogsEndWhenTheContainerStopped(t *testing.T) {
 	b, _ := testBackend(t, api, Config{LogIdleTimeout: 10 * time.Second, LogQuietPeriod: 50 * time.Millisecond})
 	af := newAppendFile(t)
 	af.write(jsonLine(t, "2024-01-01T00:00:01Z", "stderr", "segfault\n"))
-	c := &Container{id: "gone", name: "x", logs: fileSource{path: af.path, poll: time.Millisecond}}
+	c := &Container{id: "gone", name: "x", logs: newFileSource(af.path, time.Millisecond)}
 	res := b.Logs(context.Background(), c, 1<<20, pool.LogOptions{Sentinels: true, DeveloperError: true})
 	require.Len(t, res.Lines, 2, "%q", res.Lines)
 	assert.Equal(t, "2024-01-01T00:00:01Z           stderr: segfault", res.Lines[0])

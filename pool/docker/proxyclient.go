@@ -104,7 +104,9 @@ func (p *proxyClient) exchangeBounded(ctx context.Context, pc *proxyConn, path s
 		return reply{Err: ctxErr(err)}, false
 	}
 
-	resp, err := http.ReadResponse(pc.br, nil)
+	// The body is read to its end, or the connection closed instead: Body.Close would drain a body known
+	// to be too large to read.
+	resp, err := http.ReadResponse(pc.br, nil) //nolint:bodyclose // see above
 	if err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			err = fmt.Errorf("%w: %w", errProxyClosedConn, err)
