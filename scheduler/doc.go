@@ -73,6 +73,17 @@
 // worth ~0 and eviction degrades to least recently used; with Poisson
 // arrivals that loses to greedy-dual's frequency (docs/simulator.md).
 //
+// The idle containers are valued together (KeepValue.ScoreSet, a
+// SetScore): each function's estimate, per second of horizon and in log
+// terms, is pulled toward the others' mean by as much as its own noise (1 /
+// its evidence, the decayed count of its gaps + 1) outweighs the spread
+// between them beyond that noise (an empirical Bayes estimate). Equally
+// popular functions, whose estimates differ only by noise, are then ranked
+// by the cold start their eviction would cost: the cheapest to restart
+// goes first. Rates that clearly differ (skewed popularity, timers against
+// rare functions) barely move. Valued one by one, the noise of a handful of
+// gaps overrode a 7× dearer cold start (docs/simulator.md).
+//
 // # The daemon (Tick, every 3 s)
 //
 //  1. Resume pre-warms held longer than MaxSuspend (10 s).

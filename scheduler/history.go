@@ -319,6 +319,22 @@ func (h *History) Warmed(fn string, init time.Duration) {
 	}
 }
 
+// Evidence is the number of arrivals the function's rate estimate rests on: 1 + its recent gaps, each
+// weighed by HistoryConfig.GapDecay per newer sample as ReuseRate weighs them. 0 before the first
+// invocation.
+func (s *Stats) Evidence() float64 {
+	if s.LastInvoked.IsZero() {
+		return 0
+	}
+	n := int(min(s.gapCount, gapWindow))
+	w, count := 1.0, 1.0
+	for i := 0; i < n; i++ {
+		count += w
+		w *= s.cfg.GapDecay
+	}
+	return count
+}
+
 // ReuseRate is the invocation rate the recent gaps imply when the silence since the last invocation is
 // counted as a gap still open: (gaps + 1) / (sum of the gaps + time since the last invocation), each gap
 // weighed by HistoryConfig.GapDecay per newer sample (the last 64); while the window still holds the whole
