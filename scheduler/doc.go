@@ -179,7 +179,7 @@
 // # Tests
 //
 // testdata/*.txt are scenarios in the datadriven format (among them
-// keep_until_pressure.txt and reserve_eviction.txt)
+// keep_until_pressure.txt, reserve_eviction.txt and pooled_eviction.txt)
 // (github.com/cockroachdb/datadriven), run on schedtest.Env with the
 // commands listed in schedtest.DefaultCommands; each directive is followed
 // by the action log it produced. go test ./scheduler -run TestScenarios
