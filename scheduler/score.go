@@ -120,7 +120,8 @@ func (p PaperScore) Score(now time.Time, s *Stats) float64 {
 //     least recently used.
 //   - Each recent gap is blurred over the spread of the gaps (Stats.ArrivalProbabilityLongRun): a timer's
 //     gaps stay sharp, irregular arrivals blur into a rate instead of spikes that decide evictions at
-//     random.
+//     random; and the gaps' hazard counts only as far as the gaps are clearly not exponential (a Poisson
+//     stream's hazard is flat: read from a dozen gaps it is noise).
 //
 // The weight is 1 + CostDoublings × log2(1 + init/DefaultColdCost): a cold start counts more the longer it
 // takes, but a function whose cold start takes minutes does not hold memory against many cheap ones.

@@ -80,9 +80,9 @@ func inversions(values []float64) int {
 
 // Six functions equally popular (one invocation per 15 minutes each, 2 hours seen, 20 seeds, valued every 5
 // minutes for half an hour after): what tells their estimates apart is noise. Valued one by one, the noise
-// ranks a dearer function below a cheaper one in 28 % of the pairs and sometimes evicts the dearest (4.5 s)
-// first; valued together, the estimates are pulled toward each other and the cold start decides: half the
-// inversions, and the dearest is never the first to go.
+// ranks a dearer function below a cheaper one in about a quarter of the pairs; valued together, the
+// estimates are pulled toward each other and the cold start decides: under half as many inversions, and the
+// dearest (4.5 s) is never the first to go.
 func TestScoreSetRanksEqualRatesByCost(t *testing.T) {
 	k := KeepValue{}
 	var alone, together, dearestFirstAlone, dearestFirstTogether int
@@ -110,11 +110,11 @@ func TestScoreSetRanksEqualRatesByCost(t *testing.T) {
 			}
 		}
 	}
-	if dearestFirstAlone == 0 {
-		t.Fatal("the setup shows no noise: valued one by one, the dearest is never evicted first")
+	if pairs := 20 * 6 * len(paperInits) * (len(paperInits) - 1) / 2; alone < pairs/10 {
+		t.Fatalf("the setup shows little noise: valued one by one, %d of %d pairs ranked against their cold cost", alone, pairs)
 	}
-	if float64(together) > 0.6*float64(alone) {
-		t.Errorf("pairs ranked against their cold cost: %d valued together, %d one by one: want at most 60 %%", together, alone)
+	if float64(together) > 0.5*float64(alone) {
+		t.Errorf("pairs ranked against their cold cost: %d valued together, %d one by one: want at most half", together, alone)
 	}
 	t.Logf("inversions %d together, %d alone; dearest evicted first %d / %d times", together, alone, dearestFirstTogether, dearestFirstAlone)
 }
@@ -215,5 +215,66 @@ func TestRankingRatesIdleFunctionsTogether(t *testing.T) {
 	}
 	if checked == 0 {
 		t.Fatal("no time where the orders valued together and one by one differ: the test checks nothing")
+	}
+}
+
+// A Poisson stream's gaps are exponential: the time since the last invocation says nothing about the next
+// one, and the value of keeping its container must not follow a hazard read from them (a dozen gaps make it
+// noise): KeepValue's estimate is then the long-run rate's alone, whatever the time elapsed. The pre-warm
+// score still reads the gaps (there a wrong hazard costs one pre-warm, not an eviction).
+func TestKeepValueReadsNoHazardFromPoissonGaps(t *testing.T) {
+	h, _ := equalRateHistory(1, paperInits[:1], 10*time.Minute, 3*time.Hour)
+	s := h.Get(fnAt(0))
+	if s.GapSamples() < 10 || s.notMemoryless() != 0 {
+		t.Fatalf("setup: %d gaps, shape weight %v: want ≥ 10 exponential-looking gaps", s.GapSamples(), s.notMemoryless())
+	}
+	const horizon = 10 * time.Second
+	hazardRead := false
+	for _, after := range []time.Duration{5 * time.Second, time.Minute, 5 * time.Minute, 12 * time.Minute} {
+		now := s.LastInvoked.Add(after)
+		rate := 1 - math.Exp(-s.ReuseRate(now)*horizon.Seconds())
+		if got := s.ArrivalProbabilityLongRun(now, horizon); math.Abs(got-rate) > 1e-12 {
+			t.Errorf("%v after the last invocation: keep estimate %.5f, want the long-run rate's %.5f", after, got, rate)
+		}
+		if math.Abs(s.ArrivalProbability(now, horizon)-(1-math.Exp(-s.Rate(now)*horizon.Seconds()))) > 1e-6 {
+			hazardRead = true
+		}
+	}
+	if !hazardRead {
+		t.Error("the pre-warm score no longer reads the gaps' hazard")
+	}
+}
+
+// Gaps that are clearly not exponential keep their hazard: a 5-minute timer (CV ~0) and a bursty function
+// (1-s gaps inside bursts 10 minutes apart, CV > 1) have shape weight 1, and the timer's keep value is far
+// higher just before it is due than right after it fired.
+func TestKeepValueKeepsTheHazardOfTimersAndBursts(t *testing.T) {
+	h := NewHistory(HistoryConfig{})
+	for i := 0; i < 20; i++ {
+		h.Arrived("timer", t0.Add(time.Duration(i)*5*time.Minute))
+	}
+	at := t0
+	for i := 0; i < 30; i++ {
+		if i%5 == 0 {
+			at = at.Add(10 * time.Minute)
+		} else {
+			at = at.Add(time.Second)
+		}
+		h.Arrived("burst", at)
+	}
+	timer, burst := h.Get("timer"), h.Get("burst")
+	if timer.notMemoryless() != 1 || burst.notMemoryless() != 1 {
+		t.Fatalf("shape weight: timer %v, bursty %v; want 1 and 1", timer.notMemoryless(), burst.notMemoryless())
+	}
+	due := timer.ArrivalProbabilityLongRun(timer.LastInvoked.Add(4*time.Minute+55*time.Second), 10*time.Second)
+	after := timer.ArrivalProbabilityLongRun(timer.LastInvoked.Add(time.Minute), 10*time.Second)
+	if due < 10*after {
+		t.Errorf("timer keep estimate 5 s before due %.4f, a minute after firing %.4f: want it 10× higher when due", due, after)
+	}
+	one := NewHistory(HistoryConfig{})
+	one.Arrived("f", t0)
+	one.Arrived("f", t0.Add(time.Minute))
+	if w := one.Get("f").notMemoryless(); w != 0 {
+		t.Errorf("one gap: shape weight %v, want 0 (no shape yet)", w)
 	}
 }
