@@ -174,6 +174,17 @@ func TestScoreSetNeedsThreeFunctions(t *testing.T) {
 	if got := k.ScoreSet(now, nil); len(got) != 0 {
 		t.Errorf("no functions: %v", got)
 	}
+	// A function never invoked has no estimate: it is worth 0 and does not count toward the three.
+	never := &Stats{cfg: h.cfg}
+	set = k.ScoreSet(now, append(stats, never))
+	for i, s := range stats {
+		if one := k.Score(now, s); set[i] != one {
+			t.Errorf("f%d beside a never-invoked function: %v, alone %v", i, set[i], one)
+		}
+	}
+	if set[2] != 0 {
+		t.Errorf("never-invoked function valued %v, want 0", set[2])
+	}
 }
 
 // The controller ranks idle containers by the values rated together (Config.Value is a SetScore), not one
