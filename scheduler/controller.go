@@ -523,16 +523,10 @@ func (c *Controller) valueIdle(now time.Time, idle []valued) []valued {
 		return idle[i].c < idle[j].c
 	})
 	seen := map[pool.Key]int{}
-	scores := map[pool.Key]float64{}
+	scores := c.idleScores(now, idle)
 	for i := range idle {
 		v := &idle[i]
-		sc, ok := scores[v.key]
-		if !ok {
-			if s := c.hist.Get(fnName(v.key)); s != nil && c.cfg.Evict == EvictByScore {
-				sc = c.cfg.Value.Score(now, s)
-			}
-			scores[v.key] = sc
-		}
+		sc := scores[v.key]
 		// Busy and warming containers are not counted: they are serving
 		// (or about to serve) an invocation of their own.
 		rank := seen[v.key]
@@ -563,6 +557,37 @@ func (c *Controller) valueIdle(now time.Time, idle []valued) []valued {
 		return idle[i].c < idle[j].c
 	})
 	return idle
+}
+
+// idleScores values the functions of idle (Config.Value; rated among each other when it is a SetScore), in
+// the order they first appear. Under EvictLeastRecentInvocation every value is 0.
+func (c *Controller) idleScores(now time.Time, idle []valued) map[pool.Key]float64 {
+	scores := map[pool.Key]float64{}
+	if c.cfg.Evict != EvictByScore {
+		return scores
+	}
+	var keys []pool.Key
+	var stats []*Stats
+	for _, v := range idle {
+		if _, ok := scores[v.key]; ok {
+			continue
+		}
+		scores[v.key] = 0
+		if s := c.hist.Get(fnName(v.key)); s != nil {
+			keys = append(keys, v.key)
+			stats = append(stats, s)
+		}
+	}
+	if set, ok := c.cfg.Value.(SetScore); ok {
+		for i, sc := range set.ScoreSet(now, stats) {
+			scores[keys[i]] = sc
+		}
+		return scores
+	}
+	for i, s := range stats {
+		scores[keys[i]] = c.cfg.Value.Score(now, s)
+	}
+	return scores
 }
 
 // Tick runs the pre-warm daemon once (paper §4.3): stop idle functions that

@@ -72,6 +72,23 @@
 // rather than as spikes. Without these, every rarely invoked function is
 // worth ~0 and eviction degrades to least recently used; with Poisson
 // arrivals that loses to greedy-dual's frequency (docs/simulator.md).
+// The gaps' hazard is trusted only as far as the gaps depart from
+// exponential ones (their coefficient of variation from 1, by 1 to 3
+// standard errors, ~1/√n): a Poisson stream's hazard is flat, so the time
+// since its last invocation says nothing and a hazard read from a dozen of
+// its gaps is noise; a timer (CV ~0) or a bursty function (CV > 1) keeps
+// its pattern. The pre-warm score reads the hazard as before.
+//
+// The idle containers are valued together (KeepValue.ScoreSet, a
+// SetScore): each function's estimate, per second of horizon and in log
+// terms, is pulled toward the others' mean by as much as its own noise (1 /
+// its evidence, the decayed count of its gaps + 1) outweighs the spread
+// between them beyond that noise (an empirical Bayes estimate). Equally
+// popular functions, whose estimates differ only by noise, are then ranked
+// by the cold start their eviction would cost: the cheapest to restart
+// goes first. Rates that clearly differ (skewed popularity, timers against
+// rare functions) barely move. Valued one by one, the noise of a handful of
+// gaps overrode a 7× dearer cold start (docs/simulator.md).
 //
 // # The daemon (Tick, every 3 s)
 //
@@ -168,7 +185,8 @@
 // # Tests
 //
 // testdata/*.txt are scenarios in the datadriven format (among them
-// keep_until_pressure.txt and reserve_eviction.txt)
+// keep_until_pressure.txt, reserve_eviction.txt, pooled_eviction.txt and
+// memoryless_eviction.txt)
 // (github.com/cockroachdb/datadriven), run on schedtest.Env with the
 // commands listed in schedtest.DefaultCommands; each directive is followed
 // by the action log it produced. go test ./scheduler -run TestScenarios

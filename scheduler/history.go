@@ -144,7 +144,8 @@ func (s *Stats) ArrivalProbability(now time.Time, horizon time.Duration) float64
 // long-run rate, which forgets by samples, instead of a rate that halves every RateHalfLife of silence.
 // Each gap also stands for a window at least as wide as the gaps' own spread suggests (Silverman's rule of
 // thumb, 0.9 σ n^−1/5): the gaps of a timer stay sharp, those of irregular arrivals blur into a rate
-// instead of spikes.
+// instead of spikes. And the gaps' hazard weighs only as far as they are not memoryless (notMemoryless):
+// exponential gaps leave the long-run rate alone.
 func (s *Stats) ArrivalProbabilityLongRun(now time.Time, horizon time.Duration) float64 {
 	return s.arrivalProbability(now, horizon, true, true)
 }
@@ -197,7 +198,47 @@ func (s *Stats) arrivalProbability(now time.Time, horizon time.Duration, longRun
 		k *= speak / total
 	}
 	w := k / (k + 3)
+	if longRun {
+		w *= s.notMemoryless()
+	}
 	return w*empirical + (1-w)*poisson
+}
+
+// notMemoryless says how clearly the recent gaps depart from exponential ones, in [0, 1]. Exponential gaps
+// (a Poisson stream) have a flat hazard: the time elapsed since the last invocation says nothing about the
+// next one, and a hazard read from a dozen of them is noise. Their coefficient of variation is 1, with a
+// standard error of about 1/√n over n gaps; a timer's is ~0, a bursty function's well above 1. The gaps'
+// shape is trusted from 1 standard error away from 1 (0) to 3 (1). Each gap weighs HistoryConfig.GapDecay
+// per newer sample, n is their effective number; fewer than 2 gaps show no shape (0).
+func (s *Stats) notMemoryless() float64 {
+	n := int(min(s.gapCount, gapWindow))
+	if n < 2 {
+		return 0
+	}
+	var sw, sw2, mean float64
+	w := 1.0
+	for i := 0; i < n; i++ {
+		g := s.gaps[(s.gapNext-1-i+gapWindow)%gapWindow].Seconds()
+		sw += w
+		sw2 += w * w
+		mean += w * g
+		w *= s.cfg.GapDecay
+	}
+	mean /= sw
+	if mean <= 0 {
+		return 1 // every gap 0: a burst, not a Poisson stream
+	}
+	var ss float64
+	w = 1.0
+	for i := 0; i < n; i++ {
+		g := s.gaps[(s.gapNext-1-i+gapWindow)%gapWindow].Seconds()
+		ss += w * (g - mean) * (g - mean)
+		w *= s.cfg.GapDecay
+	}
+	neff := sw * sw / sw2
+	variance := ss / sw * neff / (neff - 1)
+	z := math.Abs(math.Sqrt(variance)/mean-1) * math.Sqrt(neff)
+	return min(max((z-1)/2, 0), 1)
 }
 
 // History records per-function measurements. It is not safe for concurrent
@@ -317,6 +358,22 @@ func (h *History) Warmed(fn string, init time.Duration) {
 	} else {
 		s.InitTime = time.Duration((1-a)*float64(s.InitTime) + a*float64(init))
 	}
+}
+
+// Evidence is the number of arrivals the function's rate estimate rests on: 1 + its recent gaps, each
+// weighed by HistoryConfig.GapDecay per newer sample as ReuseRate weighs them. 0 before the first
+// invocation.
+func (s *Stats) Evidence() float64 {
+	if s.LastInvoked.IsZero() {
+		return 0
+	}
+	n := int(min(s.gapCount, gapWindow))
+	w, count := 1.0, 1.0
+	for i := 0; i < n; i++ {
+		count += w
+		w *= s.cfg.GapDecay
+	}
+	return count
 }
 
 // ReuseRate is the invocation rate the recent gaps imply when the silence since the last invocation is

@@ -120,7 +120,8 @@ func (p PaperScore) Score(now time.Time, s *Stats) float64 {
 //     least recently used.
 //   - Each recent gap is blurred over the spread of the gaps (Stats.ArrivalProbabilityLongRun): a timer's
 //     gaps stay sharp, irregular arrivals blur into a rate instead of spikes that decide evictions at
-//     random.
+//     random; and the gaps' hazard counts only as far as the gaps are clearly not exponential (a Poisson
+//     stream's hazard is flat: read from a dozen gaps it is noise).
 //
 // The weight is 1 + CostDoublings × log2(1 + init/DefaultColdCost): a cold start counts more the longer it
 // takes, but a function whose cold start takes minutes does not hold memory against many cheap ones.
@@ -137,8 +138,15 @@ const DefaultCostDoublings = 2
 
 // Score implements Score.
 func (k KeepValue) Score(now time.Time, s *Stats) float64 {
-	h := ExpectedBenefit{Slack: k.Slack, MinHorizon: k.MinHorizon}.Horizon(s)
-	p := s.ArrivalProbabilityLongRun(now, h)
+	return s.ArrivalProbabilityLongRun(now, k.horizon(s)) * k.weight(s)
+}
+
+func (k KeepValue) horizon(s *Stats) time.Duration {
+	return ExpectedBenefit{Slack: k.Slack, MinHorizon: k.MinHorizon}.Horizon(s)
+}
+
+// weight is the cold-cost weight 1 + CostDoublings × log2(1 + init/DefaultColdCost).
+func (k KeepValue) weight(s *Stats) float64 {
 	w := k.CostDoublings
 	switch {
 	case w == 0:
@@ -150,5 +158,65 @@ func (k KeepValue) Score(now time.Time, s *Stats) float64 {
 	if cost <= 0 {
 		cost = DefaultColdCost
 	}
-	return p * (1 + w*math.Log2(1+float64(cost)/float64(DefaultColdCost)))
+	return 1 + w*math.Log2(1+float64(cost)/float64(DefaultColdCost))
+}
+
+// SetScore is a Score that can also rate several functions against each other. The controller values the
+// functions of the idle containers it ranks with it when Config.Value implements it.
+type SetScore interface {
+	Score
+	// ScoreSet returns the score of each of ss at now, each rated among all of ss.
+	ScoreSet(now time.Time, ss []*Stats) []float64
+}
+
+// minPooled is how many functions ScoreSet needs to estimate how far their rates really differ.
+const minPooled = 3
+
+// ScoreSet values the functions of ss as Score does, except that each one's arrival estimate is pulled
+// toward the others' as far as its own evidence is weak against the spread between them (an empirical
+// Bayes estimate on the log of the estimate per second of horizon): a function rated on n gaps has a
+// rate known to about ±1/√n in log terms; the spread of the estimates across ss beyond that noise is
+// what their rates really differ by. Functions whose estimates differ by no more than their noise (equal
+// popularity) are then told apart by the cold start their eviction would cost, not by the noise; when the
+// rates clearly differ (skewed popularity, timers against rare functions), little moves. Fewer than 3
+// functions with an estimate are valued one by one.
+func (k KeepValue) ScoreSet(now time.Time, ss []*Stats) []float64 {
+	out := make([]float64, len(ss))
+	logRate := make([]float64, len(ss)) // log of the arrival estimate per second of horizon
+	noise := make([]float64, len(ss))   // its variance: 1 / the evidence
+	horizon := make([]float64, len(ss))
+	var est []int // functions with an estimate
+	for i, s := range ss {
+		horizon[i] = k.horizon(s).Seconds()
+		p := s.ArrivalProbabilityLongRun(now, k.horizon(s))
+		out[i] = p * k.weight(s)
+		if p > 0 {
+			logRate[i] = math.Log(p / horizon[i])
+			noise[i] = 1 / s.Evidence()
+			est = append(est, i)
+		}
+	}
+	if len(est) < minPooled {
+		return out
+	}
+	var mean, meanNoise float64
+	for _, i := range est {
+		mean += logRate[i]
+		meanNoise += noise[i]
+	}
+	n := float64(len(est))
+	mean /= n
+	meanNoise /= n
+	var spread float64
+	for _, i := range est {
+		spread += (logRate[i] - mean) * (logRate[i] - mean)
+	}
+	spread /= n - 1
+	between := max(spread-meanNoise, 0) // the variance of the true log rates
+	for _, i := range est {
+		keep := between / (between + noise[i]) // the share of its own estimate a function keeps
+		pooled := mean + keep*(logRate[i]-mean)
+		out[i] = min(math.Exp(pooled)*horizon[i], 1) * k.weight(ss[i])
+	}
+	return out
 }

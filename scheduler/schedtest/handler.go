@@ -2,6 +2,7 @@ package schedtest
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,6 +23,7 @@ type Command func(e *Env, t testing.TB, td *datadriven.TestData) string
 //
 //	at <offset>                         move the clock to Epoch+offset, running what falls due
 //	seed <fn> every=<d> n=<k> init=<d>  k past invocations of fn, every d, the last one now
+//	seed <fn> gaps=<d>,<d>,… init=<d>   past invocations of fn with these gaps, oldest first, the last now
 //	tick                                run the pre-warm daemon
 //	invoke <id> <fn>                    an invocation of fn arrives
 //	started|start-failed|init-failed <cN>
@@ -119,15 +121,29 @@ func cmdSeed(e *Env, t testing.TB, td *datadriven.TestData) string {
 	if e.Ctrl == nil {
 		td.Fatalf(t, "seed needs a controller")
 	}
-	var every, init string
-	var n int
-	td.ScanArgs(t, "every", &every)
-	td.ScanArgs(t, "n", &n)
+	var init string
 	td.ScanArgs(t, "init", &init)
-	gap := duration(t, td, every)
-	arrivals := make([]time.Time, n)
-	for i := range arrivals {
-		arrivals[i] = e.now.Add(-time.Duration(n-1-i) * gap)
+	var arrivals []time.Time
+	if td.HasArg("gaps") {
+		var gaps []string
+		td.ScanArgs(t, "gaps", &gaps)
+		at := e.now
+		arrivals = append(arrivals, at)
+		for i := len(gaps) - 1; i >= 0; i-- {
+			at = at.Add(-duration(t, td, gaps[i]))
+			arrivals = append(arrivals, at)
+		}
+		slices.Reverse(arrivals)
+	} else {
+		var every string
+		var n int
+		td.ScanArgs(t, "every", &every)
+		td.ScanArgs(t, "n", &n)
+		gap := duration(t, td, every)
+		arrivals = make([]time.Time, n)
+		for i := range arrivals {
+			arrivals[i] = e.now.Add(-time.Duration(n-1-i) * gap)
+		}
 	}
 	e.Ctrl.Learn(Spec(arg(t, td, 0)), arrivals, duration(t, td, init), 100*time.Millisecond)
 	return ""

@@ -22,9 +22,11 @@
 //     exponential gaps of a chosen mean, popularity ∝ 1/rank^zipf,
 //     deterministic for a seed. Lists of gaps, skews and seeds make a sweep
 //     (Sweep): seeds pooled per point, a Markdown table with NEMO ÷ the best
-//     baseline and each point's Floor (what no policy that cannot see the
-//     future can expect to beat), a CSV that -sweep-from redraws, and a
-//     figure of cold ratio and added latency against the mean gap.
+//     baseline, each point's Floor (what no policy that cannot see the
+//     future can expect to beat) and a paired t-test over the seeds (Worse:
+//     is NEMO worse than the best baseline beyond noise?), a CSV that
+//     -sweep-from redraws, and a figure of cold ratio and added latency
+//     against the mean gap.
 //
 // # Engine
 //
@@ -59,7 +61,8 @@
 //     LRU eviction when memory is short.
 //   - nemo: scheduler.Controller with its defaults on
 //     scheduler.ControlledPool(pool defaults), exactly what the invoker
-//     runs: keep until pressure, eviction by KeepValue, pre-warms within
+//     runs: keep until pressure, eviction by KeepValue (the idle containers
+//     valued together), pre-warms within
 //     MaxWarm 6 held containers and out of the 512 MB cold reserve, 3-s
 //     daemon.
 //   - nemo-paper: the controller as the paper words it (PaperScore, free

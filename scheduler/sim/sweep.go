@@ -11,6 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"gonum.org/v1/gonum/stat"
+	"gonum.org/v1/gonum/stat/distuv"
+
 	"github.com/nemo-edge/nemo/scheduler/sim/chart"
 )
 
@@ -113,6 +116,7 @@ type SweepPoint struct {
 	addedSum            float64 // ns
 	floorCold, floorAdd float64 // Σ floor × served
 	seedCold, seedAdded []float64
+	seedOf              []uint64 // the seed of each seedCold/seedAdded
 }
 
 // PoolSeeds pools the runs of each (zipf, gap, policy), in the order the
@@ -143,6 +147,7 @@ func PoolSeeds(runs []SweepRun) []SweepPoint {
 		p.floorAdd += float64(r.FloorAdded) * float64(r.Served)
 		p.seedCold = append(p.seedCold, r.ColdRatio)
 		p.seedAdded = append(p.seedAdded, float64(r.MeanAdded))
+		p.seedOf = append(p.seedOf, r.Seed)
 	}
 	for i := range out {
 		p := &out[i]
@@ -181,6 +186,57 @@ type VerdictPoint struct {
 	// FloorColdRatio and FloorAddedRatio are the floor (of the policy's runs) ÷ the best baseline: 0.8×
 	// is out of reach for any policy that cannot see the future where they exceed 0.8.
 	FloorColdRatio, FloorAddedRatio float64
+	// Paired is the number of seeds both the policy and the best baseline ran; ColdWorse and AddedWorse
+	// are the one-sided p-values (paired t-test over those seeds, Worse) that the policy is worse than
+	// the best baseline on each metric: small = a real loss, large = noise or a win. NaN with fewer than
+	// two paired seeds.
+	Paired                int
+	ColdWorse, AddedWorse float64
+}
+
+// Significance is the p-value below which Verdict's comparison calls a difference real.
+const Significance = 0.05
+
+// Worse is the one-sided p-value of a paired t-test that the policy's per-seed figures (mine) are larger
+// than the baseline's (theirs): every seed runs both on the same arrivals, so the seed's own luck cancels
+// in the difference, and the differences' mean over their standard error is Student-t distributed with
+// seeds − 1 degrees of freedom when the policies are equal. NaN with fewer than two pairs; with
+// differences that do not vary, 0 if the policy is worse on every seed, 1 otherwise.
+func Worse(mine, theirs []float64) float64 {
+	n := min(len(mine), len(theirs))
+	if n < 2 {
+		return math.NaN()
+	}
+	d := make([]float64, n)
+	for i := range d {
+		d[i] = mine[i] - theirs[i]
+	}
+	mean, sd := stat.MeanStdDev(d, nil)
+	if sd == 0 || math.IsNaN(sd) {
+		if mean > 0 {
+			return 0
+		}
+		return 1
+	}
+	t := mean / (sd / math.Sqrt(float64(n)))
+	return distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(n - 1)}.Survival(t)
+}
+
+// paired returns the per-seed values of a and b (cold ratio, or mean added latency) on the seeds both ran,
+// in a's order.
+func paired(a, b *SweepPoint, added bool) (x, y []float64) {
+	for i, seed := range a.seedOf {
+		j := slices.Index(b.seedOf, seed)
+		if j < 0 {
+			continue
+		}
+		if added {
+			x, y = append(x, a.seedAdded[i]), append(y, b.seedAdded[j])
+		} else {
+			x, y = append(x, a.seedCold[i]), append(y, b.seedCold[j])
+		}
+	}
+	return x, y
 }
 
 // Verdict compares policy with the best baseline (of those in points) at each point.
@@ -200,7 +256,7 @@ func Verdict(points []SweepPoint, policy string) SweepVerdict {
 	}
 	var v SweepVerdict
 	for _, k := range order {
-		var me *SweepPoint
+		var me, bestCold, bestAdded *SweepPoint
 		vp := VerdictPoint{Zipf: k.z, Gap: k.g, BestCold: math.Inf(1), BestAdded: time.Duration(math.MaxInt64)}
 		for i, p := range byKey[k] {
 			switch {
@@ -208,10 +264,10 @@ func Verdict(points []SweepPoint, policy string) SweepVerdict {
 				me = &byKey[k][i]
 			case slices.Contains(Baselines, p.Policy):
 				if p.ColdRatio < vp.BestCold {
-					vp.BestCold, vp.BestColdBy = p.ColdRatio, p.Policy
+					vp.BestCold, vp.BestColdBy, bestCold = p.ColdRatio, p.Policy, &byKey[k][i]
 				}
 				if p.MeanAdded < vp.BestAdded {
-					vp.BestAdded, vp.BestAddedBy = p.MeanAdded, p.Policy
+					vp.BestAdded, vp.BestAddedBy, bestAdded = p.MeanAdded, p.Policy, &byKey[k][i]
 				}
 			}
 		}
@@ -223,6 +279,12 @@ func Verdict(points []SweepPoint, policy string) SweepVerdict {
 		vp.AddedRate = ratio(float64(vp.Added), float64(vp.BestAdded))
 		vp.FloorColdRatio = ratio(me.FloorCold, vp.BestCold)
 		vp.FloorAddedRatio = ratio(float64(me.FloorAdded), float64(vp.BestAdded))
+		x, y := paired(me, bestCold, false)
+		vp.Paired = len(x)
+		vp.ColdWorse = Worse(x, y)
+		x, y = paired(me, bestAdded, true)
+		vp.Paired = min(vp.Paired, len(x))
+		vp.AddedWorse = Worse(x, y)
 		v.Points = append(v.Points, vp)
 	}
 	return v
@@ -236,6 +298,21 @@ func ratio(a, b float64) float64 {
 		return math.Inf(1)
 	}
 	return a / b
+}
+
+// Losses returns the points where a ratio exceeds 1, split by the paired test: lost (p < Significance on
+// that metric: a real loss) and undecided (the seeds cannot tell the difference from noise).
+func (v SweepVerdict) Losses() (lost, undecided []VerdictPoint) {
+	for _, p := range v.Points {
+		over := func(r, worse float64) bool { return r > 1 && worse < Significance }
+		switch {
+		case over(p.ColdRatio, p.ColdWorse) || over(p.AddedRate, p.AddedWorse):
+			lost = append(lost, p)
+		case p.ColdRatio > 1 || p.AddedRate > 1:
+			undecided = append(undecided, p)
+		}
+	}
+	return lost, undecided
 }
 
 // Count returns how many points have both ratios at most bound.
@@ -271,12 +348,12 @@ func WriteSweepTable(w io.Writer, points []SweepPoint, policy string) error {
 	for _, p := range pols {
 		fmt.Fprintf(&b, " %s cold |", p)
 	}
-	b.WriteString(" cold ÷ best | floor ÷ best |")
+	b.WriteString(" cold ÷ best | p worse | floor ÷ best |")
 	for _, p := range pols {
 		fmt.Fprintf(&b, " %s added |", p)
 	}
-	b.WriteString(" added ÷ best | floor ÷ best |\n|")
-	for i := 0; i < 7+2*len(pols); i++ {
+	b.WriteString(" added ÷ best | p worse | floor ÷ best |\n|")
+	for i := 0; i < 9+2*len(pols); i++ {
 		b.WriteString("---|")
 	}
 	b.WriteString("\n")
@@ -301,7 +378,7 @@ func WriteSweepTable(w io.Writer, points []SweepPoint, policy string) error {
 				b.WriteString(" – |")
 			}
 		}
-		fmt.Fprintf(&b, " %s | %.2f |", mark(vp.ColdRatio), vp.FloorColdRatio)
+		fmt.Fprintf(&b, " %s | %s | %.2f |", mark(vp.ColdRatio), fmtP(vp.ColdWorse), vp.FloorColdRatio)
 		for _, p := range pols {
 			if sp := find(vp.Zipf, vp.Gap, p); sp != nil {
 				fmt.Fprintf(&b, " %s |", fmtMS(sp.MeanAdded))
@@ -309,7 +386,7 @@ func WriteSweepTable(w io.Writer, points []SweepPoint, policy string) error {
 				b.WriteString(" – |")
 			}
 		}
-		fmt.Fprintf(&b, " %s | %.2f |\n", mark(vp.AddedRate), vp.FloorAddedRatio)
+		fmt.Fprintf(&b, " %s | %s | %.2f |\n", mark(vp.AddedRate), fmtP(vp.AddedWorse), vp.FloorAddedRatio)
 	}
 	c1, a1, b1 := v.Count(1.0)
 	c8, a8, b8 := v.Count(0.8)
@@ -324,8 +401,39 @@ func WriteSweepTable(w io.Writer, points []SweepPoint, policy string) error {
 		"≤ 0.8× at %d/%d (cold ratio %d, added latency %d). The floor (what no policy that cannot see the "+
 		"future can expect to beat) leaves 0.8× on both within reach at %d/%d points.\n",
 		policy, strings.Join(Baselines, ", "), b1, n, c1, a1, b8, n, c8, a8, reach, n)
+	lost, undecided := v.Losses()
+	seeds := 0
+	for _, p := range v.Points {
+		seeds = max(seeds, p.Paired)
+	}
+	fmt.Fprintf(&b, "\nOver 1.0× and worse beyond noise (paired t-test over %d seeds, one-sided p < %.2f): %d point(s)%s. "+
+		"Over 1.0× but not told apart from noise: %d point(s)%s.\n",
+		seeds, Significance, len(lost), listPoints(lost), len(undecided), listPoints(undecided))
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// listPoints names points as " (zipf 0 at 2m, …)", or nothing.
+func listPoints(ps []VerdictPoint) string {
+	if len(ps) == 0 {
+		return ""
+	}
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		names[i] = fmt.Sprintf("zipf %g at %s", p.Zipf, fmtGap(p.Gap))
+	}
+	return " (" + strings.Join(names, ", ") + ")"
+}
+
+// fmtP prints a p-value with two digits ("–" when there is none).
+func fmtP(p float64) string {
+	if math.IsNaN(p) {
+		return "–"
+	}
+	if p < 0.01 {
+		return "<0.01"
+	}
+	return fmt.Sprintf("%.2f", p)
 }
 
 func mark(r float64) string {

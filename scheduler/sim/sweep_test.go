@@ -182,3 +182,67 @@ func TestMainSweepAndRedraw(t *testing.T) {
 		t.Errorf("Main(%v) = %v, want an I/O error", missing, err)
 	}
 }
+
+// Worse by hand: with 3 seeds the t statistic has 2 degrees of freedom, whose distribution function is
+// 1/2 + t / (2 √(2 + t²)).
+func TestWorsePairedTTest(t *testing.T) {
+	byHand := func(tt float64) float64 { return 0.5 - tt/(2*math.Sqrt(2+tt*tt)) }
+	// Differences 1, 2, 3: mean 2, standard deviation 1, t = 2 √3.
+	if got, want := Worse([]float64{11, 12, 13}, []float64{10, 10, 10}), byHand(2*math.Sqrt(3)); math.Abs(got-want) > 1e-9 {
+		t.Errorf("worse by 1, 2, 3: p %v, want %v", got, want)
+	}
+	if got, want := Worse([]float64{10, 10, 10}, []float64{11, 12, 13}), 1-byHand(2*math.Sqrt(3)); math.Abs(got-want) > 1e-9 {
+		t.Errorf("better by 1, 2, 3: p %v, want %v", got, want)
+	}
+	// The seed's luck cancels: large differences between seeds, a small steady one between the policies.
+	if got := Worse([]float64{101, 11, 1001, 51}, []float64{100, 10, 1000, 50}); got != 0 {
+		t.Errorf("worse by exactly 1 on every seed: p %v, want 0", got)
+	}
+	if got := Worse([]float64{1, 2}, []float64{1, 2}); got != 1 {
+		t.Errorf("equal on every seed: p %v, want 1", got)
+	}
+	if got := Worse([]float64{1}, []float64{0}); !math.IsNaN(got) {
+		t.Errorf("one seed: p %v, want NaN (no test)", got)
+	}
+}
+
+// The verdict pairs the policy's seeds with the best baseline's by seed, not by position, and names the
+// points over 1.0× as real losses (p < Significance) or as undecided.
+func TestVerdictSignificance(t *testing.T) {
+	var runs []SweepRun
+	// Gap 1 s: nemo has 1 more cold start than greedy-dual on every seed (a real loss, tiny as it is).
+	// Gap 2 s: nemo is over on the pooled figure by a seed's luck (+10, −8, +1).
+	for _, seed := range []uint64{3, 1, 2} {
+		runs = append(runs, sweepRun(0, time.Second, seed, PolicyGreedyDual, 1000, 100+int64(seed)*20, 0))
+		runs = append(runs, sweepRun(0, 2*time.Second, seed, PolicyGreedyDual, 1000, 100+int64(seed)*20, 0))
+	}
+	for _, seed := range []uint64{1, 2, 3} {
+		runs = append(runs, sweepRun(0, time.Second, seed, PolicyNEMO, 1000, 101+int64(seed)*20, 0))
+		luck := map[uint64]int64{1: 10, 2: -8, 3: 1}[seed]
+		runs = append(runs, sweepRun(0, 2*time.Second, seed, PolicyNEMO, 1000, 100+int64(seed)*20+luck, 0))
+	}
+	v := Verdict(PoolSeeds(runs), PolicyNEMO)
+	if len(v.Points) != 2 || v.Points[0].Paired != 3 {
+		t.Fatalf("verdict %+v", v.Points)
+	}
+	if p := v.Points[0].ColdWorse; p > 1e-6 {
+		t.Errorf("1 s: one more cold start on every seed: p %v, want ~0", p)
+	}
+	if p := v.Points[1].ColdWorse; p < 0.2 {
+		t.Errorf("2 s: +10, −8, +1 cold starts: p %v, want it large (noise)", p)
+	}
+	lost, undecided := v.Losses()
+	if len(lost) != 1 || lost[0].Gap != time.Second || len(undecided) != 1 || undecided[0].Gap != 2*time.Second {
+		t.Fatalf("lost %+v, undecided %+v", lost, undecided)
+	}
+	var out bytes.Buffer
+	if err := WriteSweepTable(&out, PoolSeeds(runs), PolicyNEMO); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| p worse |", "| **1.01** | <0.01 |", "beyond noise (paired t-test over 3 seeds, " +
+		"one-sided p < 0.05): 1 point(s) (zipf 0 at 1s)", "not told apart from noise: 1 point(s) (zipf 0 at 2s)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+}
