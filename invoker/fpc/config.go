@@ -40,6 +40,17 @@ const (
 	EnvPrewarmPromotion      = "CONFIG_whisk_containerPool_prewarmPromotion"
 	EnvResourceTags          = "CONFIG_whisk_invoker_resource_tags"
 	EnvDedicatedNamespaces   = "CONFIG_whisk_invoker_dedicated_namespaces"
+	// EnvHealthActionKind is NEMO's own: the runtime kind of the self-test's health action (default
+	// nodejs:default, OpenWhisk's; a kind the manifest lacks falls back to a family default, see docs/fpc.md).
+	EnvHealthActionKind = "NEMO_FPC_HEALTH_ACTION_KIND"
+	// EnvRescheduleOnContainerFailure is NEMO's own: true gives an activation whose container failed before
+	// the action saw it back to the scheduler (RescheduleActivation), as OpenWhisk's FPC invoker does;
+	// false (the default) moves it to another container of this invoker, as classic mode does.
+	EnvRescheduleOnContainerFailure = "NEMO_FPC_RESCHEDULE_ON_CONTAINER_FAILURE"
+	// EnvCreationLimitCheck is NEMO's own: the namespace-limit check at container creation. "on" (default,
+	// OpenWhisk 2.0.0 and later) answers InvalidActionLimitError; "compat" answers DBFetchError with that name
+	// in the reason, for ef725a6 schedulers that cannot parse it; "off" does not check (ef725a6's invoker).
+	EnvCreationLimitCheck = "NEMO_FPC_CREATION_LIMIT_CHECK"
 )
 
 // Mode is the scheduler protocol the invoker speaks.
@@ -100,6 +111,10 @@ type Config struct {
 
 	ResourceTags        []string // published in the resource record
 	DedicatedNamespaces []string //
+
+	HealthActionKind             string // the health action's kind ("" = nodejs:default)
+	RescheduleOnContainerFailure bool   // hand a container failure's activation back to the scheduler
+	CreationLimitCheck           string // "on" (default), "compat" or "off"
 }
 
 // Defaults returns OpenWhisk's defaults (classic mode, etcd unset).
@@ -184,6 +199,16 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.ResourceTags = listVar(e, EnvResourceTags)
 	c.DedicatedNamespaces = listVar(e, EnvDedicatedNamespaces)
+	c.HealthActionKind = e.get(EnvHealthActionKind)
+	if c.RescheduleOnContainerFailure, err = boolVar(e, EnvRescheduleOnContainerFailure, false); err != nil {
+		return c, err
+	}
+	switch v := strings.ToLower(e.get(EnvCreationLimitCheck)); v {
+	case "", "on", "compat", "off":
+		c.CreationLimitCheck = v
+	default:
+		return c, invalid(EnvCreationLimitCheck, "%q: want on, compat or off", v)
+	}
 	if c.Mode != FPC {
 		return c, nil
 	}
