@@ -188,8 +188,8 @@ func waitNoContainers(t *testing.T, id int, timeout time.Duration) {
 func putSubjectsDoc(t *testing.T, e *e2e, id string, doc map[string]any) {
 	t.Helper()
 	u := *e.svc.Couch
-	u.Path = "/" + e.dbPrefix + "subjects/" + strings.ReplaceAll(id, "/", "%2F")
-	u.RawPath = u.Path
+	u.Path = "/" + e.dbPrefix + "subjects/" + id
+	u.RawPath = "/" + e.dbPrefix + "subjects/" + strings.ReplaceAll(id, "/", "%2F")
 	c := &http.Client{Timeout: 15 * time.Second}
 	if resp, err := c.Get(u.String()); err == nil {
 		var cur struct {
