@@ -155,6 +155,8 @@ func RunFPC(ctx context.Context, p Parts, f FPCParts) error {
 		SystemLimits: node.SystemLimits{MinMemoryMB: p.Limits.MinMemoryMB, MaxMemoryMB: p.Limits.MaxMemoryMB,
 			MinTimeout: p.Limits.MinTimeout, MaxTimeout: p.Limits.MaxTimeout, MinLogsMB: p.Limits.MinLogsMB, MaxLogsMB: p.Limits.MaxLogsMB,
 			MinConcurrency: p.Limits.MinConcurrency, MaxConcurrency: p.Limits.MaxConcurrency},
+		DefaultLimits: node.LimitDefaults{MemoryMB: fc.NamespaceDefaults.MemoryMB, Timeout: fc.NamespaceDefaults.Time,
+			LogsMB: fc.NamespaceDefaults.LogsMB, Concurrency: fc.NamespaceDefaults.Concurrency},
 	}, node.Deps{
 		NamespaceLimits: nsLimits,
 		Registry:        sess, Counter: reads, Acks: creationAcks{p: inv.producer, prefix: p.Kafka.TopicPrefix},

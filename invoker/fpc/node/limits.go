@@ -46,6 +46,15 @@ type SystemLimits struct {
 	MinConcurrency, MaxConcurrency int
 }
 
+// LimitDefaults are the namespace default limits (whisk.namespace-default-limit.*: min and max per limit),
+// the bounds of a namespace whose limits document does not set them; a nil pair falls back to SystemLimits.
+type LimitDefaults struct {
+	MemoryMB    *[2]int
+	Timeout     *[2]time.Duration
+	LogsMB      *[2]int
+	Concurrency *[2]int
+}
+
 // NamespaceLimitReader reads an invocation namespace's action limits (invoker/store: the identities view). An
 // error of class errdefs.ErrNotImplemented means no namespace's limits can be read (no identities view):
 // the check is skipped; any other error fails the creation with DBFetchError, as upstream.
@@ -56,34 +65,51 @@ type NamespaceLimitReader interface {
 // ErrActionLimits: the action's limits are outside what its invocation namespace allows.
 var ErrActionLimits = errors.New("action limits outside the namespace's")
 
-// CheckNamespaceLimits checks an action's limits against the namespace's, each bound clamped into the
-// system's (an unset namespace bound is the system's), in OpenWhisk's order (time, memory, concurrency,
-// logs; maximum before minimum) and words (its Messages for the threshold checks).
-func CheckNamespaceLimits(a wire.ActionLimits, ns wire.NamespaceActionLimits, sys SystemLimits) error {
-	maxOf := func(v *int, sysMax int) int {
-		if v == nil || (sysMax > 0 && *v > sysMax) {
+// CheckNamespaceLimits checks an action's limits against the namespace's, in OpenWhisk's order (time,
+// memory, concurrency, logs; maximum before minimum) and words (its Messages for the threshold checks). A bound
+// the namespace does not set is the namespace default's (dflt), else the system's; every bound is clamped into
+// the system's.
+func CheckNamespaceLimits(a wire.ActionLimits, ns wire.NamespaceActionLimits, sys SystemLimits, dflt LimitDefaults) error {
+	pick := func(v *int, pair *[2]int, i, sysBound int) *int {
+		switch {
+		case v != nil:
+			return v
+		case pair != nil:
+			return &pair[i]
+		}
+		return &sysBound
+	}
+	ms := func(d time.Duration) int { return int(d.Milliseconds()) }
+	var timeDflt *[2]int
+	if dflt.Timeout != nil {
+		timeDflt = &[2]int{ms(dflt.Timeout[0]), ms(dflt.Timeout[1])}
+	}
+	maxOf := func(v *int, pair *[2]int, sysMax int) int {
+		b := *pick(v, pair, 1, sysMax)
+		if sysMax > 0 && (b > sysMax || b <= 0) {
 			return sysMax
 		}
-		return *v
+		return b
 	}
-	minOf := func(v *int, sysMin int) int {
-		if v == nil || *v < sysMin {
+	minOf := func(v *int, pair *[2]int, sysMin int) int {
+		b := *pick(v, pair, 0, sysMin)
+		if b < sysMin {
 			return sysMin
 		}
-		return *v
+		return b
 	}
 	type check struct {
 		is, lo, hi       int
 		exceeds, belowTo string
 	}
 	for _, c := range []check{
-		{a.TimeoutMs, minOf(ns.MinActionTimeout, int(sys.MinTimeout.Milliseconds())), maxOf(ns.MaxActionTimeout, int(sys.MaxTimeout.Milliseconds())),
+		{a.TimeoutMs, minOf(ns.MinActionTimeout, timeDflt, ms(sys.MinTimeout)), maxOf(ns.MaxActionTimeout, timeDflt, ms(sys.MaxTimeout)),
 			"duration %d milliseconds exceeds allowed threshold of %d milliseconds", "duration %d milliseconds below allowed threshold of %d milliseconds"},
-		{a.MemoryMB, minOf(ns.MinActionMemory, sys.MinMemoryMB), maxOf(ns.MaxActionMemory, sys.MaxMemoryMB),
+		{a.MemoryMB, minOf(ns.MinActionMemory, dflt.MemoryMB, sys.MinMemoryMB), maxOf(ns.MaxActionMemory, dflt.MemoryMB, sys.MaxMemoryMB),
 			"memory size %d MB exceeds allowed threshold of %d MB", "memory size %d MB below allowed threshold of %d MB"},
-		{a.Concurrency, minOf(ns.MinActionConcurrency, sys.MinConcurrency), maxOf(ns.MaxActionConcurrency, sys.MaxConcurrency),
+		{a.Concurrency, minOf(ns.MinActionConcurrency, dflt.Concurrency, sys.MinConcurrency), maxOf(ns.MaxActionConcurrency, dflt.Concurrency, sys.MaxConcurrency),
 			"concurrency %d exceeds allowed threshold of %d", "concurrency %d below allowed threshold of %d"},
-		{a.LogsMB, minOf(ns.MinActionLogs, sys.MinLogsMB), maxOf(ns.MaxActionLogs, sys.MaxLogsMB),
+		{a.LogsMB, minOf(ns.MinActionLogs, dflt.LogsMB, sys.MinLogsMB), maxOf(ns.MaxActionLogs, dflt.LogsMB, sys.MaxLogsMB),
 			"log size %d MB exceeds allowed threshold of %d MB", "log size %d MB below allowed threshold of %d MB"},
 	} {
 		if c.hi > 0 && c.is > c.hi {

@@ -27,24 +27,33 @@ func TestCheckNamespaceLimits(t *testing.T) {
 		a    wire.ActionLimits
 		ns   wire.NamespaceActionLimits
 		want string // "" = passes
+		dflt LimitDefaults
 	}{
-		{"within everything", ok, wire.NamespaceActionLimits{}, ""},
-		{"namespace memory max", ok, wire.NamespaceActionLimits{MaxActionMemory: ip(128)}, "memory size 256 MB exceeds allowed threshold of 128 MB"},
-		{"namespace memory min", ok, wire.NamespaceActionLimits{MinActionMemory: ip(384)}, "memory size 256 MB below allowed threshold of 384 MB"},
+		{"within everything", ok, wire.NamespaceActionLimits{}, "", LimitDefaults{}},
+		{"namespace memory max", ok, wire.NamespaceActionLimits{MaxActionMemory: ip(128)}, "memory size 256 MB exceeds allowed threshold of 128 MB", LimitDefaults{}},
+		{"namespace memory min", ok, wire.NamespaceActionLimits{MinActionMemory: ip(384)}, "memory size 256 MB below allowed threshold of 384 MB", LimitDefaults{}},
 		{"namespace max above the system's is clamped", wire.ActionLimits{TimeoutMs: 60000, MemoryMB: 1024, LogsMB: 10, Concurrency: 1},
-			wire.NamespaceActionLimits{MaxActionMemory: ip(2048)}, "memory size 1024 MB exceeds allowed threshold of 512 MB"},
+			wire.NamespaceActionLimits{MaxActionMemory: ip(2048)}, "memory size 1024 MB exceeds allowed threshold of 512 MB", LimitDefaults{}},
 		{"timeout first", wire.ActionLimits{TimeoutMs: 60000, MemoryMB: 1024, LogsMB: 10, Concurrency: 1},
-			wire.NamespaceActionLimits{MaxActionTimeout: ip(1000)}, "duration 60000 milliseconds exceeds allowed threshold of 1000 milliseconds"},
+			wire.NamespaceActionLimits{MaxActionTimeout: ip(1000)}, "duration 60000 milliseconds exceeds allowed threshold of 1000 milliseconds", LimitDefaults{}},
 		{"concurrency", wire.ActionLimits{TimeoutMs: 60000, MemoryMB: 256, LogsMB: 10, Concurrency: 8},
-			wire.NamespaceActionLimits{MaxActionConcurrency: ip(4)}, "concurrency 8 exceeds allowed threshold of 4"},
-		{"logs", ok, wire.NamespaceActionLimits{MaxActionLogs: ip(5)}, "log size 10 MB exceeds allowed threshold of 5 MB"},
-		{"no system bounds: only the namespace's", wire.ActionLimits{TimeoutMs: 1, MemoryMB: 4096, LogsMB: 0, Concurrency: 1}, wire.NamespaceActionLimits{}, ""},
+			wire.NamespaceActionLimits{MaxActionConcurrency: ip(4)}, "concurrency 8 exceeds allowed threshold of 4", LimitDefaults{}},
+		{"logs", ok, wire.NamespaceActionLimits{MaxActionLogs: ip(5)}, "log size 10 MB exceeds allowed threshold of 5 MB", LimitDefaults{}},
+		{"no system bounds: only the namespace's", wire.ActionLimits{TimeoutMs: 1, MemoryMB: 4096, LogsMB: 0, Concurrency: 1}, wire.NamespaceActionLimits{}, "", LimitDefaults{}},
+		{"namespace default max when the namespace sets none", ok, wire.NamespaceActionLimits{}, "memory size 256 MB exceeds allowed threshold of 192 MB",
+			LimitDefaults{MemoryMB: &[2]int{128, 192}}},
+		{"the namespace's own bound wins over the default", ok, wire.NamespaceActionLimits{MaxActionMemory: ip(256)}, "",
+			LimitDefaults{MemoryMB: &[2]int{128, 192}}},
+		{"default time limit", ok, wire.NamespaceActionLimits{}, "duration 60000 milliseconds exceeds allowed threshold of 30000 milliseconds",
+			LimitDefaults{Timeout: &[2]time.Duration{100 * time.Millisecond, 30 * time.Second}}},
+		{"a default above the system's is clamped", wire.ActionLimits{TimeoutMs: 60000, MemoryMB: 1024, LogsMB: 10, Concurrency: 1},
+			wire.NamespaceActionLimits{}, "memory size 1024 MB exceeds allowed threshold of 512 MB", LimitDefaults{MemoryMB: &[2]int{128, 4096}}},
 	} {
 		s := sys
 		if c.name == "no system bounds: only the namespace's" {
 			s = SystemLimits{}
 		}
-		err := CheckNamespaceLimits(c.a, c.ns, s)
+		err := CheckNamespaceLimits(c.a, c.ns, s, c.dflt)
 		switch {
 		case c.want == "" && err != nil:
 			t.Errorf("%s: %v", c.name, err)

@@ -73,8 +73,9 @@ type Config struct {
 	Now func() time.Time
 	// LimitCheck is the namespace-limit check at creation (default LimitCheckOn; needs Deps.NamespaceLimits).
 	LimitCheck LimitCheck
-	// SystemLimits bound the namespace limits of that check.
-	SystemLimits SystemLimits
+	// SystemLimits bound the namespace limits of that check; DefaultLimits are the namespace default limits.
+	SystemLimits  SystemLimits
+	DefaultLimits LimitDefaults
 }
 
 // Deps are the Node's collaborators.
@@ -273,7 +274,7 @@ func (n *Node) checkLimits(ctx context.Context, m *wire.ContainerCreationMessage
 		log.Warn().Err(err).Msg("creation: the invocation namespace's identity cannot be read")
 		return wire.NewCreationAck(m, n.cfg.Instance, wire.CreationErrDBFetch, err.Error())
 	}
-	cerr := CheckNamespaceLimits(action.Limits, nl, n.cfg.SystemLimits)
+	cerr := CheckNamespaceLimits(action.Limits, nl, n.cfg.SystemLimits, n.cfg.DefaultLimits)
 	if cerr == nil {
 		return nil
 	}
