@@ -139,6 +139,9 @@ var (
 	ErrExitedAtStart = errors.New("pool: container exited at start")
 	// ErrWithdrawn: the activation was withdrawn (Job.Withdraw) before it started; nothing ran.
 	ErrWithdrawn = errors.New("pool: withdrawn before it started")
+	// ErrContainerHealth: the container broke before the action saw the request and the job asked not to
+	// be moved to another container (Job.NoLocalReschedule); nothing ran.
+	ErrContainerHealth = errors.New("pool: container failed before the action ran")
 	// ErrUnknownContainer: no such container (Suspend/Resume/Evict).
 	ErrUnknownContainer = errors.New("pool: unknown container")
 	// ErrNotApplicable: the container is in a state where the operation does not apply.

@@ -35,6 +35,12 @@ type Job struct {
 	// Run gives up and returns ErrWithdrawn, so the invoker can leave it for redelivery at shutdown.
 	// Once its /init or /run has started it runs to the end. nil never withdraws.
 	Withdraw <-chan struct{}
+	// NoLocalReschedule: when the container breaks before the action saw the request (OpenWhisk's
+	// ContainerHealthError: thaw failure, container gone, connection refused, HTTP 503), Run returns
+	// ErrContainerHealth at once instead of moving the activation to another container, so the caller can
+	// hand it back to whoever queued it (FPC mode's RescheduleActivation). The broken container is destroyed
+	// either way.
+	NoLocalReschedule bool
 }
 
 // Outcome is the result of one activation.

@@ -89,6 +89,10 @@ func (m *Manager) Run(ctx context.Context, job *Job, onRunDone func(*Outcome)) (
 		if !retry {
 			return o, err
 		}
+		if o == nil && job.NoLocalReschedule {
+			job.Log.Warn().Msg("container broke before /run; the activation goes back to its queue")
+			return nil, ErrContainerHealth
+		}
 		m.mu.Lock()
 		exhausted := p.rescheduled >= m.cfg.MaxReschedules
 		if !exhausted {

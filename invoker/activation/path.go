@@ -397,6 +397,11 @@ func (p *Path) run(ctx context.Context, msg *wire.ActivationMessage, action *wir
 	o, err := p.runner.Run(ctx, job, onRunDone)
 	if err != nil {
 		if errors.Is(err, pool.ErrWithdrawn) || errors.Is(err, pool.ErrClosed) || ctx.Err() != nil || p.quitting() {
+			if errors.Is(err, pool.ErrContainerHealth) {
+				// FPC mode: its container failed before the action saw it; the caller hands it back.
+				log.Info().Err(err).Msg("the activation's container failed before it started; not answered here")
+				return ResultAbandoned
+			}
 			// Nothing ran: the invoker is stopping. No answer (a whisk error would blame nobody's fault on
 			// the invoker): the next incarnation runs it.
 			log.Info().Err(err).Msg("invoker stopping before the activation started; leaving it for redelivery")

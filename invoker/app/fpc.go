@@ -73,16 +73,41 @@ func RunFPC(ctx context.Context, p Parts, f FPCParts) error {
 	defer undo()
 	defer stopRun()
 
-	health := node.NewHealth(func(hctx context.Context) error {
+	// The self-test: the health action run in a test container of its own (OpenWhisk's InvokerHealthManager);
+	// a store that cannot write action documents gets a check of the container engine and the store instead.
+	probe := func(hctx context.Context) error {
 		if r, ok := p.Backend.(interface{ Reachable() error }); ok {
 			if err := r.Reachable(); err != nil {
 				return err
 			}
 		}
 		return p.Store.Ping(hctx)
-	})
+	}
+	var selfTest node.SelfTest
+	var healthTest *node.HealthActionTest
+	writer, canWrite := p.Store.(node.ActionWriter)
+	kind, _, fellBack, kerr := node.HealthKind(p.Manifest, fc.HealthActionKind)
+	switch {
+	case !canWrite:
+		log.Warn().Msg("self-test: the store cannot write the health action; checking the container engine and the store instead")
+		selfTest = node.ProbeTest(probe)
+	case kerr != nil:
+		log.Error().Err(kerr).Msg("self-test: no kind for the health action; checking the container engine and the store instead")
+		selfTest = node.ProbeTest(probe)
+	default:
+		log.Info().Str("kind", kind).Bool("fallback", fellBack).Str("action", node.HealthNamespace+"/"+node.HealthActionName(p.Instance.Instance)).
+			Msg("self-test: health action")
+		healthTest = &node.HealthActionTest{Instance: p.Instance.Instance, Kind: fc.HealthActionKind, Manifest: p.Manifest,
+			Writer: writer, Log: p.Log.With().Str("component", "fpc-health").Logger()}
+		selfTest = healthTest
+	}
+	health := node.NewHealth(selfTest)
+	health.SetLog(p.Log)
 	slots := node.NewSlots(inv.manager, health)
-	inv.path = activation.New(activation.Config{
+	if healthTest != nil {
+		healthTest.Slots = slots
+	}
+	pathCfg := activation.Config{
 		Instance:     p.Instance,
 		Manifest:     p.Manifest,
 		UserEvents:   p.UserEvents,
@@ -94,8 +119,17 @@ func RunFPC(ctx context.Context, p Parts, f FPCParts) error {
 		// No Quit: a pulled activation is not a Kafka record a next incarnation would get again, so once
 		// handed to the path it runs (the node hands back only what it has not handed over).
 		KamonTags: p.KamonTags,
-	}, p.Store, slots.Wrap(runner), inv.producer, inv.reg, p.Log)
+	}
+	inv.path = activation.New(pathCfg, p.Store, slots.Wrap(runner), inv.producer, inv.reg, p.Log)
 	slots.SetProcess(func(ctx context.Context, raw []byte) { inv.path.Process(ctx, activation.Item{Value: raw}) })
+	if fc.RescheduleOnContainerFailure {
+		slots.HandBackOnContainerFailure(func(ctx context.Context, raw []byte) { inv.path.AnswerAbnormal(ctx, raw) })
+	}
+	// Health activations: the same path (record stored, as upstream), but no ack, no user event.
+	healthCfg := pathCfg
+	healthCfg.UserEvents, healthCfg.Blocked = false, nil
+	healthPath := activation.New(healthCfg, p.Store, slots.Wrap(runner), node.HealthAcker{Log: p.Log.With().Str("component", "fpc-health").Logger()}, nil, p.Log)
+	slots.SetHealthProcess(func(ctx context.Context, raw []byte) { healthPath.Process(ctx, activation.Item{Value: raw}) })
 
 	var grpcTLS *tls.Config
 	if fc.GRPCTLS {
@@ -104,6 +138,12 @@ func RunFPC(ctx context.Context, p Parts, f FPCParts) error {
 	conns := fetch.NewConns(grpcTLS)
 	defer conns.Close()
 	reads := etcdreg.Reads{S: sess, Keys: keys}
+	limitCheck, err := node.ParseLimitCheck(fc.CreationLimitCheck)
+	if err != nil {
+		closeSession()
+		return fmt.Errorf("%s: %w", fpc.EnvCreationLimitCheck, err)
+	}
+	nsLimits, _ := p.Store.(node.NamespaceLimitReader)
 	userMB := int(p.Instance.UserMemoryBytes >> 20)
 	n := node.New(node.Config{
 		Instance: p.Instance, Keys: keys,
@@ -111,8 +151,15 @@ func RunFPC(ctx context.Context, p Parts, f FPCParts) error {
 			KeepingDuration: fc.KeepingDuration, BatchDeletionSize: fc.BatchDeletionSize, PrewarmPromotion: fc.PrewarmPromotion},
 		MemorySync: fc.MemorySyncInterval, ResourceTags: fc.ResourceTags, DedicatedNamespaces: fc.DedicatedNamespaces,
 		ContainerPrefix: p.Pool.Pool.NamePrefix,
+		LimitCheck:      limitCheck,
+		SystemLimits: node.SystemLimits{MinMemoryMB: p.Limits.MinMemoryMB, MaxMemoryMB: p.Limits.MaxMemoryMB,
+			MinTimeout: p.Limits.MinTimeout, MaxTimeout: p.Limits.MaxTimeout, MinLogsMB: p.Limits.MinLogsMB, MaxLogsMB: p.Limits.MaxLogsMB,
+			MinConcurrency: p.Limits.MinConcurrency, MaxConcurrency: p.Limits.MaxConcurrency},
+		DefaultLimits: node.LimitDefaults{MemoryMB: fc.NamespaceDefaults.MemoryMB, Timeout: fc.NamespaceDefaults.Time,
+			LogsMB: fc.NamespaceDefaults.LogsMB, Concurrency: fc.NamespaceDefaults.Concurrency},
 	}, node.Deps{
-		Registry: sess, Counter: reads, Acks: creationAcks{p: inv.producer, prefix: p.Kafka.TopicPrefix},
+		NamespaceLimits: nsLimits,
+		Registry:        sess, Counter: reads, Acks: creationAcks{p: inv.producer, prefix: p.Kafka.TopicPrefix},
 		Actions: p.Store, Containers: slots, Health: health, Adopter: slots, Log: p.Log,
 		NewPuller: func(c fetch.Config) (node.Puller, error) { return fetch.NewPuller(c, conns, reads, nil, p.Log) },
 	})

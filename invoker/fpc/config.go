@@ -40,7 +40,37 @@ const (
 	EnvPrewarmPromotion      = "CONFIG_whisk_containerPool_prewarmPromotion"
 	EnvResourceTags          = "CONFIG_whisk_invoker_resource_tags"
 	EnvDedicatedNamespaces   = "CONFIG_whisk_invoker_dedicated_namespaces"
+	// EnvHealthActionKind is NEMO's own: the runtime kind of the self-test's health action (default
+	// nodejs:default, OpenWhisk's; a kind the manifest lacks falls back to a family default, see docs/fpc.md).
+	EnvHealthActionKind = "NEMO_FPC_HEALTH_ACTION_KIND"
+	// EnvRescheduleOnContainerFailure is NEMO's own: true gives an activation whose container failed before
+	// the action saw it back to the scheduler (RescheduleActivation), as OpenWhisk's FPC invoker does;
+	// false (the default) moves it to another container of this invoker, as classic mode does.
+	EnvRescheduleOnContainerFailure = "NEMO_FPC_RESCHEDULE_ON_CONTAINER_FAILURE"
+	// EnvCreationLimitCheck is NEMO's own: the namespace-limit check at container creation. "on" (default,
+	// OpenWhisk 2.0.0 and later) answers InvalidActionLimitError; "compat" answers DBFetchError with that name
+	// in the reason, for ef725a6 schedulers that cannot parse it; "off" does not check (ef725a6's invoker).
+	EnvCreationLimitCheck = "NEMO_FPC_CREATION_LIMIT_CHECK"
+	// The namespace default limits (whisk.namespace-default-limit.*): the bounds of a namespace whose limits
+	// document does not set them, for the check at creation. Each pair applies only when both are set, as
+	// upstream falls back to the system's limits otherwise.
+	EnvNamespaceDefaultMemoryMin      = "CONFIG_whisk_namespaceDefaultLimit_memory_min"
+	EnvNamespaceDefaultMemoryMax      = "CONFIG_whisk_namespaceDefaultLimit_memory_max"
+	EnvNamespaceDefaultTimeMin        = "CONFIG_whisk_namespaceDefaultLimit_timeLimit_min"
+	EnvNamespaceDefaultTimeMax        = "CONFIG_whisk_namespaceDefaultLimit_timeLimit_max"
+	EnvNamespaceDefaultLogsMin        = "CONFIG_whisk_namespaceDefaultLimit_logLimit_min"
+	EnvNamespaceDefaultLogsMax        = "CONFIG_whisk_namespaceDefaultLimit_logLimit_max"
+	EnvNamespaceDefaultConcurrencyMin = "CONFIG_whisk_namespaceDefaultLimit_concurrencyLimit_min"
+	EnvNamespaceDefaultConcurrencyMax = "CONFIG_whisk_namespaceDefaultLimit_concurrencyLimit_max"
 )
+
+// NamespaceDefaults are whisk.namespace-default-limit.*; a pair is nil when not (completely) set.
+type NamespaceDefaults struct {
+	MemoryMB    *[2]int           // min, max
+	Time        *[2]time.Duration // min, max
+	LogsMB      *[2]int           // min, max
+	Concurrency *[2]int           // min, max
+}
 
 // Mode is the scheduler protocol the invoker speaks.
 type Mode int
@@ -100,6 +130,11 @@ type Config struct {
 
 	ResourceTags        []string // published in the resource record
 	DedicatedNamespaces []string //
+
+	HealthActionKind             string // the health action's kind ("" = nodejs:default)
+	RescheduleOnContainerFailure bool   // hand a container failure's activation back to the scheduler
+	CreationLimitCheck           string // "on" (default), "compat" or "off"
+	NamespaceDefaults            NamespaceDefaults
 }
 
 // Defaults returns OpenWhisk's defaults (classic mode, etcd unset).
@@ -184,6 +219,19 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.ResourceTags = listVar(e, EnvResourceTags)
 	c.DedicatedNamespaces = listVar(e, EnvDedicatedNamespaces)
+	c.HealthActionKind = e.get(EnvHealthActionKind)
+	if c.RescheduleOnContainerFailure, err = boolVar(e, EnvRescheduleOnContainerFailure, false); err != nil {
+		return c, err
+	}
+	if c.NamespaceDefaults, err = namespaceDefaults(e); err != nil {
+		return c, err
+	}
+	switch v := strings.ToLower(e.get(EnvCreationLimitCheck)); v {
+	case "", "on", "compat", "off":
+		c.CreationLimitCheck = v
+	default:
+		return c, invalid(EnvCreationLimitCheck, "%q: want on, compat or off", v)
+	}
 	if c.Mode != FPC {
 		return c, nil
 	}
@@ -255,6 +303,69 @@ func etcdEndpoint(s string) (string, error) {
 		return "", fmt.Errorf("%q is not host:port with a port in 1-65535", s)
 	}
 	return s, nil
+}
+
+// namespaceDefaults reads the whisk.namespace-default-limit pairs (sizes as "<n> MB", durations as HOCON).
+func namespaceDefaults(e env) (NamespaceDefaults, error) {
+	var d NamespaceDefaults
+	size := func(name string) (int, bool, error) {
+		v := e.get(name)
+		if v == "" {
+			return 0, false, nil
+		}
+		b, err := wire.ParseByteSize(v)
+		if err != nil || b < 0 {
+			return 0, false, invalid(name, "%q is not a size (e.g. \"512 MB\")", v)
+		}
+		return int(b >> 20), true, nil
+	}
+	sizes := func(minName, maxName string) (*[2]int, error) {
+		lo, okLo, err := size(minName)
+		if err != nil {
+			return nil, err
+		}
+		hi, okHi, err := size(maxName)
+		if err != nil || !okLo || !okHi {
+			return nil, err
+		}
+		return &[2]int{lo, hi}, nil
+	}
+	ints := func(minName, maxName string) (*[2]int, error) {
+		if e.get(minName) == "" || e.get(maxName) == "" {
+			return nil, nil
+		}
+		lo, err := intVar(e, minName, 0, 0)
+		if err != nil {
+			return nil, err
+		}
+		hi, err := intVar(e, maxName, 0, 0)
+		if err != nil {
+			return nil, err
+		}
+		return &[2]int{lo, hi}, nil
+	}
+	var err error
+	if d.MemoryMB, err = sizes(EnvNamespaceDefaultMemoryMin, EnvNamespaceDefaultMemoryMax); err != nil {
+		return d, err
+	}
+	if d.LogsMB, err = sizes(EnvNamespaceDefaultLogsMin, EnvNamespaceDefaultLogsMax); err != nil {
+		return d, err
+	}
+	if d.Concurrency, err = ints(EnvNamespaceDefaultConcurrencyMin, EnvNamespaceDefaultConcurrencyMax); err != nil {
+		return d, err
+	}
+	if e.get(EnvNamespaceDefaultTimeMin) != "" && e.get(EnvNamespaceDefaultTimeMax) != "" {
+		lo, err := durationVar(e, EnvNamespaceDefaultTimeMin, 0)
+		if err != nil {
+			return d, err
+		}
+		hi, err := durationVar(e, EnvNamespaceDefaultTimeMax, 0)
+		if err != nil {
+			return d, err
+		}
+		d.Time = &[2]time.Duration{lo, hi}
+	}
+	return d, nil
 }
 
 func boolVar(e env, name string, dflt bool) (bool, error) {

@@ -83,6 +83,18 @@ func TestLoad(t *testing.T) {
 				c.MemorySyncInterval, c.BatchDeletionSize, c.PrewarmPromotion = 2*time.Second, 3, true
 				c.ResourceTags, c.DedicatedNamespaces = []string{"edge", "gpu"}, []string{"alice"}
 			}},
+		{"namespace default limits: complete pairs only", with(fpcEnv(), EnvNamespaceDefaultMemoryMin, "128 m", EnvNamespaceDefaultMemoryMax, "512 MB",
+			EnvNamespaceDefaultTimeMin, "100 ms", EnvNamespaceDefaultTimeMax, "5 minutes", EnvNamespaceDefaultConcurrencyMax, "4"),
+			func(c *Config) {
+				*c = wantFPC
+				c.NamespaceDefaults = NamespaceDefaults{MemoryMB: &[2]int{128, 512}, Time: &[2]time.Duration{100 * time.Millisecond, 5 * time.Minute}}
+			}},
+		{"NEMO's own: health action kind, hand-back on container failure",
+			with(fpcEnv(), EnvHealthActionKind, "python:3", EnvRescheduleOnContainerFailure, "true", EnvCreationLimitCheck, "Compat"),
+			func(c *Config) {
+				*c = wantFPC
+				c.HealthActionKind, c.RescheduleOnContainerFailure, c.CreationLimitCheck = "python:3", true, "compat"
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := Load(func(k string) string { return tc.env[k] })
@@ -122,6 +134,10 @@ func TestLoadErrors(t *testing.T) {
 		{with(fpcEnv(), EnvRetryInterval, "soon"), EnvRetryInterval},
 		{with(fpcEnv(), EnvKeepingDuration, "0"), EnvKeepingDuration},
 		{with(fpcEnv(), EnvBatchDeletionSize, "0"), EnvBatchDeletionSize},
+		{with(fpcEnv(), EnvRescheduleOnContainerFailure, "sometimes"), EnvRescheduleOnContainerFailure},
+		{with(fpcEnv(), EnvCreationLimitCheck, "strict"), EnvCreationLimitCheck},
+		{with(fpcEnv(), EnvNamespaceDefaultMemoryMin, "lots", EnvNamespaceDefaultMemoryMax, "512 MB"), EnvNamespaceDefaultMemoryMin},
+		{with(fpcEnv(), EnvNamespaceDefaultTimeMin, "1 s", EnvNamespaceDefaultTimeMax, "never"), EnvNamespaceDefaultTimeMax},
 	} {
 		_, err := Load(func(k string) string { return tc.env[k] })
 		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.name) {

@@ -9,6 +9,10 @@
 //	GET      /pool      Basic auth  FPC mode only (the Switch is a PoolReporter): containers per state, JSON
 //	GET      /pool/count Basic auth FPC mode only: busy + paused + in progress, one integer
 //
+// With Config.CORS (OpenWhisk's FPCInvokerServer) every answer but the open routes' carries
+// Access-Control-Allow-Origin "*", -Headers and -Methods (OPTIONS, GET, POST), and OPTIONS on any path gets
+// 200 "OK" without credentials (cors.go).
+//
 // (*) behind the credentials too with Config.ProtectMetrics. At most Config.MaxConnections connections are
 // served at once (64): a flood waits in the listen backlog instead of taking every core.
 //

@@ -59,6 +59,10 @@ type Config struct {
 	MaxConnections int
 	// ProtectMetrics puts GET /metrics behind the credentials. Default false (open, as OpenWhisk's).
 	ProtectMetrics bool
+	// CORS is OpenWhisk's FPC invoker server (whisk.spi.InvokerServerProvider = FPCInvokerServer): every
+	// answer except the open routes' (/ping, /metrics) carries the CORS headers, and OPTIONS on any path is
+	// answered 200 without credentials (a browser's preflight). Default false (DefaultInvokerServer).
+	CORS bool
 }
 
 func (c Config) withDefaults() Config {
@@ -153,6 +157,13 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, tid string) {
 	if known && open && allows(rt.methods, r.Method) {
 		rt.serve(s, w, r, tid)
 		return
+	}
+	if s.cfg.CORS {
+		corsHeaders(w.Header())
+		if r.Method == http.MethodOptions {
+			preflight(w)
+			return
+		}
 	}
 	user, pass, ok := r.BasicAuth()
 	switch {

@@ -9,8 +9,10 @@
 //   - writing activation records to the activations database through a batching _bulk_docs writer, with
 //     per-document results so a conflict can act as a duplicate guard (§2.5, §4.4);
 //   - reading one activation record back (duplicate guard) and the blocked-namespaces view of the subjects
-//     database (§9.5);
-//   - health (Ping) and the seeding helpers tests and the demo use (EnsureDBs, PutActionDoc, PutAttachment).
+//     database (§9.5), and a namespace's action limits through the subjects database's identities view
+//     (identity.go; FPC mode's check at container creation);
+//   - health (Ping) and the seeding helpers tests and the demo use (EnsureDBs, PutActionDoc, PutAttachment);
+//     PutActionDoc also writes FPC mode's health action.
 //
 // It must not touch Kafka, containers, Docker or the pool, and it makes no decision about what an error means
 // for an activation beyond classifying it into the package sentinels (ErrNotFound, ErrUnreadable,

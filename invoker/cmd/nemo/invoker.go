@@ -18,6 +18,7 @@ import (
 	"github.com/nemo-edge/nemo/invoker/app"
 	"github.com/nemo-edge/nemo/invoker/config"
 	"github.com/nemo-edge/nemo/invoker/filestore"
+	"github.com/nemo-edge/nemo/invoker/fpc"
 	"github.com/nemo-edge/nemo/invoker/messaging"
 	"github.com/nemo-edge/nemo/invoker/metrics"
 	"github.com/nemo-edge/nemo/invoker/server"
@@ -135,7 +136,8 @@ func restoreNIC(ctx context.Context, cfg *config.Config, log zerolog.Logger) err
 func partsFromConfig(cfg *config.Config, kcfg messaging.Config, st app.ArtifactStore, api docker.API,
 	ln net.Listener, log zerolog.Logger) app.Parts {
 	srvCfg := server.Config{Username: cfg.Invoker.Username, Password: cfg.Invoker.Password,
-		MaxConnections: cfg.Invoker.MaxConnections, ProtectMetrics: cfg.Invoker.ProtectMetrics}
+		MaxConnections: cfg.Invoker.MaxConnections, ProtectMetrics: cfg.Invoker.ProtectMetrics,
+		CORS: cfg.FPC().Server == fpc.FPCServer}
 	return app.Parts{
 		Instance:     cfg.InstanceID(),
 		Manifest:     cfg.Manifest,

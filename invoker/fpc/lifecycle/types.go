@@ -54,6 +54,10 @@ type RunResult struct {
 	Duration    time.Duration // the run's duration, reported with the next fetch
 	Initialized bool          // the container has completed /init
 	Destroy     bool          // the container is broken (whisk error, timeout, OOM) and must go
+	Failed      bool          // a failure for the invoker's health window (whisk error, no container)
+	// HandBack: the container failed before the action saw the activation, which was not answered: the
+	// driver hands it back to the scheduler (RescheduleActivation). Implies Destroy.
+	HandBack bool
 }
 
 // Config is the machine's configuration (OpenWhisk's names in brackets).

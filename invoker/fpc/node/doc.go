@@ -19,7 +19,12 @@
 //     Suspend and Resume (the cgroup freezer); NEMO's history-driven pre-warms of actions FPC mode has seen
 //     are adopted as paused containers registered as warmed (Adopt).
 //   - Health (health.go): the status of the resource record, from a self-test and a ring of the last 10
-//     results (3 failures: unhealthy).
+//     results (3 failures: unhealthy); the self-test (selftest.go) is OpenWhisk's health action,
+//     whisk.system/invokerHealthTestAction<N>, written to the whisks database and run round after round in a
+//     slot of its own through a health activation path whose acks go nowhere (HealthAcker).
+//   - the namespace-limit check at creation (limits.go: InvalidActionLimitError) and the hand-back of an
+//     activation whose container failed before it ran (pull.go: RescheduleActivation, else an abnormal-run
+//     answer), both behind Config switches.
 //
 // It must not touch: wire formats (invoker/wire), the lease and key repair (etcdreg), the gRPC protocol
 // (fetch), Docker (only through the pool), Kafka (only through AckSender and the caller's consumer).

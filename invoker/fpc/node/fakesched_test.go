@@ -28,7 +28,11 @@ type fakeSched struct {
 	queues      map[queueKey]chan []byte
 	requests    []*activationpb.FetchRequest
 	rescheduled []*activationpb.RescheduleRequest
+	refuse      bool // RescheduleActivation answers isRescheduled=false
 }
+
+// RefuseReschedules makes RescheduleActivation answer false (the queue is gone).
+func (s *fakeSched) RefuseReschedules() { s.mu.Lock(); s.refuse = true; s.mu.Unlock() }
 
 func startFakeSched(t *testing.T) *fakeSched {
 	t.Helper()
@@ -129,8 +133,9 @@ func (s *fakeSched) RescheduleActivation(_ context.Context, r *activationpb.Resc
 	s.mu.Lock()
 	s.rescheduled = append(s.rescheduled, r)
 	q, found := s.queues[keyOfRequest(r.InvocationNamespace, r.Fqn, r.Rev)]
+	refuse := s.refuse
 	s.mu.Unlock()
-	if !found {
+	if !found || refuse {
 		return &activationpb.RescheduleResponse{}, nil
 	}
 	q <- []byte(r.ActivationMessage)

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/rs/zerolog"
 
 	"github.com/nemo-edge/nemo/invoker/fpc/fetch"
@@ -70,17 +71,24 @@ type Config struct {
 	CallTimeout time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// LimitCheck is the namespace-limit check at creation (default LimitCheckOn; needs Deps.NamespaceLimits).
+	LimitCheck LimitCheck
+	// SystemLimits bound the namespace limits of that check; DefaultLimits are the namespace default limits.
+	SystemLimits  SystemLimits
+	DefaultLimits LimitDefaults
 }
 
 // Deps are the Node's collaborators.
 type Deps struct {
-	Registry   Registry
-	Counter    LiveCounter
-	Acks       AckSender
-	Actions    ActionReader
-	Containers lifecycle.Containers
-	NewPuller  PullerFactory
-	Health     *Health
+	Registry Registry
+	Counter  LiveCounter
+	Acks     AckSender
+	Actions  ActionReader
+	// NamespaceLimits, when not nil, reads a namespace's limits for the check at creation (Config.LimitCheck).
+	NamespaceLimits NamespaceLimitReader
+	Containers      lifecycle.Containers
+	NewPuller       PullerFactory
+	Health          *Health
 	// Adopter, when not nil, offers NEMO's pre-warmed containers every memory-sync interval (Slots).
 	Adopter interface {
 		Adoptable(ctx context.Context) []lifecycle.Adopted
@@ -129,6 +137,8 @@ type Node struct {
 	wg           sync.WaitGroup // goroutines started by actions
 	loops        sync.WaitGroup // pull loops
 	rescheduled  int            // activations handed back on shutdown
+	noLimitsView bool           // the namespace-limit check found no identities view (logged once)
+	handedBack   int            // activations handed back after a container failure
 }
 
 // New builds a Node; Start begins publishing.
@@ -221,11 +231,15 @@ func (n *Node) HandleMessage(ctx context.Context, raw []byte) {
 		}
 		if m.ActionMetaData.Executable() && n.deps.Actions != nil && !n.isDisabled() {
 			fctx, cancel := context.WithTimeout(ctx, n.cfg.CallTimeout)
-			_, err := n.deps.Actions.GetAction(fctx, m.Action.DocID(), m.RevisionString())
+			action, err := n.deps.Actions.GetAction(fctx, m.Action.DocID(), m.RevisionString())
 			cancel()
 			if err != nil {
 				log.Warn().Err(err).Msg("creation: the action cannot be read")
 				n.sendAck(m.RootSchedulerIndex, wire.NewCreationAck(m, n.cfg.Instance, wire.CreationErrDBFetch, err.Error()))
+				return
+			}
+			if ack := n.checkLimits(ctx, m, action, log); ack != nil {
+				n.sendAck(m.RootSchedulerIndex, ack)
 				return
 			}
 		}
@@ -236,6 +250,40 @@ func (n *Node) HandleMessage(ctx context.Context, raw []byte) {
 			Str("revision", m.RevisionString()).Msg("container deletion")
 		n.Step(lifecycle.Deletion{Msg: m})
 	}
+}
+
+// checkLimits is the namespace-limit check at creation (OpenWhisk 2.0.0 and later): the failing ack, or nil.
+func (n *Node) checkLimits(ctx context.Context, m *wire.ContainerCreationMessage, action *wire.Action, log zerolog.Logger) *wire.ContainerCreationAckMessage {
+	if n.cfg.LimitCheck == LimitCheckOff || n.deps.NamespaceLimits == nil || action == nil {
+		return nil
+	}
+	lctx, cancel := context.WithTimeout(ctx, n.cfg.CallTimeout)
+	nl, err := n.deps.NamespaceLimits.NamespaceLimits(lctx, m.InvocationNamespace)
+	cancel()
+	switch {
+	case errdefs.IsNotImplemented(err):
+		n.mu.Lock()
+		first := !n.noLimitsView
+		n.noLimitsView = true
+		n.mu.Unlock()
+		if first {
+			log.Warn().Err(err).Msg("namespace limits cannot be read (no identities view in the subjects database); creations are not checked against them")
+		}
+		return nil
+	case err != nil:
+		log.Warn().Err(err).Msg("creation: the invocation namespace's identity cannot be read")
+		return wire.NewCreationAck(m, n.cfg.Instance, wire.CreationErrDBFetch, err.Error())
+	}
+	cerr := CheckNamespaceLimits(action.Limits, nl, n.cfg.SystemLimits, n.cfg.DefaultLimits)
+	if cerr == nil {
+		return nil
+	}
+	reason := limitMessage(cerr)
+	log.Warn().Str("reason", reason).Msg("creation: the action's limits violate the namespace's")
+	if n.cfg.LimitCheck == LimitCheckCompat {
+		return wire.NewCreationAck(m, n.cfg.Instance, wire.CreationErrDBFetch, string(wire.CreationErrInvalidActionLimit)+": "+reason)
+	}
+	return wire.NewCreationAck(m, n.cfg.Instance, wire.CreationErrInvalidActionLimit, reason)
 }
 
 func (n *Node) isDisabled() bool {
@@ -551,6 +599,13 @@ func (n *Node) Rescheduled() int {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.rescheduled
+}
+
+// HandedBack is how many activations were handed back after their container failed before they ran.
+func (n *Node) HandedBack() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.handedBack
 }
 
 // Shutdown is the SIGTERM path: no more creations; every pull loop stops after its current run, and an

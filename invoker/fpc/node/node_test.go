@@ -164,7 +164,11 @@ type rig struct {
 	conns *fetch.Conns
 }
 
-func newRig(t *testing.T, actionsErr error) *rig {
+func newRig(t *testing.T, actionsErr error) *rig { return newRigWith(t, actionsErr, nil, nil) }
+
+// newRigWith is newRig with the fake containers wrapped (nil: used as they are) and the node's configuration
+// and collaborators adjusted before it starts (nil: as they are).
+func newRigWith(t *testing.T, actionsErr error, wrap func(*fakeContainers) lifecycle.Containers, tweak func(*Config, *Deps)) *rig {
 	t.Helper()
 	j := &journal{}
 	reg := &fakeRegistry{j: j, kv: map[string]string{}}
@@ -175,13 +179,21 @@ func newRig(t *testing.T, actionsErr error) *rig {
 	r.sched.Hold = 100 * time.Millisecond
 	t.Cleanup(r.conns.Close)
 	inst := wire.InvokerInstanceID{Instance: 0, UserMemoryBytes: 1024 << 20}
-	r.node = New(Config{Instance: inst, Keys: r.keys,
+	var cs lifecycle.Containers = r.cs
+	if wrap != nil {
+		cs = wrap(r.cs)
+	}
+	cfg, deps := Config{Instance: inst, Keys: r.keys,
 		Lifecycle:  lifecycle.Config{PauseGrace: 300 * time.Millisecond, IdleContainer: time.Hour},
 		MemorySync: 50 * time.Millisecond, Fetch: fetch.Config{GoodbyeTimeout: time.Second}},
-		Deps{Registry: reg, Acks: r.acks, Actions: fakeActions{err: actionsErr}, Containers: r.cs,
+		Deps{Registry: reg, Acks: r.acks, Actions: fakeActions{err: actionsErr}, Containers: cs,
 			Counter: countNone{}, NewPuller: func(c fetch.Config) (Puller, error) {
 				return fetch.NewPuller(c, r.conns, nil, nil, testLog(t))
-			}, Log: testLog(t)})
+			}, Log: testLog(t)}
+	if tweak != nil {
+		tweak(&cfg, &deps)
+	}
+	r.node = New(cfg, deps)
 	ctx, cancel := context.WithCancel(context.Background())
 	go r.node.Run(ctx)
 	t.Cleanup(func() {

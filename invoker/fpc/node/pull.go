@@ -52,6 +52,9 @@ func (n *Node) pullLoop(c *cont) {
 		c.runs.Add(1)
 		n.Step(lifecycle.ActivationReceived{C: c.id})
 		rr := n.deps.Containers.Run(n.base, c.id, res.Activation, res.Raw)
+		if rr.HandBack {
+			n.handBackFailed(c, p, res)
+		}
 		c.runs.Done()
 		if rr.Initialized {
 			p.SetWarmed()
@@ -83,6 +86,39 @@ func (n *Node) handBack(c *cont, p Puller, res fetch.Result) {
 	n.rescheduled++
 	n.mu.Unlock()
 	log.Info().Msg("shutting down: fetched activation handed back to the scheduler")
+}
+
+// HandBackTimeout is how long a handed-back activation waits for the scheduler's answer before it is answered
+// as an abnormal run (OpenWhisk's Rescheduling state timeout).
+const HandBackTimeout = 10 * time.Second
+
+// abnormalAnswerer answers an activation that could be neither run nor handed back (Slots).
+type abnormalAnswerer interface {
+	AnswerAbnormal(ctx context.Context, raw []byte)
+}
+
+// handBackFailed gives an activation whose container failed before the action saw it back to the scheduler
+// (RescheduleActivation); if the scheduler does not take it within HandBackTimeout, it is answered as an
+// abnormal run (whisk error), as OpenWhisk's FPC container proxy does.
+func (n *Node) handBackFailed(c *cont, p Puller, res fetch.Result) {
+	log := n.log.With().Str("container", string(c.id)).Str("activationId", res.Activation.ActivationID).
+		Str("transid", res.Activation.TransID.ID()).Logger()
+	ctx, cancel := context.WithTimeout(n.base, HandBackTimeout)
+	ok, err := p.Reschedule(ctx, res.Raw)
+	cancel()
+	if err == nil && ok {
+		n.mu.Lock()
+		n.handedBack++
+		n.mu.Unlock()
+		log.Warn().Msg("container failed before the action ran: activation handed back to the scheduler")
+		return
+	}
+	log.Error().Err(err).Bool("rescheduled", ok).Msg("container failed before the action ran and the scheduler did not take the activation back")
+	if a, isA := n.deps.Containers.(abnormalAnswerer); isA {
+		actx, acancel := context.WithTimeout(context.WithoutCancel(n.base), n.cfg.CallTimeout)
+		a.AnswerAbnormal(actx, res.Raw)
+		acancel()
+	}
 }
 
 func continues(acts []lifecycle.Action, id lifecycle.ContainerID) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 
@@ -39,7 +40,11 @@ type slot struct {
 	binding lifecycle.Binding // for adoption
 	last    *pool.Outcome     // the last run's outcome
 	lastErr error             // the last run's provisioning error
-	mu      sync.Mutex
+	health  bool              // the self-test's container: runs through the health path, never adopted
+	// handedBack: the last run's container failed before the action saw it and the activation was left
+	// unanswered for the scheduler (HandBackOnContainerFailure).
+	handedBack bool
+	mu         sync.Mutex
 }
 
 type slotCtxKey struct{}
@@ -52,7 +57,14 @@ type Slots struct {
 	health  *Health
 	mu      sync.Mutex
 	process Process
-	slots   map[lifecycle.ContainerID]*slot
+	// healthProcess runs the self-test's activations (acks and events go nowhere).
+	healthProcess Process
+	// abnormal answers an activation that could not be handed back (activation.Path.AnswerAbnormal).
+	abnormal Process
+	// handBack: a container failure before the action ran leaves the activation to the scheduler instead of
+	// the pool's move to another container.
+	handBack bool
+	slots    map[lifecycle.ContainerID]*slot
 	// bindings remembers, per pool key without the slot, the binding FPC mode served it for, so a pre-warm
 	// of that key can be adopted.
 	bindings map[pool.Key]lifecycle.Binding
@@ -66,6 +78,36 @@ func NewSlots(p PoolControl, health *Health) *Slots {
 
 // SetProcess sets the activation path.
 func (s *Slots) SetProcess(p Process) { s.mu.Lock(); s.process = p; s.mu.Unlock() }
+
+// SetHealthProcess sets the activation path of the self-test's health activations.
+func (s *Slots) SetHealthProcess(p Process) { s.mu.Lock(); s.healthProcess = p; s.mu.Unlock() }
+
+// HandBackOnContainerFailure makes a container that fails before the action sees the activation (thaw
+// failure, container gone, connection refused, HTTP 503) give the activation back to the scheduler
+// (RescheduleActivation, as OpenWhisk's FPC invoker does) instead of the pool's move to another container of
+// this invoker; answer is how an activation the scheduler does not take back is answered (a whisk error).
+func (s *Slots) HandBackOnContainerFailure(answer Process) {
+	s.mu.Lock()
+	s.handBack, s.abnormal = true, answer
+	s.mu.Unlock()
+}
+
+// AnswerAbnormal answers a handed-back activation the scheduler did not take (Node).
+func (s *Slots) AnswerAbnormal(ctx context.Context, raw []byte) {
+	s.mu.Lock()
+	f := s.abnormal
+	s.mu.Unlock()
+	if f != nil {
+		f(ctx, raw)
+	}
+}
+
+// createHealth makes the self-test's slot (HealthActionTest).
+func (s *Slots) createHealth(id lifecycle.ContainerID, b lifecycle.Binding) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.slots[id] = &slot{key: string(id), binding: b, health: true}
+}
 
 // Wrap returns the Runner the activation path must use: it puts the job on its slot's pool key.
 func (s *Slots) Wrap(inner Runner) Runner { return slotRunner{s: s, inner: inner} }
@@ -83,7 +125,17 @@ func (r slotRunner) Run(ctx context.Context, job *pool.Job, onRunDone func(*pool
 	j := *job
 	base := j.Spec.Key
 	j.Spec.Key.ContentHash += slotMark + sl.key
+	r.s.mu.Lock()
+	j.NoLocalReschedule = r.s.handBack && !sl.health
+	r.s.mu.Unlock()
 	o, err := r.inner.Run(ctx, &j, onRunDone)
+	if errors.Is(err, pool.ErrContainerHealth) {
+		// Not answered here: the pull hands it back to the scheduler.
+		sl.mu.Lock()
+		sl.handedBack = true
+		sl.mu.Unlock()
+		return nil, fmt.Errorf("%w: %w", pool.ErrWithdrawn, err)
+	}
 	sl.mu.Lock()
 	sl.last, sl.lastErr = o, err
 	if o != nil && o.Container != 0 {
@@ -91,7 +143,7 @@ func (r slotRunner) Run(ctx context.Context, job *pool.Job, onRunDone func(*pool
 	}
 	sl.mu.Unlock()
 	r.s.mu.Lock()
-	if _, ok := r.s.bindings[base]; !ok && len(r.s.bindings) < 4096 {
+	if _, ok := r.s.bindings[base]; !ok && !sl.health && len(r.s.bindings) < 4096 {
 		r.s.bindings[base] = sl.binding
 	}
 	r.s.mu.Unlock()
@@ -161,30 +213,45 @@ func (s *Slots) Run(ctx context.Context, id lifecycle.ContainerID, msg *wire.Act
 	sl := s.get(id)
 	s.mu.Lock()
 	process := s.process
+	if sl != nil && sl.health {
+		process = s.healthProcess
+	}
 	s.mu.Unlock()
 	if sl == nil || process == nil {
-		return lifecycle.RunResult{Destroy: true}
+		if sl != nil && sl.health && s.health != nil {
+			s.health.Record(false)
+		}
+		return lifecycle.RunResult{Destroy: true, Failed: sl != nil && sl.health}
 	}
 	sl.mu.Lock()
-	sl.last, sl.lastErr = nil, nil
+	sl.last, sl.lastErr, sl.handedBack = nil, nil, false
 	sl.mu.Unlock()
 	process(context.WithValue(ctx, slotCtxKey{}, sl), raw)
 	sl.mu.Lock()
-	o, err := sl.last, sl.lastErr
+	o, err, handedBack := sl.last, sl.lastErr, sl.handedBack
 	sl.mu.Unlock()
+	if handedBack {
+		sl.mu.Lock()
+		sl.poolC = 0 // the pool destroyed it
+		sl.mu.Unlock()
+		return lifecycle.RunResult{HandBack: true, Destroy: true}
+	}
 	if o == nil {
 		// No container (provisioning failed) or the path answered without running (fetch failure, blacklisted
-		// namespace): the activation was answered; a provisioning failure also ends the slot.
-		if s.health != nil && err != nil {
+		// namespace): the activation was answered; a provisioning failure also ends the slot. A health
+		// activation that did not run is a failed self-test.
+		failed := err != nil || sl.health
+		if s.health != nil && failed {
 			s.health.Record(false)
 		}
-		return lifecycle.RunResult{Destroy: err != nil}
+		return lifecycle.RunResult{Destroy: err != nil, Failed: failed}
 	}
+	failed := o.Response.StatusCode == proxy.StatusWhiskError
 	if s.health != nil {
-		s.health.Record(o.Response.StatusCode != proxy.StatusWhiskError)
+		s.health.Record(!failed)
 	}
 	destroy := o.TimedOut || o.Response.DestroysContainer()
-	return lifecycle.RunResult{Duration: o.End.Sub(o.Start), Initialized: !destroy, Destroy: destroy}
+	return lifecycle.RunResult{Duration: o.End.Sub(o.Start), Initialized: !destroy, Destroy: destroy, Failed: failed}
 }
 
 // Remove destroys the slot's container (thawed first: the pool evicts only what is not suspended).
@@ -239,7 +306,7 @@ func (s *Slots) Adoptable(ctx context.Context) []lifecycle.Adopted {
 			sl.mu.Unlock()
 		}
 		s.mu.Unlock()
-		if !known || owned || slotName == "" {
+		if !known || owned || slotName == "" || slotName == string(healthSlot) {
 			continue
 		}
 		if err := s.pool.Suspend(ctx, ci.C); err != nil {
