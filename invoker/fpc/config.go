@@ -44,8 +44,8 @@ const (
 	// nodejs:default, OpenWhisk's; a kind the manifest lacks falls back to a family default, see docs/fpc.md).
 	EnvHealthActionKind = "NEMO_FPC_HEALTH_ACTION_KIND"
 	// EnvRescheduleOnContainerFailure is NEMO's own: true gives an activation whose container failed before
-	// the action saw it back to the scheduler (RescheduleActivation), as OpenWhisk's FPC invoker does;
-	// false (the default) moves it to another container of this invoker, as classic mode does.
+	// the action saw it back to the scheduler (RescheduleActivation), as OpenWhisk's FPC invoker does (the
+	// default); false moves it to another container of this invoker, as classic mode does.
 	EnvRescheduleOnContainerFailure = "NEMO_FPC_RESCHEDULE_ON_CONTAINER_FAILURE"
 	// EnvCreationLimitCheck is NEMO's own: the namespace-limit check at container creation. "on" (default,
 	// OpenWhisk 2.0.0 and later) answers InvalidActionLimitError; "compat" answers DBFetchError with that name
@@ -147,6 +147,8 @@ func Defaults() Config {
 		KeepingDuration:    10 * time.Minute,
 		MemorySyncInterval: time.Second,
 		BatchDeletionSize:  10,
+		// OpenWhisk's FPC invoker hands every run whose container failed back to the scheduler.
+		RescheduleOnContainerFailure: true,
 	}
 }
 
@@ -220,7 +222,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.ResourceTags = listVar(e, EnvResourceTags)
 	c.DedicatedNamespaces = listVar(e, EnvDedicatedNamespaces)
 	c.HealthActionKind = e.get(EnvHealthActionKind)
-	if c.RescheduleOnContainerFailure, err = boolVar(e, EnvRescheduleOnContainerFailure, false); err != nil {
+	if c.RescheduleOnContainerFailure, err = boolVar(e, EnvRescheduleOnContainerFailure, true); err != nil {
 		return c, err
 	}
 	if c.NamespaceDefaults, err = namespaceDefaults(e); err != nil {

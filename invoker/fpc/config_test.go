@@ -90,10 +90,10 @@ func TestLoad(t *testing.T) {
 				c.NamespaceDefaults = NamespaceDefaults{MemoryMB: &[2]int{128, 512}, Time: &[2]time.Duration{100 * time.Millisecond, 5 * time.Minute}}
 			}},
 		{"NEMO's own: health action kind, hand-back on container failure",
-			with(fpcEnv(), EnvHealthActionKind, "python:3", EnvRescheduleOnContainerFailure, "true", EnvCreationLimitCheck, "Compat"),
+			with(fpcEnv(), EnvHealthActionKind, "python:3", EnvRescheduleOnContainerFailure, "false", EnvCreationLimitCheck, "Compat"),
 			func(c *Config) {
 				*c = wantFPC
-				c.HealthActionKind, c.RescheduleOnContainerFailure, c.CreationLimitCheck = "python:3", true, "compat"
+				c.HealthActionKind, c.RescheduleOnContainerFailure, c.CreationLimitCheck = "python:3", false, "compat"
 			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
