@@ -82,23 +82,45 @@ func ProcRunQueueWait(pid int) (time.Duration, error) {
 
 // ProcRSS is the resident set size (VmRSS) of pid in bytes.
 func ProcRSS(pid int) (int64, error) {
+	m, err := ProcMemory(pid)
+	return m.RSS, err
+}
+
+// Memory is a process's resident memory from /proc/<pid>/status, in bytes: RSS = Anon + File + Shmem.
+// File is the mapped file pages (the binary's own code and read-only data above all), which the kernel
+// shares and can drop; Anon is the heap, stacks and runtime structures.
+type Memory struct {
+	RSS, Anon, File int64
+}
+
+// ProcMemory reads pid's resident memory.
+func ProcMemory(pid int) (Memory, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrProc, err)
+		return Memory{}, fmt.Errorf("%w: %w", ErrProc, err)
 	}
 	defer f.Close()
+	var m Memory
+	fields := map[string]*int64{"VmRSS:": &m.RSS, "RssAnon:": &m.Anon, "RssFile:": &m.File}
+	seen := 0
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if kb, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(kb), "kB"))
-			n, err := strconv.ParseInt(kb, 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("%w: VmRSS %q", ErrProc, kb)
+		for prefix, dst := range fields {
+			if kb, ok := strings.CutPrefix(sc.Text(), prefix); ok {
+				kb = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(kb), "kB"))
+				n, err := strconv.ParseInt(kb, 10, 64)
+				if err != nil {
+					return Memory{}, fmt.Errorf("%w: %s %q", ErrProc, prefix, kb)
+				}
+				*dst = n << 10
+				seen++
 			}
-			return n << 10, nil
 		}
 	}
-	return 0, fmt.Errorf("%w: no VmRSS for pid %d", ErrProc, pid)
+	if m.RSS == 0 && seen == 0 {
+		return Memory{}, fmt.Errorf("%w: no VmRSS for pid %d", ErrProc, pid)
+	}
+	return m, nil
 }
 
 // ProcSnapshot is the CPU time used so far by every live process, keyed by pid.
