@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -201,9 +200,10 @@ func (b *Backend) logSource(id, logPath string) (entrySource, bool) {
 		return newFileSource(logPath, b.cfg.LogPollInterval), false
 	}
 	if logPath != "" {
-		if f, err := os.Open(logPath); err == nil {
-			f.Close()
-			return newFileSource(logPath, b.cfg.LogPollInterval), false
+		// Readable: the descriptor opened to find out is the one the collections use.
+		src := newFileSource(logPath, b.cfg.LogPollInterval)
+		if src.open() == nil {
+			return src, false
 		}
 	}
 	return api, true

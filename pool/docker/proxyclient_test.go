@@ -159,34 +159,27 @@ func TestProxyClientReadsChunkedBodiesAndReusesTheConnection(t *testing.T) {
 }
 
 func TestProxyClientTruncatesLargeBodies(t *testing.T) {
-	t.Run("known length: head kept, connection dropped", func(t *testing.T) {
-		addr, conns := rawServer(t, func(int, int) (string, bool) {
-			return "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789", false
+	for _, tc := range []struct {
+		name, resp string
+		conns      int32
+	}{
+		// An unread body leaves its connection unusable.
+		{"known length: head kept, connection dropped", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789", 2},
+		{"chunked: rest counted, connection kept", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n0\r\n\r\n", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr, conns := rawServer(t, func(int, int) (string, bool) { return tc.resp, false })
+			pc := newProxyClient(addr, 1)
+			for range 2 {
+				r := pc.post(context.Background(), "/run", []byte(`{}`), 8, 4)
+				require.NoError(t, r.Err)
+				assert.True(t, r.Truncated)
+				assert.Equal(t, "0123", string(r.Body))
+				assert.EqualValues(t, 10, r.Length)
+			}
+			assert.Equal(t, tc.conns, conns.Load())
 		})
-		pc := newProxyClient(addr, 1)
-		for range 2 {
-			r := pc.post(context.Background(), "/run", []byte(`{}`), 8, 4)
-			require.NoError(t, r.Err)
-			assert.True(t, r.Truncated)
-			assert.Equal(t, "0123", string(r.Body))
-			assert.EqualValues(t, 10, r.Length)
-		}
-		assert.EqualValues(t, 2, conns.Load(), "an unread body leaves its connection unusable")
-	})
-	t.Run("chunked: rest counted, connection kept", func(t *testing.T) {
-		addr, conns := rawServer(t, func(int, int) (string, bool) {
-			return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n0\r\n\r\n", false
-		})
-		pc := newProxyClient(addr, 1)
-		for range 2 {
-			r := pc.post(context.Background(), "/run", []byte(`{}`), 8, 4)
-			require.NoError(t, r.Err)
-			assert.True(t, r.Truncated)
-			assert.Equal(t, "0123", string(r.Body))
-			assert.EqualValues(t, 10, r.Length)
-		}
-		assert.EqualValues(t, 1, conns.Load())
-	})
+	}
 }
 
 func TestProxyClientReportsAProxyThatHangsUp(t *testing.T) {
