@@ -543,7 +543,7 @@ func (h *sessionHandler) offsetsLoop(ctx context.Context) {
 		notFetching := f.paused || f.held || f.inFlight >= f.capacity
 		f.mu.Unlock()
 		askBroker := g != nil && (notFetching || time.Since(askedBroker) >= offsetsBrokerRefresh)
-		if askBroker {
+		if askBroker && len(claims) > 0 { // a session's first pass may come before its claims
 			askedBroker = time.Now()
 		}
 		for p, c := range claims {
