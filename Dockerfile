@@ -7,7 +7,9 @@
 #
 #   Dockerfile              this file
 #   rootfs/usr/bin/nemo     static nemo binary (CGO_ENABLED=0, -trimpath, -ldflags "-s -w -X main.version=…")
-#   rootfs/init.sh          deployments/image/init.sh: execs `/usr/bin/nemo invoker "$@"`
+#   rootfs/usr/bin/nemo-classic  the same, built with -tags classiconly: the classic invoker only (less memory);
+#                           it hands a configuration for OpenWhisk's new scheduler to /usr/bin/nemo
+#   rootfs/init.sh          deployments/image/init.sh: execs `/usr/bin/nemo-classic invoker "$@"`
 #   rootfs/bin/busybox      Debian's busybox-static, with applet symlinks (sh, cat, grep, sed, ps, wget, …)
 #   rootfs/bin/bash         deployments/image/bash: execs busybox ash (Helm runs /bin/bash -c "…")
 #   rootfs/tmp              mode 1777; rootfs/logs, rootfs/etc/nemo, rootfs/var/lib/nemo: empty mount points

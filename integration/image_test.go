@@ -238,6 +238,7 @@ func TestInvokerImage(t *testing.T) {
 		}
 		executable("init.sh", "#!/bin/sh\n")
 		executable("usr/bin/nemo", "\x7fELF")
+		executable("usr/bin/nemo-classic", "\x7fELF")
 		executable("bin/busybox", "\x7fELF")
 		switch h, ok := files["bin/sh"]; {
 		case !ok:
@@ -262,10 +263,15 @@ func TestInvokerImage(t *testing.T) {
 			t.Fatal("label org.opencontainers.image.version is empty")
 		}
 		want := "nemo " + version
-		for _, cmd := range [][]string{
-			{"/bin/sh", "-c", "exec /init.sh version"},
-			{"/usr/bin/nemo", "version"},
+		for _, c := range []struct {
+			cmd  []string
+			want string
+		}{
+			{[]string{"/bin/sh", "-c", "exec /init.sh version"}, want},
+			{[]string{"/usr/bin/nemo", "version"}, want},
+			{[]string{"/usr/bin/nemo-classic", "version"}, want + " (classic-only build)"},
 		} {
+			cmd, want := c.cmd, c.want
 			rctx, rcancel := context.WithTimeout(ctx, time.Minute)
 			out, stderr, code, err := run(rctx, "docker", append([]string{"run", "--rm", "--network", "none", invokerImage}, cmd...)...)
 			rcancel()
@@ -312,6 +318,36 @@ func TestInvokerImage(t *testing.T) {
 		srv.Close()
 		if code, out := check(port); code == 0 {
 			t.Errorf("healthcheck against a closed port: exit 0, output %q", out)
+		}
+	})
+
+	t.Run("FPCConfigurationHandedToTheFullBuild", func(t *testing.T) {
+		// /init.sh starts the classic-only build; a configuration for OpenWhisk's new scheduler must reach
+		// the full /usr/bin/nemo in the same process. Kafka is unreachable (no network), so it then fails.
+		rctx, rcancel := context.WithTimeout(ctx, time.Minute)
+		defer rcancel()
+		args := []string{"run", "--rm", "--network", "none"}
+		for _, e := range []string{
+			"KAFKA_HOSTS=127.0.0.1:1", "DB_PREFIX=x_", "CONFIG_whisk_couchdb_host=127.0.0.1", "CONFIG_whisk_couchdb_port=1",
+			"CONFIG_whisk_couchdb_username=a", "CONFIG_whisk_couchdb_password=b",
+			"CONFIG_whisk_invoker_username=u", "CONFIG_whisk_invoker_password=p",
+			`RUNTIMES_MANIFEST={"runtimes":{"go":[{"kind":"go:1.22","default":true,"image":{"name":"action-go"}}]}}`,
+			"CONFIG_whisk_spi_InvokerProvider=org.apache.openwhisk.core.invoker.FPCInvokerReactive",
+			"CONFIG_whisk_etcd_hosts=127.0.0.1:2", "CONFIG_whisk_etcd_lease_timeout=10",
+			"CONFIG_whisk_etcd_pool_threads=10", "CONFIG_whisk_invoker_containerCreation_maxPeek=500",
+		} {
+			args = append(args, "-e", e)
+		}
+		out, stderr, code, err := run(rctx, "docker", append(args, invokerImage, "/bin/sh", "-c", "exec /init.sh --id 0")...)
+		if err != nil {
+			t.Fatalf("the invoker did not exit within the deadline without Kafka: %v", err)
+		}
+		all := out + stderr
+		if code == 0 || !strings.Contains(all, "handing over to the full build") || !strings.Contains(all, `"binary":"/usr/bin/nemo"`) {
+			t.Errorf("want the classic-only build to hand over to /usr/bin/nemo, then a failure to reach Kafka; exit %d, output:\n%s", code, all)
+		}
+		if i := strings.Index(all, "handing over"); i < 0 || !strings.Contains(all[i:], "\nnemo: ") {
+			t.Errorf("want the full build's error (no Docker, no Kafka here) after the hand-over; output:\n%s", all)
 		}
 	})
 

@@ -63,7 +63,8 @@ trap '[ "$keep_tmp" = 1 ] || rm -rf "$TMP"' EXIT
 say "load average at start: $(cut -d' ' -f1-3 /proc/loadavg); work directory $TMP"
 
 # ---- build
-go build -o "$TMP/nemo" ./invoker/cmd/nemo
+# The classic-only build: what the image's /init.sh starts for a classic invoker.
+go build -tags classiconly -o "$TMP/nemo" ./invoker/cmd/nemo
 go build -tags integration -o "$TMP/nemobench" ./integration/bench/cmd/nemobench
 
 # ---- row 5: pool/docker's freeze benchmark (its own container; about 20 s)
@@ -76,7 +77,7 @@ if ! NEMO_DOCKER=1 timeout --kill-after=30 150 go test -tags integration -run NO
 fi
 
 # ---- rows 1-4
-RUN_CMD="go build -o /tmp/nemo ./invoker/cmd/nemo && go run -tags integration ./integration/bench/cmd/nemobench -nemo /tmp/nemo -n $N -reps $REPS -warm $WARM -idle $IDLE"
+RUN_CMD="go build -tags classiconly -o /tmp/nemo ./invoker/cmd/nemo && go run -tags integration ./integration/bench/cmd/nemobench -nemo /tmp/nemo -n $N -reps $REPS -warm $WARM -idle $IDLE"
 extra=()
 [ "$WRITE" = 1 ] && extra+=(-out "$ROOT/docs/benchmarks.md")
 if [ "$PERF" = 1 ] && command -v perf >/dev/null 2>&1; then extra+=(-perf); fi

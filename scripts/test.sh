@@ -56,6 +56,7 @@ eval "$(scripts/services.sh env)"
 log "go vet"
 go vet ./...
 go vet -tags integration ./...
+go vet -tags classiconly ./invoker/cmd/nemo/ ./invoker/app/
 
 # Every go test run goes through scripts/gotest.sh: go test -json, a plain summary, the list of skipped tests,
 # and a failure for any skip not allow-listed in scripts/test-skips.txt.

@@ -9,13 +9,21 @@
 # simulate, invoker, help) is passed to nemo as it is, so `/init.sh version` prints the version and
 # `/init.sh help` the commands.
 #
+# The invoker runs from /usr/bin/nemo-classic, the classic-only build (about 40 % less resident memory);
+# when the configuration selects OpenWhisk's new scheduler (FPC) it hands over to the full /usr/bin/nemo by
+# itself, keeping the process. The other subcommands are the full build's.
+#
 # exec keeps nemo the container's main process: `docker stop` delivers SIGTERM to it, and it drains
 # in-flight activations and restores NIC settings before exiting.
 set -eu
 
 case "${1-}" in
-version | demo | simulate | invoker | help)
+invoker)
+	shift
+	exec /usr/bin/nemo-classic invoker "$@"
+	;;
+version | demo | simulate | help)
 	exec /usr/bin/nemo "$@"
 	;;
 esac
-exec /usr/bin/nemo invoker "$@"
+exec /usr/bin/nemo-classic invoker "$@"

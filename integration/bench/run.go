@@ -982,9 +982,10 @@ func (r *run) rows(idle map[string]int64, cold *coldResult, warm []warmRep, tput
 	}
 	r.absolute = append(r.absolute, fmt.Sprintf("4 (RSS ≤ 30 MB with %d warm containers): %s, %.1f MiB, of which %.1f MiB "+
 		"anonymous (heap, stacks, runtime) and %.1f MiB mapped file pages: the binary's own code and read-only data, "+
-		"which the kernel maps around every page the process touches and can drop under pressure. The binary holds "+
-		"both modes (classic and FPC: etcd and gRPC clients), the embedded demo broker and the simulator with its "+
-		"plotting; what an invoker touches of it is what limits this figure.",
+		"which the kernel maps around every page the process touches and can drop under pressure. The binary measured "+
+		"is the classic-only build the image's /init.sh starts (go build -tags classiconly): the full build also "+
+		"links the new scheduler's gRPC and etcd clients, the demo's in-process Kafka and the simulator's plotting, "+
+		"whose initialisation maps pages this build never touches.",
 		cold.warmCount, word, mib(cold.mem8.RSS), mib(cold.mem8.Anon), mib(cold.mem8.File)))
 	r.notes(cold, warm, tput, warmP50)
 	r.verdict()

@@ -1,3 +1,5 @@
+//go:build !classiconly
+
 package app
 
 import (

@@ -1,3 +1,5 @@
+//go:build !classiconly
+
 package main
 
 import (

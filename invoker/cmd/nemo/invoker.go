@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/nemo-edge/nemo/harvester"
 	"github.com/nemo-edge/nemo/invoker/app"
@@ -41,6 +40,9 @@ func runInvoker(fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	defer closeLog()
+	if err := handOff(cfg, args, log); err != nil {
+		return err
+	}
 	for _, w := range cfg.Warnings() {
 		log.Warn().Str("component", "config").Msg(w)
 	}
@@ -56,12 +58,12 @@ func runInvoker(fs *flag.FlagSet, args []string) error {
 
 	kcfg := cfg.MessagingConfig()
 	if cfg.Kafka.Embedded {
-		cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(1))
+		brokers, stopKafka, err := startEmbeddedKafka()
 		if err != nil {
-			return fmt.Errorf("embedded kafka: %w", err)
+			return err
 		}
-		defer cluster.Close()
-		kcfg.Brokers = cluster.ListenAddrs()
+		defer stopKafka()
+		kcfg.Brokers = brokers
 		log.Warn().Strs("brokers", kcfg.Brokers).Msg("using an in-process Kafka (demo only; nothing outside this process sees it)")
 	}
 

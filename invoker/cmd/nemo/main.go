@@ -14,6 +14,10 @@
 // command line is invalid — an unknown command or flag, a bad flag value, a bad setting; retrying cannot
 // help (systemd's RestartPreventExitStatus=2) — and 1 for every other failure, the ones worth retrying
 // (Kafka, CouchDB or Docker unreachable…). A bad command line prints the error and the usage to stderr.
+//
+// Two builds: the default one has every command and both scheduler protocols (full.go, fpc.go);
+// `go build -tags classiconly` has the classic invoker and version only (classic.go), maps about 40 % less
+// memory, and hands a configuration that needs what it leaves out to the full build installed next to it.
 package main
 
 import (
@@ -22,10 +26,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/nemo-edge/nemo/invoker/config"
-	"github.com/nemo-edge/nemo/scheduler/sim"
 )
 
 var version = "dev"
@@ -46,7 +50,7 @@ type command struct {
 	run func(fs *flag.FlagSet, args []string, stdout io.Writer) error
 }
 
-var commands = []command{
+var commands = slices.Concat([]command{
 	{
 		name: "invoker", args: "[--id N] [--config FILE] [flags]",
 		summary: "run the invoker (the default command)",
@@ -56,28 +60,7 @@ removes its containers. It takes OpenWhisk's invoker command line (that of /init
 (--config or $NEMO_CONFIG). A bad setting stops it with one line naming the setting, and exit status 2.`,
 		run: func(fs *flag.FlagSet, args []string, _ io.Writer) error { return runInvoker(fs, args) },
 	},
-	{
-		name: "demo", args: "[-n N] [-dir DIR] [-image IMAGE] [-v]",
-		summary: "run the invoker on embedded defaults and play the controller",
-		about: `Runs the invoker on embedded defaults (an in-process Kafka, a file store seeded with a
-sample action, real Docker containers named ` + demoContainerPrefix + `_...) and plays the controller: it
-sends N activations to invoker0 (the first starts a container, the next ones find it warm; the last is
-non-blocking) and prints for each the acks from completed0, the stored record and the answer, cold or
-warm, then an excerpt of the invoker's metrics. It stops the invoker, which removes its containers, and
-checks that none is left. It needs a Docker engine and the image built by scripts/build-images.sh
-(scripts/demo.sh does both).`,
-		run: runDemo,
-	},
-	{
-		name: "simulate", args: "[flags]",
-		summary: "replay traces through the pool and scheduler decisions",
-		about: `Replays a workload (Azure Functions 2019 traces or a synthetic Poisson workload) through
-the invoker's pool state machine under each keep-alive and pre-warm policy (OpenWhisk's, a TTL,
-greedy-dual, the hybrid histogram, NEMO's) with the same arrivals and memory, and prints the cold
-starts, queued and dropped invocations, wasted memory-time and added latency of each as a table, and
-as a CSV file and a PNG plot when asked. docs/simulator.md shows the figures and their commands.`,
-		run: func(fs *flag.FlagSet, args []string, stdout io.Writer) error { return sim.Main(fs, args, stdout) },
-	},
+}, fullCommands, []command{
 	{
 		name: "version", args: "",
 		summary: "print the version",
@@ -86,11 +69,11 @@ as a CSV file and a PNG plot when asked. docs/simulator.md shows the figures and
 			if err := parseFlags(fs, args); err != nil {
 				return err
 			}
-			fmt.Fprintln(stdout, "nemo", version)
+			fmt.Fprintln(stdout, "nemo", version+buildNote)
 			return nil
 		},
 	},
-}
+})
 
 // run is nemo's command line: it runs the command args[0] names (the invoker when args start with a flag
 // or are empty) and returns the exit status.
@@ -108,6 +91,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	cmd, ok := lookup(name)
+	if !ok && slices.Contains(omittedCommands, name) {
+		fmt.Fprintf(stderr, "nemo: %q is not in this binary: %s\n", name, omittedWhy)
+		return exitConfig
+	}
 	if !ok {
 		fmt.Fprintf(stderr, "nemo: unknown command %q\n\n", name)
 		printCommands(stderr, false)
@@ -283,7 +270,15 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 // isCommandLine reports whether err is about the command line itself (it is printed with the usage).
 func isCommandLine(err error) bool {
 	var ue usageError
-	return errors.As(err, &ue) || errors.Is(err, config.ErrCommandLine) || errors.Is(err, sim.ErrInvalidOptions)
+	if errors.As(err, &ue) || errors.Is(err, config.ErrCommandLine) {
+		return true
+	}
+	for _, e := range commandLineErrors {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // Exit statuses (see the package comment).
