@@ -1067,7 +1067,10 @@ func (r *run) notes(cold *coldResult, warm []warmRep, tput []tputRep, warmP50 fl
 		r.why2c = fmt.Sprintf("The Completion leaves %s after the Result at p50, while the floor's log sentinels "+
 			"arrive %s after /run: as in OpenWhisk, the Completion is sent only once the broker has acknowledged the "+
 			"Result (acks=1, one produce round trip, about half of the %s echo round trip), so that a controller "+
-			"never reads a Completion before its Result. That round trip is not in the floor.",
+			"never reads a Completion before its Result. That round trip is not in the floor. Enqueuing the Completion "+
+			"right behind the Result does not remove it: the producer (sarama) keeps one batch per partition in flight "+
+			"until the broker answers it, so the Completion still leaves with the next request; only both acks in one "+
+			"request would.",
 			fd(sf.P50-first.P50), fd(rl.P50-run.P50), fd(rtt.P50))
 	}
 
