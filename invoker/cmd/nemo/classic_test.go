@@ -73,8 +73,10 @@ func TestClassicOnlyBuild(t *testing.T) {
 	fake := "#!/bin/sh\nprintf '%s\\n' \"$0\" \"$@\" \"$FROM_PARENT\" > " + record + "\n"
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "nemo"), []byte(fake), 0o755))
 
-	// Everything config.Load needs, Kafka and CouchDB on closed ports.
+	// Everything config.Load needs, Kafka and CouchDB on closed ports, and a Docker socket that does not
+	// exist, so that a run here fails at its first dependency whatever this machine runs.
 	base := []string{
+		"DOCKER_HOST=unix://" + filepath.Join(dir, "no-docker.sock"),
 		"PATH=/usr/bin:/bin", "KAFKA_HOSTS=127.0.0.1:1", "DB_PREFIX=x_",
 		"CONFIG_whisk_couchdb_host=127.0.0.1", "CONFIG_whisk_couchdb_port=1",
 		"CONFIG_whisk_couchdb_username=a", "CONFIG_whisk_couchdb_password=b",
@@ -120,8 +122,8 @@ func TestClassicOnlyBuild(t *testing.T) {
 	t.Run("ClassicConfigurationRunsHere", func(t *testing.T) {
 		os.Remove(record)
 		code, _, stderr := runIt(t, base, "--id", "0")
-		assert.Equal(t, exitFailure, code, "Kafka is unreachable: %s", stderr)
-		assert.Contains(t, stderr, "kafka unavailable")
+		assert.Equal(t, exitFailure, code, "Docker is unreachable: %s", stderr)
+		assert.Contains(t, stderr, "docker engine not reachable")
 		assert.NoFileExists(t, record, "a classic configuration must not start the full build")
 	})
 
