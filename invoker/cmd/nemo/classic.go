@@ -41,18 +41,24 @@ var omittedCommands = []string{"demo", "simulate"}
 
 const omittedWhy = "this is the classic-only build of nemo (built with -tags classiconly); the full nemo binary has it"
 
-// handOff replaces this process with the full binary, with the same arguments and environment, when
-// the configuration asks for something this build leaves out (OpenWhisk's new scheduler, or the demo's
-// embedded Kafka). It returns nil when this build can run the configuration, an error when the full
-// binary cannot be run, and does not return when it can.
-func handOff(cfg *config.Config, args []string, log zerolog.Logger) error {
-	var needs string
+// leftOut names what cfg needs that this build leaves out (OpenWhisk's new scheduler, or the demo's
+// embedded Kafka), or "" when this build can run it.
+func leftOut(cfg *config.Config) string {
 	switch {
 	case cfg.FPC().Mode == fpc.FPC:
-		needs = "OpenWhisk's new scheduler (FPC)"
+		return "OpenWhisk's new scheduler (FPC)"
 	case cfg.Kafka.Embedded:
-		needs = "the embedded Kafka (kafka.embedded)"
-	default:
+		return "the embedded Kafka (kafka.embedded)"
+	}
+	return ""
+}
+
+// handOff replaces this process with the full binary, with the same arguments and environment, when the
+// configuration needs what this build leaves out. It returns nil when this build can run the
+// configuration, an error when the full binary cannot be run, and does not return when it can.
+func handOff(cfg *config.Config, args []string, log zerolog.Logger) error {
+	needs := leftOut(cfg)
+	if needs == "" {
 		return nil
 	}
 	full, err := fullBinary()
@@ -88,17 +94,17 @@ func fullBinary() (string, error) {
 	return full, nil
 }
 
-// errLeftOut is returned where handOff has already taken every configuration this build cannot run.
+// errLeftOut: what handOff hands over never reaches the parts below; they refuse it should it ever do.
 var errLeftOut = errors.New("left out of the classic-only build")
 
 func startEmbeddedKafka() ([]string, func(), error) {
 	return nil, nil, fmt.Errorf("%w: the embedded Kafka: %w", config.ErrInvalid, errLeftOut)
 }
 
-// runParts runs the classic protocol; an FPC configuration never gets here (handOff).
+// runParts runs the classic protocol.
 func runParts(ctx context.Context, cfg *config.Config, parts app.Parts) error {
-	if cfg.FPC().Mode == fpc.FPC {
-		return fmt.Errorf("%w: OpenWhisk's new scheduler (FPC): %w", config.ErrInvalid, errLeftOut)
+	if needs := leftOut(cfg); needs != "" {
+		return fmt.Errorf("%w: %s: %w", config.ErrInvalid, needs, errLeftOut)
 	}
 	return app.Run(ctx, parts)
 }

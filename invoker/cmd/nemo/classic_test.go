@@ -88,11 +88,11 @@ func TestClassicOnlyBuild(t *testing.T) {
 		"CONFIG_whisk_spi_InvokerProvider=org.apache.openwhisk.core.invoker.FPCInvokerReactive",
 		"CONFIG_whisk_etcd_hosts=127.0.0.1:2", "CONFIG_whisk_etcd_lease_timeout=10",
 		"CONFIG_whisk_etcd_pool_threads=10", "CONFIG_whisk_invoker_containerCreation_maxPeek=500")
-	runIt := func(t *testing.T, env []string, args ...string) (code int, stdout, stderr string) {
+	runBin := func(t *testing.T, bin string, env []string, args ...string) (code int, stdout, stderr string) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, classic, args...)
+		cmd := exec.CommandContext(ctx, bin, args...)
 		cmd.Env = env
 		var o, e bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &o, &e
@@ -103,9 +103,13 @@ func TestClassicOnlyBuild(t *testing.T) {
 		case errors.As(err, &exit):
 			code = exit.ExitCode()
 		default:
-			t.Fatalf("running %s: %v", classic, err)
+			t.Fatalf("running %s: %v", bin, err)
 		}
 		return code, o.String(), e.String()
+	}
+	runIt := func(t *testing.T, env []string, args ...string) (int, string, string) {
+		t.Helper()
+		return runBin(t, classic, env, args...)
 	}
 
 	t.Run("FPCConfigurationHandedToTheFullBuild", func(t *testing.T) {
@@ -131,16 +135,11 @@ func TestClassicOnlyBuild(t *testing.T) {
 		lone := t.TempDir()
 		moved := filepath.Join(lone, "nemo-classic")
 		require.NoError(t, os.Link(classic, moved))
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, moved, "--id", "0")
-		cmd.Env = fpcEnv
-		out, err := cmd.CombinedOutput()
-		var exit *exec.ExitError
-		require.ErrorAs(t, err, &exit, "%s", out)
-		assert.Equal(t, exitConfig, exit.ExitCode(), "retrying cannot help: %s", out)
-		assert.Contains(t, string(out), "FPC")
-		assert.Contains(t, string(out), filepath.Join(lone, "nemo"), "names where the full build is expected")
+		code, stdout, stderr := runBin(t, moved, fpcEnv, "--id", "0")
+		out := stdout + stderr
+		assert.Equal(t, exitConfig, code, "retrying cannot help: %s", out)
+		assert.Contains(t, out, "FPC")
+		assert.Contains(t, out, filepath.Join(lone, "nemo"), "names where the full build is expected")
 	})
 
 	t.Run("FullBuildCommandsRefusedByName", func(t *testing.T) {

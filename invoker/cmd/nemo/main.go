@@ -270,15 +270,8 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 // isCommandLine reports whether err is about the command line itself (it is printed with the usage).
 func isCommandLine(err error) bool {
 	var ue usageError
-	if errors.As(err, &ue) || errors.Is(err, config.ErrCommandLine) {
-		return true
-	}
-	for _, e := range commandLineErrors {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
+	return errors.As(err, &ue) || errors.Is(err, config.ErrCommandLine) ||
+		slices.ContainsFunc(commandLineErrors, func(e error) bool { return errors.Is(err, e) })
 }
 
 // Exit statuses (see the package comment).
