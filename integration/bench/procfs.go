@@ -101,23 +101,24 @@ func ProcMemory(pid int) (Memory, error) {
 	}
 	defer f.Close()
 	var m Memory
-	fields := map[string]*int64{"VmRSS:": &m.RSS, "RssAnon:": &m.Anon, "RssFile:": &m.File}
-	seen := 0
+	fields := map[string]*int64{"VmRSS": &m.RSS, "RssAnon": &m.Anon, "RssFile": &m.File}
+	seen := map[string]bool{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		for prefix, dst := range fields {
-			if kb, ok := strings.CutPrefix(sc.Text(), prefix); ok {
-				kb = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(kb), "kB"))
-				n, err := strconv.ParseInt(kb, 10, 64)
-				if err != nil {
-					return Memory{}, fmt.Errorf("%w: %s %q", ErrProc, prefix, kb)
-				}
-				*dst = n << 10
-				seen++
-			}
+		name, kb, ok := strings.Cut(sc.Text(), ":")
+		dst, wanted := fields[name]
+		if !ok || !wanted {
+			continue
 		}
+		kb = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(kb), "kB"))
+		n, err := strconv.ParseInt(kb, 10, 64)
+		if err != nil {
+			return Memory{}, fmt.Errorf("%w: %s %q", ErrProc, name, kb)
+		}
+		*dst = n << 10
+		seen[name] = true
 	}
-	if m.RSS == 0 && seen == 0 {
+	if !seen["VmRSS"] {
 		return Memory{}, fmt.Errorf("%w: no VmRSS for pid %d", ErrProc, pid)
 	}
 	return m, nil

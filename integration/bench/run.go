@@ -389,8 +389,7 @@ type coldResult struct {
 	e2e       []time.Duration // send → Result ack, first activation of a fresh action
 	bare      []ColdStartTiming
 	initTimes []time.Duration // the invoker's initTime annotations
-	rss8      int64           // invoker RSS with the 8 warm containers
-	mem8      Memory          // the same, split into anonymous and file-backed pages
+	mem8      Memory          // invoker RSS with the 8 warm containers, split into anonymous and file-backed pages
 	warmCount int             // containers of the invoker after the phase
 }
 
@@ -449,7 +448,6 @@ func (r *run) coldPhase(ctx context.Context) (*coldResult, error) {
 	if c.mem8, err = ProcMemory(r.inv.Pid()); err != nil {
 		return nil, err
 	}
-	c.rss8 = c.mem8.RSS
 	names, err := r.containers(ctx, fmt.Sprintf("wsk%s%d_", uniqueName, invokerID))
 	if err != nil {
 		return nil, err
@@ -965,8 +963,8 @@ func (r *run) rows(idle map[string]int64, cold *coldResult, warm []warmRep, tput
 
 	add(Row{ID: "4", Figure: fmt.Sprintf("Invoker RSS with %d warm containers (%d distinct actions, 256 MB each of 2048 MB)",
 		cold.warmCount, actionsWarm), Unit: "MiB",
-		Value: SpreadOf([]float64{mib(cold.rss8)}), Floor: SpreadOf([]float64{mib(idle["invoker"])}), FloorWhat: "invoker RSS idle (after start)",
-		Ratio: SpreadOf([]float64{float64(cold.rss8) / float64(idle["invoker"])})})
+		Value: SpreadOf([]float64{mib(cold.mem8.RSS)}), Floor: SpreadOf([]float64{mib(idle["invoker"])}), FloorWhat: "invoker RSS idle (after start)",
+		Ratio: SpreadOf([]float64{float64(cold.mem8.RSS) / float64(idle["invoker"])})})
 
 	idlePct := 100 * r.idleCPU["invoker"]
 	word := "met"
